@@ -1,0 +1,1 @@
+"""Analysis on top of rule findings: per-data-class answers, coverage and the verdict."""

@@ -1,0 +1,76 @@
+"""From findings to the per-data-class answer and the app's verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from appaudit.model import (
+    DATA_CLASSES,
+    PROTECTED_CLASSES,
+    Coverage,
+    CoverageReason,
+    DataClassResult,
+    Finding,
+    Level,
+    Verdict,
+)
+
+
+def data_class_results(findings: Sequence[Finding]) -> dict[str, DataClassResult]:
+    """One :class:`DataClassResult` per data class, in ``DATA_CLASSES`` order."""
+    results: dict[str, DataClassResult] = {}
+    for dc in DATA_CLASSES:
+        mine = [f for f in findings if f.data_class == dc]
+        declares = [f for f in mine if f.effect == "declares"]
+        reads = [f for f in mine if f.effect == "reads"]
+        declared = bool(declares)
+        read = any(not f.dormant for f in reads)
+        dormant = not read and any(f.dormant for f in reads)
+        if read:
+            level = Level.READ
+        elif dormant:
+            level = Level.DORMANT
+        elif declared:
+            level = Level.DECLARED
+        else:
+            level = Level.NONE
+        results[dc] = DataClassResult(
+            declared=declared,
+            permissions=tuple(sorted({e.value for f in declares for e in f.evidence if e.kind == "permission"})),
+            read=read,
+            dormant=dormant,
+            level=level,
+            severity=max((f.severity for f in mine), default=None),
+            rule_ids=tuple(sorted({f.rule_id for f in mine})),
+        )
+    return results
+
+
+def coverage_from(reasons: Sequence[CoverageReason], dex_count: int) -> Coverage:
+    """``blind`` when no code could be read, ``partial`` when some could not."""
+    ordered = tuple(sorted(set(reasons), key=lambda r: (r.code, r.detail)))
+    if dex_count == 0:
+        return Coverage(status="blind", reasons=ordered)
+    if ordered:
+        return Coverage(status="partial", reasons=ordered)
+    return Coverage(status="complete")
+
+
+def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage) -> Verdict:
+    """The app's verdict from the protected classes (contacts, SMS, call log).
+
+    ``harvests`` needs proof of bulk reading or exfiltration (harvest chains);
+    until a finding carries that proof the strongest verdict is ``at_risk``.
+    Anything short of a working read is ``inconclusive`` when part of the code
+    could not be seen: an app is never called clean while the scan was blind.
+    """
+    protected = [results[dc] for dc in DATA_CLASSES if dc in PROTECTED_CLASSES]
+    if any(r.read for r in protected):
+        return Verdict.AT_RISK
+    if coverage.status != "complete":
+        return Verdict.INCONCLUSIVE
+    if any(r.dormant for r in protected):
+        return Verdict.DORMANT_CODE
+    if any(r.declared for r in protected):
+        return Verdict.DECLARED_ONLY
+    return Verdict.NO_EVIDENCE

@@ -1,0 +1,57 @@
+"""The library's entry point: ``scan(path) -> Report``. Never prints, never exits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from appaudit import __version__
+from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
+from appaudit.apk import load_apk
+from appaudit.engine import evaluate
+from appaudit.model import Report, RunInfo, ScanErrorEntry
+from appaudit.ruleset import Ruleset, load_ruleset
+
+TOOL_NAME = "appaudit"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanOptions:
+    """How to scan."""
+
+    rules_dirs: Sequence[str | Path] = field(default_factory=tuple)
+    """Extra rule directories, loaded after the bundled pack."""
+    bundled_rules: bool = True
+
+
+def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
+    """Scan one APK. Raises InputError for a file that is not an APK, RuleError for bad rules."""
+    options = options or ScanOptions()
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    if ruleset is None:
+        ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
+    facts = load_apk(path)
+    result = evaluate(ruleset, facts.app, facts.code)
+    dex_errors = tuple(ScanErrorEntry(where=dex, message=msg) for dex, msg in facts.code.errors)
+    coverage = coverage_from(facts.coverage_reasons, len(facts.app.dex_files))
+    classes = data_class_results(result.findings)
+    return Report(
+        tool_name=TOOL_NAME,
+        tool_version=__version__,
+        ruleset_sha256=ruleset.sha256,
+        app=facts.app,
+        data_classes=classes,
+        verdict=overall_verdict(classes, coverage),
+        findings=result.findings,
+        coverage=coverage,
+        errors=tuple(sorted(facts.errors + result.errors + dex_errors, key=lambda e: (e.where, e.message))),
+        run=RunInfo(
+            started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            duration_s=round(time.perf_counter() - t0, 3),
+        ),
+        input_path=path,
+    )

@@ -1,0 +1,145 @@
+"""Reading an APK: the only package that imports androguard.
+
+``load_apk`` turns a path into :class:`ApkFacts`: identity, manifest facts and
+a code index over its DEX files, plus what could not be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+from appaudit.apk.dex.index import DexCodeIndex
+from appaudit.apk.dex.reader import DexFile
+from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest
+from appaudit.errors import DexFormatError, InputError
+from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry
+
+__all__ = ["ApkFacts", "load_apk"]
+
+_DEX_NAME = re.compile(r"classes(\d*)\.dex")
+MANIFEST = "AndroidManifest.xml"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApkFacts:
+    """Everything the rules engine may look at for one APK."""
+
+    app: AppInfo
+    code: DexCodeIndex
+    coverage_reasons: tuple[CoverageReason, ...]
+    errors: tuple[ScanErrorEntry, ...]
+
+
+def _read_input(path: str) -> bytes:
+    if not os.path.exists(path):
+        raise InputError(path, "no such file")
+    if os.path.isdir(path):
+        raise InputError(path, "is a directory, not an APK file")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def _dex_order(name: str) -> int:
+    m = _DEX_NAME.fullmatch(name)
+    return int(m.group(1) or 1) if m else 0
+
+
+def _signers(apk: object) -> tuple[str, ...]:
+    """SHA-256 of every signer certificate (v1, v2, v3), hex, sorted."""
+    ders: set[bytes] = set()
+    for getter in ("get_certificates_der_v3", "get_certificates_der_v2"):
+        try:
+            ders.update(getattr(apk, getter)() or [])
+        except Exception:  # noqa: S112 - a broken signing block is not fatal
+            continue
+    try:
+        for cert in apk.get_certificates_v1() or []:  # type: ignore[attr-defined]
+            if cert is not None:
+                ders.add(cert.dump())
+    except Exception:  # noqa: S110 - a broken v1 signature is not fatal
+        pass
+    return tuple(sorted(hashlib.sha256(d).hexdigest() for d in ders))
+
+
+def load_apk(path: str) -> ApkFacts:
+    """Open the APK at ``path``; raise InputError when it is not an APK at all."""
+    raw = _read_input(path)
+    if not raw.startswith(b"PK"):
+        raise InputError(path, "not a zip archive (an APK is a zip file)")
+
+    from androguard.core.apk import APK
+    from loguru import logger
+
+    # androguard logs through loguru at DEBUG; errors reach the report instead.
+    logger.disable("androguard")
+
+    try:
+        apk = APK(raw, raw=True, skip_analysis=True)
+        names = apk.get_files()
+    except Exception as exc:  # androguard/apkInspector raise many kinds on broken zips
+        raise InputError(path, f"not a readable zip archive ({type(exc).__name__})") from exc
+    if MANIFEST not in names:
+        raise InputError(path, "zip has no AndroidManifest.xml: not an APK")
+
+    errors: list[ScanErrorEntry] = []
+    reasons: list[CoverageReason] = []
+    try:
+        facts = parse_manifest(apk.get_file(MANIFEST))
+    except ManifestError as exc:
+        errors.append(ScanErrorEntry(where=MANIFEST, message=str(exc)))
+        reasons.append(CoverageReason(code="manifest_unreadable", detail=str(exc)))
+        facts = ManifestFacts(
+            package=None,
+            version_name=None,
+            version_code=None,
+            min_sdk=None,
+            target_sdk=None,
+            permissions=(),
+            application_class=None,
+            launcher_activities=(),
+            components=(),
+        )
+
+    dex_files: list[DexFile] = []
+    for name in sorted((n for n in names if _DEX_NAME.fullmatch(n)), key=_dex_order):
+        try:
+            dex_files.append(DexFile(apk.get_file(name), name))
+        except DexFormatError as exc:
+            errors.append(ScanErrorEntry(where=name, message=str(exc)))
+            reasons.append(CoverageReason(code="dex_unreadable", detail=str(exc)))
+        except Exception as exc:  # decompression failures inside the zip layer
+            msg = f"{name}: could not be extracted ({type(exc).__name__})"
+            errors.append(ScanErrorEntry(where=name, message=msg))
+            reasons.append(CoverageReason(code="dex_unreadable", detail=msg))
+    if not dex_files:
+        reasons.append(CoverageReason(code="no_dex", detail="the APK contains no readable classes*.dex"))
+
+    app = AppInfo(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        sha1=hashlib.sha1(raw).hexdigest(),  # noqa: S324 - identity, not security
+        md5=hashlib.md5(raw).hexdigest(),  # noqa: S324 - identity, not security
+        size=len(raw),
+        package=facts.package,
+        version_name=facts.version_name,
+        version_code=facts.version_code,
+        min_sdk=facts.min_sdk,
+        target_sdk=facts.target_sdk,
+        permissions=facts.permissions,
+        application_class=facts.application_class,
+        launcher_activities=facts.launcher_activities,
+        components=facts.components,
+        signer_sha256=_signers(apk),
+        dex_files=tuple(d.name for d in dex_files),
+    )
+    return ApkFacts(
+        app=app,
+        code=DexCodeIndex(dex_files),
+        coverage_reasons=tuple(reasons),
+        errors=tuple(errors),
+    )

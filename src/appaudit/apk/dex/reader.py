@@ -1,0 +1,464 @@
+"""A lean DEX reader: tables on demand, references found by byte search.
+
+Why hand-written: androguard parses every class and instruction up front and
+builds cross-references for all of them (seconds and hundreds of MB on a large
+DEX), yet still gives no reference for a read of an SDK constant such as
+``ContactsContract.CommonDataKinds.Phone.CONTENT_URI``. A scan needs only a few
+dozen references, so this reader
+
+1. reads the header and the id tables as flat arrays (no per-item objects),
+2. looks up the string, type, field and method indices a rule names by binary
+   search (the tables are sorted by the format's rules),
+3. finds candidate uses with ``bytes.find`` over the code area (an index is the
+   second code unit of ``invoke-*``, ``sget*``, ``const-string``), and
+4. confirms each candidate by walking its method's instructions from the start,
+   so a match inside a payload or an operand is never reported.
+
+Reference: https://source.android.com/docs/core/runtime/dex-format
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import struct
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from appaudit.apk.dex.code import Instruction, decode_at, instruction_starts
+from appaudit.errors import DexFormatError
+
+_HEADER = struct.Struct("<8sI20s20I")
+_ENDIAN_CONSTANT = 0x12345678
+NO_INDEX = 0xFFFFFFFF
+
+#: opcodes whose second code unit is a method index (invoke-*, incl. /range)
+INVOKE_OPS = frozenset((*range(0x6E, 0x73), *range(0x74, 0x79), 0xFA, 0xFB))
+#: opcodes whose second code unit is a field index for a static read (sget*)
+SGET_OPS = frozenset(range(0x60, 0x67))
+CONST_STRING = 0x1A
+CONST_STRING_JUMBO = 0x1B
+
+
+@dataclass(frozen=True, slots=True)
+class MethodRef:
+    """A method as referenced from code: declaring class, name and prototype."""
+
+    class_desc: str
+    name: str
+    proto: str
+
+    def __str__(self) -> str:
+        return f"{self.class_desc}->{self.name}{self.proto}"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRef:
+    """A field as referenced from code: declaring class, name and type."""
+
+    class_desc: str
+    name: str
+    type_desc: str
+
+    def __str__(self) -> str:
+        return f"{self.class_desc}->{self.name}:{self.type_desc}"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSpan:
+    """Where one method's instructions lie in the DEX file."""
+
+    start: int
+    """Absolute byte offset of the insns array."""
+    end: int
+    """Absolute byte offset one past the insns array."""
+    method_idx: int
+    class_def_idx: int
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A confirmed use of a constant-pool item inside a method."""
+
+    span: CodeSpan
+    offset: int
+    """Byte offset of the instruction from the start of the method's insns."""
+    opcode: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClassDef:
+    """One class defined in this DEX."""
+
+    class_idx: int
+    access_flags: int
+    superclass_idx: int
+    interfaces_off: int
+    source_file_idx: int
+    annotations_off: int
+    class_data_off: int
+    static_values_off: int
+
+
+def _uleb128(data: bytes, pos: int) -> tuple[int, int]:
+    result = data[pos]
+    pos += 1
+    if result < 0x80:
+        return result, pos
+    result &= 0x7F
+    shift = 7
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80 or shift >= 28:
+            return result, pos
+        shift += 7
+
+
+def decode_mutf8(raw: bytes) -> str:
+    """Decode Modified UTF-8 (DEX strings): 0xC0 0x80 is NUL, surrogates come as pairs."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        fixed = raw.replace(b"\xc0\x80", b"\x00")
+        text = fixed.decode("utf-8", errors="surrogatepass")
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")
+
+
+class DexFile:
+    """Read-only view of one DEX file; every table is read lazily."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.name = name
+        self.data = data
+        if len(data) < 0x70 or not data.startswith(b"dex\n"):
+            raise DexFormatError(f"{name}: not a DEX file")
+        fields = _HEADER.unpack_from(data, 0)
+        (
+            magic,
+            self.checksum,
+            _sig,
+            self.file_size,
+            header_size,
+            endian,
+            _link_size,
+            _link_off,
+            self.map_off,
+            self.string_ids_size,
+            self.string_ids_off,
+            self.type_ids_size,
+            self.type_ids_off,
+            self.proto_ids_size,
+            self.proto_ids_off,
+            self.field_ids_size,
+            self.field_ids_off,
+            self.method_ids_size,
+            self.method_ids_off,
+            self.class_defs_size,
+            self.class_defs_off,
+            self.data_size,
+            self.data_off,
+        ) = fields
+        self.version = magic[4:7].decode("ascii", "replace")
+        if endian != _ENDIAN_CONSTANT:
+            raise DexFormatError(f"{name}: unsupported endian tag {endian:#x}")
+        if header_size < 0x70:
+            raise DexFormatError(f"{name}: header size {header_size} too small")
+        size = len(data)
+        for label, off, count, width in (
+            ("string_ids", self.string_ids_off, self.string_ids_size, 4),
+            ("type_ids", self.type_ids_off, self.type_ids_size, 4),
+            ("proto_ids", self.proto_ids_off, self.proto_ids_size, 12),
+            ("field_ids", self.field_ids_off, self.field_ids_size, 8),
+            ("method_ids", self.method_ids_off, self.method_ids_size, 8),
+            ("class_defs", self.class_defs_off, self.class_defs_size, 32),
+        ):
+            if count and (off <= 0 or off + count * width > size):
+                raise DexFormatError(
+                    f"{name}: {label} table ({count} entries at {off:#x}) lies outside the file"
+                )
+        self._string_offs = self._u32_table(self.string_ids_off, self.string_ids_size)
+        self._type_ids = self._u32_table(self.type_ids_off, self.type_ids_size)
+        self._strings: dict[int, str] = {}
+        self._starts_cache: dict[int, frozenset[int]] = {}
+
+    # ------------------------------------------------------------------ tables
+    def _u32_table(self, off: int, count: int) -> array[int]:
+        table = array("I")
+        table.frombytes(self.data[off : off + 4 * count])
+        if table.itemsize != 4:  # pragma: no cover - platforms where "I" is not 32-bit
+            raise DexFormatError(f"{self.name}: unsupported platform integer size")
+        return table
+
+    def string(self, idx: int) -> str:
+        """The string with index ``idx`` (cached)."""
+        cached = self._strings.get(idx)
+        if cached is not None:
+            return cached
+        if not 0 <= idx < self.string_ids_size:
+            raise DexFormatError(f"{self.name}: string index {idx} out of range")
+        off = self._string_offs[idx]
+        if off >= len(self.data):
+            raise DexFormatError(f"{self.name}: string {idx} data outside the file")
+        _utf16_len, pos = _uleb128(self.data, off)
+        end = self.data.find(b"\x00", pos)
+        if end < 0:
+            raise DexFormatError(f"{self.name}: string {idx} is not terminated")
+        text = decode_mutf8(self.data[pos:end])
+        self._strings[idx] = text
+        return text
+
+    def string_raw_span(self, idx: int) -> tuple[int, int]:
+        """Absolute (start, end) byte span of string ``idx``'s MUTF-8 bytes."""
+        off = self._string_offs[idx]
+        _n, pos = _uleb128(self.data, off)
+        return pos, self.data.find(b"\x00", pos)
+
+    def type_desc(self, idx: int) -> str:
+        """The descriptor of type ``idx``, e.g. ``Landroid/net/Uri;``."""
+        if not 0 <= idx < self.type_ids_size:
+            raise DexFormatError(f"{self.name}: type index {idx} out of range")
+        return self.string(self._type_ids[idx])
+
+    def proto_desc(self, idx: int) -> str:
+        """The prototype ``(params)return`` of proto ``idx``."""
+        if not 0 <= idx < self.proto_ids_size:
+            raise DexFormatError(f"{self.name}: proto index {idx} out of range")
+        _shorty, ret, params_off = struct.unpack_from("<III", self.data, self.proto_ids_off + 12 * idx)
+        return "(" + "".join(self.type_list(params_off)) + ")" + self.type_desc(ret)
+
+    def type_list(self, off: int) -> list[str]:
+        """Descriptors of a type_list item (empty for offset 0)."""
+        if off == 0:
+            return []
+        (count,) = struct.unpack_from("<I", self.data, off)
+        if off + 4 + 2 * count > len(self.data):
+            raise DexFormatError(f"{self.name}: type list at {off:#x} outside the file")
+        idxs = struct.unpack_from(f"<{count}H", self.data, off + 4)
+        return [self.type_desc(i) for i in idxs]
+
+    def _method_id(self, idx: int) -> tuple[int, int, int]:
+        return struct.unpack_from("<HHI", self.data, self.method_ids_off + 8 * idx)  # type: ignore[return-value]
+
+    def _field_id(self, idx: int) -> tuple[int, int, int]:
+        return struct.unpack_from("<HHI", self.data, self.field_ids_off + 8 * idx)  # type: ignore[return-value]
+
+    def method_ref(self, idx: int) -> MethodRef:
+        """The method with index ``idx``."""
+        if not 0 <= idx < self.method_ids_size:
+            raise DexFormatError(f"{self.name}: method index {idx} out of range")
+        cls, proto, name = self._method_id(idx)
+        return MethodRef(self.type_desc(cls), self.string(name), self.proto_desc(proto))
+
+    def field_ref(self, idx: int) -> FieldRef:
+        """The field with index ``idx``."""
+        if not 0 <= idx < self.field_ids_size:
+            raise DexFormatError(f"{self.name}: field index {idx} out of range")
+        cls, typ, name = self._field_id(idx)
+        return FieldRef(self.type_desc(cls), self.string(name), self.type_desc(typ))
+
+    # ---------------------------------------------------------------- lookups
+    def find_string(self, text: str) -> int | None:
+        """Index of the string equal to ``text`` (binary search: string_ids are sorted)."""
+        n = self.string_ids_size
+        lo = bisect.bisect_left(range(n), text, key=self._sort_key)
+        if lo < n and self.string(lo) == text:
+            return lo
+        return None
+
+    def _sort_key(self, idx: int) -> str:
+        try:
+            return self.string(idx)
+        except DexFormatError:
+            return ""
+
+    def find_type(self, desc: str) -> int | None:
+        """Index of the type with descriptor ``desc``."""
+        sidx = self.find_string(desc)
+        if sidx is None:
+            return None
+        pos = bisect.bisect_left(self._type_ids, sidx)
+        if pos < len(self._type_ids) and self._type_ids[pos] == sidx:
+            return pos
+        return None
+
+    def _find_member_ids(
+        self, table_off: int, count: int, class_desc: str, name: str, name_pos: int
+    ) -> list[int]:
+        cls = self.find_type(class_desc)
+        sname = self.find_string(name)
+        if cls is None or sname is None:
+            return []
+
+        def key(i: int) -> tuple[int, int]:
+            item = struct.unpack_from("<HHI", self.data, table_off + 8 * i)
+            return item[0], item[name_pos]
+
+        lo = bisect.bisect_left(range(count), (cls, sname), key=key)
+        found = []
+        while lo < count and key(lo) == (cls, sname):
+            found.append(lo)
+            lo += 1
+        return found
+
+    def find_methods(self, class_desc: str, name: str) -> list[int]:
+        """Indices of every method ``class_desc->name`` (all prototypes)."""
+        return self._find_member_ids(self.method_ids_off, self.method_ids_size, class_desc, name, 2)
+
+    def find_fields(self, class_desc: str, name: str) -> list[int]:
+        """Indices of every field ``class_desc->name`` (all types)."""
+        return self._find_member_ids(self.field_ids_off, self.field_ids_size, class_desc, name, 2)
+
+    def find_strings_matching(self, pattern: re.Pattern[bytes]) -> list[int]:
+        """Indices of strings whose MUTF-8 bytes match ``pattern`` (``fullmatch``).
+
+        The pattern is searched over the raw string data, so only strings that
+        contain a match are ever decoded.
+        """
+        found: set[int] = set()
+        offs = self._sorted_string_offsets
+        data = self.data
+        lo = offs[0][0] if offs else 0
+        hi = len(data)
+        for m in pattern.finditer(data, lo, hi):
+            pos = bisect.bisect_right(offs, (m.start(), NO_INDEX)) - 1
+            if pos < 0:
+                continue
+            off, idx = offs[pos]
+            start, end = self.string_raw_span(idx)
+            if start <= m.start() and m.end() <= end and pattern.fullmatch(data, start, end):
+                found.add(idx)
+        return sorted(found)
+
+    @cached_property
+    def _sorted_string_offsets(self) -> list[tuple[int, int]]:
+        return sorted((off, i) for i, off in enumerate(self._string_offs))
+
+    # ------------------------------------------------------------------ classes
+    @cached_property
+    def class_defs(self) -> tuple[ClassDef, ...]:
+        """Every class defined in this DEX, in file order."""
+        out = []
+        for i in range(self.class_defs_size):
+            vals = struct.unpack_from("<8I", self.data, self.class_defs_off + 32 * i)
+            out.append(ClassDef(*vals))
+        return tuple(out)
+
+    @cached_property
+    def code_spans(self) -> tuple[CodeSpan, ...]:
+        """The instruction spans of every method with code, sorted by position."""
+        spans: list[CodeSpan] = []
+        data = self.data
+        size = len(data)
+        for ci, cdef in enumerate(self.class_defs):
+            off = cdef.class_data_off
+            if off == 0:
+                continue
+            try:
+                spans.extend(self._class_spans(data, size, off, ci))
+            except (IndexError, struct.error):
+                # A truncated class_data item: keep what came before it.
+                continue
+        spans.sort(key=lambda s: s.start)
+        return tuple(spans)
+
+    def _class_spans(self, data: bytes, size: int, off: int, ci: int) -> Iterator[CodeSpan]:
+        n_sf, pos = _uleb128(data, off)
+        n_if, pos = _uleb128(data, pos)
+        n_dm, pos = _uleb128(data, pos)
+        n_vm, pos = _uleb128(data, pos)
+        for _ in range(n_sf + n_if):
+            _d, pos = _uleb128(data, pos)
+            _a, pos = _uleb128(data, pos)
+        for count in (n_dm, n_vm):
+            midx = 0
+            for _ in range(count):
+                diff, pos = _uleb128(data, pos)
+                _acc, pos = _uleb128(data, pos)
+                code_off, pos = _uleb128(data, pos)
+                midx += diff
+                if code_off == 0 or code_off + 16 > size:
+                    continue
+                (n_units,) = struct.unpack_from("<I", data, code_off + 12)
+                start = code_off + 16
+                end = min(start + 2 * n_units, size)
+                yield CodeSpan(start, end, midx, ci)
+
+    @cached_property
+    def _span_starts(self) -> list[int]:
+        return [s.start for s in self.code_spans]
+
+    def span_at(self, pos: int) -> CodeSpan | None:
+        """The method whose instructions contain absolute position ``pos``."""
+        i = bisect.bisect_right(self._span_starts, pos) - 1
+        if i >= 0:
+            span = self.code_spans[i]
+            if span.start <= pos < span.end:
+                return span
+        return None
+
+    def class_desc_of(self, span: CodeSpan) -> str:
+        """Descriptor of the class defining ``span``'s method."""
+        return self.type_desc(self.class_defs[span.class_def_idx].class_idx)
+
+    # ----------------------------------------------------------- instructions
+    def _starts(self, span: CodeSpan) -> frozenset[int]:
+        cached = self._starts_cache.get(span.start)
+        if cached is None:
+            cached = frozenset(instruction_starts(self.data, span.start, span.end))
+            self._starts_cache[span.start] = cached
+        return cached
+
+    def instructions(self, span: CodeSpan) -> Iterator[Instruction]:
+        """Decode every instruction of one method, payloads included."""
+        for pos in instruction_starts(self.data, span.start, span.end):
+            yield decode_at(self.data, pos, span.start, span.end)
+
+    def find_sites(self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False) -> list[Site]:
+        """Confirmed uses of any of ``indices`` by an instruction in ``opcodes``.
+
+        ``wide`` selects a 32-bit index (const-string/jumbo) instead of 16-bit.
+        """
+        spans = self.code_spans
+        if not spans:
+            return []
+        lo, hi = spans[0].start, max(s.end for s in spans)
+        data = self.data
+        sites: list[Site] = []
+        for idx in indices:
+            if wide:
+                pat = struct.pack("<I", idx)
+            elif idx <= 0xFFFF:
+                pat = struct.pack("<H", idx)
+            else:
+                continue
+            pos = data.find(pat, lo + 2, hi)
+            while pos >= 0:
+                ins = pos - 2
+                if not ins & 1 and data[ins] in opcodes:
+                    span = self.span_at(ins)
+                    if span is not None and ins in self._starts(span):
+                        sites.append(Site(span, ins - span.start, data[ins], idx))
+                pos = data.find(pat, pos + 1, hi)
+        sites.sort(key=lambda s: (s.span.start, s.offset))
+        return sites
+
+    def method_sites(self, method_ids: Iterable[int]) -> list[Site]:
+        """Confirmed ``invoke-*`` instructions calling any of ``method_ids``."""
+        return self.find_sites(INVOKE_OPS, method_ids)
+
+    def sget_sites(self, field_ids: Iterable[int]) -> list[Site]:
+        """Confirmed ``sget*`` instructions reading any of ``field_ids``."""
+        return self.find_sites(SGET_OPS, field_ids)
+
+    def string_sites(self, string_ids: Iterable[int]) -> list[Site]:
+        """Confirmed ``const-string`` and ``const-string/jumbo`` loads of ``string_ids``."""
+        ids = list(string_ids)
+        sites = self.find_sites(frozenset((CONST_STRING,)), ids)
+        sites += self.find_sites(frozenset((CONST_STRING_JUMBO,)), ids, wide=True)
+        sites.sort(key=lambda s: (s.span.start, s.offset))
+        return sites

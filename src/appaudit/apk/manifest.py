@@ -1,0 +1,164 @@
+"""Manifest facts from the binary AndroidManifest.xml, parsed by androguard.
+
+androguard's AXML parser is tolerant of the tricks malware plays on binary XML;
+we walk the tree it gives ourselves so that every fact (components, intent
+filters, uses-permission-sdk-23) is read the same way and sorted.
+
+Limit: attribute values that are resource references (``@string/...``) are
+reported as the reference, not resolved through resources.arsc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from androguard.core.axml import AXMLPrinter
+
+from appaudit.model import Component
+
+ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
+_COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
+_PERMISSION_TAGS = ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
+MAIN = "android.intent.action.MAIN"
+LAUNCHER = "android.intent.category.LAUNCHER"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestFacts:
+    """What the manifest says, as plain values."""
+
+    package: str | None
+    version_name: str | None
+    version_code: str | None
+    min_sdk: int | None
+    target_sdk: int | None
+    permissions: tuple[str, ...]
+    application_class: str | None
+    launcher_activities: tuple[str, ...]
+    components: tuple[Component, ...]
+
+
+class ManifestError(Exception):
+    """The manifest could not be parsed at all."""
+
+
+def _attr(elem: Any, name: str) -> str | None:
+    value = elem.get(ANDROID_NS + name)
+    if value is None:
+        value = elem.get(name)
+    return None if value is None else str(value)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
+def _qualify(name: str | None, package: str | None) -> str:
+    if not name:
+        return ""
+    if name.startswith(".") and package:
+        return package + name
+    if "." not in name and package:
+        return f"{package}.{name}"
+    return name
+
+
+def _bool_or_none(text: str | None) -> bool | None:
+    if text is None:
+        return None
+    return text.lower() in ("true", "1", "-1")
+
+
+def parse_manifest(raw: bytes) -> ManifestFacts:
+    """Parse binary AXML into :class:`ManifestFacts`; raise ManifestError if unreadable."""
+    try:
+        printer = AXMLPrinter(raw)
+        root = printer.get_xml_obj() if printer.is_valid() else None
+    except Exception as exc:  # androguard raises many kinds on hostile XML
+        raise ManifestError(f"binary XML could not be parsed ({type(exc).__name__})") from exc
+    if root is None or root.tag != "manifest":
+        raise ManifestError("binary XML has no <manifest> root element")
+
+    package = root.get("package")
+    permissions: set[str] = set()
+    for tag in _PERMISSION_TAGS:
+        for elem in root.iter(tag):
+            name = _attr(elem, "name")
+            if name:
+                permissions.add(name)
+
+    min_sdk = target_sdk = None
+    for elem in root.iter("uses-sdk"):
+        min_sdk = _int_or_none(_attr(elem, "minSdkVersion"))
+        target_sdk = _int_or_none(_attr(elem, "targetSdkVersion"))
+        break
+
+    app_elems = list(root.iter("application"))
+    application_class = None
+    components: list[Component] = []
+    if app_elems:
+        app = app_elems[0]
+        app_name = _attr(app, "name")
+        application_class = _qualify(app_name, package) if app_name else None
+        for elem in app:
+            if not isinstance(elem.tag, str) or elem.tag not in _COMPONENT_TAGS:
+                continue
+            components.append(_component(elem, package))
+    components.sort(key=lambda c: (c.kind, c.name))
+    launchers = sorted(
+        {
+            c.name
+            for c in components
+            if c.kind in ("activity", "activity-alias") and MAIN in c.actions and LAUNCHER in c.categories
+        }
+    )
+    return ManifestFacts(
+        package=package,
+        version_name=_attr(root, "versionName"),
+        version_code=_attr(root, "versionCode"),
+        min_sdk=min_sdk,
+        target_sdk=target_sdk,
+        permissions=tuple(sorted(permissions)),
+        application_class=application_class,
+        launcher_activities=tuple(launchers),
+        components=tuple(components),
+    )
+
+
+def _component(elem: Any, package: str | None) -> Component:
+    raw_name = _attr(elem, "name")
+    if elem.tag == "activity-alias":  # the alias's code is its target's
+        raw_name = _attr(elem, "targetActivity") or raw_name
+    name = _qualify(raw_name, package)
+    actions: set[str] = set()
+    categories: set[str] = set()
+    priorities: list[int] = []
+    for flt in elem.iter("intent-filter"):
+        prio = _int_or_none(_attr(flt, "priority"))
+        if prio is not None:
+            priorities.append(prio)
+        for act in flt.iter("action"):
+            value = _attr(act, "name")
+            if value:
+                actions.add(value)
+        for cat in flt.iter("category"):
+            value = _attr(cat, "name")
+            if value:
+                categories.add(value)
+    authorities = _attr(elem, "authorities") or ""
+    return Component(
+        kind=elem.tag,
+        name=name,
+        exported=_bool_or_none(_attr(elem, "exported")),
+        actions=tuple(sorted(actions)),
+        categories=tuple(sorted(categories)),
+        authorities=tuple(sorted(a for a in authorities.split(";") if a)),
+        permission=_attr(elem, "permission"),
+        priority=max(priorities) if priorities else None,
+    )

@@ -1,0 +1,75 @@
+"""Run a ruleset over one app's facts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from appaudit.engine.matchers import MATCHERS, MatchContext
+from appaudit.model import AppInfo, CodeIndex, Finding, ScanErrorEntry, Severity
+from appaudit.ruleset import Rule, Ruleset
+from appaudit.ruleset.loader import SplitPermission
+
+#: Evidence kept per finding; the rest is counted in ``evidence_total``.
+MAX_EVIDENCE = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineResult:
+    findings: tuple[Finding, ...]
+    errors: tuple[ScanErrorEntry, ...]
+
+
+def effective_permissions(app: AppInfo, splits: Iterable[SplitPermission]) -> frozenset[str]:
+    """Declared permissions plus those Android grants implicitly (split permissions)."""
+    have = set(app.permissions)
+    target = app.target_sdk if app.target_sdk is not None else app.min_sdk
+    for split in splits:
+        if split.granted_by not in have:
+            continue
+        if split.below_target_sdk is None or (target is not None and target < split.below_target_sdk):
+            have.add(split.implies)
+    return frozenset(have)
+
+
+def _finding(rule: Rule, evidence: list, permissions: frozenset[str]) -> Finding:
+    evidence = sorted(set(evidence), key=lambda e: e.sort_key())
+    dormant = bool(rule.effect == "reads" and rule.requires_permission) and not (
+        permissions & set(rule.requires_permission)
+    )
+    severity = rule.severity
+    message = rule.message
+    if dormant:
+        # The code cannot work without the permission: report it, never gate on it.
+        severity = min(severity, Severity.LOW)
+        message += f" The app does not declare {' or '.join(rule.requires_permission)}, so this code cannot work."
+    return Finding(
+        rule_id=rule.id,
+        title=rule.title,
+        severity=severity,
+        confidence=rule.confidence,
+        data_class=rule.data_class,
+        effect=rule.effect,
+        message=message,
+        dormant=dormant,
+        evidence=tuple(evidence[:MAX_EVIDENCE]),
+        evidence_total=len(evidence),
+    )
+
+
+def evaluate(ruleset: Ruleset, app: AppInfo, code: CodeIndex) -> EngineResult:
+    """Every rule of ``ruleset`` over the app; a rule that fails becomes an error entry."""
+    ctx = MatchContext(app=app, code=code)
+    permissions = effective_permissions(app, ruleset.split_permissions)
+    findings: list[Finding] = []
+    errors: list[ScanErrorEntry] = []
+    for rule in ruleset.rules:
+        try:
+            evidence = MATCHERS[rule.match_kind](rule.match, ctx)
+        except Exception as exc:  # one broken rule must not cost the whole report
+            errors.append(ScanErrorEntry(where=f"rule {rule.id}", message=f"{type(exc).__name__}: {exc}"))
+            continue
+        if evidence:
+            findings.append(_finding(rule, evidence, permissions))
+    findings.sort(key=lambda f: f.sort_key())
+    return EngineResult(findings=tuple(findings), errors=tuple(errors))

@@ -1,0 +1,83 @@
+"""Matcher kinds: one function per ``match:`` key of a rule, in one registry.
+
+A matcher takes the rule's match parameters and the app's facts and returns
+the evidence it found (empty when the rule does not match).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from appaudit.model import AppInfo, CodeIndex, Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class MatchContext:
+    """What a matcher may look at."""
+
+    app: AppInfo
+    code: CodeIndex
+
+
+Matcher = Callable[[Any, MatchContext], list[Evidence]]
+
+
+def match_permission(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    wanted = set(spec["any"])
+    return [Evidence(kind="permission", value=p) for p in ctx.app.permissions if p in wanted]
+
+
+def match_api(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
+    return [
+        Evidence.from_hit(hit) for target in spec for hit in ctx.code.invocations(target["class"], target["names"])
+    ]
+
+
+def match_field(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
+    return [
+        Evidence.from_hit(hit) for target in spec for hit in ctx.code.static_reads(target["class"], target["names"])
+    ]
+
+
+@lru_cache(maxsize=256)
+def string_pattern(kind: str, values: tuple[str, ...]) -> re.Pattern[bytes]:
+    """The bytes pattern a string matcher runs over the DEX string data (fullmatch semantics)."""
+    if kind == "regex":
+        return re.compile(values[0].encode("utf-8"))
+    alternatives = b"|".join(re.escape(v.encode("utf-8")) for v in values)
+    tail = rb"[^\x00]*" if kind == "prefix" else b""
+    return re.compile(b"(?:" + alternatives + b")" + tail)
+
+
+def match_string(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    ((kind, value),) = spec.items()
+    values = (value,) if isinstance(value, str) else tuple(value)
+    return [Evidence.from_hit(hit) for hit in ctx.code.string_loads(string_pattern(kind, values))]
+
+
+def match_component(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    kinds = set(spec.get("kinds") or ())
+    actions = set(spec["actions"])
+    found = []
+    for comp in ctx.app.components:
+        if kinds and comp.kind not in kinds:
+            continue
+        for action in comp.actions:
+            if action in actions:
+                found.append(Evidence(kind="component", value=f"{comp.kind} {comp.name} <- {action}"))
+    return found
+
+
+#: The registry: the only place matcher kinds are defined. The rule schema's
+#: ``match`` keys must equal this set (a test checks it).
+MATCHERS: dict[str, Matcher] = {
+    "permission": match_permission,
+    "api": match_api,
+    "field": match_field,
+    "string": match_string,
+    "component": match_component,
+}

@@ -1,0 +1,292 @@
+"""The data model every layer shares: facts about an APK, findings and the report.
+
+Everything is a frozen dataclass built once and never changed afterwards.
+Formats render a :class:`Report`; nothing in here knows about output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Protocol
+
+
+class Severity(IntEnum):
+    """How bad a finding is. An IntEnum so thresholds compare with ``>=``."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+class Confidence(StrEnum):
+    """How sure a rule is that its match means what its message says."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Verdict(StrEnum):
+    """The app's overall verdict, strongest first."""
+
+    HARVESTS = "harvests"
+    AT_RISK = "at_risk"
+    DORMANT_CODE = "dormant_code"
+    DECLARED_ONLY = "declared_only"
+    INCONCLUSIVE = "inconclusive"
+    NO_EVIDENCE = "no_evidence"
+
+
+class Level(StrEnum):
+    """Strongest state of one data class."""
+
+    NONE = "none"
+    DECLARED = "declared"
+    """Permission declared, no code that reads the data found."""
+    DORMANT = "dormant"
+    """Code that reads the data exists but the permission is not declared."""
+    READ = "read"
+    """Code reads the data and the permission is declared."""
+
+
+#: Data classes in report order. ``camera_microphone`` is reported, never a harvest.
+DATA_CLASSES: tuple[str, ...] = (
+    "contacts",
+    "sms",
+    "call_log",
+    "phone_identity",
+    "accounts",
+    "location",
+    "photos_media",
+    "installed_apps",
+    "calendar",
+    "camera_microphone",
+)
+
+#: The classes whose bulk read is what predatory lenders harvest.
+PROTECTED_CLASSES: frozenset[str] = frozenset({"contacts", "sms", "call_log"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Component:
+    """One manifest component (activity, activity-alias, service, receiver, provider)."""
+
+    kind: str
+    name: str
+    """Fully qualified class name."""
+    exported: bool | None
+    """``android:exported`` when given, else None."""
+    actions: tuple[str, ...] = ()
+    """Intent-filter actions, sorted."""
+    categories: tuple[str, ...] = ()
+    """Intent-filter categories, sorted."""
+    authorities: tuple[str, ...] = ()
+    """Provider authorities, sorted."""
+    permission: str | None = None
+    """``android:permission`` guarding the component."""
+    priority: int | None = None
+    """Highest intent-filter priority, when any is given."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppInfo:
+    """Identity and manifest facts of the scanned APK."""
+
+    sha256: str
+    sha1: str
+    md5: str
+    size: int
+    package: str | None
+    version_name: str | None
+    version_code: str | None
+    min_sdk: int | None
+    target_sdk: int | None
+    permissions: tuple[str, ...]
+    """uses-permission and uses-permission-sdk-23 names, sorted, unique."""
+    application_class: str | None
+    launcher_activities: tuple[str, ...]
+    components: tuple[Component, ...]
+    signer_sha256: tuple[str, ...]
+    """SHA-256 of each signer certificate (DER), sorted."""
+    dex_files: tuple[str, ...]
+    """DEX entries analysed, in order."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeHit:
+    """One confirmed instruction in the app's code that references something."""
+
+    kind: str
+    """``invoke``, ``sget`` or ``const-string``."""
+    dex: str
+    class_name: str
+    """Class in Java form, e.g. ``com.example.Harvester``."""
+    method: str
+    """Method name and prototype, e.g. ``harvest(Landroid/content/Context;)Ljava/lang/String;``."""
+    offset: int
+    """Byte offset of the instruction in the method's bytecode."""
+    value: str
+    """What is referenced, in smali notation (method, field or the string itself)."""
+
+    @property
+    def method_key(self) -> tuple[str, str, str]:
+        return (self.dex, self.class_name, self.method)
+
+
+class CodeIndex(Protocol):
+    """What rule matchers may ask of an APK's code (implemented by ``apk.dex``)."""
+
+    def invocations(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
+        """Calls to ``class_desc->name`` for each name (any prototype)."""
+        ...
+
+    def static_reads(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
+        """``sget*`` reads of the static fields ``class_desc->name``."""
+        ...
+
+    def string_loads(self, pattern: re.Pattern[bytes]) -> list[CodeHit]:
+        """``const-string`` loads of strings the pattern fully matches."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """One piece of evidence for a finding, located as precisely as possible."""
+
+    kind: str
+    """``permission``, ``component``, ``invoke``, ``sget`` or ``const-string``."""
+    value: str
+    dex: str | None = None
+    class_name: str | None = None
+    method: str | None = None
+    offset: int | None = None
+
+    @classmethod
+    def from_hit(cls, hit: CodeHit) -> Evidence:
+        return cls(
+            kind=hit.kind,
+            value=hit.value,
+            dex=hit.dex,
+            class_name=hit.class_name,
+            method=hit.method,
+            offset=hit.offset,
+        )
+
+    def sort_key(self) -> tuple[str, str, str, str, int, str]:
+        return (
+            self.kind,
+            self.dex or "",
+            self.class_name or "",
+            self.method or "",
+            self.offset if self.offset is not None else -1,
+            self.value,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """A rule that matched, with all of its evidence."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    confidence: Confidence
+    data_class: str
+    effect: str
+    """``declares`` (manifest asks for access) or ``reads`` (code reads the data)."""
+    message: str
+    dormant: bool = False
+    """Code reads the data but the permission it needs is not declared."""
+    evidence: tuple[Evidence, ...] = ()
+    """At most ``engine.MAX_EVIDENCE`` locations, sorted."""
+    evidence_total: int = 0
+    """How many locations matched in all (may exceed ``len(evidence)``)."""
+
+    def sort_key(self) -> tuple[int, str, str]:
+        return (-int(self.severity), self.data_class, self.rule_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataClassResult:
+    """The answer for one data class."""
+
+    declared: bool
+    permissions: tuple[str, ...]
+    """The declared permissions that grant this class."""
+    read: bool
+    """Code that can run reads the data (permission declared)."""
+    dormant: bool
+    """Read code found but no permission: it cannot work."""
+    level: Level
+    severity: Severity | None
+    """Highest severity among this class's findings, None when there are none."""
+    rule_ids: tuple[str, ...]
+    """The rules that matched for this class, sorted."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoverageReason:
+    """Why part of the app's code could not be analysed."""
+
+    code: str
+    """Machine-readable reason, e.g. ``dex_unreadable``."""
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    """How much of the code the scan could see."""
+
+    status: str
+    """``complete``, ``partial`` or ``blind``."""
+    reasons: tuple[CoverageReason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanErrorEntry:
+    """A failure inside the scan that did not stop it (a bad DEX, a rule that crashed)."""
+
+    where: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInfo:
+    """The only non-deterministic part of a report."""
+
+    started_at: str
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """Everything one scan found; formats render it and nothing else."""
+
+    tool_name: str
+    tool_version: str
+    ruleset_sha256: str
+    app: AppInfo
+    data_classes: dict[str, DataClassResult]
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    coverage: Coverage
+    errors: tuple[ScanErrorEntry, ...] = ()
+    run: RunInfo | None = None
+    input_path: str = field(default="", compare=False)
+    """The path as given (display only; not part of the JSON identity)."""
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)

@@ -1,0 +1,108 @@
+"""JSON report, schema version 1 (schemas/report-v1.schema.json).
+
+The JSON is kept apart from the internal model: this module is the contract.
+Everything outside ``run`` is deterministic for the same APK and rules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from appaudit.model import Evidence, Finding, Report
+
+SCHEMA_VERSION = "1"
+
+
+def _evidence(e: Evidence) -> dict[str, Any]:
+    return {
+        "kind": e.kind,
+        "dex": e.dex,
+        "class": e.class_name,
+        "method": e.method,
+        "offset": e.offset,
+        "value": e.value,
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "rule_id": f.rule_id,
+        "title": f.title,
+        "severity": f.severity.label,
+        "confidence": f.confidence.value,
+        "data_class": f.data_class,
+        "effect": f.effect,
+        "dormant": f.dormant,
+        "message": f.message,
+        "evidence": [_evidence(e) for e in f.evidence],
+        "evidence_total": f.evidence_total,
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    """The JSON v1 document as plain data."""
+    app = report.app
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": report.tool_name, "version": report.tool_version},
+        "ruleset": {"sha256": report.ruleset_sha256},
+        "app": {
+            "sha256": app.sha256,
+            "sha1": app.sha1,
+            "md5": app.md5,
+            "size": app.size,
+            "package": app.package,
+            "version_name": app.version_name,
+            "version_code": app.version_code,
+            "min_sdk": app.min_sdk,
+            "target_sdk": app.target_sdk,
+            "permissions": list(app.permissions),
+            "signer_sha256": list(app.signer_sha256),
+            "application_class": app.application_class,
+            "launcher_activities": list(app.launcher_activities),
+            "components": [
+                {
+                    "kind": c.kind,
+                    "name": c.name,
+                    "exported": c.exported,
+                    "actions": list(c.actions),
+                    "categories": list(c.categories),
+                    "authorities": list(c.authorities),
+                    "permission": c.permission,
+                    "priority": c.priority,
+                }
+                for c in app.components
+            ],
+            "dex_files": list(app.dex_files),
+        },
+        "data_classes": {
+            name: {
+                "declared": r.declared,
+                "permissions": list(r.permissions),
+                "read": r.read,
+                "dormant": r.dormant,
+                "level": r.level.value,
+                "severity": r.severity.label if r.severity is not None else None,
+                "rule_ids": list(r.rule_ids),
+            }
+            for name, r in report.data_classes.items()
+        },
+        "verdict": report.verdict.value,
+        "findings": [_finding(f) for f in report.findings],
+        "coverage": {
+            "status": report.coverage.status,
+            "reasons": [{"code": r.code, "detail": r.detail} for r in report.coverage.reasons],
+        },
+        "errors": [{"where": e.where, "message": e.message} for e in report.errors],
+        "run": (
+            {"started_at": report.run.started_at, "duration_s": report.run.duration_s}
+            if report.run is not None
+            else None
+        ),
+    }
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    """The JSON text (``color`` is ignored: JSON is never coloured)."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"

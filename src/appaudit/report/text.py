@@ -1,0 +1,120 @@
+"""The terminal report (rich), readable on an 80-column terminal."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from appaudit.model import Finding, Report, Severity, Verdict
+
+WIDTH = 80
+#: Evidence locations shown per finding in the terminal (JSON has them all).
+SHOWN_EVIDENCE = 3
+
+_VERDICT_TEXT = {
+    Verdict.HARVESTS: ("HARVESTS", "bold white on red", "the app reads protected data in bulk or sends it off the device"),
+    Verdict.AT_RISK: ("AT RISK", "bold red", "code that can run reads protected data; bulk harvesting is not proven"),
+    Verdict.DORMANT_CODE: (
+        "DORMANT CODE",
+        "bold yellow",
+        "code that reads protected data is present, but its permission is not declared",
+    ),
+    Verdict.DECLARED_ONLY: (
+        "DECLARED ONLY",
+        "yellow",
+        "permissions for protected data are requested, but no code reading it was found",
+    ),
+    Verdict.INCONCLUSIVE: ("INCONCLUSIVE", "bold magenta", "part of the code could not be analysed; see coverage"),
+    Verdict.NO_EVIDENCE: ("NO EVIDENCE", "green", "no permission or code for contacts, SMS or call log was found"),
+}
+_SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
+def _finding_lines(f: Finding) -> list[Text]:
+    head = Text()
+    head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
+    head.append(f" {f.rule_id} ", style="bold")
+    head.append(f"[{f.data_class}] ")
+    head.append(f.title)
+    if f.dormant:
+        head.append(" (dormant)", style="yellow")
+    lines = [head, Text("         " + f.message, style="dim")]
+    code = [e for e in f.evidence if e.class_name is not None]
+    for e in code[:SHOWN_EVIDENCE]:
+        lines.append(Text(f"         at {e.class_name}.{e.method} +{e.offset} ({e.dex})"))
+        lines.append(Text(f"            {e.kind} {e.value}", style="dim"))
+    others = [e for e in f.evidence if e.class_name is None]
+    if others:
+        lines.append(Text("         " + ", ".join(e.value for e in others), style="dim"))
+    hidden = f.evidence_total - min(len(code), SHOWN_EVIDENCE) - len(others)
+    if hidden > 0:
+        lines.append(Text(f"         (+{hidden} more locations in the JSON report)", style="dim"))
+    return lines
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    """The report as terminal text; ANSI colours only when ``color`` is True."""
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=WIDTH,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+    app = report.app
+    version = f"{app.version_name or '?'} ({app.version_code or '?'})"
+    console.print(Text(f"{report.tool_name} {report.tool_version}: {app.package or '(unknown package)'} {version}", style="bold"))
+    console.print(f"file   {report.input_path}")
+    console.print(f"sha256 {app.sha256}")
+    console.print(f"dex    {', '.join(app.dex_files) or '(none)'}   min/target sdk {app.min_sdk}/{app.target_sdk}")
+    label, style, why = _VERDICT_TEXT[report.verdict]
+    verdict = Text("Verdict: ")
+    verdict.append(label, style=style)
+    verdict.append(f" - {why}")
+    console.print()
+    console.print(verdict)
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("data class")
+    table.add_column("declared")
+    table.add_column("code reads")
+    table.add_column("level")
+    table.add_column("severity")
+    for name, r in report.data_classes.items():
+        reads = "yes" if r.read else ("dormant" if r.dormant else "-")
+        sev = r.severity.label if r.severity is not None else "-"
+        table.add_row(name, _yes(r.declared), reads, r.level.value, Text(sev, style=_SEVERITY_STYLE.get(r.severity, "")) if r.severity is not None else sev)
+    console.print()
+    console.print(table)
+
+    console.print()
+    console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
+    for f in report.findings:
+        for line in _finding_lines(f):
+            console.print(line, overflow="fold")
+    console.print()
+    cov = report.coverage
+    console.print(Text(f"Coverage: {cov.status}", style="bold" if cov.status != "complete" else ""))
+    for reason in cov.reasons:
+        console.print(f"  {reason.code}: {reason.detail}", overflow="fold")
+    if report.errors:
+        console.print(Text(f"Errors ({len(report.errors)})", style="bold red"))
+        for err in report.errors:
+            console.print(f"  {err.where}: {err.message}", overflow="fold")
+    return buf.getvalue()

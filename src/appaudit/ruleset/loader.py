@@ -1,0 +1,180 @@
+"""Load rule YAML files, validate them against schemas/rule.schema.json, hash the set.
+
+An invalid rule is an error naming the file and the key, never skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from appaudit.errors import RuleError
+from appaudit.model import Confidence, Severity
+from appaudit.resources import rules_dir, schema_path
+from appaudit.ruleset.rule import Reference, Rule, RuleDocs
+
+_RULE_SUFFIXES = (".yaml", ".yml")
+#: Files in a rule directory that hold data, not rules.
+DATA_FILES = frozenset({"split_permissions.yaml"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SplitPermission:
+    """A permission Android grants implicitly with another one below a target SDK."""
+
+    granted_by: str
+    implies: str
+    below_target_sdk: int | None
+    """The implication holds for apps targeting an SDK lower than this (None: always)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ruleset:
+    """A validated set of rules and the sha256 that identifies it."""
+
+    rules: tuple[Rule, ...]
+    sha256: str
+    split_permissions: tuple[SplitPermission, ...]
+    sources: tuple[str, ...]
+    """The rule directories, in load order."""
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(schema_path("rule.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _key_path(error: Any) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _yaml_load(text: str, source: str) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(parse)"
+        raise RuleError(source, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def _check_regexes(doc: dict[str, Any], source: str) -> None:
+    spec = doc["match"].get("string")
+    if spec and "regex" in spec:
+        try:
+            re.compile(spec["regex"].encode("utf-8"))
+        except re.error as exc:
+            raise RuleError(source, "match.string.regex", f"invalid regular expression: {exc}") from exc
+
+
+def _build(doc: dict[str, Any], source: str) -> Rule:
+    (kind,) = doc["match"].keys()
+    docs = doc["docs"]
+    return Rule(
+        id=doc["id"],
+        name=doc["name"],
+        title=doc["title"],
+        severity=Severity.parse(doc["severity"]),
+        confidence=Confidence(doc["confidence"]),
+        data_class=doc["data_class"],
+        effect=doc["effect"],
+        requires_permission=tuple(doc.get("requires_permission", ())),
+        match_kind=kind,
+        match=doc["match"][kind],
+        message=doc["message"].strip(),
+        rationale=doc["rationale"].strip(),
+        references=tuple(Reference(title=r["title"], url=r["url"]) for r in doc["references"]),
+        docs=RuleDocs(
+            finds=docs["finds"].strip(),
+            why=docs["why"].strip(),
+            example=docs["example"].strip(),
+            compliant=docs["compliant"].strip(),
+        ),
+        tags=tuple(doc.get("tags", ())),
+        source=source,
+    )
+
+
+def _split_permissions(text: str, source: str) -> list[SplitPermission]:
+    doc = _yaml_load(text, source)
+    out = []
+    items = doc.get("split_permissions") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise RuleError(source, "split_permissions", "must be a list")
+    for i, item in enumerate(items):
+        try:
+            out.append(
+                SplitPermission(
+                    granted_by=str(item["granted_by"]),
+                    implies=str(item["implies"]),
+                    below_target_sdk=item.get("below_target_sdk"),
+                )
+            )
+        except (KeyError, TypeError) as exc:
+            raise RuleError(source, f"split_permissions.{i}", f"missing or bad key {exc}") from exc
+    return out
+
+
+def _rule_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise RuleError(str(directory), "(directory)", "rule directory does not exist")
+    return sorted(
+        p for p in directory.rglob("*") if p.suffix in _RULE_SUFFIXES and p.is_file() and "policies" not in p.parts
+    )
+
+
+def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True) -> Ruleset:
+    """Load the bundled rules (unless ``bundled`` is False) and every ``extra_dirs``."""
+    dirs: list[Path] = ([rules_dir()] if bundled else []) + [Path(d) for d in extra_dirs]
+    validator = None
+    digest = hashlib.sha256()
+    rules: list[Rule] = []
+    splits: list[SplitPermission] = []
+    seen: dict[str, str] = {}
+    for directory in dirs:
+        for path in _rule_files(directory):
+            rel = path.relative_to(directory).as_posix()
+            source = f"{directory.name}/{rel}"
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RuleError(source, "(file)", f"cannot be read: {exc}") from exc
+            digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
+            if path.name in DATA_FILES:
+                splits.extend(_split_permissions(text, source))
+                continue
+            doc = _yaml_load(text, source)
+            docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
+            for i, item in enumerate(docs):
+                where = source if not isinstance(doc, list) else f"{source}[{i}]"
+                if validator is None:
+                    validator = _validator()
+                errors = sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path))
+                if errors:
+                    first = errors[0]
+                    raise RuleError(where, _key_path(first), first.message)
+                _check_regexes(item, where)
+                if item["id"] in seen:
+                    raise RuleError(where, "id", f"duplicate rule id {item['id']} (also in {seen[item['id']]})")
+                seen[item["id"]] = where
+                rules.append(_build(item, source))
+    rules.sort(key=lambda r: r.id)
+    return Ruleset(
+        rules=tuple(rules),
+        sha256=digest.hexdigest(),
+        split_permissions=tuple(splits),
+        sources=tuple(str(d) for d in dirs),
+    )

@@ -1,0 +1,55 @@
+"""The in-memory form of one rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from appaudit.model import Confidence, Severity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reference:
+    """A citation: what the rule relies on."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleDocs:
+    """The documentation sections every rule carries."""
+
+    finds: str
+    why: str
+    example: str
+    compliant: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One validated detection rule (schemas/rule.schema.json)."""
+
+    id: str
+    """Stable opaque id such as ``AA-CON-001``; never reused for another meaning."""
+    name: str
+    """Readable slug."""
+    title: str
+    severity: Severity
+    confidence: Confidence
+    data_class: str
+    effect: str
+    """``declares`` or ``reads``."""
+    requires_permission: tuple[str, ...]
+    """For reads: any one makes the read work; empty means no permission is needed."""
+    match_kind: str
+    """The matcher kind (a key of ``engine.matchers.MATCHERS``)."""
+    match: Any
+    """The matcher's parameters exactly as written in the rule file."""
+    message: str
+    rationale: str
+    references: tuple[Reference, ...]
+    docs: RuleDocs
+    tags: tuple[str, ...]
+    source: str
+    """The file the rule came from (relative to its rule directory)."""
