@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from appaudit import __version__
@@ -39,12 +38,12 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     info = "info"
     low = "low"
     medium = "medium"
@@ -82,13 +81,12 @@ def scan(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
     ] = FailOn.high,
-    rules: Annotated[
-        list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")
-    ] = None,
-) -> int:
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
+) -> None:
     """Scan one APK and report, per data class, what it declares and what its code reads."""
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
+    from appaudit.errors import ConfigError
     from appaudit.model import Severity
     from appaudit.report import render
 
@@ -98,13 +96,12 @@ def scan(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise click.UsageError(f"cannot write --output {output}: {exc.strerror or exc}") from exc
+            raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}") from exc
     else:
         sys.stdout.write(text)
-    if fail_on is FailOn.never:
-        return EXIT_OK
     worst = report.max_severity()
-    return EXIT_FINDINGS if worst is not None and worst >= Severity.parse(fail_on.value) else EXIT_OK
+    failed = fail_on is not FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value)
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
 def _error(message: str) -> None:
@@ -117,15 +114,12 @@ def main(argv: list[str] | None = None) -> None:
 
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="appaudit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = EXIT_USAGE
-    except click.exceptions.Abort:
-        _error("interrupted")
-        code = 130
+        # Standalone mode: typer/click print usage errors and exit 2 themselves,
+        # and every command ends with typer.Exit(code).
+        command.main(args=argv, prog_name="appaudit", standalone_mode=True)
+        code: int = EXIT_OK
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
     except InputError as exc:
         _error(str(exc))
         code = EXIT_INPUT
@@ -141,4 +135,4 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the one place an unexpected error becomes an exit code
         _error(f"internal error: {type(exc).__name__}: {exc} (please report this with the input file)")
         code = EXIT_INTERNAL
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    sys.exit(code)

@@ -185,6 +185,10 @@ class Evidence:
             offset=hit.offset,
         )
 
+    @property
+    def method_key(self) -> tuple[str, str, str]:
+        return (self.dex or "", self.class_name or "", self.method or "")
+
     def sort_key(self) -> tuple[str, str, str, str, int, str]:
         return (
             self.kind,

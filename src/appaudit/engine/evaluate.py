@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appaudit.engine.matchers import MATCHERS, MatchContext
-from appaudit.model import AppInfo, CodeIndex, Finding, ScanErrorEntry, Severity
+from appaudit.model import AppInfo, CodeIndex, Evidence, Finding, ScanErrorEntry, Severity
 from appaudit.ruleset import Rule, Ruleset
 from appaudit.ruleset.loader import SplitPermission
 
@@ -32,7 +32,7 @@ def effective_permissions(app: AppInfo, splits: Iterable[SplitPermission]) -> fr
     return frozenset(have)
 
 
-def _finding(rule: Rule, evidence: list, permissions: frozenset[str]) -> Finding:
+def _finding(rule: Rule, evidence: list[Evidence], permissions: frozenset[str]) -> Finding:
     evidence = sorted(set(evidence), key=lambda e: e.sort_key())
     dormant = bool(rule.effect == "reads" and rule.requires_permission) and not (
         permissions & set(rule.requires_permission)
@@ -57,6 +57,13 @@ def _finding(rule: Rule, evidence: list, permissions: frozenset[str]) -> Finding
     )
 
 
+def _drop_excepted(rule: Rule, evidence: list[Evidence], ctx: MatchContext) -> list[Evidence]:
+    """Drop code evidence in methods that also match the rule's ``except_in_methods_with``."""
+    assert rule.except_kind is not None
+    excepted = {e.method_key for e in MATCHERS[rule.except_kind](rule.except_match, ctx) if e.method is not None}
+    return [e for e in evidence if e.method is None or e.method_key not in excepted]
+
+
 def evaluate(ruleset: Ruleset, app: AppInfo, code: CodeIndex) -> EngineResult:
     """Every rule of ``ruleset`` over the app; a rule that fails becomes an error entry."""
     ctx = MatchContext(app=app, code=code)
@@ -66,6 +73,8 @@ def evaluate(ruleset: Ruleset, app: AppInfo, code: CodeIndex) -> EngineResult:
     for rule in ruleset.rules:
         try:
             evidence = MATCHERS[rule.match_kind](rule.match, ctx)
+            if evidence and rule.except_kind is not None:
+                evidence = _drop_excepted(rule, evidence, ctx)
         except Exception as exc:  # one broken rule must not cost the whole report
             errors.append(ScanErrorEntry(where=f"rule {rule.id}", message=f"{type(exc).__name__}: {exc}"))
             continue

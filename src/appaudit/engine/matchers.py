@@ -32,9 +32,7 @@ def match_permission(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
 
 
 def match_api(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
-    return [
-        Evidence.from_hit(hit) for target in spec for hit in ctx.code.invocations(target["class"], target["names"])
-    ]
+    return [Evidence.from_hit(hit) for target in spec for hit in ctx.code.invocations(target["class"], target["names"])]
 
 
 def match_field(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
@@ -62,14 +60,13 @@ def match_string(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
 def match_component(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     kinds = set(spec.get("kinds") or ())
     actions = set(spec["actions"])
-    found = []
-    for comp in ctx.app.components:
-        if kinds and comp.kind not in kinds:
-            continue
-        for action in comp.actions:
-            if action in actions:
-                found.append(Evidence(kind="component", value=f"{comp.kind} {comp.name} <- {action}"))
-    return found
+    return [
+        Evidence(kind="component", value=f"{comp.kind} {comp.name} <- {action}")
+        for comp in ctx.app.components
+        if not kinds or comp.kind in kinds
+        for action in comp.actions
+        if action in actions
+    ]
 
 
 #: The registry: the only place matcher kinds are defined. The rule schema's

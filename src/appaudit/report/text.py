@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -15,7 +16,11 @@ WIDTH = 80
 SHOWN_EVIDENCE = 3
 
 _VERDICT_TEXT = {
-    Verdict.HARVESTS: ("HARVESTS", "bold white on red", "the app reads protected data in bulk or sends it off the device"),
+    Verdict.HARVESTS: (
+        "HARVESTS",
+        "bold white on red",
+        "the app reads protected data in bulk or sends it off the device",
+    ),
     Verdict.AT_RISK: ("AT RISK", "bold red", "code that can run reads protected data; bulk harvesting is not proven"),
     Verdict.DORMANT_CODE: (
         "DORMANT CODE",
@@ -43,7 +48,26 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "-"
 
 
-def _finding_lines(f: Finding) -> list[Text]:
+def _java(desc: str) -> str:
+    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
+
+
+def short_value(kind: str, value: str) -> str:
+    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``."""
+    if kind in ("sget", "invoke") and "->" in value:
+        owner, member = value.split("->", 1)
+        name = member.split(":", 1)[0].split("(", 1)[0]
+        return f"{_java(owner)}.{name}" + ("()" if kind == "invoke" else "")
+    if kind == "const-string":
+        return f'"{value}"'
+    return value
+
+
+def _indented(text: Text | str, style: str = "") -> Padding:
+    return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, 9))
+
+
+def _finding_lines(f: Finding) -> list[Text | Padding]:
     head = Text()
     head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
     head.append(f" {f.rule_id} ", style="bold")
@@ -51,17 +75,17 @@ def _finding_lines(f: Finding) -> list[Text]:
     head.append(f.title)
     if f.dormant:
         head.append(" (dormant)", style="yellow")
-    lines = [head, Text("         " + f.message, style="dim")]
+    lines: list[Text | Padding] = [head, _indented(f.message, "dim")]
     code = [e for e in f.evidence if e.class_name is not None]
     for e in code[:SHOWN_EVIDENCE]:
-        lines.append(Text(f"         at {e.class_name}.{e.method} +{e.offset} ({e.dex})"))
-        lines.append(Text(f"            {e.kind} {e.value}", style="dim"))
+        method = (e.method or "").split("(", 1)[0]
+        lines.append(_indented(f"{short_value(e.kind, e.value)} in {e.class_name}.{method}() +{e.offset} [{e.dex}]"))
     others = [e for e in f.evidence if e.class_name is None]
     if others:
-        lines.append(Text("         " + ", ".join(e.value for e in others), style="dim"))
+        lines.append(_indented(", ".join(e.value for e in others)))
     hidden = f.evidence_total - min(len(code), SHOWN_EVIDENCE) - len(others)
     if hidden > 0:
-        lines.append(Text(f"         (+{hidden} more locations in the JSON report)", style="dim"))
+        lines.append(_indented(f"(+{hidden} more locations in the JSON report)", "dim"))
     return lines
 
 
@@ -79,8 +103,10 @@ def render(report: Report, *, color: bool = False) -> str:
     )
     app = report.app
     version = f"{app.version_name or '?'} ({app.version_code or '?'})"
-    console.print(Text(f"{report.tool_name} {report.tool_version}: {app.package or '(unknown package)'} {version}", style="bold"))
-    console.print(f"file   {report.input_path}")
+    console.print(
+        Text(f"{report.tool_name} {report.tool_version}: {app.package or '(unknown package)'} {version}", style="bold")
+    )
+    console.print(f"file   {report.input_path}", overflow="fold")
     console.print(f"sha256 {app.sha256}")
     console.print(f"dex    {', '.join(app.dex_files) or '(none)'}   min/target sdk {app.min_sdk}/{app.target_sdk}")
     label, style, why = _VERDICT_TEXT[report.verdict]
@@ -99,7 +125,13 @@ def render(report: Report, *, color: bool = False) -> str:
     for name, r in report.data_classes.items():
         reads = "yes" if r.read else ("dormant" if r.dormant else "-")
         sev = r.severity.label if r.severity is not None else "-"
-        table.add_row(name, _yes(r.declared), reads, r.level.value, Text(sev, style=_SEVERITY_STYLE.get(r.severity, "")) if r.severity is not None else sev)
+        table.add_row(
+            name,
+            _yes(r.declared),
+            reads,
+            r.level.value,
+            Text(sev, style=_SEVERITY_STYLE.get(r.severity, "")) if r.severity is not None else sev,
+        )
     console.print()
     console.print(table)
 
@@ -117,4 +149,4 @@ def render(report: Report, *, color: bool = False) -> str:
         console.print(Text(f"Errors ({len(report.errors)})", style="bold red"))
         for err in report.errors:
             console.print(f"  {err.where}: {err.message}", overflow="fold")
-    return buf.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

@@ -72,16 +72,19 @@ def _yaml_load(text: str, source: str) -> Any:
 
 
 def _check_regexes(doc: dict[str, Any], source: str) -> None:
-    spec = doc["match"].get("string")
-    if spec and "regex" in spec:
-        try:
-            re.compile(spec["regex"].encode("utf-8"))
-        except re.error as exc:
-            raise RuleError(source, "match.string.regex", f"invalid regular expression: {exc}") from exc
+    for key in ("match", "except_in_methods_with"):
+        spec = (doc.get(key) or {}).get("string")
+        if spec and "regex" in spec:
+            try:
+                re.compile(spec["regex"].encode("utf-8"))
+            except re.error as exc:
+                raise RuleError(source, f"{key}.string.regex", f"invalid regular expression: {exc}") from exc
 
 
 def _build(doc: dict[str, Any], source: str) -> Rule:
     (kind,) = doc["match"].keys()
+    exception = doc.get("except_in_methods_with") or {}
+    ((except_kind, except_match),) = exception.items() if exception else ((None, None),)
     docs = doc["docs"]
     return Rule(
         id=doc["id"],
@@ -94,6 +97,8 @@ def _build(doc: dict[str, Any], source: str) -> Rule:
         requires_permission=tuple(doc.get("requires_permission", ())),
         match_kind=kind,
         match=doc["match"][kind],
+        except_kind=except_kind,
+        except_match=except_match,
         message=doc["message"].strip(),
         rationale=doc["rationale"].strip(),
         references=tuple(Reference(title=r["title"], url=r["url"]) for r in doc["references"]),

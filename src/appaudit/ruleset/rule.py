@@ -46,6 +46,10 @@ class Rule:
     """The matcher kind (a key of ``engine.matchers.MATCHERS``)."""
     match: Any
     """The matcher's parameters exactly as written in the rule file."""
+    except_kind: str | None
+    """Matcher kind of ``except_in_methods_with``, if the rule has one."""
+    except_match: Any
+    """Code evidence in a method that also matches this is dropped (None: keep all)."""
     message: str
     rationale: str
     references: tuple[Reference, ...]

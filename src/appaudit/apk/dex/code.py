@@ -23,6 +23,7 @@ _I64 = struct.Struct("<q")
 PACKED_SWITCH_PAYLOAD = 0x0100
 SPARSE_SWITCH_PAYLOAD = 0x0200
 FILL_ARRAY_DATA_PAYLOAD = 0x0300
+_PAYLOAD_NAMES = {1: "packed-switch-payload", 2: "sparse-switch-payload", 3: "fill-array-data-payload"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,12 +56,12 @@ def payload_units(code: bytes | memoryview, pos: int, end: int) -> int:
     if pos + 8 > end and ident in (1, 2, 3):
         return max(1, (end - pos) // 2)
     if ident == 1:
-        return _U16.unpack_from(code, pos + 2)[0] * 2 + 4
+        return int(_U16.unpack_from(code, pos + 2)[0]) * 2 + 4
     if ident == 2:
-        return _U16.unpack_from(code, pos + 2)[0] * 4 + 2
+        return int(_U16.unpack_from(code, pos + 2)[0]) * 4 + 2
     if ident == 3:
-        width = _U16.unpack_from(code, pos + 2)[0]
-        size = _U32.unpack_from(code, pos + 4)[0]
+        width = int(_U16.unpack_from(code, pos + 2)[0])
+        size = int(_U32.unpack_from(code, pos + 4)[0])
         return (size * width + 1) // 2 + 4
     return 1
 
@@ -71,10 +72,7 @@ def instruction_starts(code: bytes | memoryview, start: int, end: int) -> Iterat
     lengths = LENGTHS
     while pos + 1 < end:
         op = code[pos]
-        if op == 0 and code[pos + 1] != 0:
-            units = payload_units(code, pos, end)
-        else:
-            units = lengths[op]
+        units = payload_units(code, pos, end) if op == 0 and code[pos + 1] != 0 else lengths[op]
         yield pos
         pos += units * 2
 
@@ -86,10 +84,7 @@ def decode_at(code: bytes | memoryview, pos: int, base: int, end: int) -> Instru
     rel = pos - base
     if op == 0 and hi != 0:
         units = payload_units(code, pos, end)
-        name = {1: "packed-switch-payload", 2: "sparse-switch-payload", 3: "fill-array-data-payload"}
-        return Instruction(
-            offset=rel, opcode=hi << 8, name=name.get(hi, "nop"), length=units
-        )
+        return Instruction(offset=rel, opcode=hi << 8, name=_PAYLOAD_NAMES.get(hi, "nop"), length=units)
     name, fmt, _kind = OPCODES[op]
     length = LENGTHS[op]
     if pos + length * 2 > end:

@@ -49,9 +49,7 @@ class DexCodeIndex:
     def invocations(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for name in names for i in dex.find_methods(class_desc, name)]
-            return [
-                self._hit(dex, s, "invoke", str(dex.method_ref(s.index))) for s in dex.method_sites(ids)
-            ]
+            return [self._hit(dex, s, "invoke", str(dex.method_ref(s.index))) for s in dex.method_sites(ids)]
 
         return self._each(f"invocations of {class_desc}", run)
 

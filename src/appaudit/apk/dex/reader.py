@@ -178,9 +178,7 @@ class DexFile:
             ("class_defs", self.class_defs_off, self.class_defs_size, 32),
         ):
             if count and (off <= 0 or off + count * width > size):
-                raise DexFormatError(
-                    f"{name}: {label} table ({count} entries at {off:#x}) lies outside the file"
-                )
+                raise DexFormatError(f"{name}: {label} table ({count} entries at {off:#x}) lies outside the file")
         self._string_offs = self._u32_table(self.string_ids_off, self.string_ids_size)
         self._type_ids = self._u32_table(self.type_ids_off, self.type_ids_size)
         self._strings: dict[int, str] = {}
@@ -242,10 +240,12 @@ class DexFile:
         return [self.type_desc(i) for i in idxs]
 
     def _method_id(self, idx: int) -> tuple[int, int, int]:
-        return struct.unpack_from("<HHI", self.data, self.method_ids_off + 8 * idx)  # type: ignore[return-value]
+        cls, proto, name = struct.unpack_from("<HHI", self.data, self.method_ids_off + 8 * idx)
+        return int(cls), int(proto), int(name)
 
     def _field_id(self, idx: int) -> tuple[int, int, int]:
-        return struct.unpack_from("<HHI", self.data, self.field_ids_off + 8 * idx)  # type: ignore[return-value]
+        cls, typ, name = struct.unpack_from("<HHI", self.data, self.field_ids_off + 8 * idx)
+        return int(cls), int(typ), int(name)
 
     def method_ref(self, idx: int) -> MethodRef:
         """The method with index ``idx``."""
@@ -286,9 +286,7 @@ class DexFile:
             return pos
         return None
 
-    def _find_member_ids(
-        self, table_off: int, count: int, class_desc: str, name: str, name_pos: int
-    ) -> list[int]:
+    def _find_member_ids(self, table_off: int, count: int, class_desc: str, name: str, name_pos: int) -> list[int]:
         cls = self.find_type(class_desc)
         sname = self.find_string(name)
         if cls is None or sname is None:

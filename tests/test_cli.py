@@ -1,0 +1,164 @@
+"""The exit-code contract and output options, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import fixture_apk, run_cli, run_process
+
+
+def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    res = run_cli(["scan", "--help"], capsys)
+    assert res.code == 0
+    flat = " ".join(res.out.split())
+    assert "4 rule or configuration error" in flat and "3 input error" in flat
+
+
+@pytest.mark.parametrize(
+    ("name", "fail_on", "code"),
+    [
+        ("contacts_const", None, 1),  # default --fail-on high; a working contacts read is high
+        ("contacts_const", "critical", 0),
+        ("contacts_const", "never", 0),
+        ("benign", None, 0),
+        ("benign", "info", 0),
+        ("permission_only", None, 0),  # declarations are medium
+        ("permission_only", "medium", 1),
+        ("dormant_contacts", None, 0),  # dormant code is low: it cannot run
+        ("dormant_contacts", "low", 1),
+        ("neighbours", "info", 1),
+        ("neighbours", None, 0),
+    ],
+)
+def test_fail_on_exit_codes(name: str, fail_on: str | None, code: int, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["scan", fixture_apk(name), "--format", "json"]
+    if fail_on:
+        args += ["--fail-on", fail_on]
+    assert run_cli(args, capsys).code == code
+
+
+def test_missing_file_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run_cli(["scan", str(tmp_path / "nope.apk")], capsys)
+    assert res.code == 3
+    assert res.err == f"appaudit: error: {tmp_path / 'nope.apk'}: no such file\n"
+
+
+def test_directory_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run_cli(["scan", str(tmp_path)], capsys)
+    assert (res.code, res.err) == (3, f"appaudit: error: {tmp_path}: is a directory, not an APK file\n")
+
+
+def test_not_a_zip_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.apk"
+    bad.write_bytes(b"this is not a zip file at all")
+    res = run_cli(["scan", str(bad)], capsys)
+    assert (res.code, res.err) == (3, f"appaudit: error: {bad}: not a zip archive (an APK is a zip file)\n")
+
+
+def test_zip_without_manifest_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "nomanifest.apk"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("classes.dex", b"dex\n035\0")
+    res = run_cli(["scan", str(bad)], capsys)
+    assert (res.code, res.err) == (3, f"appaudit: error: {bad}: zip has no AndroidManifest.xml: not an APK\n")
+
+
+def test_truncated_zip_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "trunc.apk"
+    bad.write_bytes(Path(fixture_apk("contacts_const")).read_bytes()[:200])
+    res = run_cli(["scan", str(bad)], capsys)
+    assert res.code == 3
+    assert res.err.startswith(f"appaudit: error: {bad}: ") and res.err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "locked.apk"
+    bad.write_bytes(Path(fixture_apk("benign")).read_bytes())
+    bad.chmod(0)
+    res = run_cli(["scan", str(bad)], capsys)
+    assert res.code == 3 and "cannot be read" in res.err
+
+
+def test_unreadable_path_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A path through a regular file cannot be opened by anyone, root included.
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = run_cli(["scan", str(blocker / "app.apk")], capsys)
+    assert res.code == 3 and res.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan"],
+        ["scan", "x.apk", "--format", "yaml"],
+        ["scan", "x.apk", "--fail-on", "severe"],
+        ["scan", "x.apk", "--no-such-option"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(args, capsys).code == 2
+
+
+def test_bad_rules_dir_exit_4(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("id: AA-XXX-001\nname: bad\n")
+    res = run_cli(["scan", fixture_apk("benign"), "--rules", str(tmp_path)], capsys)
+    assert res.code == 4
+    assert res.err.startswith(f"appaudit: error: {tmp_path.name}/bad.yaml: (top level): 'title' is a required property")
+
+
+def test_internal_error_exit_5(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import appaudit.api
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(appaudit.api, "scan", boom)
+    res = run_cli(["scan", fixture_apk("benign")], capsys)
+    assert res.code == 5
+    assert res.err.startswith("appaudit: error: internal error: RuntimeError: kaboom")
+    assert "Traceback" not in res.err
+
+
+def test_output_file_written_after_render(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = run_cli(["scan", fixture_apk("contacts_const"), "-f", "json", "-o", str(out)], capsys)
+    assert (res.code, res.out) == (1, "")
+    assert json.loads(out.read_text())["verdict"] == "at_risk"
+
+
+def test_output_not_created_when_render_fails(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import appaudit.report
+
+    def broken(*_a: object, **_k: object) -> str:
+        raise ValueError("cannot render")
+
+    monkeypatch.setitem(appaudit.report.FORMATS, "json", broken)
+    out = tmp_path / "r.json"
+    res = run_cli(["scan", fixture_apk("contacts_const"), "-f", "json", "-o", str(out)], capsys)
+    assert res.code == 5 and not out.exists()
+
+
+def test_text_is_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    res = run_cli(["scan", fixture_apk("contacts_const")], capsys)
+    assert "\x1b[" not in res.out
+    assert "Verdict: AT RISK" in res.out
+    assert max(len(line) for line in res.out.splitlines()) <= 80
+
+
+def test_real_process_and_module_entry_point() -> None:
+    proc = run_process(["scan", fixture_apk("sms_inbox"), "--format", "json"])
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["data_classes"]["sms"]["read"] is True
+    assert proc.stderr == ""
+    proc = run_process(["--version"])
+    assert (proc.returncode, proc.stdout.startswith("appaudit ")) == (0, True)

@@ -1,0 +1,101 @@
+"""Architecture rules, enforced by an AST walk over src/appaudit."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import ALL_FIXTURES, report_json
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "appaudit"
+
+# package -> appaudit packages it must never import
+FORBIDDEN = {
+    "model": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli"},
+    "errors": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli", "model"},
+    "report": {"apk", "engine", "ruleset", "analysis", "api", "cli"},
+    "engine": {"apk", "analysis", "report", "api", "cli"},
+    "ruleset": {"apk", "engine", "analysis", "report", "api", "cli"},
+    "analysis": {"apk", "report", "api", "cli"},
+    "apk": {"engine", "ruleset", "analysis", "report", "api", "cli"},
+    "api": {"cli", "report"},
+}
+
+
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [(p, ast.parse(p.read_text(), str(p))) for p in sorted(SRC.rglob("*.py"))]
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _package(path: Path) -> str:
+    rel = path.relative_to(SRC).parts
+    return rel[0].removesuffix(".py")
+
+
+def test_only_apk_imports_androguard() -> None:
+    offenders = [
+        str(p.relative_to(SRC))
+        for p, tree in _modules()
+        if _package(p) != "apk" and any(n.split(".")[0] in ("androguard", "loguru") for n in _imports(tree))
+    ]
+    assert offenders == []
+
+
+def test_only_cli_and_text_format_import_rich_and_typer() -> None:
+    allowed = {"cli.py", "report/text.py"}
+    offenders = [
+        str(p.relative_to(SRC))
+        for p, tree in _modules()
+        if str(p.relative_to(SRC)) not in allowed
+        and any(n.split(".")[0] in ("rich", "typer", "click") for n in _imports(tree))
+    ]
+    assert offenders == []
+
+
+def test_layer_direction() -> None:
+    problems = []
+    for p, tree in _modules():
+        banned = FORBIDDEN.get(_package(p), set())
+        for name in _imports(tree):
+            parts = name.split(".")
+            if parts[0] == "appaudit" and len(parts) > 1 and parts[1] in banned:
+                problems.append(f"{p.relative_to(SRC)} imports {name}")
+    assert problems == []
+
+
+def test_library_never_prints_or_exits() -> None:
+    problems = []
+    for p, tree in _modules():
+        if p.name in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                f = node.func
+                if isinstance(f, ast.Name) and f.id in ("print", "exit", "quit"):
+                    problems.append(f"{p.relative_to(SRC)}:{node.lineno} {f.id}()")
+                if isinstance(f, ast.Attribute) and f.attr == "exit" and getattr(f.value, "id", "") == "sys":
+                    problems.append(f"{p.relative_to(SRC)}:{node.lineno} sys.exit()")
+    assert problems == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_every_format_renders_every_fixture(fmt: str, name: str) -> None:
+    from appaudit.api import scan
+    from appaudit.report import FORMATS, render
+    from conftest import fixture_apk
+
+    assert set(FORMATS) == {"text", "json"}
+    out = render(scan(fixture_apk(name)), fmt)
+    assert out.endswith("\n") and report_json(name)["app"]["package"] in out

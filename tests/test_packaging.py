@@ -1,0 +1,58 @@
+"""The wheel carries the rules and schemas, and an installed copy finds them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, fixture_apk
+
+
+@pytest.mark.slow
+def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = dist.glob("appaudit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "appaudit/_data/schemas/rule.schema.json" in names
+    assert "appaudit/_data/schemas/report-v1.schema.json" in names
+    assert "appaudit/_data/rules/contacts/contacts-provider-constant.yaml" in names
+    assert "appaudit/_data/rules/split_permissions.yaml" in names
+
+    # Install into a fresh venv that reuses this interpreter's dependencies.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    inst = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert inst.returncode == 0, inst.stderr
+    where = subprocess.run(
+        [str(py), "-c", "import appaudit.resources as r; print(r.rules_dir())"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout.strip()
+    assert where.startswith(str(venv)) and where.endswith("appaudit/_data/rules")
+    scan = subprocess.run(
+        [str(venv / "bin" / "appaudit"), "scan", fixture_apk("contacts_const"), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert scan.returncode == 1, scan.stderr
+    assert '"verdict": "at_risk"' in scan.stdout

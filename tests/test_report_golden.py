@@ -1,0 +1,62 @@
+"""Golden files and determinism of what the user sees."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from appaudit.api import scan
+from appaudit.report import render
+from conftest import ROOT, fixture_apk
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("APPAUDIT_UPDATE_GOLDEN") == "1"
+
+
+def _without_run(text: str) -> dict:
+    doc = json.loads(text)
+    doc.pop("run")
+    return doc
+
+
+def _check(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual)
+    assert path.read_text() == actual, f"{name} changed; rerun with APPAUDIT_UPDATE_GOLDEN=1 if intended"
+
+
+@pytest.mark.parametrize("name", ["contacts_const", "sms_receiver", "dormant_contacts"])
+def test_json_golden(name: str) -> None:
+    doc = _without_run(render(scan(fixture_apk(name)), "json"))
+    _check(f"{name}.json", json.dumps(doc, indent=2) + "\n")
+
+
+def test_text_golden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    _check("contacts_const.txt", render(scan("fixtures/apks/contacts_const.apk"), "text"))
+
+
+def test_json_identical_apart_from_run() -> None:
+    first = render(scan(fixture_apk("neighbours")), "json")
+    second = render(scan(fixture_apk("neighbours")), "json")
+    assert _without_run(first) == _without_run(second)
+    # byte-identical once the run block is removed
+    strip = lambda t: t.split('  "run": ')[0]  # noqa: E731
+    assert strip(first) == strip(second)
+    assert list(json.loads(first)) == [
+        "schema_version",
+        "tool",
+        "ruleset",
+        "app",
+        "data_classes",
+        "verdict",
+        "findings",
+        "coverage",
+        "errors",
+        "run",
+    ]

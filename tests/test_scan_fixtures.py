@@ -1,0 +1,174 @@
+"""End-to-end scans of the fixture APKs: exact verdicts, levels, rules and evidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ALL_FIXTURES, report_json, report_schema_validator
+
+H = "com.example.fixture.Harvester"
+CTX = "(Landroid/content/Context;)Ljava/lang/String;"
+
+# fixture -> (verdict, {data class: level} for every class not at "none")
+EXPECTED = {
+    "benign": ("no_evidence", {}),
+    "permission_only": (
+        "declared_only",
+        {"contacts": "declared", "sms": "declared", "call_log": "declared", "phone_identity": "declared"},
+    ),
+    "contacts_const": ("at_risk", {"contacts": "read"}),
+    "contacts_all_uris": ("at_risk", {"contacts": "read"}),
+    "contacts_uri": ("at_risk", {"contacts": "read"}),
+    "signed": ("at_risk", {"contacts": "read"}),
+    "multidex": ("at_risk", {"contacts": "read"}),
+    "dormant_contacts": ("dormant_code", {"contacts": "dormant"}),
+    "sms_inbox": ("at_risk", {"sms": "read"}),
+    "sms_const": ("at_risk", {"sms": "read"}),
+    "sms_receiver": ("at_risk", {"sms": "read"}),
+    "calllog": ("at_risk", {"call_log": "read"}),
+    "picker": ("no_evidence", {}),
+    "neighbours": (
+        "no_evidence",
+        {
+            "phone_identity": "read",
+            "accounts": "read",
+            "installed_apps": "read",
+            "location": "read",
+            "photos_media": "read",
+            "calendar": "read",
+            "camera_microphone": "declared",
+        },
+    ),
+}
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    assert sorted(EXPECTED) == ALL_FIXTURES
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_verdict_and_levels(name: str) -> None:
+    report = report_json(name)
+    verdict, levels = EXPECTED[name]
+    assert report["verdict"] == verdict
+    got = {k: v["level"] for k, v in report["data_classes"].items() if v["level"] != "none"}
+    assert got == levels
+    for dc, entry in report["data_classes"].items():
+        assert entry["read"] == (levels.get(dc) == "read"), dc
+        assert entry["dormant"] == (levels.get(dc) == "dormant"), dc
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_json_validates_against_schema(name: str) -> None:
+    report_schema_validator().validate(report_json(name))
+
+
+def _code_evidence(report: dict, rule_id: str) -> list[tuple[str, str, str, int, str, str]]:
+    (finding,) = [f for f in report["findings"] if f["rule_id"] == rule_id]
+    return [(e["dex"], e["class"], e["method"], e["offset"], e["kind"], e["value"]) for e in finding["evidence"]]
+
+
+def test_contacts_constant_evidence_is_exact() -> None:
+    # harvest(): new-instance (2 units) @0, invoke-direct (3) @4, invoke-virtual (3) @10,
+    # move-result-object (1) @16, then the sget-object at byte 18.
+    phone = "Landroid/provider/ContactsContract$CommonDataKinds$Phone;->CONTENT_URI:Landroid/net/Uri;"
+    assert _code_evidence(report_json("contacts_const"), "AA-CON-002") == [
+        ("classes.dex", H, "harvest" + CTX, 18, "sget", phone)
+    ]
+
+
+def test_multidex_evidence_is_in_classes2() -> None:
+    report = report_json("multidex")
+    assert report["app"]["dex_files"] == ["classes.dex", "classes2.dex"]
+    (ev,) = _code_evidence(report, "AA-CON-002")
+    assert ev[:4] == ("classes2.dex", H, "harvest" + CTX, 18)
+
+
+def test_all_contacts_uris_found() -> None:
+    values = sorted((e[2], e[5]) for e in _code_evidence(report_json("contacts_all_uris"), "AA-CON-002"))
+    cc = "Landroid/provider/ContactsContract$"
+    assert values == [
+        ("readContacts" + CTX, cc + "Contacts;->CONTENT_URI:Landroid/net/Uri;"),
+        ("readData" + CTX, cc + "Data;->CONTENT_URI:Landroid/net/Uri;"),
+        ("readEmails" + CTX, cc + "CommonDataKinds$Email;->CONTENT_URI:Landroid/net/Uri;"),
+        ("readRawContacts" + CTX, cc + "RawContacts;->CONTENT_URI:Landroid/net/Uri;"),
+    ]
+
+
+def test_uri_strings_found() -> None:
+    (ev,) = _code_evidence(report_json("contacts_uri"), "AA-CON-003")
+    assert (ev[1], ev[2], ev[4], ev[5]) == (
+        H,
+        "harvest" + CTX,
+        "const-string",
+        "content://com.android.contacts/data/phones",
+    )
+    (ev,) = _code_evidence(report_json("sms_inbox"), "AA-SMS-003")
+    assert (ev[1], ev[2], ev[5]) == (H, "harvest" + CTX, "content://sms/inbox")
+    (ev,) = _code_evidence(report_json("calllog"), "AA-CLG-003")
+    assert (ev[2], ev[5]) == ("readCallsByUri" + CTX, "content://call_log/calls")
+
+
+def test_sms_receiver_manifest_and_code() -> None:
+    report = report_json("sms_receiver")
+    receiver = "com.example.fixture.SmsReceiver"
+    (ev,) = [e for e in report["findings"] if e["rule_id"] == "AA-SMS-005"][0]["evidence"]
+    assert ev["value"] == f"receiver {receiver} <- android.provider.Telephony.SMS_RECEIVED"
+    (pdu,) = _code_evidence(report, "AA-SMS-004")
+    assert pdu[1:3] == (receiver, "onReceive(Landroid/content/Context;Landroid/content/Intent;)V")
+    assert pdu[5] == "Landroid/telephony/SmsMessage;->createFromPdu([B)Landroid/telephony/SmsMessage;"
+    comps = {c["name"]: c for c in report["app"]["components"]}
+    assert comps[receiver]["priority"] == 999
+    assert comps[receiver]["permission"] == "android.permission.BROADCAST_SMS"
+    assert comps["com.example.fixture.BootReceiver"]["actions"] == ["android.intent.action.BOOT_COMPLETED"]
+    assert comps["com.example.fixture.FilesProvider"]["authorities"] == ["com.example.fixture.sms_receiver.files"]
+    assert {c["kind"] for c in report["app"]["components"]} == {"activity", "receiver", "service", "provider"}
+    assert "android.permission.BROADCAST_SMS" not in report["app"]["permissions"]
+
+
+def test_dormant_finding_is_low_and_marked() -> None:
+    report = report_json("dormant_contacts")
+    (finding,) = report["findings"]
+    assert (finding["rule_id"], finding["dormant"], finding["severity"]) == ("AA-CON-002", True, "low")
+    assert "does not declare android.permission.READ_CONTACTS" in finding["message"]
+
+
+def test_neighbour_apis_exact() -> None:
+    report = report_json("neighbours")
+    d = "com.example.fixture.DeviceInfo"
+    tm = "Landroid/telephony/TelephonyManager;->"
+    pid = _code_evidence(report, "AA-PID-002")
+    assert {(e[1], e[2]) for e in pid} == {(d, "phoneIdentity" + CTX)}
+    assert sorted(e[5] for e in pid) == sorted(
+        tm + m + "()Ljava/lang/String;"
+        for m in ("getLine1Number", "getDeviceId", "getImei", "getSubscriberId", "getSimSerialNumber")
+    )
+    assert {e[2] for e in _code_evidence(report, "AA-ACC-002")} == {"accounts" + CTX}
+    assert {e[2] for e in _code_evidence(report, "AA-APP-002")} == {"installedApps" + CTX}
+    assert {e[2] for e in _code_evidence(report, "AA-LOC-002")} == {"location" + CTX}
+    assert {e[2] for e in _code_evidence(report, "AA-MED-002")} == {"media" + CTX}
+    assert {e[2] for e in _code_evidence(report, "AA-CAL-002")} == {"calendar" + CTX}
+    assert [e[5] for e in _code_evidence(report, "AA-CAL-003")] == ["content://com.android.calendar/events"]
+
+
+def test_manifest_facts() -> None:
+    app = report_json("contacts_const")["app"]
+    assert (app["package"], app["version_name"], app["version_code"]) == (
+        "com.example.fixture.contacts_const",
+        "1.0",
+        "1",
+    )
+    assert (app["min_sdk"], app["target_sdk"]) == (21, 29)
+    assert app["permissions"] == ["android.permission.INTERNET", "android.permission.READ_CONTACTS"]
+    assert app["launcher_activities"] == ["com.example.fixture.MainActivity"]
+    assert app["signer_sha256"] == []
+
+
+def test_signer_certificate_sha256() -> None:
+    assert report_json("signed")["app"]["signer_sha256"] == [
+        "bbd254ac54ac9b6b5c70bc5055805a5ce48c2cd45d74555e94f69357427288d0"
+    ]
+
+
+def test_benign_lookalikes_are_not_findings() -> None:
+    assert report_json("benign")["findings"] == []
