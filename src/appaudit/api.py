@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appaudit import __version__
+from appaudit.analysis.coverage import missing_class_reasons, signal_reasons
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.engine import evaluate
@@ -37,7 +38,9 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     facts = load_apk(path)
     result = evaluate(ruleset, facts.app, facts.code)
     dex_errors = tuple(ScanErrorEntry(where=dex, message=msg) for dex, msg in facts.code.errors)
-    coverage = coverage_from(facts.coverage_reasons, len(facts.app.dex_files))
+    hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
+    hidden += missing_class_reasons(facts.app, facts.code)
+    coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
     classes = data_class_results(result.findings)
     return Report(
         tool_name=TOOL_NAME,

@@ -123,6 +123,8 @@ class AppInfo:
     """SHA-256 of each signer certificate (DER), sorted."""
     dex_files: tuple[str, ...]
     """DEX entries analysed, in order."""
+    zip_entries: tuple[str, ...] = ()
+    """Every entry name in the APK, sorted (for coverage signals; not in the JSON)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,13 +163,17 @@ class CodeIndex(Protocol):
         """``const-string`` loads of strings the pattern fully matches."""
         ...
 
+    def defined_classes(self) -> frozenset[str]:
+        """Java names of every class defined in the app's DEX files."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """One piece of evidence for a finding, located as precisely as possible."""
 
     kind: str
-    """``permission``, ``component``, ``invoke``, ``sget`` or ``const-string``."""
+    """``permission``, ``component``, ``zip_entry``, ``application_class``, ``invoke``, ``sget`` or ``const-string``."""
     value: str
     dex: str | None = None
     class_name: str | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.dex.reader import DexFile
-from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest
+from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions
 from appaudit.errors import DexFormatError, InputError
 from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry
 
@@ -89,18 +89,21 @@ def load_apk(path: str) -> ApkFacts:
 
     errors: list[ScanErrorEntry] = []
     reasons: list[CoverageReason] = []
+    manifest_raw = apk.get_file(MANIFEST)
     try:
-        facts = parse_manifest(apk.get_file(MANIFEST))
+        facts = parse_manifest(manifest_raw)
     except ManifestError as exc:
+        recovered = recover_permissions(manifest_raw)
+        detail = f"{exc}; {len(recovered)} permission names recovered from its string pool"
         errors.append(ScanErrorEntry(where=MANIFEST, message=str(exc)))
-        reasons.append(CoverageReason(code="manifest_unreadable", detail=str(exc)))
+        reasons.append(CoverageReason(code="manifest_unreadable", detail=detail))
         facts = ManifestFacts(
             package=None,
             version_name=None,
             version_code=None,
             min_sdk=None,
             target_sdk=None,
-            permissions=(),
+            permissions=recovered,
             application_class=None,
             launcher_activities=(),
             components=(),
@@ -136,6 +139,7 @@ def load_apk(path: str) -> ApkFacts:
         components=facts.components,
         signer_sha256=_signers(apk),
         dex_files=tuple(d.name for d in dex_files),
+        zip_entries=tuple(sorted(names)),
     )
     return ApkFacts(
         app=app,

@@ -10,6 +10,7 @@ reported as the reference, not resolved through resources.arsc.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,22 @@ def _bool_or_none(text: str | None) -> bool | None:
     if text is None:
         return None
     return text.lower() in ("true", "1", "-1")
+
+
+_UTF16_NAME = re.compile(rb"(?:[A-Za-z0-9_.]\x00){8,200}")
+_PERMISSION_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.permission\.[A-Z0-9_]+")
+
+
+def recover_permissions(raw: bytes) -> tuple[str, ...]:
+    """Permission names found in a manifest's string pool, for a manifest no parser accepts.
+
+    Malware corrupts binary XML in ways Android tolerates but parsers do not;
+    its string pool (UTF-16LE) still names the permissions. The names may
+    include permissions the app only defines or uses to guard a component, so
+    the scan marks its coverage partial when it had to fall back to this.
+    """
+    names = {m.group().decode("utf-16-le") for m in _UTF16_NAME.finditer(raw)}
+    return tuple(sorted(n for n in names if _PERMISSION_NAME.fullmatch(n)))
 
 
 def parse_manifest(raw: bytes) -> ManifestFacts:

@@ -23,11 +23,12 @@ class EngineResult:
 def effective_permissions(app: AppInfo, splits: Iterable[SplitPermission]) -> frozenset[str]:
     """Declared permissions plus those Android grants implicitly (split permissions)."""
     have = set(app.permissions)
-    target = app.target_sdk if app.target_sdk is not None else app.min_sdk
+    # Android's defaults: targetSdkVersion falls back to minSdkVersion, which falls back to 1.
+    target = app.target_sdk if app.target_sdk is not None else app.min_sdk if app.min_sdk is not None else 1
     for split in splits:
         if split.granted_by not in have:
             continue
-        if split.below_target_sdk is None or (target is not None and target < split.below_target_sdk):
+        if split.below_target_sdk is None or target < split.below_target_sdk:
             have.add(split.implies)
     return frozenset(have)
 

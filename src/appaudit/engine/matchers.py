@@ -69,6 +69,18 @@ def match_component(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     ]
 
 
+def match_zip_entry(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    pattern = re.compile(spec["regex"])
+    return [Evidence(kind="zip_entry", value=name) for name in ctx.app.zip_entries if pattern.fullmatch(name)]
+
+
+def match_application_class(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    name = ctx.app.application_class
+    if name and re.fullmatch(spec["regex"], name):
+        return [Evidence(kind="application_class", value=name)]
+    return []
+
+
 #: The registry: the only place matcher kinds are defined. The rule schema's
 #: ``match`` keys must equal this set (a test checks it).
 MATCHERS: dict[str, Matcher] = {
@@ -77,4 +89,6 @@ MATCHERS: dict[str, Matcher] = {
     "field": match_field,
     "string": match_string,
     "component": match_component,
+    "zip_entry": match_zip_entry,
+    "application_class": match_application_class,
 }

@@ -22,7 +22,18 @@ from appaudit.ruleset.rule import Reference, Rule, RuleDocs
 
 _RULE_SUFFIXES = (".yaml", ".yml")
 #: Files in a rule directory that hold data, not rules.
-DATA_FILES = frozenset({"split_permissions.yaml"})
+DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoverageSignal:
+    """A sign that part of the app's code cannot be seen (rules/coverage_signals.yaml)."""
+
+    code: str
+    detail: str
+    match_kind: str
+    match: Any
+    except_class_prefixes: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +53,7 @@ class Ruleset:
     rules: tuple[Rule, ...]
     sha256: str
     split_permissions: tuple[SplitPermission, ...]
+    coverage_signals: tuple[CoverageSignal, ...] = ()
     sources: tuple[str, ...]
     """The rule directories, in load order."""
 
@@ -49,11 +61,15 @@ class Ruleset:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(schema_path("rule.schema.json").read_text(encoding="utf-8"))
+    return schema
+
+
 def _validator() -> Any:
     import jsonschema
 
-    schema = json.loads(schema_path("rule.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_schema())
 
 
 def _key_path(error: Any) -> str:
@@ -133,6 +149,29 @@ def _split_permissions(text: str, source: str) -> list[SplitPermission]:
     return out
 
 
+def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[CoverageSignal]:
+    import jsonschema
+
+    doc = _yaml_load(text, source)
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/coverage_signals", "$defs": schema["$defs"]})
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise RuleError(source, _key_path(errors[0]), errors[0].message)
+    out = []
+    for item in doc["signals"]:
+        ((kind, match),) = item["match"].items()
+        out.append(
+            CoverageSignal(
+                code=item["code"],
+                detail=item["detail"],
+                match_kind=kind,
+                match=match,
+                except_class_prefixes=tuple(item.get("except_class_prefixes", ())),
+            )
+        )
+    return out
+
+
 def _rule_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise RuleError(str(directory), "(directory)", "rule directory does not exist")
@@ -148,6 +187,7 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
     digest = hashlib.sha256()
     rules: list[Rule] = []
     splits: list[SplitPermission] = []
+    signals: list[CoverageSignal] = []
     seen: dict[str, str] = {}
     for directory in dirs:
         for path in _rule_files(directory):
@@ -158,8 +198,11 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
             except (OSError, UnicodeDecodeError) as exc:
                 raise RuleError(source, "(file)", f"cannot be read: {exc}") from exc
             digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
-            if path.name in DATA_FILES:
+            if path.name == "split_permissions.yaml":
                 splits.extend(_split_permissions(text, source))
+                continue
+            if path.name == "coverage_signals.yaml":
+                signals.extend(_coverage_signals(text, source, _schema()))
                 continue
             doc = _yaml_load(text, source)
             docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
@@ -181,5 +224,6 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
         rules=tuple(rules),
         sha256=digest.hexdigest(),
         split_permissions=tuple(splits),
+        coverage_signals=tuple(signals),
         sources=tuple(str(d) for d in dirs),
     )

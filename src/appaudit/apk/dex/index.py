@@ -67,6 +67,15 @@ class DexCodeIndex:
 
         return self._each(f"strings matching {pattern.pattern!r}", run)
 
+    def defined_classes(self) -> frozenset[str]:
+        names: set[str] = set()
+        for dex in self.dex_files:
+            try:
+                names.update(java_name(dex.type_desc(c.class_idx)) for c in dex.class_defs)
+            except (DexFormatError, IndexError, ValueError) as exc:
+                self.errors.append((dex.name, f"class list: {exc}"))
+        return frozenset(names)
+
 
 def opcode_name(op: int) -> str:
     """Mnemonic of an opcode byte."""

@@ -1,0 +1,136 @@
+"""Detection quality on the labelled real-APK corpus.
+
+    python3 bench/evaluate.py [../shared/corpus] [--json OUT]
+
+Extracts the corpus into the git-ignored .cache/corpus, scans every APK
+in-process, and prints precision / recall / F1 of ``data_classes.<c>.read``
+against the labels reads_contacts, reads_sms and reads_call_log (known labels
+only), then every disagreement with the evidence behind it and the sample's
+hard-case tags. ``exfiltrates`` needs harvest chains and is reported as not
+yet scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = {"reads_contacts": "contacts", "reads_sms": "sms", "reads_call_log": "call_log"}
+
+
+def extract(corpus: Path) -> Path:
+    cache = ROOT / ".cache" / "corpus"
+    subprocess.run(["bash", str(corpus / "extract.sh"), str(cache)], check=True, capture_output=True)
+    return cache
+
+
+def _why(report: dict, dc: str) -> str:
+    entry = report["data_classes"][dc]
+    if not entry["rule_ids"]:
+        return "no rule matched"
+    parts = []
+    for f in report["findings"]:
+        if f["data_class"] == dc:
+            where = next((e for e in f["evidence"] if e["class"]), None)
+            loc = f" at {where['class']}.{where['method'].split('(')[0]}" if where else ""
+            parts.append(f"{f['rule_id']}{' (dormant)' if f['dormant'] else ''}{loc}")
+    return "; ".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
+    parser.add_argument("--json", help="write per-APK results here")
+    args = parser.parse_args()
+    corpus = Path(args.corpus)
+
+    from appaudit.api import scan
+    from appaudit.errors import InputError
+    from appaudit.report.json_v1 import to_dict
+    from appaudit.ruleset import load_ruleset
+
+    cache = extract(corpus)
+    rows = [json.loads(line) for line in (corpus / "labels.jsonl").read_text().splitlines() if line.strip()]
+    ruleset = load_ruleset()
+    results = {}
+    verdicts: Counter[str] = Counter()
+    coverage: Counter[str] = Counter()
+    failures = []
+    t0 = time.perf_counter()
+    for row in rows:
+        sha = row["sha256"]
+        try:
+            report = to_dict(scan(str(cache / f"{sha}.apk"), ruleset=ruleset))
+        except InputError as exc:
+            failures.append((sha, f"input error: {exc.reason}"))
+            continue
+        except Exception as exc:  # the evaluation must list crashes, not stop at one
+            failures.append((sha, f"CRASH {type(exc).__name__}: {exc}"))
+            continue
+        results[sha] = report
+        verdicts[report["verdict"]] += 1
+        coverage[report["coverage"]["status"]] += 1
+    elapsed = time.perf_counter() - t0
+
+    print(f"# appaudit on {len(rows)} corpus APKs ({elapsed:.1f} s in-process)\n")
+    print("| label | TP | FP | FN | TN | unknown | precision | recall | F1 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    disagreements = []
+    scores = {}
+    for label, dc in LABELS.items():
+        tp = fp = fn = tn = unknown = 0
+        for row in rows:
+            rep = results.get(row["sha256"])
+            truth = row.get(label)
+            if rep is None or truth not in (True, False):
+                unknown += 1
+                continue
+            got = rep["data_classes"][dc]["read"]
+            if got and truth:
+                tp += 1
+            elif got:
+                fp += 1
+            elif truth:
+                fn += 1
+            else:
+                tn += 1
+            if got != truth:
+                disagreements.append((label, "FP" if got else "FN", row, _why(rep, dc)))
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        scores[label] = {"precision": p, "recall": r, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+        print(f"| {label} | {tp} | {fp} | {fn} | {tn} | {unknown} | {p:.2f} | {r:.2f} | {f1:.2f} |")
+    print("| exfiltrates | - | - | - | - | - | not scored: needs harvest chains | | |")
+    print(f"\nverdicts: {dict(sorted(verdicts.items()))}")
+    print(f"coverage: {dict(sorted(coverage.items()))}")
+    blind_ok = sum(
+        1
+        for row in rows
+        if row["sha256"] in results
+        and any(v is False for v in (row.get("behaviour_visible_in_dex") or {}).values())
+        and results[row["sha256"]]["verdict"] in ("inconclusive", "at_risk", "harvests")
+    )
+    hidden = sum(1 for row in rows if any(v is False for v in (row.get("behaviour_visible_in_dex") or {}).values()))
+    print(f"samples whose behaviour is hidden from the DEX: {hidden}; reported inconclusive/at_risk: {blind_ok}")
+    print(f"failures: {len(failures)}")
+    for sha, why in failures:
+        print(f"  {sha[:12]} {why}")
+    print("\n## Disagreements\n")
+    for label, kind, row, why in sorted(disagreements, key=lambda d: (d[0], d[1], d[2]["sha256"])):
+        tags = ",".join(row.get("hard_case_tags") or []) or "-"
+        where = f"{row['category']}; {row.get('family') or '-'}; tags {tags}"
+        print(f"- {label} {kind} {row['sha256'][:12]} [{where}]: {why}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"scores": scores, "reports": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
