@@ -1,0 +1,77 @@
+"""The real-APK corpus (../shared/corpus): no crash, honest verdicts, detection quality."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from conftest import corpus_labels, corpus_samples, report_schema_validator, run_process
+
+pytestmark = pytest.mark.corpus
+
+LABELS = {"reads_contacts": "contacts", "reads_sms": "sms", "reads_call_log": "call_log"}
+#: Regression floor for F1 per label (measured 0.93 / 0.96 / 0.96; see bench/evaluate.py).
+F1_FLOOR = 0.90
+
+
+@cache
+def _reports() -> dict[str, dict]:
+    from appaudit.api import scan
+    from appaudit.report.json_v1 import to_dict
+    from appaudit.ruleset import load_ruleset
+
+    cache_dir = corpus_samples()
+    ruleset = load_ruleset()
+    return {
+        row["sha256"]: to_dict(scan(str(cache_dir / f"{row['sha256']}.apk"), ruleset=ruleset))
+        for row in corpus_labels()
+    }
+
+
+def test_every_corpus_apk_scans_and_validates() -> None:
+    reports = _reports()
+    assert len(reports) == len(corpus_labels()) == 69
+    validator = report_schema_validator()
+    for report in reports.values():
+        validator.validate(report)
+
+
+def test_hidden_behaviour_is_never_reported_clean() -> None:
+    rows = [r for r in corpus_labels() if False in (r.get("behaviour_visible_in_dex") or {}).values()]
+    assert rows
+    verdicts = {r["sha256"][:12]: _reports()[r["sha256"]]["verdict"] for r in rows}
+    assert set(verdicts.values()) <= {"inconclusive", "at_risk", "harvests"}, verdicts
+
+
+def test_malformed_manifest_sample_is_analysed() -> None:
+    (row,) = [r for r in corpus_labels() if "malformed-manifest" in (r.get("hard_case_tags") or [])]
+    report = _reports()[row["sha256"]]
+    assert report["coverage"]["status"] == "partial"
+    assert [r["code"] for r in report["coverage"]["reasons"]] == ["manifest_unreadable"]
+    assert "android.permission.READ_CONTACTS" in report["app"]["permissions"]
+
+
+@pytest.mark.parametrize("label", sorted(LABELS))
+def test_detection_quality_floor(label: str) -> None:
+    tp = fp = fn = 0
+    for row in corpus_labels():
+        truth = row.get(label)
+        if truth not in (True, False):
+            continue
+        got = _reports()[row["sha256"]]["data_classes"][LABELS[label]]["read"]
+        tp += got and truth
+        fp += got and not truth
+        fn += truth and not got
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 >= F1_FLOOR, (label, precision, recall)
+
+
+def test_cli_on_largest_corpus_apks_has_no_traceback() -> None:
+    cache_dir = corpus_samples()
+    biggest = sorted(cache_dir.glob("*.apk"), key=lambda p: p.stat().st_size)[-3:]
+    for apk in biggest:
+        proc = run_process(["scan", str(apk), "--format", "json", "--fail-on", "never"])
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
