@@ -148,6 +148,43 @@ class CodeHit:
         return (self.dex, self.class_name, self.method)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Insn:
+    """One decoded instruction with its constant-pool reference resolved."""
+
+    offset: int
+    """Byte offset from the start of the method's bytecode."""
+    op: str
+    """Mnemonic, e.g. ``invoke-virtual/range``."""
+    regs: tuple[int, ...] = ()
+    ref: str | None = None
+    """Method ``Lc;->n(p)r``, field ``Lc;->n:T``, type descriptor or string value."""
+    ref_kind: str = ""
+    """``method``, ``field``, ``type``, ``string`` or empty."""
+    literal: int | None = None
+    target: int | None = None
+    """Branch target as a byte offset."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MethodCode:
+    """A method's decoded body, for register tracking and chain search."""
+
+    class_name: str
+    method: str
+    """Name and prototype."""
+    dex: str
+    registers_size: int
+    ins_size: int
+    is_static: bool
+    param_types: tuple[str, ...]
+    insns: tuple[Insn, ...]
+
+    @property
+    def first_param_register(self) -> int:
+        return self.registers_size - self.ins_size
+
+
 class CodeIndex(Protocol):
     """What rule matchers may ask of an APK's code (implemented by ``apk.dex``)."""
 
@@ -165,6 +202,34 @@ class CodeIndex(Protocol):
 
     def defined_classes(self) -> frozenset[str]:
         """Java names of every class defined in the app's DEX files."""
+        ...
+
+    def method_code(self, class_name: str, method: str) -> MethodCode | None:
+        """The decoded body of ``class_name.method`` (name+prototype), None if not in the app."""
+        ...
+
+    def callers(self, class_desc: str, method: str) -> list[CodeHit]:
+        """Invoke sites of exactly ``class_desc->method`` (name+prototype)."""
+        ...
+
+    def static_writes(self, field: str) -> list[CodeHit]:
+        """``sput*`` sites of the static field ``Lc;->name:T``."""
+        ...
+
+    def supertypes(self, class_name: str) -> tuple[str | None, tuple[str, ...]] | None:
+        """(superclass, interfaces) as Java names, None when the app does not define the class."""
+        ...
+
+    def subtypes(self, class_name: str) -> tuple[str, ...]:
+        """App classes that directly extend or implement ``class_name``."""
+        ...
+
+    def methods_of(self, class_name: str) -> tuple[str, ...]:
+        """Name+prototype of every method the app's class defines."""
+        ...
+
+    def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """(annotation type, ((element, value), ...)) of a method, values as strings."""
         ...
 
 
