@@ -21,7 +21,29 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LABELS = {"reads_contacts": "contacts", "reads_sms": "sms", "reads_call_log": "call_log"}
+LABELS = {"reads_contacts": "contacts", "reads_sms": "sms", "reads_call_log": "call_log", "exfiltrates": None}
+PROTECTED = ("contacts", "sms", "call_log")
+
+
+def predicted(report: dict, label: str) -> bool:
+    """Our answer for a label: ``read`` of the class, or for exfiltrates a chain to network/SMS."""
+    dc = LABELS[label]
+    if dc is not None:
+        return bool(report["data_classes"][dc]["read"])
+    return any(report["data_classes"][c]["level"] in ("exfiltrated", "harvested") for c in PROTECTED)
+
+
+def _why_label(report: dict, label: str) -> str:
+    dc = LABELS[label]
+    if dc is not None:
+        return _why(report, dc)
+    parts = []
+    for c in PROTECTED:
+        entry = report["data_classes"][c]
+        if entry["chains"] or entry["read"]:
+            chans = ",".join(ch["channel"] for ch in entry["chains"]) or "no chain"
+            parts.append(f"{c}: level {entry['level']}, {chans}")
+    return "; ".join(parts) or "no protected read"
 
 
 def extract(corpus: Path) -> Path:
@@ -47,10 +69,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
     parser.add_argument("--json", help="write per-APK results here")
+    parser.add_argument("--depth", type=int, default=None, help="chain depth (default: the tool's)")
     args = parser.parse_args()
     corpus = Path(args.corpus)
 
-    from appaudit.api import scan
+    from appaudit.api import ScanOptions, scan
     from appaudit.errors import InputError
     from appaudit.report.json_v1 import to_dict
     from appaudit.ruleset import load_ruleset
@@ -66,7 +89,8 @@ def main() -> int:
     for row in rows:
         sha = row["sha256"]
         try:
-            report = to_dict(scan(str(cache / f"{sha}.apk"), ruleset=ruleset))
+            opts = ScanOptions() if args.depth is None else ScanOptions(chain_depth=args.depth)
+            report = to_dict(scan(str(cache / f"{sha}.apk"), opts, ruleset=ruleset))
         except InputError as exc:
             failures.append((sha, f"input error: {exc.reason}"))
             continue
@@ -83,7 +107,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     disagreements = []
     scores = {}
-    for label, dc in LABELS.items():
+    for label in LABELS:
         tp = fp = fn = tn = unknown = 0
         for row in rows:
             rep = results.get(row["sha256"])
@@ -91,7 +115,7 @@ def main() -> int:
             if rep is None or truth not in (True, False):
                 unknown += 1
                 continue
-            got = rep["data_classes"][dc]["read"]
+            got = predicted(rep, label)
             if got and truth:
                 tp += 1
             elif got:
@@ -101,13 +125,12 @@ def main() -> int:
             else:
                 tn += 1
             if got != truth:
-                disagreements.append((label, "FP" if got else "FN", row, _why(rep, dc)))
+                disagreements.append((label, "FP" if got else "FN", row, _why_label(rep, label)))
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         scores[label] = {"precision": p, "recall": r, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
         print(f"| {label} | {tp} | {fp} | {fn} | {tn} | {unknown} | {p:.2f} | {r:.2f} | {f1:.2f} |")
-    print("| exfiltrates | - | - | - | - | - | not scored: needs harvest chains | | |")
     print(f"\nverdicts: {dict(sorted(verdicts.items()))}")
     print(f"coverage: {dict(sorted(coverage.items()))}")
     blind_ok = sum(

@@ -328,6 +328,11 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float] | Non
     return {"slope": slope, "intercept": my - slope * mx, "r2": (sxy * sxy) / (sxx * syy) if syy else 1.0, "n": len(xs)}
 
 
+def cpu_of(rows: list[dict[str, Any]], tool: str) -> list[float]:
+    """User + system CPU seconds of ``tool``'s child, per row."""
+    return [r[tool]["user_s"] + r[tool]["sys_s"] for r in rows]
+
+
 def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[str, Any]]:
     """The markdown summary and the same figures as a dict."""
     a_ok = [r for r in rows if r["appaudit"]["exit"] in (0, 1) and not r["appaudit"]["timeout"]]
@@ -358,6 +363,7 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
         if both
         else None
     )
+    cpu_ratios = [cpu_of([r], "androguard")[0] / cpu_of([r], "appaudit")[0] for r in both]
     exits = Counter(r["appaudit"]["exit"] for r in rows)
     other_exits = {str(k): v for k, v in exits.items() if k not in (0, 1)}
     ag_fail = [r for r in rows if not r["androguard"]["ok"]]
@@ -394,6 +400,16 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
         f"{f(med_ratio, '.1f')}×, ratio of medians {f(ratio_of_medians, '.1f')}×, "
         f"min per-APK ratio {f(min(ratios) if ratios else None, '.1f')}×; peak RSS (b)/(a) median "
         f"{f(statistics.median(rss_ratios) if rss_ratios else None, '.2f')}×",
+        "- CPU time (user+sys) of the child, median, less sensitive to a busy machine than wall time: "
+        + ", ".join(
+            f"{label} {f(statistics.median(cpu) if cpu else None, '.3f')} s"
+            for label, cpu in (
+                ("(a)", cpu_of(a_ok, "appaudit")),
+                ("(b)", cpu_of(b_ok, "androguard")),
+                ("(a0)", cpu_of(s_ok, "startup")),
+            )
+        )
+        + f"; (b)/(a) median of per-APK ratios {f(statistics.median(cpu_ratios) if cpu_ratios else None, '.1f')}×",
         f"- appaudit exit codes: {dict(sorted(exits.items()))}; other than 0/1: "
         f"{sum(other_exits.values())} {other_exits or ''}; timeouts: {sum(r['appaudit']['timeout'] for r in rows)}",
         f"- (c) in-process failures: {len(rows) - len(c_ok)}",

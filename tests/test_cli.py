@@ -22,8 +22,10 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("name", "fail_on", "code"),
     [
-        ("contacts_const", None, 1),  # default --fail-on high; a working contacts read is high
-        ("contacts_const", "critical", 0),
+        ("contacts_const", None, 1),  # default --fail-on high; bulk upload of contacts is critical
+        ("contacts_const", "critical", 1),
+        ("contacts_uri", "never", 0),
+        ("picker", "info", 0),
         ("contacts_const", "never", 0),
         ("benign", None, 0),
         ("benign", "info", 0),
@@ -131,7 +133,7 @@ def test_output_file_written_after_render(capsys: pytest.CaptureFixture[str], tm
     out = tmp_path / "r.json"
     res = run_cli(["scan", fixture_apk("contacts_const"), "-f", "json", "-o", str(out)], capsys)
     assert (res.code, res.out) == (1, "")
-    assert json.loads(out.read_text())["verdict"] == "at_risk"
+    assert json.loads(out.read_text())["verdict"] == "harvests"
 
 
 def test_output_not_created_when_render_fails(
@@ -151,7 +153,7 @@ def test_output_not_created_when_render_fails(
 def test_text_is_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     res = run_cli(["scan", fixture_apk("contacts_const")], capsys)
     assert "\x1b[" not in res.out
-    assert "Verdict: AT RISK" in res.out
+    assert "Verdict: HARVESTS" in res.out
     assert max(len(line) for line in res.out.splitlines()) <= 80
 
 

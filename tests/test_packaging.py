@@ -55,4 +55,4 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert scan.returncode == 1, scan.stderr
-    assert '"verdict": "at_risk"' in scan.stdout
+    assert '"verdict": "harvests"' in scan.stdout

@@ -35,15 +35,25 @@ RULE_FIXTURES = {
     "AA-LOC-002": ("neighbours", "benign"),
     "AA-MED-001": ("neighbours", "benign"),
     "AA-MED-002": ("neighbours", "benign"),
-    "AA-MED-003": ("neighbours", "benign"),  # neighbours has no MediaStore string
+    "AA-MED-003": ("media_uri", "neighbours"),
     "AA-CAL-001": ("neighbours", "benign"),
     "AA-CAL-002": ("neighbours", "benign"),
     "AA-CAL-003": ("neighbours", "benign"),
     "AA-CAM-001": ("neighbours", "contacts_const"),
+    # harvest chains
+    "AA-CON-010": ("contacts_const", "contacts_local_only"),
+    "AA-CON-011": ("sms_blast", "contacts_local_only"),
+    "AA-CON-012": ("contacts_uri", "picker"),
+    "AA-CON-013": ("contacts_const", "benign"),
+    "AA-SMS-010": ("sms_inbox", "permission_only"),
+    "AA-SMS-011": ("sms_receiver", "otp_receiver_code_only"),
+    "AA-SMS-012": ("sms_const", "otp_receiver_code_only"),
+    "AA-SMS-013": ("sms_inbox", "sms_receiver"),  # an SMS_RECEIVED receiver is an event, not start-up
+    "AA-CLG-010": ("calllog", "permission_only"),
+    "AA-CLG-011": ("calllog", "benign"),
+    "AA-CLG-012": ("calllog", "permission_only"),
+    "AA-CLG-013": ("calllog", "permission_only"),
 }
-# Rules whose positive case needs a fixture that does not exist yet are listed
-# here with the reason; the list must stay empty for a release.
-NO_POSITIVE_FIXTURE = {"AA-MED-003": "no fixture loads a content://media/... string yet"}
 
 
 def _rule_ids(name: str) -> set[str]:
@@ -59,8 +69,6 @@ def test_every_rule_has_fixtures() -> None:
 def test_rule_positive_and_negative(rule_id: str) -> None:
     positive, negative = RULE_FIXTURES[rule_id]
     assert rule_id not in _rule_ids(negative)
-    if rule_id in NO_POSITIVE_FIXTURE:
-        pytest.skip(NO_POSITIVE_FIXTURE[rule_id])
     assert rule_id in _rule_ids(positive)
 
 

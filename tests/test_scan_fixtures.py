@@ -16,17 +16,30 @@ EXPECTED = {
         "declared_only",
         {"contacts": "declared", "sms": "declared", "call_log": "declared", "phone_identity": "declared"},
     ),
-    "contacts_const": ("at_risk", {"contacts": "read"}),
-    "contacts_all_uris": ("at_risk", {"contacts": "read"}),
-    "contacts_uri": ("at_risk", {"contacts": "read"}),
-    "signed": ("at_risk", {"contacts": "read"}),
-    "multidex": ("at_risk", {"contacts": "read"}),
+    "contacts_const": ("harvests", {"contacts": "harvested"}),
+    "contacts_all_uris": ("harvests", {"contacts": "harvested"}),
+    "contacts_uri": ("harvests", {"contacts": "harvested"}),
+    "signed": ("harvests", {"contacts": "harvested"}),
+    "multidex": ("harvests", {"contacts": "harvested"}),
     "dormant_contacts": ("dormant_code", {"contacts": "dormant"}),
-    "sms_inbox": ("at_risk", {"sms": "read"}),
-    "sms_const": ("at_risk", {"sms": "read"}),
-    "sms_receiver": ("at_risk", {"sms": "read"}),
-    "calllog": ("at_risk", {"call_log": "read"}),
+    "sms_inbox": ("harvests", {"sms": "harvested"}),
+    "sms_const": ("harvests", {"sms": "harvested"}),
+    "sms_receiver": ("harvests", {"sms": "harvested"}),
+    "calllog": ("harvests", {"call_log": "harvested"}),
     "picker": ("no_evidence", {}),
+    "media_uri": ("no_evidence", {"photos_media": "read"}),
+    "otp_retriever": ("no_evidence", {}),
+    "otp_receiver_code_only": ("at_risk", {"sms": "read"}),
+    "uri_stringbuilder": ("harvests", {"contacts": "harvested"}),
+    "uri_builder": ("harvests", {"sms": "harvested"}),
+    "uri_helper": ("harvests", {"call_log": "harvested"}),
+    "chain_helper_class": ("harvests", {"contacts": "harvested"}),
+    "chain_runnable": ("harvests", {"sms": "harvested"}),
+    "retrofit_post": ("harvests", {"contacts": "harvested"}),
+    "sms_blast": ("harvests", {"contacts": "harvested"}),
+    "startup_harvest": ("harvests", {"contacts": "harvested"}),
+    "multidex_split_chain": ("harvests", {"sms": "harvested"}),
+    "contacts_local_only": ("harvests", {"contacts": "bulk"}),
     "neighbours": (
         "no_evidence",
         {
@@ -54,7 +67,7 @@ def test_verdict_and_levels(name: str) -> None:
     got = {k: v["level"] for k, v in report["data_classes"].items() if v["level"] != "none"}
     assert got == levels
     for dc, entry in report["data_classes"].items():
-        assert entry["read"] == (levels.get(dc) == "read"), dc
+        assert entry["read"] == (levels.get(dc) in ("read", "bulk", "exfiltrated", "harvested")), dc
         assert entry["dormant"] == (levels.get(dc) == "dormant"), dc
 
 
@@ -126,11 +139,18 @@ def test_sms_receiver_manifest_and_code() -> None:
     assert "android.permission.BROADCAST_SMS" not in report["app"]["permissions"]
 
 
-def test_dormant_finding_is_low_and_marked() -> None:
+def test_dormant_findings_are_low_and_marked() -> None:
     report = report_json("dormant_contacts")
-    (finding,) = report["findings"]
-    assert (finding["rule_id"], finding["dormant"], finding["severity"]) == ("AA-CON-002", True, "low")
-    assert "does not declare android.permission.READ_CONTACTS" in finding["message"]
+    assert [f["rule_id"] for f in report["findings"]] == [
+        "AA-CON-002",
+        "AA-CON-010",
+        "AA-CON-011",
+        "AA-CON-012",
+        "AA-CON-013",
+    ]
+    for finding in report["findings"]:
+        assert (finding["dormant"], finding["severity"]) == (True, "low")
+        assert "does not declare android.permission.READ_CONTACTS" in finding["message"]
 
 
 def test_neighbour_apis_exact() -> None:

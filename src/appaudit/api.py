@@ -10,10 +10,12 @@ from pathlib import Path
 
 from appaudit import __version__
 from appaudit.analysis.coverage import missing_class_reasons, signal_reasons
+from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
+from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.engine import evaluate
-from appaudit.model import Report, RunInfo, ScanErrorEntry
+from appaudit.model import AppInfo, CodeIndex, HarvestFacts, Report, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Ruleset, load_ruleset
 
 TOOL_NAME = "appaudit"
@@ -26,6 +28,18 @@ class ScanOptions:
     rules_dirs: Sequence[str | Path] = field(default_factory=tuple)
     """Extra rule directories, loaded after the bundled pack."""
     bundled_rules: bool = True
+    chain_depth: int = CHAIN_DEPTH
+    """Method hops searched from a read to a sink (see analysis.flows.CHAIN_DEPTH)."""
+
+
+def _harvest(
+    app: AppInfo, code: CodeIndex, ruleset: Ruleset, depth: int
+) -> tuple[HarvestFacts | None, tuple[ScanErrorEntry, ...]]:
+    """Harvest-chain analysis; a failure costs the chains, never the report."""
+    try:
+        return harvest_facts(app, code, ruleset.flows, ProviderClassifier(ruleset.rules), depth), ()
+    except Exception as exc:  # the chain analysis must not lose the rule findings
+        return None, (ScanErrorEntry(where="harvest chains", message=f"{type(exc).__name__}: {exc}"),)
 
 
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
@@ -36,12 +50,13 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
     facts = load_apk(path)
-    result = evaluate(ruleset, facts.app, facts.code)
+    harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
+    result = evaluate(ruleset, facts.app, facts.code, harvest)
     dex_errors = tuple(ScanErrorEntry(where=dex, message=msg) for dex, msg in facts.code.errors)
     hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
     hidden += missing_class_reasons(facts.app, facts.code)
     coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
-    classes = data_class_results(result.findings)
+    classes = data_class_results(result.findings, harvest)
     return Report(
         tool_name=TOOL_NAME,
         tool_version=__version__,
@@ -51,7 +66,10 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         verdict=overall_verdict(classes, coverage),
         findings=result.findings,
         coverage=coverage,
-        errors=tuple(sorted(facts.errors + result.errors + dex_errors, key=lambda e: (e.where, e.message))),
+        errors=tuple(
+            sorted(facts.errors + result.errors + dex_errors + harvest_errors, key=lambda e: (e.where, e.message))
+        ),
+        harvest=harvest,
         run=RunInfo(
             started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             duration_s=round(time.perf_counter() - t0, 3),

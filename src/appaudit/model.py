@@ -60,6 +60,12 @@ class Level(StrEnum):
     """Code that reads the data exists but the permission is not declared."""
     READ = "read"
     """Code reads the data and the permission is declared."""
+    BULK = "bulk"
+    """Code reads all of it (a cursor loop over the provider, every incoming SMS)."""
+    EXFILTRATED = "exfiltrated"
+    """Code reads it and a path leads to a network, SMS or storage sink."""
+    HARVESTED = "harvested"
+    """Read in bulk and sent off the device."""
 
 
 #: Data classes in report order. ``camera_microphone`` is reported, never a harvest.
@@ -208,8 +214,8 @@ class CodeIndex(Protocol):
         """The decoded body of ``class_name.method`` (name+prototype), None if not in the app."""
         ...
 
-    def callers(self, class_desc: str, method: str) -> list[CodeHit]:
-        """Invoke sites of exactly ``class_desc->method`` (name+prototype)."""
+    def callers(self, class_desc: str, method: str, limit: int | None = None) -> list[CodeHit]:
+        """Invoke sites of exactly ``class_desc->method`` (name+prototype), at most ``limit``."""
         ...
 
     def static_writes(self, field: str) -> list[CodeHit]:
@@ -226,6 +232,10 @@ class CodeIndex(Protocol):
 
     def methods_of(self, class_name: str) -> tuple[str, ...]:
         """Name+prototype of every method the app's class defines."""
+        ...
+
+    def instantiations(self, class_name: str) -> list[CodeHit]:
+        """``new-instance`` sites of the app class ``class_name``."""
         ...
 
     def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
@@ -272,6 +282,76 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChainStep:
+    """One method on a path, with the offset of the call that leads on (or of the read/sink)."""
+
+    class_name: str
+    method: str
+    offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HarvestChain:
+    """A path from a read of protected data to a place where data leaves the device."""
+
+    data_class: str
+    read: Evidence
+    steps: tuple[ChainStep, ...]
+    """Methods from the read to the sink, in order (the read's method first)."""
+    channel: str
+    """``network``, ``sms`` or ``storage``."""
+    sink: Evidence
+    transformers: tuple[str, ...] = ()
+    """Serialisation, compression, encryption or encoding seen on the way (e.g. ``json: JSONArray.put``)."""
+    urls: tuple[str, ...] = ()
+    """URL or path strings in the sink's method (e.g. ``https://x/api/contacts/upload``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderAccess:
+    """One provider query whose URI was resolved to a protected data class."""
+
+    data_class: str
+    uri: str
+    how: str
+    """constant, string, built, parameter or static_field."""
+    bulk: bool
+    """The cursor is iterated in a loop (here or in the method the cursor is handed to)."""
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartupPath:
+    """How a read is reached without user action."""
+
+    data_class: str
+    trigger: str
+    """``startup`` (application, launcher, service, provider), ``boot`` or ``event`` (incoming SMS/call)."""
+    entry: str
+    """The entry component and callback, e.g. ``com.x.App.onCreate``."""
+    steps: tuple[ChainStep, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HarvestFacts:
+    """What the chain analysis found, for rules and the report."""
+
+    accesses: tuple[ProviderAccess, ...] = ()
+    sms_receivers: tuple[Evidence, ...] = ()
+    """Sites that decode incoming SMS."""
+    chains: tuple[HarvestChain, ...] = ()
+    startup: tuple[StartupPath, ...] = ()
+    unresolved_queries: int = 0
+    """Provider accesses whose URI could not be resolved."""
+
+    def bulk(self, data_class: str) -> bool:
+        return any(a.bulk for a in self.accesses if a.data_class == data_class)
+
+    def channels(self, data_class: str) -> tuple[str, ...]:
+        return tuple(sorted({c.channel for c in self.chains if c.data_class == data_class}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """A rule that matched, with all of its evidence."""
 
@@ -310,6 +390,14 @@ class DataClassResult:
     """Highest severity among this class's findings, None when there are none."""
     rule_ids: tuple[str, ...]
     """The rules that matched for this class, sorted."""
+    bulk: bool = False
+    exfiltrated: tuple[str, ...] = ()
+    """Channels the data leaves by: network, sms, storage."""
+    at_startup: bool = False
+    """A read is reachable from start-up or boot without user action."""
+    chains: tuple[HarvestChain, ...] = ()
+    startup_paths: tuple[StartupPath, ...] = ()
+    accesses: tuple[ProviderAccess, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,6 +447,7 @@ class Report:
     findings: tuple[Finding, ...]
     coverage: Coverage
     errors: tuple[ScanErrorEntry, ...] = ()
+    harvest: HarvestFacts | None = None
     run: RunInfo | None = None
     input_path: str = field(default="", compare=False)
     """The path as given (display only; not part of the JSON identity)."""

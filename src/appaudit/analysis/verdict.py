@@ -11,13 +11,17 @@ from appaudit.model import (
     CoverageReason,
     DataClassResult,
     Finding,
+    HarvestFacts,
     Level,
     Verdict,
 )
 
+LEAVES_DEVICE = ("network", "sms")
 
-def data_class_results(findings: Sequence[Finding]) -> dict[str, DataClassResult]:
+
+def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None = None) -> dict[str, DataClassResult]:
     """One :class:`DataClassResult` per data class, in ``DATA_CLASSES`` order."""
+    harvest = harvest or HarvestFacts()
     results: dict[str, DataClassResult] = {}
     for dc in DATA_CLASSES:
         mine = [f for f in findings if f.data_class == dc]
@@ -26,7 +30,18 @@ def data_class_results(findings: Sequence[Finding]) -> dict[str, DataClassResult
         declared = bool(declares)
         read = any(not f.dormant for f in reads)
         dormant = not read and any(f.dormant for f in reads)
-        if read:
+        chains = tuple(c for c in harvest.chains if c.data_class == dc)
+        bulk = harvest.bulk(dc) or (dc == "sms" and any(c.read in harvest.sms_receivers for c in chains))
+        channels = tuple(sorted({c.channel for c in chains}))
+        leaves = any(ch in LEAVES_DEVICE for ch in channels)
+        startup = tuple(p for p in harvest.startup if p.data_class == dc)
+        if read and bulk and leaves:
+            level = Level.HARVESTED
+        elif read and leaves:
+            level = Level.EXFILTRATED
+        elif read and bulk:
+            level = Level.BULK
+        elif read:
             level = Level.READ
         elif dormant:
             level = Level.DORMANT
@@ -42,6 +57,12 @@ def data_class_results(findings: Sequence[Finding]) -> dict[str, DataClassResult
             level=level,
             severity=max((f.severity for f in mine), default=None),
             rule_ids=tuple(sorted({f.rule_id for f in mine})),
+            bulk=bulk,
+            exfiltrated=channels,
+            at_startup=any(p.trigger in ("startup", "boot") for p in startup),
+            chains=chains,
+            startup_paths=startup,
+            accesses=tuple(a for a in harvest.accesses if a.data_class == dc),
         )
     return results
 
@@ -65,6 +86,8 @@ def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage) -> 
     could not be seen: an app is never called clean while the scan was blind.
     """
     protected = [results[dc] for dc in DATA_CLASSES if dc in PROTECTED_CLASSES]
+    if any(r.level in (Level.HARVESTED, Level.EXFILTRATED, Level.BULK) for r in protected):
+        return Verdict.HARVESTS
     if any(r.read for r in protected):
         return Verdict.AT_RISK
     if coverage.status != "complete":

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appaudit.engine.matchers import MATCHERS, MatchContext
-from appaudit.model import AppInfo, CodeIndex, Evidence, Finding, ScanErrorEntry, Severity
+from appaudit.model import AppInfo, CodeIndex, Evidence, Finding, HarvestFacts, ScanErrorEntry, Severity
 from appaudit.ruleset import Rule, Ruleset
 from appaudit.ruleset.loader import SplitPermission
 
@@ -65,9 +65,9 @@ def _drop_excepted(rule: Rule, evidence: list[Evidence], ctx: MatchContext) -> l
     return [e for e in evidence if e.method is None or e.method_key not in excepted]
 
 
-def evaluate(ruleset: Ruleset, app: AppInfo, code: CodeIndex) -> EngineResult:
+def evaluate(ruleset: Ruleset, app: AppInfo, code: CodeIndex, harvest: HarvestFacts | None = None) -> EngineResult:
     """Every rule of ``ruleset`` over the app; a rule that fails becomes an error entry."""
-    ctx = MatchContext(app=app, code=code)
+    ctx = MatchContext(app=app, code=code, harvest=harvest)
     permissions = effective_permissions(app, ruleset.split_permissions)
     findings: list[Finding] = []
     errors: list[ScanErrorEntry] = []

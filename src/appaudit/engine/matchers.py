@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from appaudit.model import AppInfo, CodeIndex, Evidence
+from appaudit.model import AppInfo, CodeIndex, Evidence, HarvestFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class MatchContext:
 
     app: AppInfo
     code: CodeIndex
+    harvest: HarvestFacts | None = None
 
 
 Matcher = Callable[[Any, MatchContext], list[Evidence]]
@@ -81,6 +82,45 @@ def match_application_class(spec: dict[str, Any], ctx: MatchContext) -> list[Evi
     return []
 
 
+def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    """Harvest-chain facts for one data class: bulk reads, chains to sinks, start-up paths."""
+    facts = ctx.harvest
+    if facts is None:
+        return []
+    dc = spec["data_class"]
+    evidence: list[Evidence] = []
+    if spec.get("bulk"):
+        bulk = [a.evidence for a in facts.accesses if a.data_class == dc and a.bulk]
+        if dc == "sms":  # every incoming SMS, stored or sent on
+            bulk += [c.read for c in facts.chains if c.data_class == dc and c.read in facts.sms_receivers]
+        if not bulk:
+            return []
+        evidence += bulk
+    channels = set(spec.get("channels") or ())
+    if channels:
+        chains = [c for c in facts.chains if c.data_class == dc and c.channel in channels]
+        if not chains:
+            return []
+        for c in chains:
+            evidence += [
+                c.read,
+                Evidence(
+                    kind="sink",
+                    value=f"{c.channel}: {c.sink.value}",
+                    dex=c.sink.dex,
+                    class_name=c.sink.class_name,
+                    method=c.sink.method,
+                    offset=c.sink.offset,
+                ),
+            ]
+    if spec.get("at_startup"):
+        paths = [p for p in facts.startup if p.data_class == dc and p.trigger in ("startup", "boot")]
+        if not paths:
+            return []
+        evidence += [Evidence(kind="entry_point", value=f"{p.trigger}: {p.entry}") for p in paths]
+    return evidence
+
+
 #: The registry: the only place matcher kinds are defined. The rule schema's
 #: ``match`` keys must equal this set (a test checks it).
 MATCHERS: dict[str, Matcher] = {
@@ -91,4 +131,5 @@ MATCHERS: dict[str, Matcher] = {
     "component": match_component,
     "zip_entry": match_zip_entry,
     "application_class": match_application_class,
+    "harvest": match_harvest,
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from appaudit.model import Evidence, Finding, Report
+from appaudit.model import ChainStep, DataClassResult, Evidence, Finding, HarvestChain, Report
 
 SCHEMA_VERSION = "1"
 
@@ -22,6 +22,39 @@ def _evidence(e: Evidence) -> dict[str, Any]:
         "method": e.method,
         "offset": e.offset,
         "value": e.value,
+    }
+
+
+def _steps(steps: tuple[ChainStep, ...]) -> list[dict[str, Any]]:
+    return [{"class": s.class_name, "method": s.method, "offset": s.offset} for s in steps]
+
+
+def _chain(c: HarvestChain) -> dict[str, Any]:
+    return {
+        "channel": c.channel,
+        "read": _evidence(c.read),
+        "steps": _steps(c.steps),
+        "sink": _evidence(c.sink),
+        "transformers": list(c.transformers),
+        "urls": list(c.urls),
+    }
+
+
+def _data_class(r: DataClassResult) -> dict[str, Any]:
+    return {
+        "declared": r.declared,
+        "permissions": list(r.permissions),
+        "read": r.read,
+        "dormant": r.dormant,
+        "bulk": r.bulk,
+        "exfiltrated": list(r.exfiltrated),
+        "at_startup": r.at_startup,
+        "level": r.level.value,
+        "severity": r.severity.label if r.severity is not None else None,
+        "rule_ids": list(r.rule_ids),
+        "providers": [{"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence)} for a in r.accesses],
+        "chains": [_chain(c) for c in r.chains],
+        "startup_paths": [{"trigger": p.trigger, "entry": p.entry, "steps": _steps(p.steps)} for p in r.startup_paths],
     }
 
 
@@ -76,18 +109,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             ],
             "dex_files": list(app.dex_files),
         },
-        "data_classes": {
-            name: {
-                "declared": r.declared,
-                "permissions": list(r.permissions),
-                "read": r.read,
-                "dormant": r.dormant,
-                "level": r.level.value,
-                "severity": r.severity.label if r.severity is not None else None,
-                "rule_ids": list(r.rule_ids),
-            }
-            for name, r in report.data_classes.items()
-        },
+        "data_classes": {name: _data_class(r) for name, r in report.data_classes.items()},
         "verdict": report.verdict.value,
         "findings": [_finding(f) for f in report.findings],
         "coverage": {

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,12 @@ import yaml
 from appaudit.errors import RuleError
 from appaudit.model import Confidence, Severity
 from appaudit.resources import rules_dir, schema_path
+from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
 
 _RULE_SUFFIXES = (".yaml", ".yml")
 #: Files in a rule directory that hold data, not rules.
-DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml"})
+DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml", "flows.yaml"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +55,7 @@ class Ruleset:
     sha256: str
     split_permissions: tuple[SplitPermission, ...]
     coverage_signals: tuple[CoverageSignal, ...] = ()
+    flows: FlowSpec = field(default_factory=FlowSpec)
     sources: tuple[str, ...]
     """The rule directories, in load order."""
 
@@ -172,6 +174,17 @@ def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[Co
     return out
 
 
+def _flows(text: str, source: str, schema: dict[str, Any]) -> FlowSpec:
+    import jsonschema
+
+    doc = _yaml_load(text, source)
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/flows", "$defs": schema["$defs"]})
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise RuleError(source, _key_path(errors[0]), errors[0].message)
+    return flow_spec_from(doc)
+
+
 def _rule_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise RuleError(str(directory), "(directory)", "rule directory does not exist")
@@ -188,6 +201,7 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
     rules: list[Rule] = []
     splits: list[SplitPermission] = []
     signals: list[CoverageSignal] = []
+    flows = FlowSpec()
     seen: dict[str, str] = {}
     for directory in dirs:
         for path in _rule_files(directory):
@@ -200,6 +214,9 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
             digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
             if path.name == "split_permissions.yaml":
                 splits.extend(_split_permissions(text, source))
+                continue
+            if path.name == "flows.yaml":
+                flows = _flows(text, source, _schema())
                 continue
             if path.name == "coverage_signals.yaml":
                 signals.extend(_coverage_signals(text, source, _schema()))
@@ -225,5 +242,6 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
         sha256=digest.hexdigest(),
         split_permissions=tuple(splits),
         coverage_signals=tuple(signals),
+        flows=flows,
         sources=tuple(str(d) for d in dirs),
     )

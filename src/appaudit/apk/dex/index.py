@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
 import struct
+from collections.abc import Sequence
 
 from appaudit.apk.dex.code import Instruction
 from appaudit.apk.dex.opcodes import OPCODES
@@ -23,6 +22,7 @@ from appaudit.model import CodeHit, Insn, MethodCode
 
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
+NEW_INSTANCE_OPS = frozenset((0x22,))
 
 
 def java_name(desc: str) -> str:
@@ -41,6 +41,7 @@ class DexCodeIndex:
         """(dex name, message) for each DEX that failed part-way through a query."""
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
+        self._methods: dict[str, tuple[str, ...]] = {}
 
     def _hit(self, dex: DexFile, site: Site, kind: str, value: str) -> CodeHit:
         method = dex.method_ref(site.span.method_idx)
@@ -92,7 +93,6 @@ class DexCodeIndex:
                 self.errors.append((dex.name, f"class list: {exc}"))
         return frozenset(names)
 
-
     # ------------------------------------------------------- structure queries
     def _locate(self, class_name: str) -> list[tuple[DexFile, int]]:
         desc = java_desc(class_name)
@@ -141,15 +141,16 @@ class DexCodeIndex:
         self._code_cache[key] = code
         return code
 
-    def callers(self, class_desc: str, method: str) -> list[CodeHit]:
+    def callers(self, class_desc: str, method: str, limit: int | None = None) -> list[CodeHit]:
         name, _, rest = method.partition("(")
         proto = "(" + rest
 
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for i in dex.find_methods(class_desc, name) if dex.method_ref(i).proto == proto]
-            return [self._hit(dex, s, "invoke", str(dex.method_ref(s.index))) for s in dex.method_sites(ids)]
+            sites = dex.method_sites(ids, limit=limit)
+            return [self._hit(dex, s, "invoke", str(dex.method_ref(s.index))) for s in sites]
 
-        return self._each(f"callers of {class_desc}->{method}", run)
+        return self._each(f"callers of {class_desc}->{method}", run)[:limit]
 
     def static_writes(self, field: str) -> list[CodeHit]:
         owner, _, rest = field.partition("->")
@@ -160,6 +161,17 @@ class DexCodeIndex:
             return [self._hit(dex, s, "sput", str(dex.field_ref(s.index))) for s in dex.find_sites(SPUT_OPS, ids)]
 
         return self._each(f"writes of {field}", run)
+
+    def instantiations(self, class_name: str) -> list[CodeHit]:
+        desc = java_desc(class_name)
+
+        def run(dex: DexFile) -> list[CodeHit]:
+            tidx = dex.find_type(desc)
+            if tidx is None:
+                return []
+            return [self._hit(dex, s, "new-instance", desc) for s in dex.find_sites(NEW_INSTANCE_OPS, [tidx])]
+
+        return self._each(f"instantiations of {class_name}", run)
 
     def supertypes(self, class_name: str) -> tuple[str | None, tuple[str, ...]] | None:
         for dex, ci in self._locate(class_name):
@@ -184,12 +196,16 @@ class DexCodeIndex:
         return self._subtypes.get(class_name, ())
 
     def methods_of(self, class_name: str) -> tuple[str, ...]:
+        cached = self._methods.get(class_name)
+        if cached is not None:
+            return cached
         out = []
         for dex, ci in self._locate(class_name):
             for entry in class_methods(dex, ci):
                 ref = dex.method_ref(entry.method_idx)
                 out.append(f"{ref.name}{ref.proto}")
-        return tuple(out)
+        self._methods[class_name] = tuple(out)
+        return self._methods[class_name]
 
     def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         out = []

@@ -119,6 +119,10 @@ def _uleb128(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def _utf16_key(text: str) -> bytes:
+    return text.encode("utf-16-be", "surrogatepass")
+
+
 def decode_mutf8(raw: bytes) -> str:
     """Decode Modified UTF-8 (DEX strings): 0xC0 0x80 is NUL, surrogates come as pairs."""
     try:
@@ -182,6 +186,8 @@ class DexFile:
         self._string_offs = self._u32_table(self.string_ids_off, self.string_ids_size)
         self._type_ids = self._u32_table(self.type_ids_off, self.type_ids_size)
         self._strings: dict[int, str] = {}
+        self._protos: dict[int, str] = {}
+        self._method_refs: dict[int, MethodRef] = {}
         self._starts_cache: dict[int, frozenset[int]] = {}
 
     # ------------------------------------------------------------------ tables
@@ -223,11 +229,16 @@ class DexFile:
         return self.string(self._type_ids[idx])
 
     def proto_desc(self, idx: int) -> str:
-        """The prototype ``(params)return`` of proto ``idx``."""
+        """The prototype ``(params)return`` of proto ``idx`` (cached)."""
+        cached = self._protos.get(idx)
+        if cached is not None:
+            return cached
         if not 0 <= idx < self.proto_ids_size:
             raise DexFormatError(f"{self.name}: proto index {idx} out of range")
         _shorty, ret, params_off = struct.unpack_from("<III", self.data, self.proto_ids_off + 12 * idx)
-        return "(" + "".join(self.type_list(params_off)) + ")" + self.type_desc(ret)
+        desc = "(" + "".join(self.type_list(params_off)) + ")" + self.type_desc(ret)
+        self._protos[idx] = desc
+        return desc
 
     def type_list(self, off: int) -> list[str]:
         """Descriptors of a type_list item (empty for offset 0)."""
@@ -248,11 +259,16 @@ class DexFile:
         return int(cls), int(typ), int(name)
 
     def method_ref(self, idx: int) -> MethodRef:
-        """The method with index ``idx``."""
+        """The method with index ``idx`` (cached)."""
+        cached = self._method_refs.get(idx)
+        if cached is not None:
+            return cached
         if not 0 <= idx < self.method_ids_size:
             raise DexFormatError(f"{self.name}: method index {idx} out of range")
         cls, proto, name = self._method_id(idx)
-        return MethodRef(self.type_desc(cls), self.string(name), self.proto_desc(proto))
+        ref = MethodRef(self.type_desc(cls), self.string(name), self.proto_desc(proto))
+        self._method_refs[idx] = ref
+        return ref
 
     def field_ref(self, idx: int) -> FieldRef:
         """The field with index ``idx``."""
@@ -263,18 +279,22 @@ class DexFile:
 
     # ---------------------------------------------------------------- lookups
     def find_string(self, text: str) -> int | None:
-        """Index of the string equal to ``text`` (binary search: string_ids are sorted)."""
+        """Index of the string equal to ``text``.
+
+        Binary search: string_ids are sorted by UTF-16 code units, which is the
+        order of their UTF-16BE bytes (not Python's code-point order).
+        """
         n = self.string_ids_size
-        lo = bisect.bisect_left(range(n), text, key=self._sort_key)
+        lo = bisect.bisect_left(range(n), _utf16_key(text), key=self._sort_key)
         if lo < n and self.string(lo) == text:
             return lo
         return None
 
-    def _sort_key(self, idx: int) -> str:
+    def _sort_key(self, idx: int) -> bytes:
         try:
-            return self.string(idx)
+            return _utf16_key(self.string(idx))
         except DexFormatError:
-            return ""
+            return b""
 
     def find_type(self, desc: str) -> int | None:
         """Index of the type with descriptor ``desc``."""
@@ -317,19 +337,22 @@ class DexFile:
         The pattern is searched over the raw string data, so only strings that
         contain a match are ever decoded.
         """
+        # Every string that fully matches is overlapped by some leftmost match
+        # of a scan over the whole string data (a match that starts earlier and
+        # runs into it overlaps it), so only strings a match overlaps are checked.
         found: set[int] = set()
         offs = self._sorted_string_offsets
         data = self.data
         lo = offs[0][0] if offs else 0
-        hi = len(data)
-        for m in pattern.finditer(data, lo, hi):
-            pos = bisect.bisect_right(offs, (m.start(), NO_INDEX)) - 1
-            if pos < 0:
-                continue
-            off, idx = offs[pos]
-            start, end = self.string_raw_span(idx)
-            if start <= m.start() and m.end() <= end and pattern.fullmatch(data, start, end):
-                found.add(idx)
+        for m in pattern.finditer(data, lo, len(data)):
+            pos = max(bisect.bisect_right(offs, (m.start(), NO_INDEX)) - 1, 0)
+            stop = max(m.end(), m.start() + 1)
+            while pos < len(offs) and offs[pos][0] < stop:
+                idx = offs[pos][1]
+                start, end = self.string_raw_span(idx)
+                if end > m.start() and pattern.fullmatch(data, start, end):
+                    found.add(idx)
+                pos += 1
         return sorted(found)
 
     @cached_property
@@ -387,6 +410,11 @@ class DexFile:
                 yield CodeSpan(start, end, midx, ci)
 
     @cached_property
+    def _code_area(self) -> tuple[int, int]:
+        spans = self.code_spans
+        return spans[0].start, max(s.end for s in spans)
+
+    @cached_property
     def _span_starts(self) -> list[int]:
         return [s.start for s in self.code_spans]
 
@@ -416,15 +444,17 @@ class DexFile:
         for pos in instruction_starts(self.data, span.start, span.end):
             yield decode_at(self.data, pos, span.start, span.end)
 
-    def find_sites(self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False) -> list[Site]:
+    def find_sites(
+        self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False, limit: int | None = None
+    ) -> list[Site]:
         """Confirmed uses of any of ``indices`` by an instruction in ``opcodes``.
 
-        ``wide`` selects a 32-bit index (const-string/jumbo) instead of 16-bit.
+        ``wide`` selects a 32-bit index (const-string/jumbo) instead of 16-bit;
+        ``limit`` stops after that many sites (the first ones in file order).
         """
-        spans = self.code_spans
-        if not spans:
+        if not self.code_spans:
             return []
-        lo, hi = spans[0].start, max(s.end for s in spans)
+        lo, hi = self._code_area
         data = self.data
         sites: list[Site] = []
         for idx in indices:
@@ -441,13 +471,16 @@ class DexFile:
                     span = self.span_at(ins)
                     if span is not None and ins in self._starts(span):
                         sites.append(Site(span, ins - span.start, data[ins], idx))
+                        if limit is not None and len(sites) >= limit:
+                            sites.sort(key=lambda s: (s.span.start, s.offset))
+                            return sites
                 pos = data.find(pat, pos + 1, hi)
         sites.sort(key=lambda s: (s.span.start, s.offset))
         return sites
 
-    def method_sites(self, method_ids: Iterable[int]) -> list[Site]:
+    def method_sites(self, method_ids: Iterable[int], limit: int | None = None) -> list[Site]:
         """Confirmed ``invoke-*`` instructions calling any of ``method_ids``."""
-        return self.find_sites(INVOKE_OPS, method_ids)
+        return self.find_sites(INVOKE_OPS, method_ids, limit=limit)
 
     def sget_sites(self, field_ids: Iterable[int]) -> list[Site]:
         """Confirmed ``sget*`` instructions reading any of ``field_ids``."""

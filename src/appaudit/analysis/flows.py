@@ -1,0 +1,256 @@
+"""Harvest chains: read -> bulk -> leaves the device -> at start-up.
+
+From each read of protected data (a resolved provider query, an incoming-SMS
+decode) a bounded search looks for a method that sends data off the device:
+first up through the callers (the data is returned), then down through what
+they call (the data is passed on), along the app's call graph
+(``graph.CallGraph``). It is a reachability search, not taint tracking: a
+chain says the read and the sink are linked by calls within ``CHAIN_DEPTH``
+steps, and shows them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Sequence
+
+from appaudit.analysis.graph import CallGraph, Node, java_name
+from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
+from appaudit.model import (
+    PROTECTED_CLASSES,
+    AppInfo,
+    ChainStep,
+    CodeIndex,
+    Evidence,
+    HarvestChain,
+    HarvestFacts,
+    ProviderAccess,
+    StartupPath,
+)
+from appaudit.ruleset.flows import ApiTarget, FlowSpec
+
+#: Steps from a read to a sink (method hops). Chosen by measurement on the
+#: corpus (bench/evaluate.py --depth): see docs/harvest-chains.md.
+CHAIN_DEPTH = 3
+#: Steps from a manifest entry point back to a read.
+STARTUP_DEPTH = 6
+#: Methods one search may visit before it gives up (bounds time on huge apps).
+MAX_VISITS = 400
+_URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
+_SMS_EVENTS = ("android.provider.Telephony.SMS_RECEIVED", "android.provider.Telephony.SMS_DELIVER")
+_CALL_EVENTS = ("android.intent.action.PHONE_STATE", "android.intent.action.NEW_OUTGOING_CALL")
+
+
+def _matches(targets: Sequence[ApiTarget], ref: str) -> bool:
+    return any(t.matches(ref) for t in targets)
+
+
+def _in_loop(graph: CallGraph, node: Node, targets: Sequence[ApiTarget]) -> bool:
+    """``node`` calls one of ``targets`` inside a loop (a backward branch spans the call)."""
+    body = graph.body(node)
+    if body is None:
+        return False
+    calls = [i.offset for i in body.insns if i.op.startswith("invoke") and i.ref and _matches(targets, i.ref)]
+    if not calls:
+        return False
+    back = [(i.target, i.offset) for i in body.insns if i.target is not None and i.target <= i.offset]
+    return any(t <= c <= b for c in calls for t, b in back)
+
+
+def is_bulk(graph: CallGraph, query: ProviderQuery, flows: FlowSpec) -> bool:
+    """The cursor of ``query`` is iterated in a loop, in its method or where the cursor goes next."""
+    node = (query.site.class_name, query.site.method)
+    if _in_loop(graph, node, flows.cursor_iteration):
+        return True
+    cursor_takers = [callee for _off, callee in graph.down(node) if "Landroid/database/Cursor;" in callee[1]]
+    callers = [caller for caller, _off in graph.up(node)[:8]] if node[1].endswith("Landroid/database/Cursor;") else []
+    return any(_in_loop(graph, n, flows.cursor_iteration) for n in cursor_takers + callers)
+
+
+class ChainFinder:
+    """Searches sinks reachable from reads."""
+
+    def __init__(self, graph: CallGraph, flows: FlowSpec, depth: int = CHAIN_DEPTH) -> None:
+        self.graph = graph
+        self.flows = flows
+        self.depth = depth
+        self._sinks: dict[Node, list[tuple[str, Evidence, tuple[str, ...]]]] = {}
+
+    def sinks_in(self, node: Node) -> list[tuple[str, Evidence, tuple[str, ...]]]:
+        """(channel, sink evidence, URL strings) for each sink call in ``node``."""
+        if node in self._sinks:
+            return self._sinks[node]
+        found: list[tuple[str, Evidence, tuple[str, ...]]] = []
+        annotated_sinks: list[tuple[str, Evidence, tuple[str, ...]]] = []
+        urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:5]
+        for ev in self.graph.invokes(node):
+            annotated = self._annotated_sink(ev)
+            if annotated:  # an app's Retrofit-style upload method says more than Call.execute
+                annotated_sinks.extend((ch, sink, paths + urls) for ch, sink, paths in annotated)
+                continue
+            for channel, targets in self.flows.sinks:
+                if _matches(targets, ev.value):
+                    found.append((channel, ev, urls))
+                    break
+        self._sinks[node] = annotated_sinks + found
+        return self._sinks[node]
+
+    def _annotated_sink(self, ev: Evidence) -> list[tuple[str, Evidence, tuple[str, ...]]]:
+        owner, _, method = ev.value.partition("->")
+        cls = java_name(owner)
+        if cls not in self.graph.app_classes:
+            return []
+        for atype, elements in self.graph.code.annotations_of(cls, method):
+            if atype in self.flows.network_annotations:
+                paths = tuple(v for k, v in elements if k == "value")
+                return [("network", ev, paths)]
+        return []
+
+    def transformers(self, nodes: Sequence[Node]) -> tuple[str, ...]:
+        seen = set()
+        for node in nodes:
+            for ev in self.graph.invokes(node):
+                for kind, targets in self.flows.transformers:
+                    if _matches(targets, ev.value):
+                        owner, _, rest = ev.value.partition("->")
+                        seen.add(f"{kind}: {java_name(owner)}.{rest.split('(', 1)[0]}")
+        return tuple(sorted(seen))
+
+    def search(self, data_class: str, read: Evidence) -> list[HarvestChain]:
+        """The shortest chain per channel from ``read`` to a sink (up through callers, then down)."""
+        start: Node = (read.class_name or "", read.method or "")
+        queue: deque[tuple[Node, int, tuple[ChainStep, ...]]] = deque(
+            [(start, 0, (ChainStep(class_name=start[0], method=start[1], offset=read.offset),))]
+        )
+        seen = {(start, 0)}
+        chains: dict[str, HarvestChain] = {}
+        visits = 0
+        while queue and visits < MAX_VISITS:
+            node, phase, path = queue.popleft()
+            visits += 1
+            for channel, sink, urls in self.sinks_in(node):
+                if channel not in chains:
+                    steps = (*path[:-1], ChainStep(class_name=node[0], method=node[1], offset=sink.offset))
+                    chains[channel] = HarvestChain(
+                        data_class=data_class,
+                        read=read,
+                        steps=steps,
+                        channel=channel,
+                        sink=sink,
+                        transformers=self.transformers([(s.class_name, s.method) for s in steps]),
+                        urls=urls,
+                    )
+            if len(path) > self.depth:
+                continue
+            if phase == 0:
+                for caller, off in self.graph.up(node):
+                    if (caller, 0) not in seen:
+                        seen.add((caller, 0))
+                        queue.append(
+                            (caller, 0, (*path, ChainStep(class_name=caller[0], method=caller[1], offset=off)))
+                        )
+            for off, callee in self.graph.down(node):
+                if (callee, 1) not in seen:
+                    seen.add((callee, 1))
+                    here = ChainStep(class_name=node[0], method=node[1], offset=off)
+                    queue.append((callee, 1, (*path[:-1], here, ChainStep(class_name=callee[0], method=callee[1]))))
+        return [chains[c] for c in sorted(chains)]
+
+
+def _entries(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> dict[tuple[str, str], tuple[str, str]]:
+    """(class, method name) -> (trigger, entry label) for every callback the system calls unasked."""
+    table: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def add(cls: str, kind: str, trigger: str) -> None:
+        for c in (cls, *(a for a in graph.ancestors(cls) if a in graph.app_classes)):
+            for name in flows.entry_methods(kind):
+                table.setdefault((c, name), (trigger, f"{cls}.{name}"))
+
+    if app.application_class:
+        add(app.application_class, "application", "startup")
+    for name in app.launcher_activities:
+        add(name, "launcher", "startup")
+    for comp in app.components:
+        if comp.kind == "service":
+            add(comp.name, "service", "startup")
+        elif comp.kind == "provider":
+            add(comp.name, "provider", "startup")
+        elif comp.kind == "receiver":
+            if any(a in flows.boot_actions for a in comp.actions):
+                add(comp.name, "boot_receiver", "boot")
+            elif any(a in _SMS_EVENTS + _CALL_EVENTS for a in comp.actions):
+                add(comp.name, "boot_receiver", "event")
+    return table
+
+
+def startup_path(
+    graph: CallGraph, entries: dict[tuple[str, str], tuple[str, str]], data_class: str, read: Evidence
+) -> StartupPath | None:
+    """The shortest way from a manifest entry point to ``read`` (searching callers backwards)."""
+    start: Node = (read.class_name or "", read.method or "")
+    queue: deque[tuple[Node, tuple[ChainStep, ...]]] = deque(
+        [(start, (ChainStep(class_name=start[0], method=start[1], offset=read.offset),))]
+    )
+    seen = {start}
+    visits = 0
+    while queue and visits < MAX_VISITS:
+        node, path = queue.popleft()
+        visits += 1
+        hit = entries.get((node[0], node[1].split("(", 1)[0]))
+        if hit is not None:
+            trigger, label = hit
+            return StartupPath(data_class=data_class, trigger=trigger, entry=label, steps=tuple(reversed(path)))
+        if len(path) > STARTUP_DEPTH:
+            continue
+        for caller, off in graph.up(node):
+            if caller not in seen:
+                seen.add(caller)
+                queue.append((caller, (*path, ChainStep(class_name=caller[0], method=caller[1], offset=off))))
+    return None
+
+
+def harvest_facts(
+    app: AppInfo, code: CodeIndex, flows: FlowSpec, classifier: ProviderClassifier, depth: int = CHAIN_DEPTH
+) -> HarvestFacts:
+    """Provider accesses, SMS decodes, chains to sinks and start-up paths for the protected classes."""
+    graph = CallGraph(code, flows)
+    queries = provider_queries(code, flows, classifier)
+    accesses = []
+    reads: list[tuple[str, Evidence]] = []
+    for q in queries:
+        if q.data_class not in PROTECTED_CLASSES or q.uri is None:
+            continue
+        ev = Evidence.from_hit(q.site)
+        accesses.append(
+            ProviderAccess(data_class=q.data_class, uri=q.uri, how=q.how, bulk=is_bulk(graph, q, flows), evidence=ev)
+        )
+        reads.append((q.data_class, ev))
+    sms = [Evidence.from_hit(h) for t in flows.sms_receive for h in code.invocations(t.class_desc, t.names)]
+    reads.extend(("sms", ev) for ev in sms)
+
+    finder = ChainFinder(graph, flows, depth)
+    entries = _entries(app, flows, graph)
+    chains: list[HarvestChain] = []
+    startup: list[StartupPath] = []
+    done_chains: set[tuple[str, tuple[str, str]]] = set()
+    done_startup: set[str] = set()
+    for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
+        key = (dc, (ev.class_name or "", ev.method or ""))
+        if key not in done_chains:
+            done_chains.add(key)
+            for chain in finder.search(dc, ev):
+                if not any(c.data_class == dc and c.channel == chain.channel for c in chains):
+                    chains.append(chain)
+        if dc not in done_startup:
+            path = startup_path(graph, entries, dc, ev)
+            if path is not None:
+                done_startup.add(dc)
+                startup.append(path)
+    return HarvestFacts(
+        accesses=tuple(accesses),
+        sms_receivers=tuple(sorted(set(sms), key=lambda e: e.sort_key())),
+        chains=tuple(chains),
+        startup=tuple(startup),
+        unresolved_queries=sum(1 for q in queries if q.uri is None and q.how == "unresolved"),
+    )

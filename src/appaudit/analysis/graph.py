@@ -1,0 +1,159 @@
+"""The app's call graph, built on demand for the methods a search visits.
+
+Edges down: calls to app methods (with virtual and interface dispatch to the
+app's subclasses and implementations) and hand-offs (constructing a Runnable,
+AsyncTask, Worker, ... runs its callback later). Edges up: the call sites of a
+method (also through the supertypes that declare it) and, for a hand-off
+callback, the places that construct its class.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from appaudit.model import CodeHit, CodeIndex, Evidence, MethodCode
+from appaudit.ruleset.flows import FlowSpec
+
+Node = tuple[str, str]
+"""(class name, method name+prototype)."""
+
+#: Implementations followed per virtual/interface call.
+MAX_DISPATCH = 16
+#: Call sites followed up from one method: past this it is a utility everything calls.
+MAX_CALLERS = 40
+#: Classes looked at when resolving one virtual call to implementations.
+MAX_HIERARCHY_WALK = 200
+#: Supertype levels walked when looking for an async base type or a declaring type.
+MAX_SUPER_DEPTH = 6
+
+
+def java_name(desc: str) -> str:
+    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """``Lc;->m(p)r`` -> (``c`` as Java name, ``m(p)r``)."""
+    owner, _, rest = ref.partition("->")
+    return java_name(owner), rest
+
+
+class CallGraph:
+    """Lazy call graph over a CodeIndex."""
+
+    def __init__(self, code: CodeIndex, flows: FlowSpec) -> None:
+        self.code = code
+        self.flows = flows
+        self._down: dict[Node, list[tuple[int, Node]]] = {}
+        self._up: dict[Node, list[tuple[Node, int]]] = {}
+        self._ancestors: dict[str, tuple[str, ...]] = {}
+        self._impls: dict[tuple[str, str], list[str]] = {}
+
+    @cached_property
+    def app_classes(self) -> frozenset[str]:
+        return self.code.defined_classes()
+
+    def body(self, node: Node) -> MethodCode | None:
+        return self.code.method_code(*node)
+
+    def ancestors(self, cls: str) -> tuple[str, ...]:
+        """Supertypes of ``cls`` (classes and interfaces, Java names), nearest first."""
+        if cls in self._ancestors:
+            return self._ancestors[cls]
+        out: list[str] = []
+        frontier = [cls]
+        for _ in range(MAX_SUPER_DEPTH):
+            nxt = []
+            for c in frontier:
+                sup = self.code.supertypes(c)
+                if sup is None:
+                    continue
+                for parent in (sup[0], *sup[1]):
+                    if parent and parent not in out:
+                        out.append(parent)
+                        nxt.append(parent)
+            frontier = nxt
+        self._ancestors[cls] = tuple(out)
+        return self._ancestors[cls]
+
+    def _implementations(self, cls: str, method: str) -> list[str]:
+        key = (cls, method)
+        cached = self._impls.get(key)
+        if cached is not None:
+            return cached
+        found: list[str] = []
+        frontier = [cls] if cls != "java.lang.Object" else []
+        seen = {cls}
+        while frontier and len(found) < MAX_DISPATCH and len(seen) < MAX_HIERARCHY_WALK:
+            c = frontier.pop()
+            if c in self.app_classes and method in self.code.methods_of(c):
+                found.append(c)
+            for sub in self.code.subtypes(c):
+                if sub not in seen:
+                    seen.add(sub)
+                    frontier.append(sub)
+        self._impls[key] = found
+        return found
+
+    def _async_methods(self, cls: str) -> list[str]:
+        """Callbacks of ``cls`` run later by a hand-off it derives from (e.g. ``run()V``)."""
+        ancestors = set(self.ancestors(cls))
+        names = {m for h in self.flows.async_handoffs if java_name(h.type_desc) in ancestors for m in h.methods}
+        if not names:
+            return []
+        return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names]
+
+    def down(self, node: Node) -> list[tuple[int, Node]]:
+        """(call offset, callee) for every app method ``node`` calls or hands work to."""
+        if node in self._down:
+            return self._down[node]
+        out: list[tuple[int, Node]] = []
+        body = self.body(node)
+        for insn in body.insns if body else ():
+            if insn.ref is None:
+                continue
+            if insn.op.startswith("invoke") and insn.ref_kind == "method":
+                cls, method = split_ref(insn.ref)
+                if cls in self.app_classes or self.code.subtypes(cls):
+                    targets = (
+                        self._implementations(cls, method)
+                        if insn.op.startswith(("invoke-virtual", "invoke-interface", "invoke-super"))
+                        else [cls]
+                    )
+                    out.extend((insn.offset, (t, method)) for t in targets)
+            elif insn.op == "new-instance":
+                cls = java_name(insn.ref)
+                if cls in self.app_classes:
+                    out.extend((insn.offset, (cls, m)) for m in self._async_methods(cls))
+        self._down[node] = out
+        return out
+
+    def up(self, node: Node) -> list[tuple[Node, int]]:
+        """(caller, call offset) for every place that calls ``node`` or constructs its hand-off class."""
+        if node in self._up:
+            return self._up[node]
+        cls, method = node
+        sites: list[CodeHit] = []
+        for owner in (cls, *self.ancestors(cls)):
+            if len(sites) >= MAX_CALLERS:
+                break
+            sites.extend(self.code.callers("L" + owner.replace(".", "/") + ";", method, limit=MAX_CALLERS))
+        if method in self._async_methods(cls):
+            sites.extend(self.code.instantiations(cls))
+        out = sorted({((s.class_name, s.method), s.offset) for s in sites})
+        self._up[node] = out
+        return out
+
+    def invokes(self, node: Node) -> list[Evidence]:
+        """Every invoke in ``node`` as evidence (for sink and transformer matching)."""
+        body = self.body(node)
+        if body is None:
+            return []
+        return [
+            Evidence(kind="invoke", value=i.ref, dex=body.dex, class_name=node[0], method=node[1], offset=i.offset)
+            for i in body.insns
+            if i.op.startswith("invoke") and i.ref
+        ]
+
+    def strings(self, node: Node) -> list[str]:
+        body = self.body(node)
+        return [i.ref for i in body.insns if i.ref_kind == "string" and i.ref] if body else []

@@ -1,0 +1,132 @@
+"""Which content provider each query reads: URI resolution by register tracking.
+
+For every provider access (ContentResolver.query, ContentProviderClient,
+CursorLoader, managedQuery, content observers) the URI argument is resolved
+inside the method (``registers``); a URI that arrives as a parameter of the
+app's own method is looked up at that method's call sites, and one read from
+an app static field at the field's writes. What cannot be resolved is
+reported as unresolved, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.engine.matchers import string_pattern
+from appaudit.model import PROTECTED_CLASSES, CodeHit, CodeIndex, Insn, MethodCode
+from appaudit.ruleset import Rule
+from appaudit.ruleset.flows import FlowSpec
+
+#: How many call-site / field-write hops a URI is followed back.
+RESOLVE_DEPTH = 2
+#: At most this many call sites are examined per parameter.
+MAX_CALL_SITES = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderQuery:
+    """One provider access site and what it reads."""
+
+    site: CodeHit
+    uri: str | None
+    """The resolved URI text or SDK field (``Lc;->NAME:T``); None when unresolved."""
+    how: str
+    """constant, string, built, parameter, static_field, intent_data or unresolved."""
+    data_class: str | None
+    """The protected data class the URI belongs to, if any."""
+
+
+class ProviderClassifier:
+    """Maps a URI string or URI field to a data class, from the ``reads`` rules' own lists."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.fields: dict[str, str] = {}
+        self.patterns: list[tuple[re.Pattern[bytes], str]] = []
+        for rule in rules:
+            if rule.effect != "reads":
+                continue
+            if rule.match_kind == "field":
+                for target in rule.match:
+                    for name in target["names"]:
+                        self.fields[f"{target['class']}->{name}"] = rule.data_class
+            elif rule.match_kind == "string":
+                ((kind, value),) = rule.match.items()
+                values = (value,) if isinstance(value, str) else tuple(value)
+                self.patterns.append((string_pattern(kind, values), rule.data_class))
+
+    def classify(self, uri: str | None) -> str | None:
+        if uri is None:
+            return None
+        if "->" in uri:
+            return self.fields.get(uri.split(":", 1)[0])
+        raw = uri.encode("utf-8", "replace")
+        return next((dc for pattern, dc in self.patterns if pattern.fullmatch(raw)), None)
+
+
+def _resolve(code: CodeIndex, value: Value, depth: int) -> tuple[str | None, str]:
+    if value.kind in ("string", "uri") and value.text:
+        return value.text, ("string" if value.kind == "string" else "built")
+    if value.kind == "intent_data":
+        return None, "intent_data"
+    if value.kind == "field" and value.text:
+        owner = value.text.split("->", 1)[0]
+        if owner.startswith("L") and owner[1:-1].replace("/", ".") in code.defined_classes() and depth > 0:
+            for write in code.static_writes(value.text)[:MAX_CALL_SITES]:
+                body = code.method_code(write.class_name, write.method)
+                insn = _insn_at(body, write.offset) if body else None
+                if body is None or insn is None or not insn.regs:
+                    continue
+                uri, _how = _resolve(code, values_at(body, write.offset).get(insn.regs[0], Value("unknown")), depth - 1)
+                if uri:
+                    return uri, "static_field"
+            return None, "unresolved"
+        return value.text, "constant"
+    return None, "unresolved"
+
+
+def _insn_at(body: MethodCode, offset: int) -> Insn | None:
+    return next((i for i in body.insns if i.offset == offset), None)
+
+
+def resolve_argument(
+    code: CodeIndex, site: CodeHit, arg: int, depth: int = RESOLVE_DEPTH
+) -> list[tuple[str | None, str]]:
+    """Possible values of declared argument ``arg`` of the invoke at ``site``."""
+    body = code.method_code(site.class_name, site.method)
+    insn = _insn_at(body, site.offset) if body else None
+    if body is None or insn is None or insn.ref is None:
+        return [(None, "unresolved")]
+    _recv, regs = argument_registers(insn)
+    if arg >= len(regs):
+        return [(None, "unresolved")]
+    value = values_at(body, site.offset).get(regs[arg], Value("unknown"))
+    if value.kind == "param" and value.text is not None and depth > 0:
+        desc = "L" + site.class_name.replace(".", "/") + ";"
+        results: list[tuple[str | None, str]] = []
+        for caller in code.callers(desc, site.method, limit=MAX_CALL_SITES):
+            for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1):
+                if uri:
+                    results.append((uri, "parameter"))
+        return results or [(None, "unresolved")]
+    return [_resolve(code, value, depth)]
+
+
+def provider_queries(code: CodeIndex, flows: FlowSpec, classifier: ProviderClassifier) -> list[ProviderQuery]:
+    """Every provider access in the app with the URI it reads, sorted by location."""
+    out: list[ProviderQuery] = []
+    for target in flows.queries:
+        if target.uri_arg is None:
+            continue
+        for site in code.invocations(target.class_desc, target.names):
+            for uri, how in resolve_argument(code, site, target.uri_arg):
+                dc = classifier.classify(uri)
+                out.append(ProviderQuery(site=site, uri=uri, how=how, data_class=dc))
+    out = sorted(set(out), key=lambda q: (q.site.dex, q.site.class_name, q.site.method, q.site.offset, q.uri or ""))
+    return out
+
+
+def protected(queries: Sequence[ProviderQuery]) -> list[ProviderQuery]:
+    return [q for q in queries if q.data_class in PROTECTED_CLASSES]

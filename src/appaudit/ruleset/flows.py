@@ -1,0 +1,65 @@
+"""The harvest-chain data (rules/flows.yaml) in typed form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiTarget:
+    """Methods ``names`` of class ``class_desc`` (any prototype)."""
+
+    class_desc: str
+    names: tuple[str, ...]
+    uri_arg: int | None = None
+    """For provider queries: position of the Uri among the declared parameters."""
+
+    def matches(self, method_ref: str) -> bool:
+        """True when a reference ``Lc;->name(...)`` is one of these methods."""
+        owner, _, rest = method_ref.partition("->")
+        return owner == self.class_desc and rest.split("(", 1)[0] in self.names
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncHandoff:
+    type_desc: str
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowSpec:
+    """What the chain analysis looks for; see rules/flows.yaml for the meaning of each list."""
+
+    queries: tuple[ApiTarget, ...] = ()
+    sms_receive: tuple[ApiTarget, ...] = ()
+    cursor_iteration: tuple[ApiTarget, ...] = ()
+    sinks: tuple[tuple[str, tuple[ApiTarget, ...]], ...] = ()
+    """(channel, targets) pairs: network, sms, storage."""
+    network_annotations: tuple[str, ...] = ()
+    transformers: tuple[tuple[str, tuple[ApiTarget, ...]], ...] = ()
+    async_handoffs: tuple[AsyncHandoff, ...] = ()
+    entry_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    boot_actions: tuple[str, ...] = ()
+
+    def entry_methods(self, kind: str) -> tuple[str, ...]:
+        return next((names for k, names in self.entry_points if k == kind), ())
+
+
+def _targets(items: list[dict[str, Any]]) -> tuple[ApiTarget, ...]:
+    return tuple(ApiTarget(class_desc=i["class"], names=tuple(i["names"]), uri_arg=i.get("uri_arg")) for i in items)
+
+
+def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
+    """Build a FlowSpec from a validated rules/flows.yaml document."""
+    return FlowSpec(
+        queries=_targets(doc["queries"]),
+        sms_receive=_targets(doc["sms_receive"]),
+        cursor_iteration=_targets(doc["cursor_iteration"]),
+        sinks=tuple((ch, _targets(items)) for ch, items in sorted(doc["sinks"].items())),
+        network_annotations=tuple(doc["network_annotations"]),
+        transformers=tuple((k, _targets(items)) for k, items in sorted(doc["transformers"].items())),
+        async_handoffs=tuple(AsyncHandoff(type_desc=a["type"], methods=tuple(a["methods"])) for a in doc["async"]),
+        entry_points=tuple((k, tuple(v)) for k, v in sorted(doc["entry_points"].items())),
+        boot_actions=tuple(doc["boot_actions"]),
+    )
