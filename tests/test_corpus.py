@@ -75,3 +75,26 @@ def test_cli_on_largest_corpus_apks_has_no_traceback() -> None:
         proc = run_process(["scan", str(apk), "--format", "json", "--fail-on", "never"])
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_signer_certificates_agree_with_androguard() -> None:
+    import hashlib
+
+    from androguard.core.apk import APK
+    from loguru import logger
+
+    logger.disable("androguard")
+    cache_dir = corpus_samples()
+    checked = 0
+    for row in corpus_labels()[:25]:
+        path = cache_dir / f"{row['sha256']}.apk"
+        try:
+            apk = APK(str(path))
+            ders = set(apk.get_certificates_der_v3() or []) | set(apk.get_certificates_der_v2() or [])
+            ders |= {c.dump() for c in apk.get_certificates_v1() or [] if c is not None}
+        except Exception:  # androguard itself fails on some hostile samples: nothing to compare
+            continue
+        expected = sorted(hashlib.sha256(d).hexdigest() for d in ders)
+        assert _reports()[row["sha256"]]["app"]["signer_sha256"] == expected, row["sha256"]
+        checked += 1
+    assert checked >= 20

@@ -7,6 +7,7 @@ a code index over its DEX files, plus what could not be read.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions
+from appaudit.apk.signing import signer_sha256
 from appaudit.errors import DexFormatError, InputError
 from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry
 
@@ -50,46 +52,33 @@ def _dex_order(name: str) -> int:
     return int(m.group(1) or 1) if m else 0
 
 
-def _signers(apk: object) -> tuple[str, ...]:
-    """SHA-256 of every signer certificate (v1, v2, v3), hex, sorted."""
-    ders: set[bytes] = set()
-    for getter in ("get_certificates_der_v3", "get_certificates_der_v2"):
-        try:
-            ders.update(getattr(apk, getter)() or [])
-        except Exception:  # noqa: S112 - a broken signing block is not fatal
-            continue
-    try:
-        for cert in apk.get_certificates_v1() or []:  # type: ignore[attr-defined]
-            if cert is not None:
-                ders.add(cert.dump())
-    except Exception:  # noqa: S110 - a broken v1 signature is not fatal
-        pass
-    return tuple(sorted(hashlib.sha256(d).hexdigest() for d in ders))
-
-
 def load_apk(path: str) -> ApkFacts:
     """Open the APK at ``path``; raise InputError when it is not an APK at all."""
     raw = _read_input(path)
     if not raw.startswith(b"PK"):
         raise InputError(path, "not a zip archive (an APK is a zip file)")
 
-    from androguard.core.apk import APK
+    # apkInspector (androguard's zip layer) reads zips the tolerant way Android does.
+    from apkInspector.headers import ZipEntry
     from loguru import logger
 
     # androguard logs through loguru at DEBUG; errors reach the report instead.
     logger.disable("androguard")
 
     try:
-        apk = APK(raw, raw=True, skip_analysis=True)
-        names = apk.get_files()
-    except Exception as exc:  # androguard/apkInspector raise many kinds on broken zips
+        apk = ZipEntry.parse(io.BytesIO(raw), True)
+        names = list(apk.namelist())
+    except Exception as exc:  # apkInspector raises many kinds on broken zips
         raise InputError(path, f"not a readable zip archive ({type(exc).__name__})") from exc
     if MANIFEST not in names:
         raise InputError(path, "zip has no AndroidManifest.xml: not an APK")
 
     errors: list[ScanErrorEntry] = []
     reasons: list[CoverageReason] = []
-    manifest_raw = apk.get_file(MANIFEST)
+    try:
+        manifest_raw = apk.read(MANIFEST)
+    except Exception as exc:  # a manifest entry that cannot be decompressed
+        raise InputError(path, f"AndroidManifest.xml cannot be extracted ({type(exc).__name__})") from exc
     try:
         facts = parse_manifest(manifest_raw)
     except ManifestError as exc:
@@ -112,7 +101,7 @@ def load_apk(path: str) -> ApkFacts:
     dex_files: list[DexFile] = []
     for name in sorted((n for n in names if _DEX_NAME.fullmatch(n)), key=_dex_order):
         try:
-            dex_files.append(DexFile(apk.get_file(name), name))
+            dex_files.append(DexFile(apk.read(name), name))
         except DexFormatError as exc:
             errors.append(ScanErrorEntry(where=name, message=str(exc)))
             reasons.append(CoverageReason(code="dex_unreadable", detail=str(exc)))
@@ -123,6 +112,8 @@ def load_apk(path: str) -> ApkFacts:
     if not dex_files:
         reasons.append(CoverageReason(code="no_dex", detail="the APK contains no readable classes*.dex"))
 
+    signers, problems = signer_sha256(raw, names, apk.read)
+    errors.extend(ScanErrorEntry(where="signature", message=p) for p in problems)
     app = AppInfo(
         sha256=hashlib.sha256(raw).hexdigest(),
         sha1=hashlib.sha1(raw).hexdigest(),  # noqa: S324 - identity, not security
@@ -137,7 +128,7 @@ def load_apk(path: str) -> ApkFacts:
         application_class=facts.application_class,
         launcher_activities=facts.launcher_activities,
         components=facts.components,
-        signer_sha256=_signers(apk),
+        signer_sha256=signers,
         dex_files=tuple(d.name for d in dex_files),
         zip_entries=tuple(sorted(names)),
     )

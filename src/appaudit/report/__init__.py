@@ -1,19 +1,49 @@
-"""Output formats: pure functions from a Report to text, in one registry."""
+"""Output formats: pure functions from a Report to text, in one registry.
+
+Each entry names the module whose ``render(report, *, color=False) -> str``
+produces that format; modules are imported on first use so that a JSON run
+never pays for the terminal library.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from appaudit.model import Report
-from appaudit.report import json_v1, text
 
 Renderer = Callable[..., str]
 
-#: format name -> render(report, *, color=False) -> str
-FORMATS: dict[str, Renderer] = {
-    "text": text.render,
-    "json": json_v1.render,
+#: format name -> module (under appaudit.report) that renders it
+FORMAT_MODULES: dict[str, str] = {
+    "text": "appaudit.report.text",
+    "json": "appaudit.report.json_v1",
 }
+
+
+class _Formats(dict[str, Renderer]):
+    """The registry as a mapping name -> render function, loading modules lazily."""
+
+    def __missing__(self, name: str) -> Renderer:
+        module = importlib.import_module(FORMAT_MODULES[name])
+        render: Renderer = module.render
+        self[name] = render
+        return render
+
+    def __contains__(self, name: object) -> bool:
+        return name in FORMAT_MODULES
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(FORMAT_MODULES)
+
+    def __len__(self) -> int:
+        return len(FORMAT_MODULES)
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        return FORMAT_MODULES.keys()
+
+
+FORMATS: dict[str, Renderer] = _Formats()
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:

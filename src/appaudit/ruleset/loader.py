@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from appaudit.errors import RuleError
 from appaudit.model import Confidence, Severity
@@ -80,6 +80,8 @@ def _key_path(error: Any) -> str:
 
 
 def _yaml_load(text: str, source: str) -> Any:
+    import yaml  # only when rules are (re)validated: a cached ruleset needs no YAML
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
@@ -193,9 +195,58 @@ def _rule_files(directory: Path) -> list[Path]:
     )
 
 
+def _cache_file(dirs: Sequence[Path]) -> tuple[Path | None, str]:
+    """Where a validated copy of these rule directories would be cached, and their digest.
+
+    The digest covers the tool version, the rule schema and every rule file's
+    name and bytes, so any edit invalidates the cache. APPAUDIT_CACHE_DIR
+    overrides the location; APPAUDIT_NO_CACHE=1 disables it.
+    """
+    from appaudit import __version__
+
+    digest = hashlib.sha256(__version__.encode() + schema_path("rule.schema.json").read_bytes())
+    for directory in dirs:
+        for path in _rule_files(directory):
+            digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    if os.environ.get("APPAUDIT_NO_CACHE") == "1":
+        return None, digest.hexdigest()
+    base = os.environ.get("APPAUDIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "appaudit"
+    )
+    return Path(base) / f"ruleset-{digest.hexdigest()}.pickle", digest.hexdigest()
+
+
 def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True) -> Ruleset:
-    """Load the bundled rules (unless ``bundled`` is False) and every ``extra_dirs``."""
+    """Load the bundled rules (unless ``bundled`` is False) and every ``extra_dirs``.
+
+    Validation (YAML parsing and the JSON Schema check) is the slow part of
+    start-up, so a validated ruleset is cached on disk under a digest of the
+    rule files; a missing, unreadable or stale cache just means validating again.
+    """
     dirs: list[Path] = ([rules_dir()] if bundled else []) + [Path(d) for d in extra_dirs]
+    cache, _digest = _cache_file(dirs)
+    if cache is not None and cache.is_file():
+        try:
+            with cache.open("rb") as fh:
+                cached = pickle.load(fh)  # noqa: S301 - the user's own cache, written below
+            if isinstance(cached, Ruleset):
+                return cached
+        except Exception:  # noqa: S110 - a broken cache is rebuilt
+            pass
+    ruleset = _load_and_validate(dirs)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(ruleset, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+    return ruleset
+
+
+def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
     validator = None
     digest = hashlib.sha256()
     rules: list[Rule] = []
