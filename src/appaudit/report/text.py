@@ -9,7 +9,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from appaudit.model import Finding, Report, Severity, Verdict
+from appaudit.model import ChainStep, Finding, Report, Severity, Verdict
 
 WIDTH = 80
 #: Evidence locations shown per finding in the terminal (JSON has them all).
@@ -89,6 +89,27 @@ def _finding_lines(f: Finding) -> list[Text | Padding]:
     return lines
 
 
+def _short_method(step: ChainStep) -> str:
+    return f"{step.class_name.rsplit('.', 1)[-1]}.{step.method.split('(', 1)[0]}"
+
+
+def _chain_lines(report: Report) -> list[Text | Padding]:
+    lines: list[Text | Padding] = []
+    for name, r in report.data_classes.items():
+        for chain in r.chains:
+            lines.append(Text(f"{name} -> {chain.channel}: " + " -> ".join(_short_method(s) for s in chain.steps)))
+            sink = short_value("invoke", chain.sink.value)
+            extra = f"sink {sink}" + (f"; via {', '.join(chain.transformers)}" if chain.transformers else "")
+            if chain.urls:
+                extra += f"; {', '.join(chain.urls)}"
+            lines.append(_indented(extra, "dim"))
+        lines.extend(
+            Text(f"{name} read on {path.trigger}: " + " -> ".join(_short_method(s) for s in path.steps))
+            for path in r.startup_paths
+        )
+    return lines
+
+
 def render(report: Report, *, color: bool = False) -> str:
     """The report as terminal text; ANSI colours only when ``color`` is True."""
     buf = io.StringIO()
@@ -117,11 +138,8 @@ def render(report: Report, *, color: bool = False) -> str:
     console.print(verdict)
 
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("data class")
-    table.add_column("declared")
-    table.add_column("code reads")
-    table.add_column("level")
-    table.add_column("severity")
+    for column in ("data class", "declared", "reads", "bulk", "leaves by", "start-up", "severity"):
+        table.add_column(column)
     for name, r in report.data_classes.items():
         reads = "yes" if r.read else ("dormant" if r.dormant else "-")
         sev = r.severity.label if r.severity is not None else "-"
@@ -129,11 +147,19 @@ def render(report: Report, *, color: bool = False) -> str:
             name,
             _yes(r.declared),
             reads,
-            r.level.value,
+            _yes(r.bulk),
+            ",".join(r.exfiltrated) or "-",
+            _yes(r.at_startup),
             Text(sev, style=_SEVERITY_STYLE.get(r.severity, "")) if r.severity is not None else sev,
         )
     console.print()
     console.print(table)
+    chain_lines = _chain_lines(report)
+    if chain_lines:
+        console.print()
+        console.print(Text("Harvest chains", style="bold"))
+        for line in chain_lines:
+            console.print(line, overflow="fold")
 
     console.print()
     console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
