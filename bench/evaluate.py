@@ -65,6 +65,30 @@ def _why(report: dict, dc: str) -> str:
     return "; ".join(parts)
 
 
+def _visible(row: dict) -> bool:
+    """The sample's behaviour is visible in its outer DEX (no packing/dynamic loading hides it)."""
+    return False not in (row.get("behaviour_visible_in_dex") or {}).values()
+
+
+def score(rows: list[dict], results: dict[str, dict], label: str) -> dict[str, float]:
+    tp = fp = fn = tn = unknown = 0
+    for row in rows:
+        rep = results.get(row["sha256"])
+        truth = row.get(label)
+        if rep is None or truth not in (True, False):
+            unknown += 1
+            continue
+        got = predicted(rep, label)
+        tp += got and truth
+        fp += got and not truth
+        fn += truth and not got
+        tn += not got and not truth
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "unknown": unknown, "precision": p, "recall": r, "f1": f1}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
@@ -131,6 +155,16 @@ def main() -> int:
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         scores[label] = {"precision": p, "recall": r, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
         print(f"| {label} | {tp} | {fp} | {fn} | {tn} | {unknown} | {p:.2f} | {r:.2f} | {f1:.2f} |")
+    visible = [r for r in rows if _visible(r)]
+    print(f"\nSame, on the {len(visible)} samples whose behaviour is visible in the DEX (no packing hides it):\n")
+    print("| label | TP | FP | FN | TN | precision | recall | F1 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label in LABELS:
+        v = score(visible, results, label)
+        print(
+            f"| {label} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | "
+            f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} |"
+        )
     print(f"\nverdicts: {dict(sorted(verdicts.items()))}")
     print(f"coverage: {dict(sorted(coverage.items()))}")
     blind_ok = sum(

@@ -14,9 +14,12 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import cached_property
 
 from appaudit.analysis.graph import CallGraph, Node, java_name
 from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
+from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.model import (
     PROTECTED_CLASSES,
     AppInfo,
@@ -40,6 +43,19 @@ MAX_VISITS = 400
 _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
 _SMS_EVENTS = ("android.provider.Telephony.SMS_RECEIVED", "android.provider.Telephony.SMS_DELIVER")
 _CALL_EVENTS = ("android.intent.action.PHONE_STATE", "android.intent.action.NEW_OUTGOING_CALL")
+
+
+def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
+    """The static type of an object value, when the pass knows it."""
+    if value.kind == "new":
+        return value.text
+    if value.kind == "call" and value.text:
+        return value.text.rsplit(")", 1)[-1]
+    if value.kind in ("field", "ifield") and value.text:
+        return value.text.rsplit(":", 1)[-1]
+    if value.kind == "param" and value.text is not None:
+        return params[int(value.text)]
+    return None
 
 
 def _matches(targets: Sequence[ApiTarget], ref: str) -> bool:
@@ -77,11 +93,40 @@ class ChainFinder:
         self.depth = depth
         self._sinks: dict[Node, list[tuple[str, Evidence, tuple[str, ...]]]] = {}
 
+    @cached_property
+    def js_bridges(self) -> dict[str, Evidence]:
+        """App classes whose objects are handed to ``WebView.addJavascriptInterface`` -> that call.
+
+        Every public method of such an object can be called by the page's
+        JavaScript, so what it returns is handed to web content: a network sink.
+        """
+        bridges: dict[str, Evidence] = {}
+        for site in self.graph.code.invocations("Landroid/webkit/WebView;", ["addJavascriptInterface"]):
+            body = self.graph.body((site.class_name, site.method))
+            insn = next((i for i in body.insns if i.offset == site.offset), None) if body else None
+            if body is None or insn is None or insn.ref is None:
+                continue
+            _recv, regs = argument_registers(insn)
+            value = values_at(body, site.offset).get(regs[0]) if regs else None
+            desc = _object_type(value, body.param_types) if value is not None else None
+            if desc is not None and java_name(desc) in self.graph.app_classes:
+                bridges.setdefault(java_name(desc), Evidence.from_hit(site))
+        return bridges
+
     def sinks_in(self, node: Node) -> list[tuple[str, Evidence, tuple[str, ...]]]:
         """(channel, sink evidence, URL strings) for each sink call in ``node``."""
         if node in self._sinks:
             return self._sinks[node]
         found: list[tuple[str, Evidence, tuple[str, ...]]] = []
+        bridge = self.js_bridges.get(node[0])
+        if bridge is not None and not node[1].startswith("<"):
+            found.append(("network", replace(bridge, value=f"JavaScript bridge: {bridge.value}"), ()))
+        for atype, _elements in self.graph.code.annotations_of(*node):
+            if atype == "Landroid/webkit/JavascriptInterface;":
+                marker = Evidence(
+                    kind="invoke", value="@JavascriptInterface method", class_name=node[0], method=node[1]
+                )
+                found.append(("network", marker, ()))
         annotated_sinks: list[tuple[str, Evidence, tuple[str, ...]]] = []
         urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:5]
         for ev in self.graph.invokes(node):
