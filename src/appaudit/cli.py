@@ -82,6 +82,9 @@ def scan(
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
     ] = FailOn.high,
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
+    chain_depth: Annotated[
+        int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
+    ] = 3,
 ) -> None:
     """Scan one APK and report, per data class, what it declares and what its code reads."""
     from appaudit.api import ScanOptions
@@ -90,7 +93,7 @@ def scan(
     from appaudit.model import Severity
     from appaudit.report import render
 
-    report = run_scan(path, ScanOptions(rules_dirs=tuple(rules or ())))
+    report = run_scan(path, ScanOptions(rules_dirs=tuple(rules or ()), chain_depth=chain_depth))
     text = render(report, fmt.value, color=_use_color(fmt, output))
     if output is not None:
         try:
