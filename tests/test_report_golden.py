@@ -57,6 +57,7 @@ def test_json_identical_apart_from_run() -> None:
         "verdict",
         "findings",
         "coverage",
+        "policies",
         "errors",
         "run",
     ]

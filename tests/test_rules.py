@@ -53,6 +53,9 @@ RULE_FIXTURES = {
     "AA-CLG-011": ("calllog", "benign"),
     "AA-CLG-012": ("calllog", "permission_only"),
     "AA-CLG-013": ("calllog", "permission_only"),
+    # SDK APIs that collect on the host's behalf
+    "AA-SDK-001": ("sdk_api_baiqishi", "contacts_const"),
+    "AA-SDK-002": ("sdk_api_baiqishi", "calllog"),
 }
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appaudit import __version__
+from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.coverage import missing_class_reasons, signal_reasons
 from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
@@ -16,6 +17,7 @@ from appaudit.analysis.verdict import coverage_from, data_class_results, overall
 from appaudit.apk import load_apk
 from appaudit.engine import evaluate
 from appaudit.model import AppInfo, CodeIndex, HarvestFacts, Report, RunInfo, ScanErrorEntry
+from appaudit.policy import evaluate_policies, select_packs
 from appaudit.ruleset import Ruleset, load_ruleset
 
 TOOL_NAME = "appaudit"
@@ -30,6 +32,8 @@ class ScanOptions:
     bundled_rules: bool = True
     chain_depth: int = CHAIN_DEPTH
     """Method hops searched from a read to a sink (see analysis.flows.CHAIN_DEPTH)."""
+    policies: Sequence[str] | None = None
+    """Policy pack ids to evaluate; None: all; empty: none."""
 
 
 def _harvest(
@@ -52,11 +56,16 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     facts = load_apk(path)
     harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
     result = evaluate(ruleset, facts.app, facts.code, harvest)
+    attributor = Attributor(facts.app, ruleset.sdks)
+    by_callee = {r.id for r in ruleset.rules if r.attribute_to == "callee"}
+    findings = tuple(attributor.finding(f, callee=f.rule_id in by_callee) for f in result.findings)
+    harvest = attributor.harvest(harvest) if harvest is not None else None
     dex_errors = tuple(ScanErrorEntry(where=dex, message=msg) for dex, msg in facts.code.errors)
     hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
     hidden += missing_class_reasons(facts.app, facts.code)
     coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
-    classes = data_class_results(result.findings, harvest)
+    classes = data_class_results(findings, harvest)
+    packs = select_packs(ruleset.policy_packs, tuple(options.policies or ())) if options.policies != () else ()
     return Report(
         tool_name=TOOL_NAME,
         tool_version=__version__,
@@ -64,12 +73,13 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         app=facts.app,
         data_classes=classes,
         verdict=overall_verdict(classes, coverage),
-        findings=result.findings,
+        findings=findings,
         coverage=coverage,
         errors=tuple(
             sorted(facts.errors + result.errors + dex_errors + harvest_errors, key=lambda e: (e.where, e.message))
         ),
         harvest=harvest,
+        policies=evaluate_policies(packs, classes),
         run=RunInfo(
             started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             duration_s=round(time.perf_counter() - t0, 3),

@@ -23,6 +23,7 @@ EXIT_INPUT = 3
 EXIT_RULES = 4
 EXIT_INTERNAL = 5
 
+POLICY_IDS = "google-play, china, india, indonesia, philippines, kenya, nigeria, pakistan, eu-gdpr"
 EXIT_CODES_HELP = (
     "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; "
     "2 usage error; 3 input error (missing, unreadable or not an APK); "
@@ -82,6 +83,10 @@ def scan(
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
     ] = FailOn.high,
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="Policy pack to evaluate (repeatable; default all): " + POLICY_IDS),
+    ] = None,
     chain_depth: Annotated[
         int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
     ] = 3,
@@ -93,7 +98,8 @@ def scan(
     from appaudit.model import Severity
     from appaudit.report import render
 
-    report = run_scan(path, ScanOptions(rules_dirs=tuple(rules or ()), chain_depth=chain_depth))
+    options = ScanOptions(rules_dirs=tuple(rules or ()), chain_depth=chain_depth, policies=tuple(policy or ()) or None)
+    report = run_scan(path, options)
     text = render(report, fmt.value, color=_use_color(fmt, output))
     if output is not None:
         try:

@@ -244,6 +244,20 @@ class CodeIndex(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Owner:
+    """Whose code a piece of evidence is in."""
+
+    kind: str
+    """``first_party`` (the app's own packages), ``sdk`` (a named SDK) or ``unknown``."""
+    name: str
+    """The app package, the SDK's name, or why it is unknown (``obfuscated``, ``unrecognised``)."""
+    sdk_id: str | None = None
+    vendor: str | None = None
+    category: str | None = None
+    """risk_control, credit_scoring, kyc, analytics, ads, push, crash, contacts_plugin, framework, library."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """One piece of evidence for a finding, located as precisely as possible."""
 
@@ -254,6 +268,8 @@ class Evidence:
     class_name: str | None = None
     method: str | None = None
     offset: int | None = None
+    owner: Owner | None = None
+    """Whose code this is (set for code evidence by analysis.attribution)."""
 
     @classmethod
     def from_hit(cls, hit: CodeHit) -> Evidence:
@@ -369,6 +385,8 @@ class Finding:
     """At most ``engine.MAX_EVIDENCE`` locations, sorted."""
     evidence_total: int = 0
     """How many locations matched in all (may exceed ``len(evidence)``)."""
+    owners: tuple[Owner, ...] = ()
+    """Whose code the evidence is in (first party, named SDKs, unknown), sorted."""
 
     def sort_key(self) -> tuple[int, str, str]:
         return (-int(self.severity), self.data_class, self.rule_id)
@@ -398,6 +416,8 @@ class DataClassResult:
     chains: tuple[HarvestChain, ...] = ()
     startup_paths: tuple[StartupPath, ...] = ()
     accesses: tuple[ProviderAccess, ...] = ()
+    owners: tuple[Owner, ...] = ()
+    """Whose code reads or sends this class's data."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -427,6 +447,34 @@ class ScanErrorEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyViolation:
+    """A provision of a policy pack that the app's behaviour triggers."""
+
+    provision: str
+    instrument: str
+    article: str
+    paraphrase: str
+    source: str
+    effective: str
+    confidence: str
+    """V, P or U (see rules/policies): U citations must be checked before relying on them."""
+    kind: str
+    """prohibited, not_necessary or separate_consent."""
+    data_classes: tuple[str, ...]
+    triggered_by: tuple[str, ...]
+    """Why, e.g. ``contacts: sent off the device by network``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyResult:
+    id: str
+    name: str
+    jurisdiction: str
+    version: str
+    violations: tuple[PolicyViolation, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunInfo:
     """The only non-deterministic part of a report."""
 
@@ -448,6 +496,7 @@ class Report:
     coverage: Coverage
     errors: tuple[ScanErrorEntry, ...] = ()
     harvest: HarvestFacts | None = None
+    policies: tuple[PolicyResult, ...] = ()
     run: RunInfo | None = None
     input_path: str = field(default="", compare=False)
     """The path as given (display only; not part of the JSON identity)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from appaudit.analysis.attribution import owners_of
 from appaudit.model import (
     DATA_CLASSES,
     PROTECTED_CLASSES,
@@ -63,6 +64,9 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
             chains=chains,
             startup_paths=startup,
             accesses=tuple(a for a in harvest.accesses if a.data_class == dc),
+            owners=owners_of(
+                [e for f in reads if not f.dormant for e in f.evidence] + [e for c in chains for e in (c.read, c.sink)]
+            ),
         )
     return results
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from appaudit.model import ChainStep, DataClassResult, Evidence, Finding, HarvestChain, Report
+from appaudit.model import ChainStep, DataClassResult, Evidence, Finding, HarvestChain, Owner, Report
 
 SCHEMA_VERSION = "1"
+
+
+def _owner(o: Owner) -> dict[str, Any]:
+    return {"kind": o.kind, "name": o.name, "sdk_id": o.sdk_id, "vendor": o.vendor, "category": o.category}
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
@@ -22,6 +26,7 @@ def _evidence(e: Evidence) -> dict[str, Any]:
         "method": e.method,
         "offset": e.offset,
         "value": e.value,
+        "component": _owner(e.owner) if e.owner is not None else None,
     }
 
 
@@ -52,6 +57,7 @@ def _data_class(r: DataClassResult) -> dict[str, Any]:
         "level": r.level.value,
         "severity": r.severity.label if r.severity is not None else None,
         "rule_ids": list(r.rule_ids),
+        "components": [_owner(o) for o in r.owners],
         "providers": [{"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence)} for a in r.accesses],
         "chains": [_chain(c) for c in r.chains],
         "startup_paths": [{"trigger": p.trigger, "entry": p.entry, "steps": _steps(p.steps)} for p in r.startup_paths],
@@ -70,6 +76,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "message": f.message,
         "evidence": [_evidence(e) for e in f.evidence],
         "evidence_total": f.evidence_total,
+        "components": [_owner(o) for o in f.owners],
     }
 
 
@@ -116,6 +123,30 @@ def to_dict(report: Report) -> dict[str, Any]:
             "status": report.coverage.status,
             "reasons": [{"code": r.code, "detail": r.detail} for r in report.coverage.reasons],
         },
+        "policies": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "jurisdiction": p.jurisdiction,
+                "version": p.version,
+                "violations": [
+                    {
+                        "provision": v.provision,
+                        "instrument": v.instrument,
+                        "article": v.article,
+                        "paraphrase": v.paraphrase,
+                        "source": v.source,
+                        "effective": v.effective,
+                        "confidence": v.confidence,
+                        "kind": v.kind,
+                        "data_classes": list(v.data_classes),
+                        "triggered_by": list(v.triggered_by),
+                    }
+                    for v in p.violations
+                ],
+            }
+            for p in report.policies
+        ],
         "errors": [{"where": e.where, "message": e.message} for e in report.errors],
         "run": (
             {"started_at": report.run.started_at, "duration_s": report.run.duration_s}

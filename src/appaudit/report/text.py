@@ -166,6 +166,15 @@ def render(report: Report, *, color: bool = False) -> str:
     for f in report.findings:
         for line in _finding_lines(f):
             console.print(line, overflow="fold")
+    violated = [p for p in report.policies if p.violations]
+    if violated:
+        console.print()
+        console.print(Text("Policy violations (citations and reasons in the JSON report)", style="bold"))
+        mark = {"V": "", "P": "*", "U": "!"}
+        for pack in violated:
+            ids = ", ".join(v.provision + mark.get(v.confidence, "") for v in pack.violations)
+            console.print(Text(f"  {pack.id:<12} {ids}"), overflow="fold")
+        console.print(Text("  * citation partly verified   ! citation unverified: check before use", style="dim"))
     console.print()
     cov = report.coverage
     console.print(Text(f"Coverage: {cov.status}", style="bold" if cov.status != "complete" else ""))

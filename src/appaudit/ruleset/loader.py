@@ -17,13 +17,27 @@ from typing import Any
 
 from appaudit.errors import RuleError
 from appaudit.model import Confidence, Severity
+from appaudit.policy.packs import PolicyPack, read_pack
 from appaudit.resources import rules_dir, schema_path
 from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
 
 _RULE_SUFFIXES = (".yaml", ".yml")
 #: Files in a rule directory that hold data, not rules.
-DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml", "flows.yaml"})
+DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml", "flows.yaml", "sdks.yaml"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SdkInfo:
+    """A third-party SDK known by its package prefixes (rules/sdks.yaml)."""
+
+    id: str
+    name: str
+    vendor: str
+    category: str
+    prefixes: tuple[str, ...]
+    collects: tuple[str, ...]
+    verified: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +70,9 @@ class Ruleset:
     split_permissions: tuple[SplitPermission, ...]
     coverage_signals: tuple[CoverageSignal, ...] = ()
     flows: FlowSpec = field(default_factory=FlowSpec)
+    sdks: tuple[SdkInfo, ...] = ()
+    policy_packs: tuple[PolicyPack, ...] = ()
+    """Packs from each rule directory's ``policies/`` folder, validated."""
     sources: tuple[str, ...]
     """The rule directories, in load order."""
 
@@ -130,6 +147,7 @@ def _build(doc: dict[str, Any], source: str) -> Rule:
         ),
         tags=tuple(doc.get("tags", ())),
         source=source,
+        attribute_to=doc.get("attribute_to", "site"),
     )
 
 
@@ -176,6 +194,33 @@ def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[Co
     return out
 
 
+def _validated(text: str, source: str, schema: dict[str, Any], definition: str) -> Any:
+    import jsonschema
+
+    doc = _yaml_load(text, source)
+    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]})
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise RuleError(source, _key_path(errors[0]), errors[0].message)
+    return doc
+
+
+def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
+    doc = _validated(text, source, schema, "sdks")
+    return [
+        SdkInfo(
+            id=i["id"],
+            name=i["name"],
+            vendor=i["vendor"],
+            category=i["category"],
+            prefixes=tuple(i["prefixes"]),
+            collects=tuple(i["collects"]),
+            verified=i.get("verified", True),
+        )
+        for i in doc["sdks"]
+    ]
+
+
 def _flows(text: str, source: str, schema: dict[str, Any]) -> FlowSpec:
     import jsonschema
 
@@ -185,6 +230,10 @@ def _flows(text: str, source: str, schema: dict[str, Any]) -> FlowSpec:
     if errors:
         raise RuleError(source, _key_path(errors[0]), errors[0].message)
     return flow_spec_from(doc)
+
+
+def _policy_files(directory: Path) -> list[Path]:
+    return sorted((directory / "policies").glob("*.yaml")) if (directory / "policies").is_dir() else []
 
 
 def _rule_files(directory: Path) -> list[Path]:
@@ -204,9 +253,13 @@ def _cache_file(dirs: Sequence[Path]) -> tuple[Path | None, str]:
     """
     from appaudit import __version__
 
-    digest = hashlib.sha256(__version__.encode() + schema_path("rule.schema.json").read_bytes())
+    digest = hashlib.sha256(
+        __version__.encode()
+        + schema_path("rule.schema.json").read_bytes()
+        + schema_path("policy.schema.json").read_bytes()
+    )
     for directory in dirs:
-        for path in _rule_files(directory):
+        for path in _rule_files(directory) + _policy_files(directory):
             digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     if os.environ.get("APPAUDIT_NO_CACHE") == "1":
         return None, digest.hexdigest()
@@ -253,6 +306,7 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
     splits: list[SplitPermission] = []
     signals: list[CoverageSignal] = []
     flows = FlowSpec()
+    sdks: list[SdkInfo] = []
     seen: dict[str, str] = {}
     for directory in dirs:
         for path in _rule_files(directory):
@@ -265,6 +319,9 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
             digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
             if path.name == "split_permissions.yaml":
                 splits.extend(_split_permissions(text, source))
+                continue
+            if path.name == "sdks.yaml":
+                sdks.extend(_sdks(text, source, _schema()))
                 continue
             if path.name == "flows.yaml":
                 flows = _flows(text, source, _schema())
@@ -287,6 +344,13 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
                     raise RuleError(where, "id", f"duplicate rule id {item['id']} (also in {seen[item['id']]})")
                 seen[item["id"]] = where
                 rules.append(_build(item, source))
+    packs: dict[str, PolicyPack] = {}
+    for directory in dirs:
+        for path in _policy_files(directory):
+            source = f"{directory.name}/policies/{path.name}"
+            digest.update(f"policies/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
+            pack = read_pack(path, source)
+            packs[pack.id] = pack  # a user's pack replaces a bundled one with the same id
     rules.sort(key=lambda r: r.id)
     return Ruleset(
         rules=tuple(rules),
@@ -294,5 +358,7 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
         split_permissions=tuple(splits),
         coverage_signals=tuple(signals),
         flows=flows,
+        sdks=tuple(sdks),
+        policy_packs=tuple(packs[k] for k in sorted(packs)),
         sources=tuple(str(d) for d in dirs),
     )

@@ -57,3 +57,5 @@ class Rule:
     tags: tuple[str, ...]
     source: str
     """The file the rule came from (relative to its rule directory)."""
+    attribute_to: str = "site"
+    """``site``: evidence belongs to the calling code; ``callee``: to the called SDK class."""
