@@ -15,6 +15,7 @@ def _app(package: str, app_class: str | None = None, launchers: tuple[str, ...] 
         md5="0" * 32,
         size=0,
         package=package,
+        label=None,
         version_name=None,
         version_code=None,
         min_sdk=None,

@@ -52,6 +52,7 @@ def test_json_identical_apart_from_run() -> None:
         "schema_version",
         "tool",
         "ruleset",
+        "scan_options",
         "app",
         "data_classes",
         "verdict",
@@ -61,3 +62,15 @@ def test_json_identical_apart_from_run() -> None:
         "errors",
         "run",
     ]
+
+
+def test_deterministic_runs_are_byte_identical(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import run_cli
+
+    first = run_cli(["scan", fixture_apk("sms_blast"), "-f", "json", "--deterministic"], capsys).out
+    second = run_cli(["scan", fixture_apk("sms_blast"), "-f", "json", "--deterministic"], capsys).out
+    assert first == second and json.loads(first)["run"] is None
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert run_cli(["scan", fixture_apk("sms_blast"), "-f", "json"], capsys).out == first

@@ -34,6 +34,17 @@ class ScanOptions:
     """Method hops searched from a read to a sink (see analysis.flows.CHAIN_DEPTH)."""
     policies: Sequence[str] | None = None
     """Policy pack ids to evaluate; None: all; empty: none."""
+    deterministic: bool = False
+    """Leave out the run block (start time, duration) so two scans are byte-identical."""
+
+    def describe(self) -> dict[str, object]:
+        """The options as recorded in the report (provenance)."""
+        return {
+            "rules_dirs": [str(d) for d in self.rules_dirs],
+            "bundled_rules": self.bundled_rules,
+            "chain_depth": self.chain_depth,
+            "policies": list(self.policies) if self.policies is not None else None,
+        }
 
 
 def _harvest(
@@ -80,9 +91,12 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         ),
         harvest=harvest,
         policies=evaluate_policies(packs, classes),
-        run=RunInfo(
+        run=None
+        if options.deterministic
+        else RunInfo(
             started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             duration_s=round(time.perf_counter() - t0, 3),
         ),
+        options=options.describe(),
         input_path=path,
     )

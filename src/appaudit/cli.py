@@ -87,6 +87,12 @@ def scan(
         list[str] | None,
         typer.Option("--policy", help="Policy pack to evaluate (repeatable; default all): " + POLICY_IDS),
     ] = None,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic", help="Leave out run timing so reruns are byte-identical (also SOURCE_DATE_EPOCH)."
+        ),
+    ] = False,
     chain_depth: Annotated[
         int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
     ] = 3,
@@ -98,7 +104,12 @@ def scan(
     from appaudit.model import Severity
     from appaudit.report import render
 
-    options = ScanOptions(rules_dirs=tuple(rules or ()), chain_depth=chain_depth, policies=tuple(policy or ()) or None)
+    options = ScanOptions(
+        rules_dirs=tuple(rules or ()),
+        chain_depth=chain_depth,
+        policies=tuple(policy or ()) or None,
+        deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
+    )
     report = run_scan(path, options)
     text = render(report, fmt.value, color=_use_color(fmt, output))
     if output is not None:

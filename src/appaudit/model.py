@@ -116,6 +116,8 @@ class AppInfo:
     md5: str
     size: int
     package: str | None
+    label: str | None
+    """The app's name as the launcher shows it (default configuration), when it could be read."""
     version_name: str | None
     version_code: str | None
     min_sdk: int | None
@@ -497,6 +499,8 @@ class Report:
     errors: tuple[ScanErrorEntry, ...] = ()
     harvest: HarvestFacts | None = None
     policies: tuple[PolicyResult, ...] = ()
+    options: dict[str, object] = field(default_factory=dict)
+    """The scan options that shaped this report (provenance)."""
     run: RunInfo | None = None
     input_path: str = field(default="", compare=False)
     """The path as given (display only; not part of the JSON identity)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.dex.reader import DexFile
-from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions
+from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions, resolve_label
 from appaudit.apk.signing import signer_sha256
 from appaudit.errors import DexFormatError, InputError
 from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry
@@ -88,6 +88,7 @@ def load_apk(path: str) -> ApkFacts:
         reasons.append(CoverageReason(code="manifest_unreadable", detail=detail))
         facts = ManifestFacts(
             package=None,
+            label=None,
             version_name=None,
             version_code=None,
             min_sdk=None,
@@ -113,6 +114,10 @@ def load_apk(path: str) -> ApkFacts:
         reasons.append(CoverageReason(code="no_dex", detail="the APK contains no readable classes*.dex"))
 
     signers, problems = signer_sha256(raw, names, apk.read)
+    try:
+        arsc = apk.read("resources.arsc") if "resources.arsc" in names and (facts.label or "").startswith("@") else None
+    except Exception:  # an unreadable resource table costs the label only
+        arsc = None
     errors.extend(ScanErrorEntry(where="signature", message=p) for p in problems)
     app = AppInfo(
         sha256=hashlib.sha256(raw).hexdigest(),
@@ -120,6 +125,7 @@ def load_apk(path: str) -> ApkFacts:
         md5=hashlib.md5(raw).hexdigest(),  # noqa: S324 - identity, not security
         size=len(raw),
         package=facts.package,
+        label=resolve_label(facts.label, arsc),
         version_name=facts.version_name,
         version_code=facts.version_code,
         min_sdk=facts.min_sdk,

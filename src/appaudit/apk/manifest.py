@@ -30,6 +30,8 @@ class ManifestFacts:
     """What the manifest says, as plain values."""
 
     package: str | None
+    label: str | None
+    """``android:label`` of <application> as written (a literal or ``@7F0B001C``)."""
     version_name: str | None
     version_code: str | None
     min_sdk: int | None
@@ -80,6 +82,22 @@ _UTF16_NAME = re.compile(rb"(?:[A-Za-z0-9_.]\x00){8,200}")
 _PERMISSION_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.permission\.[A-Z0-9_]+")
 
 
+def resolve_label(label: str | None, arsc: bytes | None) -> str | None:
+    """The app's label: a literal as is; a ``@ID`` reference resolved through resources.arsc."""
+    if not label or not label.startswith("@"):
+        return label
+    if arsc is None:
+        return None
+    try:
+        from androguard.core.axml import ARSCParser
+
+        configs = ARSCParser(arsc).get_resolved_res_configs(int(label[1:], 16))
+    except Exception:  # androguard raises many kinds on odd resource tables
+        return None
+    values = [str(v) for _cfg, v in configs if v]
+    return values[0] if values else None
+
+
 def recover_permissions(raw: bytes) -> tuple[str, ...]:
     """Permission names found in a manifest's string pool, for a manifest no parser accepts.
 
@@ -117,6 +135,7 @@ def parse_manifest(raw: bytes) -> ManifestFacts:
         break
 
     app_elems = list(root.iter("application"))
+    label = _attr(app_elems[0], "label") if app_elems else None
     application_class = None
     components: list[Component] = []
     if app_elems:
@@ -137,6 +156,7 @@ def parse_manifest(raw: bytes) -> ManifestFacts:
     )
     return ManifestFacts(
         package=package,
+        label=label,
         version_name=_attr(root, "versionName"),
         version_code=_attr(root, "versionCode"),
         min_sdk=min_sdk,
