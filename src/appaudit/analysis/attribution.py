@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from appaudit.descriptors import java_name
 from appaudit.model import (
     AppInfo,
     Evidence,
@@ -88,7 +89,7 @@ class Attributor:
             return ev
         if callee and ev.kind == "invoke" and "->" in ev.value:
             owner_desc = ev.value.split("->", 1)[0]
-            return replace(ev, owner=self.owner(owner_desc[1:-1].replace("/", ".")))
+            return replace(ev, owner=self.owner(java_name(owner_desc)))
         return replace(ev, owner=self.owner(ev.class_name))
 
     def finding(self, f: Finding, *, callee: bool = False) -> Finding:

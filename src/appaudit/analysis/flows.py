@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
 
-from appaudit.analysis.graph import CallGraph, Node, java_name
+from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
 from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.descriptors import java_name
 from appaudit.model import (
     PROTECTED_CLASSES,
     AppInfo,

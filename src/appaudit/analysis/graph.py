@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from appaudit.descriptors import java_desc, java_name
 from appaudit.model import CodeHit, CodeIndex, Evidence, MethodCode
 from appaudit.ruleset.flows import FlowSpec
 
@@ -25,10 +26,6 @@ MAX_CALLERS = 40
 MAX_HIERARCHY_WALK = 200
 #: Supertype levels walked when looking for an async base type or a declaring type.
 MAX_SUPER_DEPTH = 6
-
-
-def java_name(desc: str) -> str:
-    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -136,7 +133,7 @@ class CallGraph:
         for owner in (cls, *self.ancestors(cls)):
             if len(sites) >= MAX_CALLERS:
                 break
-            sites.extend(self.code.callers("L" + owner.replace(".", "/") + ";", method, limit=MAX_CALLERS))
+            sites.extend(self.code.callers(java_desc(owner), method, limit=MAX_CALLERS))
         if method in self._async_methods(cls):
             sites.extend(self.code.instantiations(cls))
         out = sorted({((s.class_name, s.method), s.offset) for s in sites})

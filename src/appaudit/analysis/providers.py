@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.descriptors import java_desc, java_name
 from appaudit.engine.matchers import string_pattern
 from appaudit.model import PROTECTED_CLASSES, CodeHit, CodeIndex, Insn, MethodCode
 from appaudit.ruleset import Rule
@@ -73,7 +74,7 @@ def _resolve(code: CodeIndex, value: Value, depth: int) -> tuple[str | None, str
         return None, "intent_data"
     if value.kind == "field" and value.text:
         owner = value.text.split("->", 1)[0]
-        if owner.startswith("L") and owner[1:-1].replace("/", ".") in code.defined_classes() and depth > 0:
+        if java_name(owner) in code.defined_classes() and depth > 0:
             for write in code.static_writes(value.text)[:MAX_CALL_SITES]:
                 body = code.method_code(write.class_name, write.method)
                 insn = _insn_at(body, write.offset) if body else None
@@ -104,7 +105,7 @@ def resolve_argument(
         return [(None, "unresolved")]
     value = values_at(body, site.offset).get(regs[arg], Value("unknown"))
     if value.kind == "param" and value.text is not None and depth > 0:
-        desc = "L" + site.class_name.replace(".", "/") + ";"
+        desc = java_desc(site.class_name)
         results: list[tuple[str | None, str]] = []
         for caller in code.callers(desc, site.method, limit=MAX_CALL_SITES):
             for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1):

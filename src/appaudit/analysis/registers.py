@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appaudit.descriptors import split_params
 from appaudit.model import Insn, MethodCode
 
 
@@ -43,21 +44,6 @@ _NO_DEFINE = (
     "filled-new-array",
 )
 _WIDE = ("J", "D")
-
-
-def split_params(proto: str) -> list[str]:
-    """Parameter descriptors of ``(params)ret``."""
-    params = proto[1 : proto.index(")")]
-    out, i = [], 0
-    while i < len(params):
-        j = i
-        while params[j] == "[":
-            j += 1
-        if params[j] == "L":
-            j = params.index(";", j)
-        out.append(params[i : j + 1])
-        i = j + 1
-    return out
 
 
 def argument_registers(insn: Insn) -> tuple[int | None, list[int]]:

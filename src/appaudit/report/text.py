@@ -9,6 +9,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from appaudit.descriptors import java_name
 from appaudit.model import ChainStep, Finding, Report, Severity, Verdict
 
 WIDTH = 80
@@ -48,16 +49,12 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "-"
 
 
-def _java(desc: str) -> str:
-    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
-
-
 def short_value(kind: str, value: str) -> str:
     """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``."""
     if kind in ("sget", "invoke") and "->" in value:
         owner, member = value.split("->", 1)
         name = member.split(":", 1)[0].split("(", 1)[0]
-        return f"{_java(owner)}.{name}" + ("()" if kind == "invoke" else "")
+        return f"{java_name(owner)}.{name}" + ("()" if kind == "invoke" else "")
     if kind == "const-string":
         return f'"{value}"'
     return value

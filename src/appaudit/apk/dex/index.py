@@ -17,19 +17,13 @@ from appaudit.apk.dex.structure import (
     method_annotations,
     supertypes,
 )
+from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
 from appaudit.model import CodeHit, Insn, MethodCode
 
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
 NEW_INSTANCE_OPS = frozenset((0x22,))
-
-
-def java_name(desc: str) -> str:
-    """``Lcom/example/A$B;`` -> ``com.example.A$B`` (other descriptors unchanged)."""
-    if desc.startswith("L") and desc.endswith(";"):
-        return desc[1:-1].replace("/", ".")
-    return desc
 
 
 class DexCodeIndex:
@@ -125,7 +119,7 @@ class DexCodeIndex:
                 dex, entry = located
                 assert entry.span is not None
                 ref = dex.method_ref(entry.method_idx)
-                params = tuple(_split_params(ref.proto))
+                params = tuple(split_params(ref.proto))
                 code = MethodCode(
                     class_name=class_name,
                     method=method,
@@ -217,25 +211,6 @@ class DexCodeIndex:
                 for atype, elements in anns:
                     out.append((atype, tuple(sorted((k, str(v)) for k, v in elements.items()))))
         return tuple(out)
-
-
-def java_desc(class_name: str) -> str:
-    """``com.example.A$B`` -> ``Lcom/example/A$B;``."""
-    return "L" + class_name.replace(".", "/") + ";"
-
-
-def _split_params(proto: str) -> list[str]:
-    params = proto[1 : proto.index(")")]
-    out, i = [], 0
-    while i < len(params):
-        j = i
-        while params[j] == "[":
-            j += 1
-        if params[j] == "L":
-            j = params.index(";", j)
-        out.append(params[i : j + 1])
-        i = j + 1
-    return out
 
 
 def _resolve(dex: DexFile, ins: Instruction) -> Insn:

@@ -119,6 +119,25 @@ def _uleb128(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def class_data_methods(data: bytes, off: int) -> Iterator[tuple[int, int, int]]:
+    """(method_idx, access_flags, code_off) of every method in the class_data item at ``off``."""
+    n_sf, pos = _uleb128(data, off)
+    n_if, pos = _uleb128(data, pos)
+    n_dm, pos = _uleb128(data, pos)
+    n_vm, pos = _uleb128(data, pos)
+    for _ in range(n_sf + n_if):
+        _d, pos = _uleb128(data, pos)
+        _a, pos = _uleb128(data, pos)
+    for count in (n_dm, n_vm):
+        midx = 0
+        for _ in range(count):
+            diff, pos = _uleb128(data, pos)
+            access, pos = _uleb128(data, pos)
+            code_off, pos = _uleb128(data, pos)
+            midx += diff
+            yield midx, access, code_off
+
+
 def _utf16_key(text: str) -> bytes:
     return text.encode("utf-16-be", "surrogatepass")
 
@@ -388,26 +407,12 @@ class DexFile:
         return tuple(spans)
 
     def _class_spans(self, data: bytes, size: int, off: int, ci: int) -> Iterator[CodeSpan]:
-        n_sf, pos = _uleb128(data, off)
-        n_if, pos = _uleb128(data, pos)
-        n_dm, pos = _uleb128(data, pos)
-        n_vm, pos = _uleb128(data, pos)
-        for _ in range(n_sf + n_if):
-            _d, pos = _uleb128(data, pos)
-            _a, pos = _uleb128(data, pos)
-        for count in (n_dm, n_vm):
-            midx = 0
-            for _ in range(count):
-                diff, pos = _uleb128(data, pos)
-                _acc, pos = _uleb128(data, pos)
-                code_off, pos = _uleb128(data, pos)
-                midx += diff
-                if code_off == 0 or code_off + 16 > size:
-                    continue
-                (n_units,) = struct.unpack_from("<I", data, code_off + 12)
-                start = code_off + 16
-                end = min(start + 2 * n_units, size)
-                yield CodeSpan(start, end, midx, ci)
+        for midx, _access, code_off in class_data_methods(data, off):
+            if code_off == 0 or code_off + 16 > size:
+                continue
+            (n_units,) = struct.unpack_from("<I", data, code_off + 12)
+            start = code_off + 16
+            yield CodeSpan(start, min(start + 2 * n_units, size), midx, ci)
 
     @cached_property
     def _code_area(self) -> tuple[int, int]:
