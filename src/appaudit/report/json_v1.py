@@ -70,6 +70,8 @@ def _finding(f: Finding) -> dict[str, Any]:
         "message": f.message,
         "evidence": [_evidence(e) for e in f.evidence],
         "evidence_total": f.evidence_total,
+        "suppressed": f.suppressed,
+        "suppression_reason": f.suppression,
     }
 
 
