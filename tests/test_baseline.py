@@ -41,7 +41,9 @@ def test_new_harvest_fails_the_gate_unchanged_version_passes(
 ) -> None:
     # v1 only declares the permissions; v2 (contacts_const) adds a contacts harvest
     v1 = _make_baseline("permission_only", tmp_path, capsys)
-    assert run_cli(["scan", fixture_apk("permission_only"), "--baseline", str(v1), "--fail-on", "info"], capsys).code == 0
+    assert (
+        run_cli(["scan", fixture_apk("permission_only"), "--baseline", str(v1), "--fail-on", "info"], capsys).code == 0
+    )
     res = run_cli(["scan", fixture_apk("contacts_const"), "--baseline", str(v1), "-f", "json"], capsys)
     assert res.code == 1
     suppressed = {f["rule_id"]: f["suppressed"] for f in json.loads(res.out)["findings"]}
@@ -191,15 +193,16 @@ def test_render_round_trip(tmp_path: Path) -> None:
             "suppressions.0: 'class' is a dependency of 'method'",
         ),
         ("version: 1\n", "(top level): 'suppressions' is a required property"),
-        ("suppressions: []\nrules: []\n", "(top level): Additional properties are not allowed ('rules' was unexpected)"),
+        (
+            "suppressions: []\nrules: []\n",
+            "(top level): Additional properties are not allowed ('rules' was unexpected)",
+        ),
         ("suppressions: [\n", "line 2: invalid YAML"),
         ('{"suppressions": [}', "line 1: invalid JSON"),
         ('{"schema_version": "1", "findings": []}', "not a valid appaudit JSON report: (top level):"),
     ],
 )
-def test_invalid_baseline_exit_4(
-    text: str, message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_invalid_baseline_exit_4(text: str, message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(ConfigError) as exc:
@@ -211,7 +214,10 @@ def test_invalid_baseline_exit_4(
 
 def test_missing_baseline_exit_4(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     res = run_cli(["scan", fixture_apk("benign"), "--baseline", str(tmp_path / "nope.yaml")], capsys)
-    assert (res.code, res.err) == (4, f"appaudit: error: {tmp_path / 'nope.yaml'}: cannot read --baseline: No such file or directory\n")
+    assert (res.code, res.err) == (
+        4,
+        f"appaudit: error: {tmp_path / 'nope.yaml'}: cannot read --baseline: No such file or directory\n",
+    )
 
 
 def test_baseline_command_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -221,3 +227,17 @@ def test_baseline_command_errors(capsys: pytest.CaptureFixture[str], tmp_path: P
     blocker.write_text("x")
     res = run_cli(["baseline", fixture_apk("benign"), "-o", str(blocker / "b.yaml")], capsys)
     assert res.code == 4 and "cannot write" in res.err
+
+
+def test_readme_example_is_a_valid_baseline(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("  ```yaml\n", 1)[1].split("  ```\n", 1)[0]
+    example = tmp_path / "example.yaml"
+    example.write_text("\n".join(line.removeprefix("  ") for line in block.splitlines()) + "\n")
+    entries = load_baseline(example).suppressions
+    assert [(s.rule_id, s.class_name, s.method, s.package, s.evidence) for s in entries] == [
+        ("AA-CON-002", "com.example.app.Harvester", "harvest", "com.example.app", None),
+        ("AA-CON-001", None, None, None, "permission: android.permission.READ_CONTACTS"),
+    ]

@@ -77,7 +77,12 @@ def test_unchanged_code_passes(capsys: pytest.CaptureFixture[str]) -> None:
 def test_removed_harvest_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = _diff(fixture_apk("contacts_const"), fixture_apk("permission_only"), capsys)
     assert code == 0
-    assert [f["rule_id"] for f in doc["findings"]["appeared"]] == ["AA-CLG-001", "AA-SMS-001", "AA-SMS-001", "AA-PID-001"]
+    assert [f["rule_id"] for f in doc["findings"]["appeared"]] == [
+        "AA-CLG-001",
+        "AA-SMS-001",
+        "AA-SMS-001",
+        "AA-PID-001",
+    ]
     assert len(doc["findings"]["disappeared"]) == 7
 
 
@@ -115,7 +120,11 @@ def test_json_reports_and_apks_mix(capsys: pytest.CaptureFixture[str], tmp_path:
     old_json = _json_report("permission_only", tmp_path, capsys)
     new_json = _json_report("contacts_const", tmp_path, capsys)
     _, apks = _diff(fixture_apk("permission_only"), fixture_apk("contacts_const"), capsys)
-    for old, new in ((old_json, new_json), (old_json, fixture_apk("contacts_const")), (fixture_apk("permission_only"), new_json)):
+    for old, new in (
+        (old_json, new_json),
+        (old_json, fixture_apk("contacts_const")),
+        (fixture_apk("permission_only"), new_json),
+    ):
         code, doc = _diff(old, new, capsys)
         assert code == 1
         assert (doc["old"]["source"], doc["new"]["source"]) == (old, new)

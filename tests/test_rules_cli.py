@@ -125,4 +125,7 @@ def test_validate_usage_and_missing_dir(capsys: pytest.CaptureFixture[str], tmp_
     assert run_cli(["rules", "validate"], capsys).code == 2
     assert run_cli(["rules"], capsys).code == 2  # no sub-command: help, as a usage error
     res = run_cli(["rules", "validate", str(tmp_path / "nope")], capsys)
-    assert (res.code, res.err) == (4, f"appaudit: error: {tmp_path / 'nope'}: (directory): rule directory does not exist\n")
+    assert (res.code, res.err) == (
+        4,
+        f"appaudit: error: {tmp_path / 'nope'}: (directory): rule directory does not exist\n",
+    )

@@ -170,7 +170,9 @@ def test_at_most_ten_locations_rest_summarised() -> None:
 
 def test_suppressed_finding_has_a_justification() -> None:
     report = scan(fixture_apk("contacts_const"))
-    findings = tuple(replace(f, suppression="accepted: legacy") if f.rule_id == "AA-CON-001" else f for f in report.findings)
+    findings = tuple(
+        replace(f, suppression="accepted: legacy") if f.rule_id == "AA-CON-001" else f for f in report.findings
+    )
     doc = json.loads(render(replace(report, findings=findings), "sarif"))
     results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
     assert results["AA-CON-001"]["suppressions"] == [

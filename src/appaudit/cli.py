@@ -18,6 +18,7 @@ from appaudit import __version__
 
 if TYPE_CHECKING:
     from appaudit.history.snapshot import Snapshot
+    from appaudit.model import Severity
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -74,10 +75,11 @@ def _use_color(to_stdout: bool, fmt: str) -> bool:
     return fmt == "text" and to_stdout and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _failed(worst: object, fail_on: FailOn) -> bool:
+def _failed(worst: Severity | None, fail_on: FailOn) -> bool:
+    """Whether ``worst`` (None: nothing) is at or above the ``--fail-on`` threshold."""
     from appaudit.model import Severity
 
-    return fail_on is not FailOn.never and isinstance(worst, Severity) and worst >= Severity.parse(fail_on.value)
+    return fail_on is not FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value)
 
 
 RulesOption = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")]

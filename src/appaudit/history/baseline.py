@@ -2,11 +2,13 @@
 
 A baseline is an earlier JSON report or a suppression file
 (schemas/baseline.schema.json, YAML or JSON) whose entries each name a
-``rule_id``, optionally a ``package``, ``class`` and ``method``, and always a
-``reason``. A finding is suppressed when *every* one of its sites
+``rule_id``, optionally a ``package``, a ``class`` and ``method`` (code) or an
+``evidence`` (``permission: ...`` and other manifest-level evidence), and
+always a ``reason``. A finding is suppressed when *every* one of its sites
 (:attr:`appaudit.model.Evidence.site`: class and method, never offsets) is
 covered by an entry, so a harvest that moves to, or spreads into, new code is
-new. Suppressed findings stay in the report, marked, and do not count for
+new; an entry with neither class nor evidence covers its rule everywhere.
+Suppressed findings stay in the report, marked, and do not count for
 ``--fail-on``.
 """
 
