@@ -164,3 +164,106 @@ def test_real_process_and_module_entry_point() -> None:
     assert proc.stderr == ""
     proc = run_process(["--version"])
     assert (proc.returncode, proc.stdout.startswith("appaudit ")) == (0, True)
+
+
+# --- several outputs from one scan ----------------------------------------------------------
+
+
+def test_several_formats_from_one_scan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sarif, report = tmp_path / "out.sarif", tmp_path / "out.json"
+    res = run_cli(
+        [
+            "scan",
+            fixture_apk("contacts_const"),
+            "--format",
+            "text",
+            "--format",
+            f"sarif:{sarif}",
+            "-f",
+            f"json:{report}",
+        ],
+        capsys,
+    )
+    assert res.code == 1 and res.err == ""
+    assert "Verdict: HARVESTS" in res.out
+    assert json.loads(report.read_text())["verdict"] == "harvests"
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "out.sarif"]  # no temporary files left
+
+
+def test_only_files_nothing_on_stdout(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run_cli(["scan", fixture_apk("benign"), "-f", f"json:{tmp_path / 'a.json'}"], capsys)
+    assert (res.code, res.out, res.err) == (0, "", "")
+
+
+def test_output_applies_to_the_format_without_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run_cli(
+        ["scan", fixture_apk("benign"), "-f", "sarif", "-f", f"json:{tmp_path / 'a.json'}", "-o", str(tmp_path / "b")],
+        capsys,
+    )
+    assert (res.code, res.out) == (0, "")
+    assert json.loads((tmp_path / "b").read_text())["version"] == "2.1.0"
+
+
+@pytest.mark.parametrize(
+    ("formats", "message"),
+    [
+        (["json", "sarif"], "only one format can go to standard output"),
+        (["json:"], "no file after ':'"),
+        (["yaml:x.yaml"], "unknown format 'yaml'"),
+        (["json:same", "sarif:same"], "two formats would write the same file"),
+        (["json:a", "-o", "b"], "--output names the file of the one format given without a path"),
+    ],
+)
+def test_bad_output_combinations_exit_2(
+    formats: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["scan", fixture_apk("benign")]
+    for value in formats:
+        args += [value] if value.startswith("-") or args[-1] == "-o" else ["-f", value]
+    res = run_cli(args, capsys)
+    assert res.code == 2 and message in " ".join(res.err.replace("│", " ").split())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_file_written_when_one_format_fails(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import appaudit.report
+
+    def broken(*_a: object, **_k: object) -> str:
+        raise ValueError("cannot render")
+
+    monkeypatch.setitem(appaudit.report.FORMATS, "sarif", broken)
+    res = run_cli(
+        ["scan", fixture_apk("contacts_const"), "-f", f"json:{tmp_path / 'a.json'}", "-f", f"sarif:{tmp_path / 'b'}"],
+        capsys,
+    )
+    assert (res.code, res.out) == (5, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_file_written_when_one_cannot_be(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = run_cli(
+        [
+            "scan",
+            fixture_apk("benign"),
+            "-f",
+            f"json:{tmp_path / 'a.json'}",
+            "-f",
+            f"sarif:{blocker / 'b.sarif'}",
+            "-f",
+            "text",
+        ],
+        capsys,
+    )
+    assert res.code == 4 and res.out == ""
+    assert res.err.startswith(f"appaudit: error: cannot write sarif output {blocker / 'b.sarif'}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -16,17 +16,20 @@ F1_FLOOR = 0.90
 
 
 @cache
-def _reports() -> dict[str, dict]:
+def _scans() -> dict:  # sha256 -> Report
     from appaudit.api import scan
-    from appaudit.report.json_v1 import to_dict
     from appaudit.ruleset import load_ruleset
 
     cache_dir = corpus_samples()
     ruleset = load_ruleset()
-    return {
-        row["sha256"]: to_dict(scan(str(cache_dir / f"{row['sha256']}.apk"), ruleset=ruleset))
-        for row in corpus_labels()
-    }
+    return {row["sha256"]: scan(str(cache_dir / f"{row['sha256']}.apk"), ruleset=ruleset) for row in corpus_labels()}
+
+
+@cache
+def _reports() -> dict[str, dict]:
+    from appaudit.report.json_v1 import to_dict
+
+    return {sha: to_dict(report) for sha, report in _scans().items()}
 
 
 def test_every_corpus_apk_scans_and_validates() -> None:
@@ -35,6 +38,19 @@ def test_every_corpus_apk_scans_and_validates() -> None:
     validator = report_schema_validator()
     for report in reports.values():
         validator.validate(report)
+
+
+def test_every_corpus_apk_gives_valid_sarif() -> None:
+    from appaudit.report.sarif import to_dict
+    from test_sarif import sarif_validator
+
+    validator = sarif_validator()
+    for sha, report in _scans().items():
+        doc = to_dict(report)
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+        assert errors == [], sha
+        fingerprints = [r["partialFingerprints"]["appaudit/v1"] for r in doc["runs"][0]["results"]]
+        assert len(fingerprints) == len(set(fingerprints)) == len(report.findings), sha
 
 
 def test_hidden_behaviour_is_never_reported_clean() -> None:

@@ -26,6 +26,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "appaudit/_data/schemas/rule.schema.json" in names
     assert "appaudit/_data/schemas/report-v1.schema.json" in names
+    assert "appaudit/_data/schemas/baseline.schema.json" in names
     assert "appaudit/_data/rules/contacts/contacts-provider-constant.yaml" in names
     assert "appaudit/_data/rules/split_permissions.yaml" in names
 

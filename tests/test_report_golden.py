@@ -41,6 +41,15 @@ def test_text_golden(monkeypatch: pytest.MonkeyPatch) -> None:
     _check("contacts_const.txt", render(scan("fixtures/apks/contacts_const.apk"), "text"))
 
 
+def test_sarif_golden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    _check("contacts_const.sarif", render(scan("fixtures/apks/contacts_const.apk"), "sarif"))
+
+
+def test_sarif_byte_identical_across_runs() -> None:
+    assert render(scan(fixture_apk("neighbours")), "sarif") == render(scan(fixture_apk("neighbours")), "sarif")
+
+
 def test_json_identical_apart_from_run() -> None:
     first = render(scan(fixture_apk("neighbours")), "json")
     second = render(scan(fixture_apk("neighbours")), "json")

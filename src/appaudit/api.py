@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from appaudit import __version__
@@ -16,9 +17,11 @@ from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.engine import evaluate
-from appaudit.model import AppInfo, CodeIndex, HarvestFacts, Report, RunInfo, ScanErrorEntry
+from appaudit.errors import RuleError
+from appaudit.model import AppInfo, CodeIndex, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.policy import evaluate_policies, select_packs
-from appaudit.ruleset import Ruleset, load_ruleset
+from appaudit.ruleset import Rule, Ruleset, load_ruleset
+from appaudit.ruleset.docs import rule_info
 
 TOOL_NAME = "appaudit"
 
@@ -55,6 +58,20 @@ def _harvest(
         return harvest_facts(app, code, ruleset.flows, ProviderClassifier(ruleset.rules), depth), ()
     except Exception as exc:  # the chain analysis must not lose the rule findings
         return None, (ScanErrorEntry(where="harvest chains", message=f"{type(exc).__name__}: {exc}"),)
+
+
+@cache
+def _bundled_rules() -> dict[str, Rule]:
+    return {r.id: r for r in load_ruleset().rules}
+
+
+def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
+    """Every rule of ``ruleset`` as a report carries it; the bundled pack's rules are marked documented."""
+    try:
+        bundled = _bundled_rules()
+    except RuleError:  # a broken bundled pack only costs the documentation links
+        bundled = {}
+    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in ruleset.rules)
 
 
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
@@ -99,4 +116,5 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         ),
         options=options.describe(),
         input_path=path,
+        rules=rule_infos(ruleset),
     )

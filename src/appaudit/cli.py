@@ -10,11 +10,15 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from appaudit import __version__
+
+if TYPE_CHECKING:
+    from appaudit.history.snapshot import Snapshot
+    from appaudit.model import Severity
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -39,7 +43,7 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(StrEnum):
+class DiffFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -68,21 +72,48 @@ def _root(
     """Audit Android apps for harvesting of contacts, SMS and call logs."""
 
 
-def _use_color(fmt: OutputFormat, output: Path | None) -> bool:
-    return fmt is OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+def _use_color(to_stdout: bool, fmt: str) -> bool:
+    return fmt == "text" and to_stdout and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _failed(worst: Severity | None, fail_on: FailOn) -> bool:
+    """Whether ``worst`` (None: nothing) is at or above the ``--fail-on`` threshold."""
+    from appaudit.model import Severity
+
+    return fail_on is not FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value)
+
+
+RulesOption = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")]
 
 
 @app.command(epilog=EXIT_CODES_HELP)
 def scan(
     path: Annotated[str, typer.Argument(help="The APK file to scan.", show_default=False)],
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FMT[:PATH]",
+            help="Output format: text (default), json or sarif; FMT:PATH writes it to a file. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here (only once it rendered).")
+        Path | None,
+        typer.Option("--output", "-o", help="Write the format given without a path here (after all rendered)."),
     ] = None,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
     ] = FailOn.high,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
+    rules: RulesOption = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Suppression file or earlier JSON report: matching findings are marked suppressed and never gate.",
+        ),
+    ] = None,
     policy: Annotated[
         list[str] | None,
         typer.Option("--policy", help="Policy pack to evaluate (repeatable; default all): " + POLICY_IDS),
@@ -100,10 +131,17 @@ def scan(
     """Scan one APK and report, per data class, what it declares and what its code reads."""
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
-    from appaudit.errors import ConfigError
-    from appaudit.model import Severity
-    from appaudit.report import render
+    from appaudit.report.outputs import parse_output_specs, render_outputs, write_files
 
+    try:
+        specs = parse_output_specs(fmt or (), output)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--format' / '--output'") from exc
+    accepted = None
+    if baseline is not None:
+        from appaudit.history.baseline import load_baseline
+
+        accepted = load_baseline(baseline)  # before the scan: a bad baseline fails fast
     options = ScanOptions(
         rules_dirs=tuple(rules or ()),
         chain_depth=chain_depth,
@@ -111,17 +149,153 @@ def scan(
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
     )
     report = run_scan(path, options)
-    text = render(report, fmt.value, color=_use_color(fmt, output))
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}") from exc
-    else:
+    if accepted is not None:
+        from appaudit.history.baseline import apply_baseline
+
+        report = apply_baseline(report, accepted)
+    rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt))
+    write_files(rendered)
+    for spec, text in rendered:
+        if spec.path is None:
+            sys.stdout.write(text)
+    raise typer.Exit(EXIT_FINDINGS if _failed(report.gating_severity(), fail_on) else EXIT_OK)
+
+
+def _snapshot(path: str, rules: list[Path] | None) -> Snapshot:
+    """An APK (scanned now) or an earlier JSON report, as a Snapshot."""
+    from appaudit.history.snapshot import Snapshot, looks_like_json, read_report_document
+
+    if looks_like_json(path):
+        return Snapshot.from_document(read_report_document(path), path)
+    from appaudit.api import ScanOptions
+    from appaudit.api import scan as run_scan
+
+    return Snapshot.from_report(run_scan(path, ScanOptions(rules_dirs=tuple(rules or ()))), path)
+
+
+BASELINE_HELP = (
+    "Exit codes: 0 baseline written; 2 usage error; 3 input error; 4 rule or configuration error "
+    "(e.g. an unwritable --output); 5 internal error."
+)
+
+
+@app.command("baseline", epilog=BASELINE_HELP)
+def make_baseline(
+    path: Annotated[str, typer.Argument(help="The APK (or an earlier JSON report) to accept.", show_default=False)],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the baseline here (JSON if it ends in .json).")
+    ] = None,
+    pin_package: Annotated[
+        bool, typer.Option("--pin-package", help="Entries match only this application package.")
+    ] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Write a suppression file accepting every finding of PATH (use it with scan --baseline)."""
+    from appaudit.history.baseline import baseline_from_snapshot, render_baseline
+    from appaudit.report.outputs import OutputSpec, write_files
+
+    accepted = baseline_from_snapshot(_snapshot(path, rules), pin_package=pin_package)
+    text = render_baseline(accepted, fmt="json" if output is not None and output.suffix == ".json" else "yaml")
+    if output is None:
         sys.stdout.write(text)
-    worst = report.max_severity()
-    failed = fail_on is not FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value)
-    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+    else:
+        write_files([(OutputSpec(fmt="baseline", path=output), text)])
+    raise typer.Exit(EXIT_OK)
+
+
+DIFF_EXIT_HELP = (
+    "Exit codes: 0 nothing at or above --fail-on appeared; 1 a finding at or above --fail-on appeared "
+    "(or rose to it); 2 usage error; 3 input error; 4 rule or configuration error; 5 internal error."
+)
+
+
+@app.command(epilog=DIFF_EXIT_HELP)
+def diff(
+    old: Annotated[str, typer.Argument(help="The earlier version: an APK or its JSON report.", show_default=False)],
+    new: Annotated[str, typer.Argument(help="The later version: an APK or its JSON report.", show_default=False)],
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity appeared.")
+    ] = FailOn.high,
+    rules: RulesOption = None,
+) -> None:
+    """Show the findings, permissions, data-class levels and verdict that changed from OLD to NEW."""
+    from appaudit.history.diff import compare, render_json, render_text
+
+    changes = compare(_snapshot(old, rules), _snapshot(new, rules))
+    sys.stdout.write(render_json(changes) if fmt is DiffFormat.json else render_text(changes))
+    raise typer.Exit(EXIT_FINDINGS if _failed(changes.worst_new(), fail_on) else EXIT_OK)
+
+
+rules_app = typer.Typer(
+    help="List, show, validate and document rules.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(rules: RulesOption = None) -> None:
+    """One line per rule: id, severity, data class, title."""
+    from appaudit.ruleset import load_ruleset
+
+    for r in load_ruleset(tuple(rules or ())).rules:
+        sys.stdout.write(f"{r.id}  {r.severity.label:<8}  {r.data_class:<17}  {r.title}\n")
+    raise typer.Exit(EXIT_OK)
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(metavar="ID", help="A rule id, e.g. AA-CON-002.", show_default=False)],
+    rules: RulesOption = None,
+) -> None:
+    """The rule's documentation (what it finds, why it matters, example, compliant use, references)."""
+    from appaudit.ruleset import load_ruleset
+    from appaudit.ruleset.docs import rule_markdown
+
+    rule = load_ruleset(tuple(rules or ())).by_id(rule_id.upper())
+    if rule is None:
+        raise typer.BadParameter(f"no rule {rule_id!r} (see `appaudit rules list`)", param_hint="ID")
+    sys.stdout.write(rule_markdown(rule))
+    raise typer.Exit(EXIT_OK)
+
+
+@rules_app.command(
+    "validate", epilog="Exit codes: 0 valid; 2 usage error; 4 an invalid rule (the message names file and key)."
+)
+def rules_validate(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="A rule directory.", show_default=False)],
+) -> None:
+    """Check every rule file in DIR against the rule schema, as --rules DIR would load it."""
+    from appaudit.ruleset.loader import validate_directory
+
+    checked = validate_directory(directory)
+    sys.stdout.write(f"{directory}: {len(checked.rules)} rules valid\n")
+    raise typer.Exit(EXIT_OK)
+
+
+@rules_app.command(
+    "docs", epilog="Exit codes: 0 written (or up to date with --check); 1 stale with --check; 4 rule error."
+)
+def rules_docs(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where the pages go (docs/rules).")],
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when DIR is stale.")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Generate DIR/<ID>.md for every rule, and DIR/README.md, from the rule YAML."""
+    from appaudit.ruleset import load_ruleset
+    from appaudit.ruleset.docs import stale_docs, write_docs
+
+    ruleset = load_ruleset(tuple(rules or ()))
+    if check:
+        stale = stale_docs(ruleset.rules, directory)
+        for name in stale:
+            sys.stderr.write(f"appaudit: stale: {directory / name}\n")
+        if stale:
+            sys.stderr.write("appaudit: run `appaudit rules docs docs/rules` to update\n")
+        raise typer.Exit(EXIT_FINDINGS if stale else EXIT_OK)
+    changed = write_docs(ruleset.rules, directory)
+    sys.stdout.write(f"{directory}: {len(ruleset.rules)} rules, {len(changed)} files updated\n")
+    raise typer.Exit(EXIT_OK)
 
 
 def _error(message: str) -> None:

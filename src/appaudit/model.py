@@ -288,6 +288,19 @@ class Evidence:
     def method_key(self) -> tuple[str, str, str]:
         return (self.dex or "", self.class_name or "", self.method or "")
 
+    @property
+    def site(self) -> tuple[str, str]:
+        """Where the evidence is, independent of the build: ``(class, method)`` for code,
+        ``("kind: value", "")`` for manifest, zip and entry-point evidence.
+
+        Bytecode offsets and the dex file name are left out, so a rebuild of the
+        same code (or a class moved to another dex) keeps its site. Baselines,
+        diffs and SARIF fingerprints identify a finding's locations by this.
+        """
+        if self.class_name is not None:
+            return (self.class_name, self.method or "")
+        return (f"{self.kind}: {self.value}", "")
+
     def sort_key(self) -> tuple[str, str, str, str, int, str]:
         return (
             self.kind,
@@ -389,6 +402,17 @@ class Finding:
     """How many locations matched in all (may exceed ``len(evidence)``)."""
     owners: tuple[Owner, ...] = ()
     """Whose code the evidence is in (first party, named SDKs, unknown), sorted."""
+    suppression: str | None = None
+    """Why a baseline accepts this finding (None: not suppressed). A suppressed
+    finding is still reported but never counts for ``--fail-on``."""
+
+    @property
+    def suppressed(self) -> bool:
+        return self.suppression is not None
+
+    def sites(self) -> tuple[tuple[str, str], ...]:
+        """The distinct :attr:`Evidence.site` of the evidence, sorted."""
+        return tuple(sorted({e.site for e in self.evidence}))
 
     def sort_key(self) -> tuple[int, str, str]:
         return (-int(self.severity), self.data_class, self.rule_id)
@@ -485,6 +509,25 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuleInfo:
+    """A rule of the ruleset used, as formats describe it (SARIF ``tool.driver.rules``)."""
+
+    id: str
+    name: str
+    title: str
+    severity: Severity
+    confidence: Confidence
+    data_class: str
+    message: str
+    rationale: str
+    help_markdown: str
+    """The rule's documentation (the text of ``docs/rules/<id>.md``)."""
+    tags: tuple[str, ...] = ()
+    documented: bool = False
+    """The rule is in the bundled pack, so ``docs/rules/<id>.md`` exists in the repository."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """Everything one scan found; formats render it and nothing else."""
 
@@ -504,6 +547,12 @@ class Report:
     run: RunInfo | None = None
     input_path: str = field(default="", compare=False)
     """The path as given (display only; not part of the JSON identity)."""
+    rules: tuple[RuleInfo, ...] = field(default=(), compare=False)
+    """Every rule of the ruleset used, sorted by id (for SARIF; not in the JSON)."""
 
     def max_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
+
+    def gating_severity(self) -> Severity | None:
+        """Highest severity among the findings that are not suppressed (what ``--fail-on`` compares)."""
+        return max((f.severity for f in self.findings if not f.suppressed), default=None)

@@ -18,6 +18,7 @@ Renderer = Callable[..., str]
 FORMAT_MODULES: dict[str, str] = {
     "text": "appaudit.report.text",
     "json": "appaudit.report.json_v1",
+    "sarif": "appaudit.report.sarif",
 }
 
 

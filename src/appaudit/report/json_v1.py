@@ -77,6 +77,8 @@ def _finding(f: Finding) -> dict[str, Any]:
         "evidence": [_evidence(e) for e in f.evidence],
         "evidence_total": f.evidence_total,
         "components": [_owner(o) for o in f.owners],
+        "suppressed": f.suppressed,
+        "suppression_reason": f.suppression,
     }
 
 

@@ -72,7 +72,11 @@ def _finding_lines(f: Finding) -> list[Text | Padding]:
     head.append(f.title)
     if f.dormant:
         head.append(" (dormant)", style="yellow")
+    if f.suppressed:
+        head.append(" (suppressed)", style="green")
     lines: list[Text | Padding] = [head, _indented(f.message, "dim")]
+    if f.suppression is not None:
+        lines.append(_indented(f"suppressed: {f.suppression}", "green"))
     code = [e for e in f.evidence if e.class_name is not None]
     for e in code[:SHOWN_EVIDENCE]:
         method = (e.method or "").split("(", 1)[0]
@@ -159,7 +163,9 @@ def render(report: Report, *, color: bool = False) -> str:
             console.print(line, overflow="fold")
 
     console.print()
-    console.print(Text(f"Findings ({len(report.findings)})", style="bold"))
+    suppressed = sum(f.suppressed for f in report.findings)
+    count = f"{len(report.findings)}, {suppressed} suppressed" if suppressed else f"{len(report.findings)}"
+    console.print(Text(f"Findings ({count})", style="bold"))
     for f in report.findings:
         for line in _finding_lines(f):
             console.print(line, overflow="fold")

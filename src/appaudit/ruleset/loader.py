@@ -362,3 +362,20 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
         policy_packs=tuple(packs[k] for k in sorted(packs)),
         sources=tuple(str(d) for d in dirs),
     )
+
+
+def validate_directory(directory: str | Path) -> Ruleset:
+    """Validate one rule directory as ``--rules DIR`` would load it (RuleError names file and key).
+
+    Also an error: a directory without rule files, and a rule id the bundled pack already uses.
+    """
+    path = Path(directory)
+    ruleset = load_ruleset([path], bundled=False)
+    if not ruleset.rules and not _rule_files(path):
+        raise RuleError(str(path), "(directory)", "no rule files (*.yaml, *.yml) found")
+    if path.resolve() != rules_dir().resolve():
+        bundled = {r.id: r.source for r in load_ruleset().rules}
+        for rule in ruleset.rules:
+            if rule.id in bundled:
+                raise RuleError(rule.source, "id", f"duplicate rule id {rule.id} (also in {bundled[rule.id]})")
+    return ruleset

@@ -1,0 +1,220 @@
+"""What changed between two versions of an app: findings, permissions, data-class levels, verdict.
+
+Findings are compared site by site: a finding is identified by its rule id and
+one :attr:`appaudit.model.Evidence.site` (class and method; never offsets), so
+a rule that spreads into a new method has *appeared* there. A site whose
+finding changed severity (dormant code that became live when its permission
+was added) is listed as changed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from appaudit.history.snapshot import Snapshot
+from appaudit.model import Finding, Severity
+
+DIFF_SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteFinding:
+    """One rule at one site."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    data_class: str
+    site: tuple[str, str]
+    """(class, method) for code; ("kind: value", "") for manifest-level evidence."""
+
+    @property
+    def is_code(self) -> bool:
+        return bool(self.site[1])
+
+    @property
+    def where(self) -> str:
+        cls, method = self.site
+        return f"{cls}.{method}" if method else cls
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeverityChange:
+    """A site found in both versions whose finding changed severity."""
+
+    old: SiteFinding
+    new: SiteFinding
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LevelChange:
+    data_class: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportDiff:
+    """Everything that appeared or disappeared from ``old`` to ``new``."""
+
+    old: Snapshot
+    new: Snapshot
+    appeared: tuple[SiteFinding, ...]
+    disappeared: tuple[SiteFinding, ...]
+    changed: tuple[SeverityChange, ...]
+    permissions_added: tuple[str, ...]
+    permissions_removed: tuple[str, ...]
+    levels: tuple[LevelChange, ...]
+
+    @property
+    def verdict_changed(self) -> bool:
+        return self.old.verdict != self.new.verdict
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.appeared
+            or self.disappeared
+            or self.changed
+            or self.permissions_added
+            or self.permissions_removed
+            or self.levels
+            or self.verdict_changed
+        )
+
+    def worst_new(self) -> Severity | None:
+        """Highest severity that appeared or that a site rose to (what ``diff --fail-on`` compares)."""
+        rose = [c.new.severity for c in self.changed if c.new.severity > c.old.severity]
+        return max([s.severity for s in self.appeared] + rose, default=None)
+
+
+def _sites(findings: tuple[Finding, ...]) -> dict[tuple[str, tuple[str, str]], SiteFinding]:
+    out: dict[tuple[str, tuple[str, str]], SiteFinding] = {}
+    for f in findings:
+        for site in f.sites() or (("", ""),):
+            out[(f.rule_id, site)] = SiteFinding(
+                rule_id=f.rule_id, title=f.title, severity=f.severity, data_class=f.data_class, site=site
+            )
+    return out
+
+
+def _order(s: SiteFinding) -> tuple[int, str, str, tuple[str, str]]:
+    return (-int(s.severity), s.data_class, s.rule_id, s.site)
+
+
+def compare(old: Snapshot, new: Snapshot) -> ReportDiff:
+    """The changes from ``old`` to ``new``."""
+    before, after = _sites(old.findings), _sites(new.findings)
+    old_levels, new_levels = dict(old.levels), dict(new.levels)
+    classes = [c for c, _ in new.levels] + [c for c, _ in old.levels if c not in new_levels]
+    return ReportDiff(
+        old=old,
+        new=new,
+        appeared=tuple(sorted((after[k] for k in after.keys() - before.keys()), key=_order)),
+        disappeared=tuple(sorted((before[k] for k in before.keys() - after.keys()), key=_order)),
+        changed=tuple(
+            sorted(
+                (
+                    SeverityChange(old=before[k], new=after[k])
+                    for k in after.keys() & before.keys()
+                    if after[k].severity != before[k].severity
+                ),
+                key=lambda c: _order(c.new),
+            )
+        ),
+        permissions_added=tuple(sorted(set(new.permissions) - set(old.permissions))),
+        permissions_removed=tuple(sorted(set(old.permissions) - set(new.permissions))),
+        levels=tuple(
+            LevelChange(data_class=c, old=old_levels.get(c, "none"), new=new_levels.get(c, "none"))
+            for c in classes
+            if old_levels.get(c, "none") != new_levels.get(c, "none")
+        ),
+    )
+
+
+def _identity(s: Snapshot) -> dict[str, Any]:
+    return {
+        "source": s.source,
+        "sha256": s.sha256,
+        "package": s.package,
+        "version_name": s.version_name,
+        "version_code": s.version_code,
+        "verdict": s.verdict,
+    }
+
+
+def _site(s: SiteFinding) -> dict[str, Any]:
+    return {
+        "rule_id": s.rule_id,
+        "title": s.title,
+        "severity": s.severity.label,
+        "data_class": s.data_class,
+        "class": s.site[0] if s.is_code else None,
+        "method": s.site[1] if s.is_code else None,
+        "where": s.where,
+    }
+
+
+def to_dict(diff: ReportDiff) -> dict[str, Any]:
+    """The diff as plain data (``appaudit diff --format json``)."""
+    return {
+        "diff_schema_version": DIFF_SCHEMA_VERSION,
+        "old": _identity(diff.old),
+        "new": _identity(diff.new),
+        "verdict": {"old": diff.old.verdict, "new": diff.new.verdict, "changed": diff.verdict_changed},
+        "permissions": {"added": list(diff.permissions_added), "removed": list(diff.permissions_removed)},
+        "data_classes": [{"data_class": c.data_class, "old": c.old, "new": c.new} for c in diff.levels],
+        "findings": {
+            "appeared": [_site(s) for s in diff.appeared],
+            "disappeared": [_site(s) for s in diff.disappeared],
+            "severity_changed": [
+                {**_site(c.new), "old_severity": c.old.severity.label, "new_severity": c.new.severity.label}
+                for c in diff.changed
+            ],
+        },
+    }
+
+
+def render_json(diff: ReportDiff) -> str:
+    return json.dumps(to_dict(diff), indent=2, ensure_ascii=False) + "\n"
+
+
+def _name(s: Snapshot) -> str:
+    return f"{s.package or '(unknown package)'} {s.version_name or '?'} ({s.version_code or '?'})"
+
+
+def _site_line(mark: str, s: SiteFinding) -> list[str]:
+    return [f"  {mark} {s.severity.label.upper():<8} {s.rule_id} [{s.data_class}] {s.title}", f"      in {s.where}"]
+
+
+def render_text(diff: ReportDiff) -> str:
+    """The diff for a terminal or a CI log (plain text)."""
+    verdict = f"{diff.old.verdict} -> {diff.new.verdict}" if diff.verdict_changed else diff.new.verdict
+    lines = [
+        f"appaudit diff: {_name(diff.old)} -> {_name(diff.new)}",
+        f"old  {diff.old.source}  sha256 {diff.old.sha256}",
+        f"new  {diff.new.source}  sha256 {diff.new.sha256}",
+        "",
+        f"Verdict: {verdict}",
+    ]
+    if diff.permissions_added or diff.permissions_removed:
+        lines += ["", "Permissions"]
+        lines += [f"  + {p}" for p in diff.permissions_added] + [f"  - {p}" for p in diff.permissions_removed]
+    if diff.levels:
+        lines += ["", "Data classes"]
+        lines += [f"  {c.data_class}: {c.old} -> {c.new}" for c in diff.levels]
+    for title, mark, items in (("Findings appeared", "+", diff.appeared), ("Findings gone", "-", diff.disappeared)):
+        if items:
+            lines += ["", f"{title} ({len(items)})"]
+            for s in items:
+                lines += _site_line(mark, s)
+    if diff.changed:
+        lines += ["", f"Severity changed ({len(diff.changed)})"]
+        for c in diff.changed:
+            lines += _site_line("~", c.new)
+            lines[-2] += f" (was {c.old.severity.label})"
+    if diff.empty:
+        lines += ["", "No changes."]
+    return "\n".join(lines) + "\n"
