@@ -193,3 +193,13 @@ def test_internal_error_exit_5(capsys: pytest.CaptureFixture[str], monkeypatch: 
     apk = fixture_apk("benign")
     res = run_cli(["diff", apk, apk], capsys)
     assert res.code == 5 and res.err.startswith("appaudit: error: internal error: RuntimeError: kaboom")
+
+
+def test_diff_reports_sdks_and_policy_violations(capsys: pytest.CaptureFixture[str]) -> None:
+    res = run_cli(["diff", fixture_apk("permission_only"), fixture_apk("sdk_harvest"), "--format", "json"], capsys)
+    doc = json.loads(res.out)
+    assert doc["sdks"] == {"added": ["LenddoEFL data SDK"], "removed": []}
+    assert "google-play: GP-CONTACTS-PICKER" in doc["policy_violations"]["added"]
+    # READ_CALL_LOG, READ_SMS and RECEIVE_SMS are no longer declared
+    assert doc["policy_violations"]["removed"] == ["google-play: GP-PL-2025", "google-play: GP-SMS-CALLLOG"]
+    assert res.code == 1

@@ -67,6 +67,10 @@ class ReportDiff:
     permissions_added: tuple[str, ...]
     permissions_removed: tuple[str, ...]
     levels: tuple[LevelChange, ...]
+    sdks_added: tuple[str, ...] = ()
+    sdks_removed: tuple[str, ...] = ()
+    violations_added: tuple[str, ...] = ()
+    violations_removed: tuple[str, ...] = ()
 
     @property
     def verdict_changed(self) -> bool:
@@ -81,6 +85,10 @@ class ReportDiff:
             or self.permissions_added
             or self.permissions_removed
             or self.levels
+            or self.sdks_added
+            or self.sdks_removed
+            or self.violations_added
+            or self.violations_removed
             or self.verdict_changed
         )
 
@@ -131,6 +139,10 @@ def compare(old: Snapshot, new: Snapshot) -> ReportDiff:
             for c in classes
             if old_levels.get(c, "none") != new_levels.get(c, "none")
         ),
+        sdks_added=tuple(sorted(set(new.sdks) - set(old.sdks))),
+        sdks_removed=tuple(sorted(set(old.sdks) - set(new.sdks))),
+        violations_added=tuple(sorted(set(new.violations) - set(old.violations))),
+        violations_removed=tuple(sorted(set(old.violations) - set(new.violations))),
     )
 
 
@@ -166,6 +178,8 @@ def to_dict(diff: ReportDiff) -> dict[str, Any]:
         "verdict": {"old": diff.old.verdict, "new": diff.new.verdict, "changed": diff.verdict_changed},
         "permissions": {"added": list(diff.permissions_added), "removed": list(diff.permissions_removed)},
         "data_classes": [{"data_class": c.data_class, "old": c.old, "new": c.new} for c in diff.levels],
+        "sdks": {"added": list(diff.sdks_added), "removed": list(diff.sdks_removed)},
+        "policy_violations": {"added": list(diff.violations_added), "removed": list(diff.violations_removed)},
         "findings": {
             "appeared": [_site(s) for s in diff.appeared],
             "disappeared": [_site(s) for s in diff.disappeared],
@@ -205,6 +219,13 @@ def render_text(diff: ReportDiff) -> str:
     if diff.levels:
         lines += ["", "Data classes"]
         lines += [f"  {c.data_class}: {c.old} -> {c.new}" for c in diff.levels]
+    for title, added, removed in (
+        ("SDKs in findings", diff.sdks_added, diff.sdks_removed),
+        ("Policy violations", diff.violations_added, diff.violations_removed),
+    ):
+        if added or removed:
+            lines += ["", title]
+            lines += [f"  + {x}" for x in added] + [f"  - {x}" for x in removed]
     for title, mark, items in (("Findings appeared", "+", diff.appeared), ("Findings gone", "-", diff.disappeared)):
         if items:
             lines += ["", f"{title} ({len(items)})"]

@@ -33,6 +33,10 @@ class Snapshot:
     levels: tuple[tuple[str, str], ...]
     """(data class, level) in report order."""
     findings: tuple[Finding, ...]
+    sdks: tuple[str, ...] = ()
+    """Names of the SDKs whose code the findings are in, sorted."""
+    violations: tuple[str, ...] = ()
+    """Violated provisions as ``pack: provision``, sorted."""
 
     @classmethod
     def from_report(cls, report: Report, source: str | None = None) -> Snapshot:
@@ -47,6 +51,8 @@ class Snapshot:
             permissions=app.permissions,
             levels=tuple((name, r.level.value) for name, r in report.data_classes.items()),
             findings=report.findings,
+            sdks=tuple(sorted({o.name for f in report.findings for o in f.owners if o.kind == "sdk"})),
+            violations=tuple(sorted(f"{p.id}: {v.provision}" for p in report.policies for v in p.violations)),
         )
 
     @classmethod
@@ -63,6 +69,14 @@ class Snapshot:
             permissions=tuple(app.get("permissions") or ()),
             levels=tuple((name, r["level"]) for name, r in doc["data_classes"].items()),
             findings=tuple(_finding(f) for f in doc["findings"]),
+            sdks=tuple(
+                sorted(
+                    {c["name"] for f in doc["findings"] for c in f.get("components") or () if c.get("kind") == "sdk"}
+                )
+            ),
+            violations=tuple(
+                sorted(f"{p['id']}: {v['provision']}" for p in doc.get("policies") or () for v in p["violations"])
+            ),
         )
 
 
