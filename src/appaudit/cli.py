@@ -42,6 +42,13 @@ app = typer.Typer(
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+    markdown = "markdown"
+
+
+class Lang(StrEnum):
+    en = "en"
+    zh = "zh"
 
 
 class FailOn(StrEnum):
@@ -90,6 +97,9 @@ def scan(
     chain_depth: Annotated[
         int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
     ] = 3,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of the text, HTML and Markdown reports (JSON keys stay English).")
+    ] = Lang.en,
 ) -> None:
     """Scan one APK and report, per data class, what it declares and what its code reads."""
     from appaudit.api import ScanOptions
@@ -100,7 +110,7 @@ def scan(
 
     options = ScanOptions(rules_dirs=tuple(rules or ()), chain_depth=chain_depth, policies=tuple(policy or ()) or None)
     report = run_scan(path, options)
-    text = render(report, fmt.value, color=_use_color(fmt, output))
+    text = render(report, fmt.value, color=_use_color(fmt, output), lang=lang.value)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
