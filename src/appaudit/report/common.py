@@ -164,6 +164,19 @@ def class_summary(name: str, r: DataClassResult, lang: str) -> str | None:
     return t("sum.class", lang, name=class_label(name, lang), parts=sep.join(parts))
 
 
+def summary_lines(report: Report, lang: str) -> list[str]:
+    """Under the verdict: each protected class with anything found, then each other class whose code reads."""
+    lines = []
+    for name in PROTECTED + NEIGHBOURS:
+        r = report.data_classes.get(name)
+        if r is None or (name not in PROTECTED and r.level in (Level.NONE, Level.DECLARED)):
+            continue
+        line = class_summary(name, r, lang)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
 def coverage_reason_text(code: str, lang: str) -> str | None:
     key = f"cov.reason.{code}"
     return t(key, lang) if has(key, lang) else None

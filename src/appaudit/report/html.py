@@ -209,7 +209,7 @@ def _verdict(report: Report, lang: str) -> list[str]:
         f'<div class="why">{_e(t(f"verdict.{v}.why", lang))}</div>',
         "</section>",
     ]
-    lines = [s for name in c.PROTECTED if (s := c.class_summary(name, report.data_classes[name], lang)) is not None]
+    lines = c.summary_lines(report, lang)
     if lines:
         out.append('<ul class="summary">' + "".join(f"<li>{_e(s)}</li>" for s in lines) + "</ul>")
     n, packs = c.violation_count(report)

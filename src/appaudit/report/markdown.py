@@ -67,7 +67,7 @@ def _verdict(report: Report, lang: str) -> list[str]:
     out = [f"> ## {_text(label)}", ">"]
     out.append(f"> {_text(t(f'verdict.{v}.why', lang))}")
     out.append("")
-    lines = [s for name in c.PROTECTED if (s := c.class_summary(name, report.data_classes[name], lang)) is not None]
+    lines = c.summary_lines(report, lang)
     out.extend(f"- {_text(s)}" for s in lines)
     n, packs = c.violation_count(report)
     if n:
