@@ -91,13 +91,13 @@ def test_library_never_prints_or_exits() -> None:
     assert problems == []
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "html", "markdown"])
 @pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_every_format_renders_every_fixture(fmt: str, name: str) -> None:
     from appaudit.api import scan
     from appaudit.report import FORMATS, render
     from conftest import fixture_apk
 
-    assert set(FORMATS) == {"text", "json", "sarif"}
+    assert set(FORMATS) == {"text", "json", "sarif", "html", "markdown"}
     out = render(scan(fixture_apk(name)), fmt)
     assert out.endswith("\n") and report_json(name)["app"]["package"] in out

@@ -46,6 +46,13 @@ app = typer.Typer(
 class DiffFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+    markdown = "markdown"
+
+
+class Lang(StrEnum):
+    en = "en"
+    zh = "zh"
 
 
 class FailOn(StrEnum):
@@ -127,6 +134,9 @@ def scan(
     chain_depth: Annotated[
         int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
     ] = 3,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of the text, HTML and Markdown reports (JSON keys stay English).")
+    ] = Lang.en,
 ) -> None:
     """Scan one APK and report, per data class, what it declares and what its code reads."""
     from appaudit.api import ScanOptions
@@ -153,7 +163,7 @@ def scan(
         from appaudit.history.baseline import apply_baseline
 
         report = apply_baseline(report, accepted)
-    rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt))
+    rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt), lang=lang.value)
     write_files(rendered)
     for spec, text in rendered:
         if spec.path is None:

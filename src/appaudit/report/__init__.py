@@ -1,8 +1,9 @@
 """Output formats: pure functions from a Report to text, in one registry.
 
-Each entry names the module whose ``render(report, *, color=False) -> str``
+Each entry names the module whose ``render(report, *, color=False, lang="en") -> str``
 produces that format; modules are imported on first use so that a JSON run
-never pays for the terminal library.
+never pays for the terminal library. ``lang`` (report.i18n.LANGS) translates
+what the human-readable formats say; machine formats accept and ignore it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ FORMAT_MODULES: dict[str, str] = {
     "text": "appaudit.report.text",
     "json": "appaudit.report.json_v1",
     "sarif": "appaudit.report.sarif",
+    "html": "appaudit.report.html",
+    "markdown": "appaudit.report.markdown",
 }
 
 
@@ -47,6 +50,6 @@ class _Formats(dict[str, Renderer]):
 FORMATS: dict[str, Renderer] = _Formats()
 
 
-def render(report: Report, fmt: str, *, color: bool = False) -> str:
-    """Render ``report`` in format ``fmt`` (a key of FORMATS)."""
-    return FORMATS[fmt](report, color=color)
+def render(report: Report, fmt: str, *, color: bool = False, lang: str = "en") -> str:
+    """Render ``report`` in format ``fmt`` (a key of FORMATS) and language ``lang``."""
+    return FORMATS[fmt](report, color=color, lang=lang)

@@ -160,6 +160,6 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render(report: Report, *, color: bool = False) -> str:
-    """The JSON text (``color`` is ignored: JSON is never coloured)."""
+def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
+    """The JSON text (``color`` and ``lang`` are ignored: JSON is never coloured, its keys stay English)."""
     return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"

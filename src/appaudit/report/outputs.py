@@ -52,10 +52,14 @@ def parse_output_specs(values: Sequence[str], output: Path | None = None) -> tup
 
 
 def render_outputs(
-    report: Report, specs: Sequence[OutputSpec], *, color: Callable[[OutputSpec], bool] = lambda _s: False
+    report: Report,
+    specs: Sequence[OutputSpec],
+    *,
+    color: Callable[[OutputSpec], bool] = lambda _s: False,
+    lang: str = "en",
 ) -> list[tuple[OutputSpec, str]]:
     """Every output rendered (nothing written yet); a failing format raises before any file exists."""
-    return [(spec, render(report, spec.fmt, color=color(spec))) for spec in specs]
+    return [(spec, render(report, spec.fmt, color=color(spec), lang=lang)) for spec in specs]
 
 
 def write_files(rendered: Sequence[tuple[OutputSpec, str]]) -> None:

@@ -203,6 +203,6 @@ def to_dict(report: Report) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def render(report: Report, *, color: bool = False) -> str:
+def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     """The SARIF text (``color`` is ignored)."""
     return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -11,30 +12,20 @@ from rich.text import Text
 
 from appaudit.descriptors import java_name
 from appaudit.model import ChainStep, Finding, Report, Severity, Verdict
+from appaudit.report.i18n import check_lang, has, t
 
 WIDTH = 80
 #: Evidence locations shown per finding in the terminal (JSON has them all).
 SHOWN_EVIDENCE = 3
 
-_VERDICT_TEXT = {
-    Verdict.HARVESTS: (
-        "HARVESTS",
-        "bold white on red",
-        "the app reads protected data in bulk or sends it off the device",
-    ),
-    Verdict.AT_RISK: ("AT RISK", "bold red", "code that can run reads protected data; bulk harvesting is not proven"),
-    Verdict.DORMANT_CODE: (
-        "DORMANT CODE",
-        "bold yellow",
-        "code that reads protected data is present, but its permission is not declared",
-    ),
-    Verdict.DECLARED_ONLY: (
-        "DECLARED ONLY",
-        "yellow",
-        "permissions for protected data are requested, but no code reading it was found",
-    ),
-    Verdict.INCONCLUSIVE: ("INCONCLUSIVE", "bold magenta", "part of the code could not be analysed; see coverage"),
-    Verdict.NO_EVIDENCE: ("NO EVIDENCE", "green", "no permission or code for contacts, SMS or call log was found"),
+#: Verdict -> style of its label (label and meaning come from the message catalogue).
+_VERDICT_STYLE = {
+    Verdict.HARVESTS: "bold white on red",
+    Verdict.AT_RISK: "bold red",
+    Verdict.DORMANT_CODE: "bold yellow",
+    Verdict.DECLARED_ONLY: "yellow",
+    Verdict.INCONCLUSIVE: "bold magenta",
+    Verdict.NO_EVIDENCE: "green",
 }
 _SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -45,8 +36,8 @@ _SEVERITY_STYLE = {
 }
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "-"
+def _yes(flag: bool, lang: str = "en") -> str:
+    return t("yes", lang) if flag else "-"
 
 
 def short_value(kind: str, value: str) -> str:
@@ -64,14 +55,14 @@ def _indented(text: Text | str, style: str = "") -> Padding:
     return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, 9))
 
 
-def _finding_lines(f: Finding) -> list[Text | Padding]:
+def _finding_lines(f: Finding, lang: str = "en") -> list[Text | Padding]:
     head = Text()
     head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
     head.append(f" {f.rule_id} ", style="bold")
     head.append(f"[{f.data_class}] ")
     head.append(f.title)
     if f.dormant:
-        head.append(" (dormant)", style="yellow")
+        head.append(" " + t("text.dormant", lang), style="yellow")
     if f.suppressed:
         head.append(" (suppressed)", style="green")
     lines: list[Text | Padding] = [head, _indented(f.message, "dim")]
@@ -80,13 +71,14 @@ def _finding_lines(f: Finding) -> list[Text | Padding]:
     code = [e for e in f.evidence if e.class_name is not None]
     for e in code[:SHOWN_EVIDENCE]:
         method = (e.method or "").split("(", 1)[0]
-        lines.append(_indented(f"{short_value(e.kind, e.value)} in {e.class_name}.{method}() +{e.offset} [{e.dex}]"))
+        where = f"{e.class_name}.{method}() +{e.offset} [{e.dex}]"
+        lines.append(_indented(f"{short_value(e.kind, e.value)} {t('text.in', lang)} {where}"))
     others = [e for e in f.evidence if e.class_name is None]
     if others:
         lines.append(_indented(", ".join(e.value for e in others)))
     hidden = f.evidence_total - min(len(code), SHOWN_EVIDENCE) - len(others)
     if hidden > 0:
-        lines.append(_indented(f"(+{hidden} more locations in the JSON report)", "dim"))
+        lines.append(_indented(t("text.more", lang, n=hidden), "dim"))
     return lines
 
 
@@ -94,25 +86,41 @@ def _short_method(step: ChainStep) -> str:
     return f"{step.class_name.rsplit('.', 1)[-1]}.{step.method.split('(', 1)[0]}"
 
 
-def _chain_lines(report: Report) -> list[Text | Padding]:
+def _chain_lines(report: Report, lang: str = "en") -> list[Text | Padding]:
     lines: list[Text | Padding] = []
     for name, r in report.data_classes.items():
         for chain in r.chains:
             lines.append(Text(f"{name} -> {chain.channel}: " + " -> ".join(_short_method(s) for s in chain.steps)))
             sink = short_value("invoke", chain.sink.value)
-            extra = f"sink {sink}" + (f"; via {', '.join(chain.transformers)}" if chain.transformers else "")
+            via = f"; {t('text.via', lang)} {', '.join(chain.transformers)}" if chain.transformers else ""
+            extra = f"{t('text.sink', lang)} {sink}{via}"
             if chain.urls:
                 extra += f"; {', '.join(chain.urls)}"
             lines.append(_indented(extra, "dim"))
         lines.extend(
-            Text(f"{name} read on {path.trigger}: " + " -> ".join(_short_method(s) for s in path.steps))
+            Text(
+                t("text.read_on", lang, name=name, trigger=_trigger(path.trigger, lang))
+                + " -> ".join(_short_method(s) for s in path.steps)
+            )
             for path in r.startup_paths
         )
     return lines
 
 
-def render(report: Report, *, color: bool = False) -> str:
-    """The report as terminal text; ANSI colours only when ``color`` is True."""
+def _trigger(trigger: str, lang: str) -> str:
+    """The trigger as the JSON names it in English, translated otherwise."""
+    return t(f"trigger.{trigger}", lang) if lang != "en" and has(f"trigger.{trigger}", lang) else trigger
+
+
+def _label(key: str, lang: str, width: int = 7) -> str:
+    """A left-column label padded to ``width`` terminal cells (CJK characters are two cells wide)."""
+    text = t(key, lang)
+    return text + " " * max(1, width - cell_len(text))
+
+
+def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
+    """The report as terminal text in ``lang``; ANSI colours only when ``color`` is True."""
+    check_lang(lang)
     buf = io.StringIO()
     console = Console(
         file=buf,
@@ -126,65 +134,70 @@ def render(report: Report, *, color: bool = False) -> str:
     app = report.app
     version = f"{app.version_name or '?'} ({app.version_code or '?'})"
     console.print(
-        Text(f"{report.tool_name} {report.tool_version}: {app.package or '(unknown package)'} {version}", style="bold")
+        Text(
+            f"{report.tool_name} {report.tool_version}: {app.package or t('text.unknown_package', lang)} {version}",
+            style="bold",
+        )
     )
-    console.print(f"file   {report.input_path}", overflow="fold")
+    console.print(f"{_label('text.file', lang)}{report.input_path}", overflow="fold")
     console.print(f"sha256 {app.sha256}")
-    console.print(f"dex    {', '.join(app.dex_files) or '(none)'}   min/target sdk {app.min_sdk}/{app.target_sdk}")
-    label, style, why = _VERDICT_TEXT[report.verdict]
-    verdict = Text("Verdict: ")
-    verdict.append(label, style=style)
-    verdict.append(f" - {why}")
+    dex = ", ".join(app.dex_files) or t("text.none", lang)
+    console.print(f"dex    {dex}   min/target sdk {app.min_sdk}/{app.target_sdk}")
+    verdict = Text(t("verdict", lang) + t("colon", lang))
+    verdict.append(t(f"verdict.{report.verdict.value}", lang), style=_VERDICT_STYLE[report.verdict])
+    verdict.append(f" - {t(f'verdict.{report.verdict.value}.why', lang)}")
     console.print()
     console.print(verdict)
 
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column in ("data class", "declared", "reads", "bulk", "leaves by", "start-up", "severity"):
-        table.add_column(column)
+    for column in ("data_class", "declared", "reads", "bulk", "leaves_by", "startup", "severity"):
+        table.add_column(t(f"col.{column}", lang))
     for name, r in report.data_classes.items():
-        reads = "yes" if r.read else ("dormant" if r.dormant else "-")
+        reads = t("yes", lang) if r.read else (t("dormant", lang) if r.dormant else "-")
         sev = r.severity.label if r.severity is not None else "-"
         table.add_row(
             name,
-            _yes(r.declared),
+            _yes(r.declared, lang),
             reads,
-            _yes(r.bulk),
+            _yes(r.bulk, lang),
             ",".join(r.exfiltrated) or "-",
-            _yes(r.at_startup),
+            _yes(r.at_startup, lang),
             Text(sev, style=_SEVERITY_STYLE.get(r.severity, "")) if r.severity is not None else sev,
         )
     console.print()
     console.print(table)
-    chain_lines = _chain_lines(report)
+    chain_lines = _chain_lines(report, lang)
     if chain_lines:
         console.print()
-        console.print(Text("Harvest chains", style="bold"))
+        console.print(Text(t("text.chains", lang), style="bold"))
         for line in chain_lines:
             console.print(line, overflow="fold")
 
     console.print()
     suppressed = sum(f.suppressed for f in report.findings)
-    count = f"{len(report.findings)}, {suppressed} suppressed" if suppressed else f"{len(report.findings)}"
-    console.print(Text(f"Findings ({count})", style="bold"))
+    heading = t("text.findings", lang, n=len(report.findings))
+    if suppressed:
+        heading = heading.rstrip(")") + f", {suppressed} suppressed)"
+    console.print(Text(heading, style="bold"))
     for f in report.findings:
-        for line in _finding_lines(f):
+        for line in _finding_lines(f, lang):
             console.print(line, overflow="fold")
     violated = [p for p in report.policies if p.violations]
     if violated:
         console.print()
-        console.print(Text("Policy violations (citations and reasons in the JSON report)", style="bold"))
+        console.print(Text(t("text.policies", lang), style="bold"))
         mark = {"V": "", "P": "*", "U": "!"}
         for pack in violated:
             ids = ", ".join(v.provision + mark.get(v.confidence, "") for v in pack.violations)
             console.print(Text(f"  {pack.id:<12} {ids}"), overflow="fold")
-        console.print(Text("  * citation partly verified   ! citation unverified: check before use", style="dim"))
+        console.print(Text("  " + t("text.policies.legend", lang), style="dim"))
     console.print()
     cov = report.coverage
-    console.print(Text(f"Coverage: {cov.status}", style="bold" if cov.status != "complete" else ""))
+    console.print(Text(t("text.coverage", lang, status=cov.status), style="bold" if cov.status != "complete" else ""))
     for reason in cov.reasons:
         console.print(f"  {reason.code}: {reason.detail}", overflow="fold")
     if report.errors:
-        console.print(Text(f"Errors ({len(report.errors)})", style="bold red"))
+        console.print(Text(t("text.errors", lang, n=len(report.errors)), style="bold red"))
         for err in report.errors:
             console.print(f"  {err.where}: {err.message}", overflow="fold")
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

@@ -1,0 +1,208 @@
+"""Wording shared by the human-readable formats (HTML, Markdown): pure functions of the model.
+
+Everything returns plain (unescaped) text; each format escapes it its own way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from appaudit.model import (
+    DATA_CLASSES,
+    PROTECTED_CLASSES,
+    ChainStep,
+    DataClassResult,
+    Evidence,
+    Level,
+    Owner,
+    Report,
+    Severity,
+)
+from appaudit.report.i18n import has, t
+
+#: Protected classes in report order.
+PROTECTED: tuple[str, ...] = tuple(c for c in DATA_CLASSES if c in PROTECTED_CLASSES)
+#: The other ("neighbour") classes in report order.
+NEIGHBOURS: tuple[str, ...] = tuple(c for c in DATA_CLASSES if c not in PROTECTED_CLASSES)
+#: Classes whose collection enables a named harassment practice.
+HARM_CLASSES: frozenset[str] = frozenset({"contacts", "call_log", "sms", "location", "photos_media"})
+#: Evidence locations shown per finding in HTML/Markdown (the JSON has up to engine.MAX_EVIDENCE).
+SHOWN_EVIDENCE = 20
+#: Chains and start-up paths shown per data class.
+SHOWN_CHAINS = 10
+#: Citation confidences that need a caveat next to the article.
+CAVEATED = frozenset({"P", "U"})
+
+
+def java(desc: str) -> str:
+    """``Lpkg/Cls;`` as ``pkg.Cls``; anything else unchanged."""
+    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
+
+
+def short_value(kind: str, value: str) -> str:
+    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``."""
+    if kind in ("sget", "invoke") and "->" in value:
+        owner, member = value.split("->", 1)
+        name = member.split(":", 1)[0].split("(", 1)[0]
+        return f"{java(owner)}.{name}" + ("()" if kind == "invoke" else "")
+    if kind == "const-string":
+        return f'"{value}"'
+    if kind == "sink" and ": " in value:
+        channel, target = value.split(": ", 1)
+        return f"{channel}: {short_value('invoke', target)}"
+    return value
+
+
+def short_method(step: ChainStep) -> str:
+    """``Cls.method`` (simple class name, no prototype) for compact chains."""
+    return f"{step.class_name.rsplit('.', 1)[-1]}.{step.method.split('(', 1)[0]}"
+
+
+def full_method(class_name: str | None, method: str | None) -> str:
+    """``pkg.Cls.method(proto)ret`` or empty."""
+    if not class_name:
+        return ""
+    return f"{class_name}.{method}" if method else class_name
+
+
+def site(e: Evidence) -> str:
+    """Where a piece of code evidence is: ``pkg.Cls.method() +offset``."""
+    if e.class_name is None:
+        return e.value
+    method = (e.method or "").split("(", 1)[0]
+    offset = f" +{e.offset}" if e.offset is not None else ""
+    return f"{e.class_name}.{method}(){offset}"
+
+
+def step_text(step: ChainStep) -> str:
+    offset = f" +{step.offset}" if step.offset is not None else ""
+    return f"{step.class_name}.{step.method.split('(', 1)[0]}(){offset}"
+
+
+def class_label(name: str, lang: str) -> str:
+    key = f"dc.{name}"
+    return t(key, lang) if has(key, lang) else name
+
+
+def severity_label(sev: Severity | None, lang: str) -> str:
+    return t(f"severity.{sev.label}", lang) if sev is not None else "-"
+
+
+def level_label(level: Level, lang: str) -> str:
+    return t(f"level.{level.value}", lang)
+
+
+def channel_label(channel: str, lang: str) -> str:
+    key = f"channel.{channel}"
+    return t(key, lang) if has(key, lang) else channel
+
+
+def trigger_label(trigger: str, lang: str) -> str:
+    key = f"trigger.{trigger}"
+    return t(key, lang) if has(key, lang) else trigger
+
+
+def resolved_label(how: str, lang: str) -> str:
+    key = f"resolved.{how}"
+    return t(key, lang) if has(key, lang) else how
+
+
+def owner_label(o: Owner, lang: str) -> str:
+    """``the app itself (pkg)``, ``SDK Name (vendor X, credit scoring)``, ``unknown code (obfuscated)``."""
+    key = f"owner.{o.kind}"
+    if not has(key, lang):
+        return o.name
+    text = t(key, lang, name=o.name)
+    if o.kind == "sdk":
+        extra = [t("owner.sdk_kind", lang)]
+        if o.vendor:
+            extra.append(t("owner.vendor", lang, vendor=o.vendor))
+        if o.category:
+            ckey = f"owner.category.{o.category}"
+            extra.append(t(ckey, lang) if has(ckey, lang) else o.category)
+        text += f" ({', '.join(extra)})" if lang == "en" else f"（{'，'.join(extra)}）"
+    return text
+
+
+def owners_text(owners: Iterable[Owner], lang: str) -> str:
+    sep = "; " if lang == "en" else "；"
+    return sep.join(owner_label(o, lang) for o in owners)
+
+
+def join(items: Iterable[str], lang: str) -> str:
+    return (", " if lang == "en" else "、").join(items)
+
+
+def reads_label(r: DataClassResult, lang: str) -> str:
+    return t("yes", lang) if r.read else (t("dormant", lang) if r.dormant else "-")
+
+
+def yes_dash(flag: bool, lang: str) -> str:
+    return t("yes", lang) if flag else "-"
+
+
+def class_summary(name: str, r: DataClassResult, lang: str) -> str | None:
+    """One line on what happens to a class, None when nothing does."""
+    if r.level is Level.NONE:
+        return None
+    parts: list[str] = []
+    if r.read:
+        parts.append(t("sum.read", lang))
+    elif r.dormant:
+        parts.append(t("sum.dormant", lang))
+    elif r.declared:
+        parts.append(t("sum.declared", lang))
+    if r.bulk:
+        parts.append(t("sum.bulk", lang))
+    if r.exfiltrated:
+        parts.append(t("sum.leaves", lang, channels=join((channel_label(c, lang) for c in r.exfiltrated), lang)))
+    if r.at_startup:
+        parts.append(t("sum.startup", lang))
+    if r.owners:
+        parts.append(t("sum.by", lang, owners=owners_text(r.owners, lang)))
+    sep = ", " if lang == "en" else "，"
+    return t("sum.class", lang, name=class_label(name, lang), parts=sep.join(parts))
+
+
+def summary_lines(report: Report, lang: str) -> list[str]:
+    """Under the verdict: each protected class with anything found, then each other class whose code reads."""
+    lines = []
+    for name in PROTECTED + NEIGHBOURS:
+        r = report.data_classes.get(name)
+        if r is None or (name not in PROTECTED and r.level in (Level.NONE, Level.DECLARED)):
+            continue
+        line = class_summary(name, r, lang)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def coverage_reason_text(code: str, lang: str) -> str | None:
+    key = f"cov.reason.{code}"
+    return t(key, lang) if has(key, lang) else None
+
+
+def coverage_status_text(status: str, lang: str) -> str:
+    key = f"cov.{status}"
+    return t(key, lang) if has(key, lang) else status
+
+
+def policy_kind(kind: str, lang: str) -> str:
+    key = f"pol.kind.{kind}"
+    return t(key, lang) if has(key, lang) else kind
+
+
+def confidence_text(conf: str, lang: str) -> str:
+    key = f"pol.conf.{conf}"
+    return t(key, lang) if has(key, lang) else conf
+
+
+def is_web_link(url: str) -> bool:
+    """A citation source that may be a link: http(s), no whitespace or markup characters."""
+    return url.startswith(("https://", "http://")) and not any(c.isspace() or c in "<>\"'`" for c in url)
+
+
+def violation_count(report: Report) -> tuple[int, int]:
+    """(violations, packs with violations)."""
+    violated = [p for p in report.policies if p.violations]
+    return sum(len(p.violations) for p in violated), len(violated)
