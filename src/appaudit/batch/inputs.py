@@ -50,10 +50,9 @@ def _looks_like_zip(path: Path) -> bool:
 
 def _walk(directory: Path) -> list[str]:
     found: list[str] = []
-    for root, dirs, names in os.walk(directory, followlinks=False):
-        dirs.sort()
-        found.extend(os.path.join(root, n) for n in sorted(names) if n.lower().endswith(APK_SUFFIXES))
-    return found
+    for root, _dirs, names in os.walk(directory, followlinks=False):
+        found.extend(os.path.join(root, n) for n in names if n.lower().endswith(APK_SUFFIXES))
+    return sorted(found)
 
 
 def _list_file(path: Path) -> list[str]:

@@ -35,6 +35,16 @@ from appaudit.ruleset import Ruleset
 _WORKER_MAIN = "from appaudit.batch.worker import main; main()"
 
 
+def _worker_env() -> dict[str, str]:
+    """Our environment, with this process's copy of appaudit first on the path (the worker runs the same code)."""
+    import appaudit
+
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(appaudit.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerLimits:
     """Limits every worker runs under."""
@@ -75,6 +85,7 @@ class IsolatedScanner:
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
                 close_fds=True,
+                env=_worker_env(),
             )
             conn = Connection(os.dup(ours.fileno()))
         with self._lock:
@@ -136,13 +147,16 @@ class IsolatedScanner:
                 self.close()
                 message = f"no result within {self.limits.timeout_s:g} s: worker killed"
                 return failure_record(task, self.ruleset.sha256, ScanStatus.TIMEOUT, message, time.perf_counter() - t0)
-            record = conn.recv()
+            reply = conn.recv()
         except (EOFError, OSError):
             elapsed = time.perf_counter() - t0
             reason = self._death_reason()
             self.close()
             return failure_record(task, self.ruleset.sha256, ScanStatus.CRASHED, reason, elapsed)
         self._tasks += 1
+        record, retiring = reply if isinstance(reply, tuple) and len(reply) == 2 else (None, True)
+        if retiring:  # it exits now (e.g. after a MemoryError): the next APK gets a new worker
+            self.close()
         if not isinstance(record, ScanRecord):
             self.kill()
             self.close()

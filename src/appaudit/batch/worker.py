@@ -4,8 +4,9 @@ Started by :class:`appaudit.batch.isolation.IsolatedScanner` as
 ``python -c "from appaudit.batch.worker import main; main()" FD PARENT_PID``; FD is its end of a socket pair that
 carries pickled messages (``multiprocessing.connection`` framing). Protocol:
 the parent sends a :class:`WorkerInit`, the worker answers ``READY``; then
-each :class:`ScanTask` is answered by one :class:`ScanRecord`. EOF or
-``None`` ends the worker.
+each :class:`ScanTask` is answered by ``(ScanRecord, retiring)``, where
+``retiring`` says the worker exits after this answer. EOF or ``None`` ends
+the worker.
 
 The worker caps its own address space (RLIMIT_AS) so a hostile APK fails
 with MemoryError instead of exhausting the machine; after a MemoryError it
@@ -144,7 +145,7 @@ def serve(conn: Connection) -> None:
             return
         record, fatal = scan_task(task, init.ruleset, init.max_memory_mb)
         try:
-            conn.send(record)
+            conn.send((record, fatal))
         except (BrokenPipeError, OSError):
             return
         if fatal:
