@@ -21,7 +21,12 @@ FORBIDDEN = {
     "analysis": {"apk", "report", "api", "cli"},
     "apk": {"engine", "ruleset", "analysis", "report", "api", "cli"},
     "api": {"cli", "report"},
+    "batch": {"cli"},
 }
+# Only the CLI drives batches: no lower layer may import appaudit.batch.
+for _banned in FORBIDDEN.values():
+    if _banned is not FORBIDDEN["batch"]:
+        _banned.add("batch")
 
 
 def _modules() -> list[tuple[Path, ast.Module]]:

@@ -113,6 +113,15 @@ def close_dask_slots() -> int:
     return len(slots)
 
 
+def _next(items: queue.SimpleQueue[Any]) -> Any:
+    """The next item, waiting in short steps so that Ctrl-C is not held up."""
+    while True:
+        try:
+            return items.get(timeout=0.2)
+        except queue.Empty:
+            continue
+
+
 class DaskExecutor:
     """Scans on a Dask distributed cluster (``pip install 'appaudit[dask]'``).
 
@@ -121,8 +130,9 @@ class DaskExecutor:
     locally. APK paths must be readable under the same name on every worker.
     """
 
-    def __init__(self, scheduler: str) -> None:
+    def __init__(self, scheduler: str, *, connect_timeout_s: float = 30.0) -> None:
         self.scheduler = scheduler
+        self.connect_timeout_s = connect_timeout_s
 
     @staticmethod
     def _distributed() -> Any:
@@ -137,7 +147,7 @@ class DaskExecutor:
     def _client(self) -> Any:
         client_class = self._distributed().Client
         try:
-            return client_class(self.scheduler, timeout=30, set_as_default=False)
+            return client_class(self.scheduler, timeout=self.connect_timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}") from exc
 
@@ -146,9 +156,9 @@ class DaskExecutor:
     ) -> Generator[ScanRecord, None, None]:
         if not tasks:
             return
-        as_completed = self._distributed().as_completed
         client = self._client()
         futures: list[Any] = []
+        finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
         try:
             shared_rules = client.scatter(ruleset, broadcast=True, hash=False)
             by_key: dict[str, ScanTask] = {}
@@ -156,7 +166,9 @@ class DaskExecutor:
                 fut = client.submit(dask_scan, task, shared_rules, limits, pure=False)
                 by_key[fut.key] = task
                 futures.append(fut)
-            for fut in as_completed(futures):
+                fut.add_done_callback(finished.put)  # not as_completed: it needs a default client
+            for _ in range(len(futures)):
+                fut = _next(finished)
                 task = by_key[fut.key]
                 if fut.status == "finished":
                     yield fut.result()
