@@ -18,7 +18,8 @@ timed too (everything cached: the cost of a no-op re-run).
 Also recorded: the scan-phase rate printed in the batch summary (workers
 busy, without start-up and hashing); the CPU time (user + sys) of the whole
 process tree from ``os.wait4`` (the batch process plus the worker processes
-it started and reaped) and the parent's peak RSS; the 1-minute load average
+it started and reaped) and the largest peak RSS of any one process in that
+tree (``ru_maxrss`` of ``wait4``: the batch process or a worker); the 1-minute load average
 before each run. On a shared machine wall time depends on what else runs;
 CPU time hardly does, so ``APKs / CPU-s`` (and twice that, the throughput
 two otherwise idle cores could sustain) is reported next to the wall-clock
@@ -75,7 +76,7 @@ def run_batch(folder: Path, db: Path, workers: int, src: Path | None) -> dict[st
         "exit": proc.returncode,
         "loadavg_1m": load,
         "tree_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "parent_maxrss_mib": round(usage.ru_maxrss / 1024, 1),
+        "max_process_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "scan_phase_rate": float(match.group(2)) if match else None,
         "summary_tail": out.strip().splitlines()[-12:] if out else [],
         "stderr_tail": err[-400:],
