@@ -23,7 +23,12 @@ FORBIDDEN = {
     "api": {"cli", "report", "history"},
     # baselines and diffs work on model objects and JSON documents; the CLI does the scanning
     "history": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli"},
+    "batch": {"cli"},
 }
+# Only the CLI drives batches: no lower layer may import appaudit.batch.
+for _banned in FORBIDDEN.values():
+    if _banned is not FORBIDDEN["batch"]:
+        _banned.add("batch")
 
 
 def _modules() -> list[tuple[Path, ast.Module]]:

@@ -207,6 +207,8 @@ class DexFile:
         self._strings: dict[int, str] = {}
         self._protos: dict[int, str] = {}
         self._method_refs: dict[int, MethodRef] = {}
+        self.structure_cache: dict[object, object] = {}
+        """Per-file cache of ``structure``'s class lookups (dies with this object)."""
         self._starts_cache: dict[int, frozenset[int]] = {}
 
     # ------------------------------------------------------------------ tables

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
 
 from appaudit.apk.dex.reader import ClassDef, CodeSpan, DexFile, _uleb128, class_data_methods
 
@@ -28,9 +27,14 @@ class MethodEntry:
     ins_size: int
 
 
-@lru_cache(maxsize=32)
 def _class_index(dex: DexFile) -> dict[int, int]:
-    return {cdef.class_idx: i for i, cdef in enumerate(dex.class_defs)}
+    # Cached on the DexFile itself, so the cache dies with it (a module-level
+    # cache keyed by DexFile kept every scanned APK alive in long-lived workers).
+    index: dict[int, int] | None = dex.structure_cache.get("class_index")  # type: ignore[assignment]
+    if index is None:
+        index = {cdef.class_idx: i for i, cdef in enumerate(dex.class_defs)}
+        dex.structure_cache["class_index"] = index
+    return index
 
 
 def class_def_index(dex: DexFile, class_desc: str) -> int | None:
@@ -41,9 +45,17 @@ def class_def_index(dex: DexFile, class_desc: str) -> int | None:
     return _class_index(dex).get(tidx)
 
 
-@lru_cache(maxsize=8192)
 def class_methods(dex: DexFile, ci: int) -> tuple[MethodEntry, ...]:
-    """Every method class ``ci`` defines, direct then virtual."""
+    """Every method class ``ci`` defines, direct then virtual (cached on the DexFile)."""
+    key = ("methods", ci)
+    cached: tuple[MethodEntry, ...] | None = dex.structure_cache.get(key)  # type: ignore[assignment]
+    if cached is None:
+        cached = _class_methods(dex, ci)
+        dex.structure_cache[key] = cached
+    return cached
+
+
+def _class_methods(dex: DexFile, ci: int) -> tuple[MethodEntry, ...]:
     cdef: ClassDef = dex.class_defs[ci]
     off = cdef.class_data_off
     if off == 0:

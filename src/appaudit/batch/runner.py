@@ -1,0 +1,234 @@
+"""``run_batch(paths, options) -> BatchResult``: scan many APKs into the results store.
+
+Steps: expand the inputs; load the rules once; hash every file (reusing the
+store's path cache); skip the APKs the store already has for this ruleset
+(unless ``rescan``, or ``retry_failed`` for failed ones); scan the rest on the
+executor, saving each record as it arrives; count the outcomes of every input.
+Progress goes to the ``on_event`` callback; the library never prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appaudit.batch.executors import DaskExecutor, Executor, LocalExecutor
+from appaudit.batch.inputs import collect_inputs, hash_files
+from appaudit.batch.isolation import WorkerLimits
+from appaudit.batch.records import ScanRecord, ScanTask
+from appaudit.batch.store import ResultStore
+from appaudit.batch.summary import BatchSummary, Outcome, summarize
+from appaudit.errors import ConfigError, InputError
+from appaudit.ruleset import load_ruleset
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchOptions:
+    """How to run a batch."""
+
+    db: str | Path = "results.sqlite"
+    workers: int = field(default_factory=default_workers)
+    """Worker processes (local executor)."""
+    timeout_s: float = 120.0
+    """Seconds one APK may take; its worker is then killed and the APK recorded as ``timeout``."""
+    max_memory_mb: int = 2048
+    """Address-space cap of each worker in MiB (RLIMIT_AS); 0 for none."""
+    rules_dirs: Sequence[str | Path] = ()
+    rescan: bool = False
+    """Scan every input again, even when the store has its result."""
+    retry_failed: bool = False
+    """Scan again the inputs whose stored result is not ``ok``."""
+    executor: str = "local"
+    """``local`` or ``dask``."""
+    scheduler: str | None = None
+    """The Dask scheduler's address (``tcp://host:8786``), for the dask executor."""
+    max_tasks_per_worker: int = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Planned:
+    """Event: the inputs are known and hashed; ``to_scan`` scans follow."""
+
+    inputs: int
+    to_scan: int
+    cached: int
+    duplicates: int
+    missing: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scanned:
+    """Event: one APK's record is in the store."""
+
+    done: int
+    total: int
+    path: str
+    status: str
+    verdict: str | None
+    error: str | None
+    duration_s: float
+
+
+BatchEvent = Planned | Scanned
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchResult:
+    """What a batch did, for the caller to report."""
+
+    db: str
+    ruleset_sha256: str
+    outcomes: tuple[Outcome, ...]
+    summary: BatchSummary
+    scan_elapsed_s: float
+    """Wall time of the scanning phase (after hashing and planning)."""
+
+
+def make_executor(options: BatchOptions) -> Executor:
+    if options.executor == "local":
+        return LocalExecutor(options.workers)
+    if options.executor == "dask":
+        if not options.scheduler:
+            raise ConfigError("--executor dask needs --scheduler ADDRESS")
+        return DaskExecutor(options.scheduler)
+    raise ConfigError(f"unknown executor {options.executor!r} (local or dask)")
+
+
+def _from_record(path: str, record: ScanRecord) -> Outcome:
+    return Outcome(
+        path=path,
+        apk_sha256=record.apk_sha256,
+        status=record.status.value,
+        verdict=record.verdict,
+        max_severity_rank=record.max_severity_rank,
+        error=record.error,
+        levels=tuple((d.data_class, d.level) for d in record.data_classes),
+        rule_ids=tuple(sorted({f.rule_id for f in record.findings})),
+    )
+
+
+def _from_store(path: str, sha: str, ruleset_sha256: str, store: ResultStore) -> Outcome:
+    row = store.scan_row(sha, ruleset_sha256)
+    if row is None:  # only if another process deleted it meanwhile
+        return Outcome(path=path, apk_sha256=sha, status="missing", error="result vanished from the store")
+    return Outcome(
+        path=path,
+        apk_sha256=sha,
+        status=row["status"],
+        cached=True,
+        verdict=row["verdict"],
+        max_severity_rank=row["max_severity_rank"],
+        error=row["error"],
+        levels=tuple(store.levels(sha, ruleset_sha256).items()),
+        rule_ids=store.rule_ids(sha, ruleset_sha256),
+    )
+
+
+def run_batch(
+    paths: Sequence[str], options: BatchOptions, on_event: Callable[[BatchEvent], None] | None = None
+) -> BatchResult:
+    """Scan every APK under ``paths`` into ``options.db``. Raises InputError, RuleError, ConfigError."""
+    emit = on_event or (lambda _event: None)
+    inputs = collect_inputs(paths)
+    if not inputs.files and not inputs.problems:
+        raise InputError(" ".join(paths), "no APK found (looked for *.apk, *.apks, *.xapk)")
+    if options.timeout_s <= 0:
+        raise ConfigError("--timeout must be more than 0 seconds")
+    ruleset = load_ruleset(options.rules_dirs)
+    executor = make_executor(options)
+    limits = WorkerLimits(
+        timeout_s=options.timeout_s,
+        max_memory_mb=options.max_memory_mb,
+        max_tasks=options.max_tasks_per_worker,
+    )
+    with ResultStore(options.db) as store:
+        shas: dict[str, str] = {}
+        errors: dict[str, str] = {p.path: p.reason for p in inputs.problems}
+        unknown: list[str] = []
+        for path in inputs.files:
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                errors[path] = f"cannot be read: {exc.strerror or exc}"
+                continue
+            known = store.known_file(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+            if known is None:
+                unknown.append(path)
+            else:
+                shas[path] = known
+        hashed = hash_files(unknown, options.workers)
+        for h in hashed:
+            if h.sha256 is None:
+                errors[h.path] = h.error or "cannot be read"
+            else:
+                shas[h.path] = h.sha256
+        store.remember_files((os.path.abspath(h.path), h.size, h.mtime_ns, h.sha256) for h in hashed if h.sha256)
+
+        stored = store.statuses(ruleset.sha256)
+        first: dict[str, str] = {}
+        for path in inputs.files:
+            if path in shas:
+                first.setdefault(shas[path], path)
+        tasks = [
+            ScanTask(apk_sha256=sha, path=path)
+            for sha, path in first.items()
+            if options.rescan or sha not in stored or (options.retry_failed and stored[sha] != "ok")
+        ]
+        duplicates = len(shas) - len(first)
+        emit(
+            Planned(
+                inputs=len(inputs.files) + len(inputs.problems),
+                to_scan=len(tasks),
+                cached=len(first) - len(tasks),
+                duplicates=duplicates,
+                missing=len(errors),
+            )
+        )
+
+        records: dict[str, ScanRecord] = {}
+        t0 = time.perf_counter()
+        with contextlib.closing(executor.run(tasks, ruleset, limits)) as results:
+            for record in results:
+                store.save(record)
+                records[record.apk_sha256] = record
+                emit(
+                    Scanned(
+                        done=len(records),
+                        total=len(tasks),
+                        path=record.path,
+                        status=record.status.value,
+                        verdict=record.verdict,
+                        error=record.error,
+                        duration_s=record.duration_s,
+                    )
+                )
+        scan_elapsed = time.perf_counter() - t0
+
+        outcomes: list[Outcome] = []
+        for path in (*inputs.files, *(p.path for p in inputs.problems)):
+            sha = shas.get(path)
+            if sha is None:
+                outcomes.append(Outcome(path=path, apk_sha256=None, status="missing", error=errors.get(path)))
+            elif sha in records:
+                outcomes.append(_from_record(path, records[sha]))
+            else:
+                outcomes.append(_from_store(path, sha, ruleset.sha256, store))
+    return BatchResult(
+        db=str(options.db),
+        ruleset_sha256=ruleset.sha256,
+        outcomes=tuple(outcomes),
+        summary=summarize(outcomes, scanned=len(records), duplicates=duplicates),
+        scan_elapsed_s=scan_elapsed,
+    )
