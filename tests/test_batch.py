@@ -305,6 +305,25 @@ def test_store_is_wal_and_schema_versioned(fixture_run: tuple[Path, list[Any], A
     con = sqlite3.connect(db)
     try:
         assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
     finally:
         con.close()
+
+
+def test_store_records_components_and_summary_top_sdks(tmp_path: Path) -> None:
+    import sqlite3
+
+    from appaudit.batch import BatchOptions
+    from appaudit.batch.runner import run_batch
+
+    db = tmp_path / "r.sqlite"
+    result = run_batch(
+        [fixture_apk("sdk_harvest"), fixture_apk("sdk_api_baiqishi"), fixture_apk("contacts_const")],
+        BatchOptions(db=db, workers=1),
+    )
+    assert result.summary.top_sdks == (("baiqishi", 1), ("lenddo", 1))
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT DISTINCT component FROM findings WHERE rule_id = 'AA-CON-010' ORDER BY component"
+        ).fetchall()
+    assert rows == [("first_party",), ("sdk:lenddo",)]

@@ -371,6 +371,9 @@ def _summary_text(result: BatchResult, elapsed: float) -> str:
     if s.top_rules:
         lines.append("top rules (APKs):")
         lines.extend(f"  {rule:<14}{n:>6}" for rule, n in s.top_rules)
+    if s.top_sdks:
+        lines.append("top SDKs in findings (APKs):")
+        lines.extend(f"  {sdk:<22}{n:>6}" for sdk, n in s.top_sdks)
     if s.failures:
         lines.append(f"failed ({len(s.failures)}):")
         lines.extend(f"  {o.status} {o.path}: {o.error}" for o in s.failures)

@@ -52,6 +52,8 @@ class FindingRow:
     method: str | None
     offset: int | None
     value: str | None
+    component: str | None = None
+    """Whose code: ``first_party``, ``sdk:<id>`` or ``unknown:<why>``; None for manifest evidence."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +127,14 @@ def failure_record(
     )
 
 
+def _component(e: Evidence | None) -> str | None:
+    if e is None or e.owner is None:
+        return None
+    if e.owner.kind == "sdk":
+        return f"sdk:{e.owner.sdk_id}"
+    return "first_party" if e.owner.kind == "first_party" else f"unknown:{e.owner.name}"
+
+
 def _finding_rows(report: Report) -> tuple[FindingRow, ...]:
     def row(f: Finding, e: Evidence | None) -> FindingRow:
         return FindingRow(
@@ -139,6 +149,7 @@ def _finding_rows(report: Report) -> tuple[FindingRow, ...]:
             method=e.method if e else None,
             offset=e.offset if e else None,
             value=e.value if e else None,
+            component=_component(e),
         )
 
     return tuple(row(f, e) for f in report.findings for e in (f.evidence or (None,)))

@@ -116,6 +116,9 @@ def _from_record(path: str, record: ScanRecord) -> Outcome:
         error=record.error,
         levels=tuple((d.data_class, d.level) for d in record.data_classes),
         rule_ids=tuple(sorted({f.rule_id for f in record.findings})),
+        sdks=tuple(
+            sorted({f.component[4:] for f in record.findings if f.component and f.component.startswith("sdk:")})
+        ),
     )
 
 
@@ -133,6 +136,7 @@ def _from_store(path: str, sha: str, ruleset_sha256: str, store: ResultStore) ->
         error=row["error"],
         levels=tuple(store.levels(sha, ruleset_sha256).items()),
         rule_ids=store.rule_ids(sha, ruleset_sha256),
+        sdks=store.sdks(sha, ruleset_sha256),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from appaudit.batch.records import ScanRecord
 from appaudit.errors import ConfigError, InputError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS findings (
   method TEXT,
   insn_offset INTEGER,
   value TEXT,
+  component TEXT,
   FOREIGN KEY (apk_sha256, ruleset_sha256) REFERENCES scans ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS findings_scan ON findings (apk_sha256, ruleset_sha256);
@@ -168,10 +169,10 @@ class ResultStore:
                 ),
             )
             db.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (*key, f.rule_id, f.severity, f.severity_rank, f.data_class, f.effect, int(f.dormant))
-                    + (f.kind, f.class_name, f.method, f.offset, f.value)
+                    + (f.kind, f.class_name, f.method, f.offset, f.value, f.component)
                     for f in record.findings
                 ],
             )
@@ -243,6 +244,15 @@ class ResultStore:
     def rule_ids(self, apk_sha256: str, ruleset_sha256: str) -> tuple[str, ...]:
         rows = self._db.execute(
             "SELECT DISTINCT rule_id FROM findings WHERE apk_sha256 = ? AND ruleset_sha256 = ? ORDER BY rule_id",
+            (apk_sha256, ruleset_sha256),
+        )
+        return tuple(str(r[0]) for r in rows)
+
+    def sdks(self, apk_sha256: str, ruleset_sha256: str) -> tuple[str, ...]:
+        """Ids of the SDKs whose code the APK's findings are in."""
+        rows = self._db.execute(
+            "SELECT DISTINCT substr(component, 5) FROM findings"
+            " WHERE apk_sha256 = ? AND ruleset_sha256 = ? AND component LIKE 'sdk:%' ORDER BY 1",
             (apk_sha256, ruleset_sha256),
         )
         return tuple(str(r[0]) for r in rows)

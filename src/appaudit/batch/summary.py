@@ -34,6 +34,8 @@ class Outcome:
     levels: tuple[tuple[str, str], ...] = ()
     """(data class, level) in report order."""
     rule_ids: tuple[str, ...] = ()
+    sdks: tuple[str, ...] = ()
+    """Ids of the SDKs whose code the findings are in."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +56,8 @@ class BatchSummary:
     """data class -> level -> number of ``ok`` inputs, strongest level first, zero counts left out."""
     top_rules: tuple[tuple[str, int], ...]
     """The rule ids that matched the most inputs (at most 10), with that number."""
+    top_sdks: tuple[tuple[str, int], ...] = ()
+    """The SDKs (ids) whose code findings were in for the most inputs (at most 10)."""
     failures: tuple[Outcome, ...]
     """Every input whose status is not ``ok``, in input order."""
 
@@ -68,6 +72,7 @@ def summarize(outcomes: Sequence[Outcome], *, scanned: int, duplicates: int) -> 
         for dc, level in o.levels:
             per_class.setdefault(dc, Counter())[level] += 1
     rules = Counter(rule for o in ok for rule in set(o.rule_ids))
+    sdks = Counter(sdk for o in ok for sdk in set(o.sdks))
     return BatchSummary(
         inputs=len(outcomes),
         scanned=scanned,
@@ -77,5 +82,6 @@ def summarize(outcomes: Sequence[Outcome], *, scanned: int, duplicates: int) -> 
         by_verdict={v.value: verdicts[v.value] for v in Verdict if verdicts[v.value]},
         levels={dc: {lv: counts[lv] for lv in LEVEL_ORDER if counts[lv]} for dc, counts in per_class.items() if counts},
         top_rules=tuple(sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_RULES]),
+        top_sdks=tuple(sorted(sdks.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_RULES]),
         failures=tuple(o for o in outcomes if o.status != "ok"),
     )
