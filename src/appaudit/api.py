@@ -8,17 +8,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appaudit import __version__
+from appaudit import __version__, deadline
 from appaudit.analysis.coverage import missing_class_reasons, signal_reasons
 from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
+from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.engine import evaluate
-from appaudit.model import AppInfo, CodeIndex, HarvestFacts, Report, RunInfo, ScanErrorEntry
+from appaudit.model import AppInfo, CodeIndex, CoverageReason, HarvestFacts, Report, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Ruleset, load_ruleset
 
 TOOL_NAME = "appaudit"
+#: Share of a --timeout budget the harvest-chain search may use; rule matching keeps the rest.
+HARVEST_SHARE = 0.7
+
+__all__ = ["Limits", "ScanOptions", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +35,10 @@ class ScanOptions:
     bundled_rules: bool = True
     chain_depth: int = CHAIN_DEPTH
     """Method hops searched from a read to a sink (see analysis.flows.CHAIN_DEPTH)."""
+    limits: Limits = DEFAULT_LIMITS
+    """Size, ratio and nesting limits for reading the input (see apk.limits)."""
+    timeout: float | None = None
+    """Seconds the scan may take before it reports what it has (coverage reason ``timeout``); None: no cap."""
 
 
 def _harvest(
@@ -43,18 +52,37 @@ def _harvest(
 
 
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
-    """Scan one APK. Raises InputError for a file that is not an APK, RuleError for bad rules."""
+    """Scan one APK or split bundle. Raises InputError for a file that is neither, RuleError for bad rules.
+
+    With ``options.timeout`` the scan stops searching when the cap passes (a
+    cooperative deadline, see ``appaudit.deadline``) and reports what it found
+    with coverage reason ``timeout``.
+    """
     options = options or ScanOptions()
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
-    facts = load_apk(path)
-    harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
-    result = evaluate(ruleset, facts.app, facts.code, harvest)
-    dex_errors = tuple(ScanErrorEntry(where=dex, message=msg) for dex, msg in facts.code.errors)
-    hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
-    hidden += missing_class_reasons(facts.app, facts.code)
+    with deadline.time_cap(options.timeout):
+        facts = load_apk(path, options.limits)
+        with deadline.phase(HARVEST_SHARE):
+            harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
+        result = evaluate(ruleset, facts.app, facts.code, harvest)
+        hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
+        hidden += missing_class_reasons(facts.app, facts.code)
+        hidden += facts.code.damage_reasons()
+        stopped = deadline.stopped()
+    if stopped:
+        hidden.append(
+            CoverageReason(
+                code="timeout",
+                detail=f"the {options.timeout:g} s time cap passed during: {', '.join(stopped)}; "
+                "only what was found before it is reported",
+            )
+        )
+    dex_errors = tuple(
+        ScanErrorEntry(where=where, message=msg) for where, msg in facts.code.errors + facts.code.text_errors
+    )
     coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
     classes = data_class_results(result.findings, harvest)
     return Report(

@@ -130,7 +130,13 @@ class AppInfo:
     dex_files: tuple[str, ...]
     """DEX entries analysed, in order."""
     zip_entries: tuple[str, ...] = ()
-    """Every entry name in the APK, sorted (for coverage signals; not in the JSON)."""
+    """Every entry name in the APK, sorted (for coverage signals; not in the JSON).
+
+    For a bundle: the entries of its APKs (base and splits) and of the bundle itself."""
+    input_format: str = "apk"
+    """``apk``, or the split bundle's kind: ``apks``, ``xapk``, ``apkm`` (``bundle`` when unknown)."""
+    splits: tuple[str, ...] = ()
+    """For a bundle: the APKs analysed as the app, base first (empty for a plain APK)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

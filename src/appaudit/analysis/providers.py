@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from appaudit import deadline
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.engine.matchers import string_pattern
 from appaudit.model import PROTECTED_CLASSES, CodeHit, CodeIndex, Insn, MethodCode
@@ -121,6 +122,7 @@ def provider_queries(code: CodeIndex, flows: FlowSpec, classifier: ProviderClass
         if target.uri_arg is None:
             continue
         for site in code.invocations(target.class_desc, target.names):
+            deadline.check()
             for uri, how in resolve_argument(code, site, target.uri_arg):
                 dc = classifier.classify(uri)
                 out.append(ProviderQuery(site=site, uri=uri, how=how, data_class=dc))

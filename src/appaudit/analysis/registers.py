@@ -46,15 +46,20 @@ _WIDE = ("J", "D")
 
 
 def split_params(proto: str) -> list[str]:
-    """Parameter descriptors of ``(params)ret``."""
-    params = proto[1 : proto.index(")")]
+    """Parameter descriptors of ``(params)ret``; a malformed descriptor (hostile DEX) ends the list."""
+    close = proto.find(")")
+    params = proto[1:close] if proto.startswith("(") and close > 0 else ""
     out, i = [], 0
     while i < len(params):
         j = i
-        while params[j] == "[":
+        while j < len(params) and params[j] == "[":
             j += 1
+        if j >= len(params):
+            break
         if params[j] == "L":
-            j = params.index(";", j)
+            j = params.find(";", j)
+            if j < 0:
+                break
         out.append(params[i : j + 1])
         i = j + 1
     return out
@@ -63,7 +68,8 @@ def split_params(proto: str) -> list[str]:
 def argument_registers(insn: Insn) -> tuple[int | None, list[int]]:
     """(receiver register or None, first register of each declared parameter) of an invoke."""
     assert insn.ref is not None
-    proto = insn.ref[insn.ref.index("(") :]
+    _owner, _, rest = insn.ref.partition("->")
+    proto = rest[rest.find("(") :] if "(" in rest else "()V"
     static = insn.op.startswith("invoke-static")
     pos = 0 if static else 1
     receiver = None if static or not insn.regs else insn.regs[0]

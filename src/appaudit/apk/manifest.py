@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from androguard.core.axml import AXMLPrinter
+from loguru import logger
 
 from appaudit.model import Component
+
+# androguard logs through loguru at DEBUG; errors reach the report instead.
+logger.disable("androguard")
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 _COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
@@ -38,6 +42,8 @@ class ManifestFacts:
     application_class: str | None
     launcher_activities: tuple[str, ...]
     components: tuple[Component, ...]
+    split: str | None = None
+    """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
 
 
 class ManifestError(Exception):
@@ -145,6 +151,7 @@ def parse_manifest(raw: bytes) -> ManifestFacts:
         application_class=application_class,
         launcher_activities=tuple(launchers),
         components=tuple(components),
+        split=root.get("split"),
     )
 
 
