@@ -71,9 +71,26 @@ def _use_color(fmt: OutputFormat, output: Path | None) -> bool:
     return fmt is OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def _check_timeout(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter("must be a positive number of seconds")
+    return value
+
+
+def _check_limits(values: list[str] | None) -> list[str] | None:
+    from appaudit.apk.limits import parse_limit
+
+    for text in values or ():
+        try:
+            parse_limit(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return values
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 def scan(
-    path: Annotated[str, typer.Argument(help="The APK file to scan.", show_default=False)],
+    path: Annotated[str, typer.Argument(help="The APK or bundle file to scan.", show_default=False)],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report here (only once it rendered).")
@@ -82,15 +99,37 @@ def scan(
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
     ] = FailOn.high,
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            callback=_check_timeout,
+            help="Stop searching after SECONDS and report what was found (coverage reason 'timeout').",
+        ),
+    ] = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit",
+            metavar="NAME=VALUE",
+            callback=_check_limits,
+            help="Change an input limit, e.g. max_entry_size=512M (repeatable; see README, Limits).",
+        ),
+    ] = None,
 ) -> None:
-    """Scan one APK and report, per data class, what it declares and what its code reads."""
+    """Scan one APK or split bundle (.apks, .xapk, .apkm) and report what it declares and what its code reads."""
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
+    from appaudit.apk.limits import DEFAULT_LIMITS, parse_limit
     from appaudit.errors import ConfigError
     from appaudit.model import Severity
     from appaudit.report import render
 
-    report = run_scan(path, ScanOptions(rules_dirs=tuple(rules or ())))
+    limits = DEFAULT_LIMITS
+    for text in limit or ():
+        limits = parse_limit(text, limits)
+    report = run_scan(path, ScanOptions(rules_dirs=tuple(rules or ()), limits=limits, timeout=timeout))
     text = render(report, fmt.value, color=_use_color(fmt, output))
     if output is not None:
         try:

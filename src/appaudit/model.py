@@ -248,13 +248,19 @@ class CodeIndex(Protocol):
         """(annotation type, ((element, value), ...)) of a method, values as strings."""
         ...
 
+    def text_matches(self, entries: re.Pattern[str], pattern: re.Pattern[bytes]) -> list[CodeHit]:
+        """Matches of ``pattern`` in the zip entries whose names ``entries`` fully matches (kind ``text``;
+        ``dex`` is the entry, ``offset`` the byte offset, ``class_name`` and ``method`` empty)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """One piece of evidence for a finding, located as precisely as possible."""
 
     kind: str
-    """``permission``, ``component``, ``zip_entry``, ``application_class``, ``invoke``, ``sget`` or ``const-string``."""
+    """``permission``, ``component``, ``zip_entry``, ``application_class``, ``invoke``, ``sget``, ``const-string``
+    or ``text`` (a match in a non-DEX code file, see ``CodeIndex.text_matches``)."""
     value: str
     dex: str | None = None
     class_name: str | None = None

@@ -122,7 +122,7 @@ class _Loader:
         try:
             raw = apk.read(MANIFEST)
         except EntryError as exc:
-            raise InputError(self.path, f"{where}{MANIFEST} cannot be extracted ({exc})") from None
+            raise InputError(self.path, f"{where}{exc}") from None
         if len(raw) > self.limits.max_manifest_size:
             return raw, None, f"larger than {self.limits.max_manifest_size} bytes (limit max_manifest_size)"
         try:
@@ -132,6 +132,16 @@ class _Loader:
 
     def manifest_facts(self, raw: bytes, facts: ManifestFacts | None, problem: str | None, where: str) -> ManifestFacts:
         if facts is not None:
+            for note in facts.notes:
+                self.errors.append(ScanErrorEntry(where=where + MANIFEST, message=note))
+            if facts.incomplete:
+                self.reasons.append(
+                    CoverageReason(
+                        code="manifest_incomplete",
+                        detail="the binary XML breaks off inside <manifest>: components or permissions may be "
+                        "missing (permission names of its string pool are included)",
+                    )
+                )
             return facts
         recovered = recover_permissions(raw)
         detail = f"{problem}; {len(recovered)} permission names recovered from its string pool"
@@ -396,4 +406,3 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         coverage_reasons=tuple(loader.reasons),
         errors=tuple(loader.errors),
     )
-

@@ -131,9 +131,7 @@ class ZipContainer:
     def _central_directory(self, eocd: int) -> tuple[Entry, ...] | str:
         """The entries the end record at ``eocd`` points to, or why it points nowhere."""
         raw = self.raw
-        _sig, _disk, _cd_disk, _n_here, _n_total, cd_size, cd_offset, _clen = struct.unpack_from(
-            "<4s4H2IH", raw, eocd
-        )
+        _sig, _disk, _cd_disk, _n_here, _n_total, cd_size, cd_offset, _clen = struct.unpack_from("<4s4H2IH", raw, eocd)
         if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
             return "zip64 archives are not supported"
         start = cd_offset
@@ -195,9 +193,7 @@ class ZipContainer:
 
     @staticmethod
     def _is_stored(entry: Entry) -> bool:
-        return entry.method == STORED or (
-            entry.method != DEFLATED and entry.compressed_size == entry.uncompressed_size
-        )
+        return entry.method == STORED or (entry.method != DEFLATED and entry.compressed_size == entry.uncompressed_size)
 
     def peek(self, entry: Entry, n: int) -> bytes:
         """The first ``n`` bytes of the entry's content (cheap; for magic numbers)."""
