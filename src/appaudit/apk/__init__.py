@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -65,13 +66,24 @@ def _read_input(path: str, limits: Limits) -> bytes:
     if os.path.isdir(path):
         raise InputError(path, "is a directory, not an APK file")
     try:
-        size = os.path.getsize(path)
-        if size > limits.max_input_size:
-            raise InputError(path, f"is {size} bytes, over the {limits.max_input_size}-byte limit (max_input_size)")
         with open(path, "rb") as fh:
-            return fh.read(limits.max_input_size + 1)
+            info = os.fstat(fh.fileno())
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > limits.max_input_size:
+                    raise InputError(
+                        path, f"is {info.st_size} bytes, over the {limits.max_input_size}-byte limit (max_input_size)"
+                    )
+                raw = fh.read()
+            else:  # a pipe or device: read in chunks, never past the limit
+                buf = bytearray()
+                while len(buf) <= limits.max_input_size and (chunk := fh.read(1 << 20)):
+                    buf += chunk
+                raw = bytes(buf)
     except OSError as exc:
         raise InputError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if len(raw) > limits.max_input_size:  # a pipe or device, or a file that grew since it was measured
+        raise InputError(path, f"is larger than the {limits.max_input_size}-byte limit (max_input_size)")
+    return raw
 
 
 def _dex_order(name: str) -> int:
@@ -201,9 +213,7 @@ class _Loader:
             return
         if dex.file_size > len(data):
             self.problem(
-                name,
-                "dex_damaged",
-                f"{name}: truncated: its header says {dex.file_size} bytes, the file has {len(data)}",
+                name, "dex_damaged", f"{name}: truncated: its header says {dex.file_size} bytes, the file has {len(data)}"
             )
         self.dex_files.append(dex)
 
@@ -212,7 +222,7 @@ class _Loader:
             data = apk.read(entry)
         except EntryError as exc:
             code = "dex_unreadable" if exc.code == "entry_unreadable" else exc.code
-            self.problem(name, code, f"{name}: could not be extracted: {exc}")
+            self.problem(name, code, f"{name}: could not be extracted: {exc.reason}")
             return
         self.add_dex(data, name)
 
@@ -298,7 +308,7 @@ class _Loader:
                 raw = outer.read(name)
                 inner = self.container(raw)
             except (EntryError, ZipError) as exc:
-                self.problem(name, "split_unreadable", f"{name}: not a readable APK: {exc}")
+                self.problem(name, "split_unreadable", f"{name}: not a readable APK ({exc})")
                 continue
             if MANIFEST not in inner:
                 self.problem(name, "split_unreadable", f"{name}: has no {MANIFEST}")

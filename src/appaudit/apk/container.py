@@ -47,11 +47,13 @@ class ZipError(Exception):
 
 
 class EntryError(Exception):
-    """One entry cannot be read. ``code`` is a coverage reason code."""
+    """One entry cannot be read. ``code`` is a coverage reason code; the message is ``name: reason``."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
         self.code = code
+        self.name = name
+        self.reason = reason
 
 
 class Budget:
@@ -134,6 +136,8 @@ class ZipContainer:
         _sig, _disk, _cd_disk, _n_here, _n_total, cd_size, cd_offset, _clen = struct.unpack_from("<4s4H2IH", raw, eocd)
         if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
             return "zip64 archives are not supported"
+        if cd_size == 0:
+            return "the central directory lists no entries"
         start = cd_offset
         if raw[start : start + 4] != _CDH:
             # Data prepended to the zip shifts every offset (as zipfile allows).
@@ -183,12 +187,12 @@ class ZipContainer:
         raw = self.raw
         lho = entry.header_offset + self._shift
         if lho < 0 or lho + 30 > len(raw) or raw[lho : lho + 4] != _LFH:
-            raise EntryError("entry_unreadable", f"{entry.name}: local header missing")
+            raise EntryError("entry_unreadable", entry.name, "local header missing")
         nlen, elen = struct.unpack_from("<HH", raw, lho + 26)
         start = lho + 30 + nlen + elen
         length = entry.uncompressed_size if self._is_stored(entry) else entry.compressed_size
         if start + length > len(raw):
-            raise EntryError("entry_unreadable", f"{entry.name}: data runs past the end of the file")
+            raise EntryError("entry_unreadable", entry.name, "data runs past the end of the file")
         return start, length
 
     @staticmethod
@@ -211,7 +215,7 @@ class ZipContainer:
         if isinstance(entry, str):
             found = self.get(entry)
             if found is None:
-                raise EntryError("entry_unreadable", f"{entry}: no such entry")
+                raise EntryError("entry_unreadable", entry, "no such entry")
             entry = found
         limits = self.limits
         start, length = self._data_span(entry)
@@ -227,12 +231,13 @@ class ZipContainer:
             try:
                 data = inflater.decompress(memoryview(self.raw)[start : start + length], allowed + 1)
             except zlib.error as exc:
-                raise EntryError("entry_unreadable", f"{entry.name}: corrupt compressed data ({exc})") from None
+                raise EntryError("entry_unreadable", entry.name, f"corrupt compressed data ({exc})") from None
             if len(data) > allowed:
                 if ratio_cap < cap:
                     raise EntryError(
                         "zip_bomb",
-                        f"{entry.name}: inflates beyond {limits.max_ratio}:1 from {length} bytes (limit max_ratio)",
+                        entry.name,
+                        f"inflates beyond {limits.max_ratio}:1 from {length} bytes (limit max_ratio)",
                     )
                 raise self._too_large(entry, cap)
         self.budget.used += len(data)
@@ -242,10 +247,12 @@ class ZipContainer:
         if cap < self.limits.max_entry_size:
             return EntryError(
                 "size_limit",
-                f"{entry.name}: the input's total uncompressed size would pass "
-                f"{self.limits.max_total_size} bytes (limit max_total_size)",
+                entry.name,
+                f"the input's total uncompressed size would pass {self.limits.max_total_size} bytes "
+                "(limit max_total_size)",
             )
         return EntryError(
             "entry_too_large",
-            f"{entry.name}: larger than {self.limits.max_entry_size} bytes uncompressed (limit max_entry_size)",
+            entry.name,
+            f"larger than {self.limits.max_entry_size} bytes uncompressed (limit max_entry_size)",
         )

@@ -37,7 +37,8 @@ class Limits:
     max_payloads: int = 64
     """Nested DEX/JAR/APK payloads (in assets/, res/raw/, ...) analysed per input."""
     max_depth: int = 3
-    """Containers nested in containers: bundle > split APK > assets/x.jar > inner jar."""
+    """How deep containers nest below the input: a bundle's split APK is 1, a jar in an APK's assets 1
+    (2 in a split), a jar inside that jar one more."""
 
 
 DEFAULT_LIMITS = Limits()
