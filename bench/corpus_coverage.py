@@ -47,11 +47,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     subprocess.run(["bash", str(CORPUS / "extract.sh"), str(CACHE)], check=True, capture_output=True)
-    labels = {
-        row["sha256"]: row
-        for row in map(json.loads, (CORPUS / "labels.jsonl").read_text().splitlines())
-        if row
-    }
+    labels = {row["sha256"]: row for row in map(json.loads, (CORPUS / "labels.jsonl").read_text().splitlines()) if row}
     outcomes: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
     codes: Counter[str] = Counter()

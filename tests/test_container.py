@@ -57,7 +57,10 @@ def test_prepended_data_shifts_offsets() -> None:
     [
         (b"PK\x03\x04 no end record", "no end of central directory record"),
         (b"PK\x05\x06" + b"\x00" * 8 + struct.pack("<IIH", 0, 0xFFFFFFFF, 0), "zip64 archives are not supported"),
-        (b"PK\x05\x06" + b"\x00" * 8 + struct.pack("<IIH", 46, 4, 0), "central directory not found where the end record says"),
+        (
+            b"PK\x05\x06" + b"\x00" * 8 + struct.pack("<IIH", 46, 4, 0),
+            "central directory not found where the end record says",
+        ),
         (b"PK\x05\x06" + b"\x00" * 18, "the central directory lists no entries"),
     ],
 )
@@ -107,7 +110,9 @@ def test_entry_errors() -> None:
     from appaudit.apk.container import EntryError
 
     m = make()
-    raw = m.write_zip([m.Item("data.bin", b"y" * 100, method=8), m.Item("bad.bin", b"z" * 50, method=8, payload=b"\xff" * 20)])
+    raw = m.write_zip(
+        [m.Item("data.bin", b"y" * 100, method=8), m.Item("bad.bin", b"z" * 50, method=8, payload=b"\xff" * 20)]
+    )
     z = open_zip(raw)
     with pytest.raises(EntryError, match=r"^bad.bin: corrupt compressed data \(Error -3 ") as exc:
         z.read("bad.bin")
@@ -137,7 +142,10 @@ def test_compression_ratio_and_sizes_are_bounded() -> None:
     with pytest.raises(EntryError) as exc:
         z.read("bomb")
     packed = len(m.deflate(zeros))
-    assert (exc.value.code, exc.value.reason) == ("zip_bomb", f"inflates beyond 100:1 from {packed} bytes (limit max_ratio)")
+    assert (exc.value.code, exc.value.reason) == (
+        "zip_bomb",
+        f"inflates beyond 100:1 from {packed} bytes (limit max_ratio)",
+    )
     with pytest.raises(EntryError) as exc:
         open_zip(raw, max_entry_size=4000).read("plain")
     assert exc.value.code == "entry_too_large"

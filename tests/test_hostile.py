@@ -52,9 +52,7 @@ def evidence_dexes(doc: dict, data_class: str) -> set[str]:  # type: ignore[type
 def test_committed_fixtures_match_their_checksums() -> None:
     import hashlib
 
-    sums = dict(
-        reversed(line.split("  ", 1)) for line in (HOSTILE / "SHA256SUMS").read_text().splitlines()
-    )
+    sums = dict(reversed(line.split("  ", 1)) for line in (HOSTILE / "SHA256SUMS").read_text().splitlines())
     assert sorted(sums) == sorted(p.name for p in HOSTILE.iterdir() if p.suffix in (".apk", ".apks", ".xapk"))
     for name, digest in sums.items():
         assert hashlib.sha256((HOSTILE / name).read_bytes()).hexdigest() == digest, name
@@ -177,7 +175,8 @@ def test_flutter_shell_reports_plugin_reads_and_dart_strings() -> None:
         ),
         (
             "flutter",
-            "the Dart snapshot names contact, SMS or call-log plugins: lib/arm64-v8a/libapp.so: package:flutter_contacts/",
+            "the Dart snapshot names contact, SMS or call-log plugins: "
+            "lib/arm64-v8a/libapp.so: package:flutter_contacts/",
         ),
     ]
     # The plugin's Java side is DEX: its bulk read of every contact is proven even though coverage is partial.
@@ -330,7 +329,10 @@ def test_limits_on_input_and_entry_size() -> None:
     small_dex = scan(apk, ScanOptions(limits=Limits(max_entry_size=2500)))
     assert small_dex.coverage.status == "blind"
     assert [(r.code, r.detail) for r in small_dex.coverage.reasons] == [
-        ("entry_too_large", "classes.dex: could not be extracted: larger than 2500 bytes uncompressed (limit max_entry_size)"),
+        (
+            "entry_too_large",
+            "classes.dex: could not be extracted: larger than 2500 bytes uncompressed (limit max_entry_size)",
+        ),
         ("no_dex", "the APK contains no readable classes*.dex"),
     ]
     assert small_dex.verdict.value == "inconclusive"

@@ -213,7 +213,9 @@ class _Loader:
             return
         if dex.file_size > len(data):
             self.problem(
-                name, "dex_damaged", f"{name}: truncated: its header says {dex.file_size} bytes, the file has {len(data)}"
+                name,
+                "dex_damaged",
+                f"{name}: truncated: its header says {dex.file_size} bytes, the file has {len(data)}",
             )
         self.dex_files.append(dex)
 
