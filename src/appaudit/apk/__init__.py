@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appaudit import deadline
@@ -37,8 +37,14 @@ _DEX_NAME = re.compile(r"classes(\d*)\.dex")
 MANIFEST = "AndroidManifest.xml"
 _DEX_MAGIC = b"dex\n"
 _ZIP_MAGIC = b"PK\x03\x04"
-#: Entries of an APK that are never a hidden payload (their format is fixed).
-_STRUCTURAL = re.compile(r"AndroidManifest\.xml|resources\.arsc|classes\d*\.dex|META-INF/.*")
+#: Entries never looked at as a hidden payload: the APK's own structure, folders, native
+#: libraries (Android loads only ELF there) and compiled resources outside res/raw/.
+_NOT_PAYLOAD = re.compile(
+    r"AndroidManifest\.xml|resources\.arsc|classes\d*\.dex|META-INF/.*|.*/|lib/.*\.so"
+    r"|res/(?!raw/)[^/]+/.*\.(xml|png|jpe?g|webp|gif)"
+)
+#: A DEX header is 112 bytes; a zip holding one is larger still.
+_SMALLEST_PAYLOAD = 0x70
 #: Entries a bundle's base APK is recognised by, best first.
 _BASE_NAMES = ("base.apk", "base-master.apk")
 #: Most names a coverage reason or error quotes.
@@ -115,7 +121,8 @@ class _Loader:
         self.reasons: list[CoverageReason] = []
         self.dex_files: list[DexFile] = []
         self.entry_names: set[str] = set()
-        self.texts: list[tuple[str, str, Callable[[], bytes]]] = []
+        self.texts: list[tuple[ZipContainer, str]] = []
+        """(APK, prefix) of every APK of the app, for searches of the text of non-DEX code."""
         self.payloads = 0
         self.payloads_skipped: list[str] = []
 
@@ -236,8 +243,7 @@ class _Loader:
         for name in sorted((n for n in names if _DEX_NAME.fullmatch(n)), key=_dex_order):
             for k, entry in enumerate(apk.all(name)):
                 self.read_dex(apk, entry, f"{prefix}{name}" + (f"#{k + 1}" if k else ""))
-        for entry in apk.entries:
-            self.texts.append((entry.name, prefix + entry.name, _reader(apk, entry)))
+        self.texts.append((apk, prefix))
 
     def payloads_in(self, apk: ZipContainer, prefix: str, depth: int) -> None:
         """DEX/JAR/ZIP/APK payloads hidden among the entries, by magic number, up to ``max_depth``."""
@@ -245,7 +251,7 @@ class _Loader:
             return
         seen: set[str] = set()
         for entry in apk.entries:
-            if entry.name in seen or _STRUCTURAL.fullmatch(entry.name) or entry.name.endswith("/"):
+            if entry.name in seen or _NOT_PAYLOAD.fullmatch(entry.name) or entry.uncompressed_size < _SMALLEST_PAYLOAD:
                 continue
             seen.add(entry.name)
             deadline.check()
@@ -349,10 +355,6 @@ def _pick_base(apks: Sequence[_Apk]) -> _Apk:
         return (0 if named else 1, a.name.count("/"), a.name)
 
     return min(complete, key=rank)
-
-
-def _reader(apk: ZipContainer, entry: Entry) -> Callable[[], bytes]:
-    return lambda: apk.read(entry)
 
 
 def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:

@@ -7,7 +7,7 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 
 from appaudit import deadline
-from appaudit.apk.container import EntryError
+from appaudit.apk.container import Entry, EntryError, ZipContainer
 from appaudit.apk.dex.code import Instruction
 from appaudit.apk.dex.opcodes import OPCODES
 from appaudit.apk.dex.reader import DexFile, Site
@@ -42,15 +42,16 @@ class DexCodeIndex:
     """Answers reference queries across ``classes.dex``, ``classes2.dex``, ..."""
 
     def __init__(
-        self, dex_files: Sequence[DexFile], texts: Sequence[tuple[str, str, Callable[[], bytes]]] = ()
+        self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()
     ) -> None:
         self.dex_files = tuple(dex_files)
         self.texts = tuple(texts)
-        """(entry name, where it is shown, reader) of every zip entry, for :meth:`text_matches`."""
+        """(APK, prefix shown before its entry names) whose entries :meth:`text_matches` searches."""
         self.errors: list[tuple[str, str]] = []
         """(dex name, message) for each DEX that failed part-way through a query."""
         self.text_errors: list[tuple[str, str]] = []
         """(entry, message) for each embedded file :meth:`text_matches` could not read."""
+        self._last_text: tuple[tuple[int, int] | None, bytes] = (None, b"")
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
         self._methods: dict[str, tuple[str, ...]] = {}
@@ -124,36 +125,39 @@ class DexCodeIndex:
         """
         hits: list[CodeHit] = []
         try:
-            for name, shown, read in self.texts:
-                if not entries.fullmatch(name):
-                    continue
-                deadline.check()
-                try:
-                    data = read()
-                except EntryError as exc:  # over the limits or corrupt: reported, not fatal
-                    self.text_errors.append((shown, f"not searched: {exc}"))
-                    continue
-                seen: set[bytes] = set()
-                for n, m in enumerate(pattern.finditer(data)):
-                    if n % 256 == 0:
-                        deadline.check()
-                    if m.group() in seen:
-                        continue
-                    seen.add(m.group())
-                    hits.append(
-                        CodeHit(
-                            kind="text",
-                            dex=shown,
-                            class_name="",
-                            method="",
-                            offset=m.start(),
-                            value=m.group().decode("utf-8", "replace"),
-                        )
-                    )
-                    if len(seen) >= MAX_TEXT_MATCHES:
-                        break
+            for apk, prefix in self.texts:
+                for entry in apk.entries:
+                    if entries.fullmatch(entry.name):
+                        hits.extend(self._text_hits(apk, entry, prefix + entry.name, pattern))
         except deadline.ScanTimeout:
             deadline.note("embedded text search")
+        return hits
+
+    def _text_hits(self, apk: ZipContainer, entry: Entry, shown: str, pattern: re.Pattern[bytes]) -> list[CodeHit]:
+        deadline.check()
+        key = (id(apk), entry.index)
+        if self._last_text[0] == key:  # the signals for one file (plugins, URLs) come one after the other
+            data = self._last_text[1]
+        else:
+            try:
+                data = apk.read(entry)
+            except EntryError as exc:  # over the limits or corrupt: reported, not fatal
+                if (shown, f"not searched: {exc.reason}") not in self.text_errors:
+                    self.text_errors.append((shown, f"not searched: {exc.reason}"))
+                return []
+            self._last_text = (key, data)
+        hits: list[CodeHit] = []
+        seen: set[bytes] = set()
+        for n, m in enumerate(pattern.finditer(data)):
+            if n % 256 == 0:
+                deadline.check()
+            if m.group() in seen:
+                continue
+            seen.add(m.group())
+            value = m.group().decode("utf-8", "replace")
+            hits.append(CodeHit(kind="text", dex=shown, class_name="", method="", offset=m.start(), value=value))
+            if len(seen) >= MAX_TEXT_MATCHES:
+                break
         return hits
 
     def defined_classes(self) -> frozenset[str]:
