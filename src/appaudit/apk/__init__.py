@@ -251,7 +251,11 @@ class _Loader:
             return
         seen: set[str] = set()
         for entry in apk.entries:
-            if entry.name in seen or _NOT_PAYLOAD.fullmatch(entry.name) or entry.uncompressed_size < _SMALLEST_PAYLOAD:
+            if (
+                entry.name in seen
+                or _NOT_PAYLOAD.fullmatch(entry.name)
+                or max(entry.uncompressed_size, entry.compressed_size) < _SMALLEST_PAYLOAD
+            ):
                 continue
             seen.add(entry.name)
             deadline.check()

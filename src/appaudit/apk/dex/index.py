@@ -41,9 +41,7 @@ def java_name(desc: str) -> str:
 class DexCodeIndex:
     """Answers reference queries across ``classes.dex``, ``classes2.dex``, ..."""
 
-    def __init__(
-        self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()
-    ) -> None:
+    def __init__(self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()) -> None:
         self.dex_files = tuple(dex_files)
         self.texts = tuple(texts)
         """(APK, prefix shown before its entry names) whose entries :meth:`text_matches` searches."""
