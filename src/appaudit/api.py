@@ -9,21 +9,26 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from appaudit import __version__
+from appaudit import __version__, deadline
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.coverage import missing_class_reasons, signal_reasons
 from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
+from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
-from appaudit.model import AppInfo, CodeIndex, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
+from appaudit.model import AppInfo, CodeIndex, CoverageReason, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.policy import evaluate_policies, select_packs
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
 
 TOOL_NAME = "appaudit"
+#: Share of a --timeout budget the harvest-chain search may use; rule matching keeps the rest.
+HARVEST_SHARE = 0.7
+
+__all__ = ["Limits", "ScanOptions", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +44,10 @@ class ScanOptions:
     """Policy pack ids to evaluate; None: all; empty: none."""
     deterministic: bool = False
     """Leave out the run block (start time, duration) so two scans are byte-identical."""
+    limits: Limits = DEFAULT_LIMITS
+    """Size, ratio and nesting limits for reading the input (see apk.limits)."""
+    timeout: float | None = None
+    """Seconds the scan may take before it reports what it has (coverage reason ``timeout``); None: no cap."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -47,6 +56,7 @@ class ScanOptions:
             "bundled_rules": self.bundled_rules,
             "chain_depth": self.chain_depth,
             "policies": list(self.policies) if self.policies is not None else None,
+            "timeout": self.timeout,
         }
 
 
@@ -75,22 +85,41 @@ def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
 
 
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
-    """Scan one APK. Raises InputError for a file that is not an APK, RuleError for bad rules."""
+    """Scan one APK or split bundle. Raises InputError for a file that is neither, RuleError for bad rules.
+
+    With ``options.timeout`` the scan stops searching when the cap passes (a
+    cooperative deadline, see ``appaudit.deadline``) and reports what it found
+    with coverage reason ``timeout``.
+    """
     options = options or ScanOptions()
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
-    facts = load_apk(path)
-    harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
-    result = evaluate(ruleset, facts.app, facts.code, harvest)
+    with deadline.time_cap(options.timeout):
+        facts = load_apk(path, options.limits)
+        with deadline.phase(HARVEST_SHARE):
+            harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
+        result = evaluate(ruleset, facts.app, facts.code, harvest)
+        hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
+        hidden += missing_class_reasons(facts.app, facts.code)
+        hidden += facts.code.damage_reasons()
+        stopped = deadline.stopped()
     attributor = Attributor(facts.app, ruleset.sdks)
     by_callee = {r.id for r in ruleset.rules if r.attribute_to == "callee"}
     findings = tuple(attributor.finding(f, callee=f.rule_id in by_callee) for f in result.findings)
     harvest = attributor.harvest(harvest) if harvest is not None else None
-    dex_errors = tuple(ScanErrorEntry(where=dex, message=msg) for dex, msg in facts.code.errors)
-    hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
-    hidden += missing_class_reasons(facts.app, facts.code)
+    if stopped:
+        hidden.append(
+            CoverageReason(
+                code="timeout",
+                detail=f"the {options.timeout:g} s time cap passed during: {', '.join(stopped)}; "
+                "only what was found before it is reported",
+            )
+        )
+    dex_errors = tuple(
+        ScanErrorEntry(where=where, message=msg) for where, msg in facts.code.errors + facts.code.text_errors
+    )
     coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
     classes = data_class_results(findings, harvest)
     packs = select_packs(ruleset.policy_packs, tuple(options.policies or ())) if options.policies != () else ()

@@ -94,16 +94,33 @@ def _failed(worst: Severity | None, fail_on: FailOn) -> bool:
 RulesOption = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")]
 
 
+def _check_timeout(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter("must be a positive number of seconds")
+    return value
+
+
+def _check_limits(values: list[str] | None) -> list[str] | None:
+    from appaudit.apk.limits import parse_limit
+
+    for text in values or ():
+        try:
+            parse_limit(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return values
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 def scan(
-    path: Annotated[str, typer.Argument(help="The APK file to scan.", show_default=False)],
+    path: Annotated[str, typer.Argument(help="The APK or bundle file to scan.", show_default=False)],
     fmt: Annotated[
         list[str] | None,
         typer.Option(
             "--format",
             "-f",
             metavar="FMT[:PATH]",
-            help="Output format: text (default), json or sarif; FMT:PATH writes it to a file. Repeatable.",
+            help="Output format: text (default), json, sarif, html or markdown; FMT:PATH writes a file. Repeatable.",
             show_default=False,
         ),
     ] = None,
@@ -138,8 +155,26 @@ def scan(
     lang: Annotated[
         Lang, typer.Option("--lang", help="Language of the text, HTML and Markdown reports (JSON keys stay English).")
     ] = Lang.en,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            callback=_check_timeout,
+            help="Stop searching after SECONDS and report what was found (coverage reason 'timeout').",
+        ),
+    ] = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit",
+            metavar="NAME=VALUE",
+            callback=_check_limits,
+            help="Change an input limit, e.g. max_entry_size=512M (repeatable; see README, Limits).",
+        ),
+    ] = None,
 ) -> None:
-    """Scan one APK and report, per data class, what it declares and what its code reads."""
+    """Scan one APK or split bundle (.apks, .xapk, .apkm) and report what it declares and what its code reads."""
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
     from appaudit.report.outputs import parse_output_specs, render_outputs, write_files
@@ -153,8 +188,15 @@ def scan(
         from appaudit.history.baseline import load_baseline
 
         accepted = load_baseline(baseline)  # before the scan: a bad baseline fails fast
+    from appaudit.apk.limits import DEFAULT_LIMITS, parse_limit
+
+    limits = DEFAULT_LIMITS
+    for item in limit or ():
+        limits = parse_limit(item, limits)
     options = ScanOptions(
         rules_dirs=tuple(rules or ()),
+        limits=limits,
+        timeout=timeout,
         chain_depth=chain_depth,
         policies=tuple(policy or ()) or None,
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,

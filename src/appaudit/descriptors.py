@@ -16,15 +16,20 @@ def java_desc(class_name: str) -> str:
 
 
 def split_params(proto: str) -> list[str]:
-    """Parameter descriptors of a prototype ``(params)ret``."""
-    params = proto[1 : proto.index(")")]
+    """Parameter descriptors of a prototype ``(params)ret``; a malformed one (hostile DEX) ends the list."""
+    close = proto.find(")")
+    params = proto[1:close] if proto.startswith("(") and close > 0 else ""
     out, i = [], 0
     while i < len(params):
         j = i
-        while params[j] == "[":
+        while j < len(params) and params[j] == "[":
             j += 1
+        if j >= len(params):
+            break
         if params[j] == "L":
-            j = params.index(";", j)
+            j = params.find(";", j)
+            if j < 0:
+                break
         out.append(params[i : j + 1])
         i = j + 1
     return out

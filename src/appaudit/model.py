@@ -132,7 +132,13 @@ class AppInfo:
     dex_files: tuple[str, ...]
     """DEX entries analysed, in order."""
     zip_entries: tuple[str, ...] = ()
-    """Every entry name in the APK, sorted (for coverage signals; not in the JSON)."""
+    """Every entry name in the APK, sorted (for coverage signals; not in the JSON).
+
+    For a bundle: the entries of its APKs (base and splits) and of the bundle itself."""
+    input_format: str = "apk"
+    """``apk``, or the split bundle's kind: ``apks``, ``xapk``, ``apkm`` (``bundle`` when unknown)."""
+    splits: tuple[str, ...] = ()
+    """For a bundle: the APKs analysed as the app, base first (empty for a plain APK)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +250,11 @@ class CodeIndex(Protocol):
         """(annotation type, ((element, value), ...)) of a method, values as strings."""
         ...
 
+    def text_matches(self, entries: re.Pattern[str], pattern: re.Pattern[bytes]) -> list[CodeHit]:
+        """Matches of ``pattern`` in the zip entries whose names ``entries`` fully matches (kind ``text``;
+        ``dex`` is the entry, ``offset`` the byte offset, ``class_name`` and ``method`` empty)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Owner:
@@ -264,7 +275,8 @@ class Evidence:
     """One piece of evidence for a finding, located as precisely as possible."""
 
     kind: str
-    """``permission``, ``component``, ``zip_entry``, ``application_class``, ``invoke``, ``sget`` or ``const-string``."""
+    """``permission``, ``component``, ``zip_entry``, ``application_class``, ``invoke``, ``sget``, ``const-string``
+    or ``text`` (a match in a non-DEX code file, see ``CodeIndex.text_matches``)."""
     value: str
     dex: str | None = None
     class_name: str | None = None

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
 
+from appaudit import deadline
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
 from appaudit.analysis.registers import Value, argument_registers, values_at
@@ -173,6 +174,7 @@ class ChainFinder:
         chains: dict[str, HarvestChain] = {}
         visits = 0
         while queue and visits < MAX_VISITS:
+            deadline.check()
             node, phase, path = queue.popleft()
             visits += 1
             for channel, sink, urls in self.sinks_in(node):
@@ -241,6 +243,7 @@ def startup_path(
     seen = {start}
     visits = 0
     while queue and visits < MAX_VISITS:
+        deadline.check()
         node, path = queue.popleft()
         visits += 1
         hit = entries.get((node[0], node[1].split("(", 1)[0]))
@@ -259,44 +262,57 @@ def startup_path(
 def harvest_facts(
     app: AppInfo, code: CodeIndex, flows: FlowSpec, classifier: ProviderClassifier, depth: int = CHAIN_DEPTH
 ) -> HarvestFacts:
-    """Provider accesses, SMS decodes, chains to sinks and start-up paths for the protected classes."""
-    graph = CallGraph(code, flows)
-    queries = provider_queries(code, flows, classifier)
-    accesses = []
-    reads: list[tuple[str, Evidence]] = []
-    for q in queries:
-        if q.data_class not in PROTECTED_CLASSES or q.uri is None:
-            continue
-        ev = Evidence.from_hit(q.site)
-        accesses.append(
-            ProviderAccess(data_class=q.data_class, uri=q.uri, how=q.how, bulk=is_bulk(graph, q, flows), evidence=ev)
-        )
-        reads.append((q.data_class, ev))
-    sms = [Evidence.from_hit(h) for t in flows.sms_receive for h in code.invocations(t.class_desc, t.names)]
-    reads.extend(("sms", ev) for ev in sms)
+    """Provider accesses, SMS decodes, chains to sinks and start-up paths for the protected classes.
 
-    finder = ChainFinder(graph, flows, depth)
-    entries = _entries(app, flows, graph)
+    Under a time cap (``deadline``) the search stops where the cap passes and
+    returns what it has proven so far.
+    """
+    accesses: list[ProviderAccess] = []
+    sms: list[Evidence] = []
     chains: list[HarvestChain] = []
     startup: list[StartupPath] = []
-    done_chains: set[tuple[str, tuple[str, str]]] = set()
-    done_startup: set[str] = set()
-    for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
-        key = (dc, (ev.class_name or "", ev.method or ""))
-        if key not in done_chains:
-            done_chains.add(key)
-            for chain in finder.search(dc, ev):
-                if not any(c.data_class == dc and c.channel == chain.channel for c in chains):
-                    chains.append(chain)
-        if dc not in done_startup:
-            path = startup_path(graph, entries, dc, ev)
-            if path is not None:
-                done_startup.add(dc)
-                startup.append(path)
+    unresolved = 0
+    try:
+        graph = CallGraph(code, flows)
+        queries = provider_queries(code, flows, classifier)
+        unresolved = sum(1 for q in queries if q.uri is None and q.how == "unresolved")
+        reads: list[tuple[str, Evidence]] = []
+        for q in queries:
+            if q.data_class not in PROTECTED_CLASSES or q.uri is None:
+                continue
+            deadline.check()
+            ev = Evidence.from_hit(q.site)
+            accesses.append(
+                ProviderAccess(
+                    data_class=q.data_class, uri=q.uri, how=q.how, bulk=is_bulk(graph, q, flows), evidence=ev
+                )
+            )
+            reads.append((q.data_class, ev))
+        sms = [Evidence.from_hit(h) for t in flows.sms_receive for h in code.invocations(t.class_desc, t.names)]
+        reads.extend(("sms", ev) for ev in sms)
+
+        finder = ChainFinder(graph, flows, depth)
+        entries = _entries(app, flows, graph)
+        done_chains: set[tuple[str, tuple[str, str]]] = set()
+        done_startup: set[str] = set()
+        for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
+            key = (dc, (ev.class_name or "", ev.method or ""))
+            if key not in done_chains:
+                done_chains.add(key)
+                for chain in finder.search(dc, ev):
+                    if not any(c.data_class == dc and c.channel == chain.channel for c in chains):
+                        chains.append(chain)
+            if dc not in done_startup:
+                path = startup_path(graph, entries, dc, ev)
+                if path is not None:
+                    done_startup.add(dc)
+                    startup.append(path)
+    except deadline.ScanTimeout:
+        deadline.note("harvest chains")
     return HarvestFacts(
         accesses=tuple(accesses),
         sms_receivers=tuple(sorted(set(sms), key=lambda e: e.sort_key())),
         chains=tuple(chains),
         startup=tuple(startup),
-        unresolved_queries=sum(1 for q in queries if q.uri is None and q.how == "unresolved"),
+        unresolved_queries=unresolved,
     )

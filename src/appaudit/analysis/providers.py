@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from appaudit import deadline
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.descriptors import java_desc, java_name
 from appaudit.engine.matchers import string_pattern
@@ -122,6 +123,7 @@ def provider_queries(code: CodeIndex, flows: FlowSpec, classifier: ProviderClass
         if target.uri_arg is None:
             continue
         for site in code.invocations(target.class_desc, target.names):
+            deadline.check()
             for uri, how in resolve_argument(code, site, target.uri_arg):
                 dc = classifier.classify(uri)
                 out.append(ProviderQuery(site=site, uri=uri, how=how, data_class=dc))

@@ -49,7 +49,8 @@ _WIDE = ("J", "D")
 def argument_registers(insn: Insn) -> tuple[int | None, list[int]]:
     """(receiver register or None, first register of each declared parameter) of an invoke."""
     assert insn.ref is not None
-    proto = insn.ref[insn.ref.index("(") :]
+    _owner, _, rest = insn.ref.partition("->")
+    proto = rest[rest.find("(") :] if "(" in rest else "()V"
     static = insn.op.startswith("invoke-static")
     pos = 0 if static else 1
     receiver = None if static or not insn.regs else insn.regs[0]

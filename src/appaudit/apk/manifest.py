@@ -11,12 +11,17 @@ reported as the reference, not resolved through resources.arsc.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from androguard.core.axml import AXMLPrinter
+from loguru import logger
 
+from appaudit.apk.axml import AxmlError, parse_axml
 from appaudit.model import Component
+
+# androguard logs through loguru at DEBUG; errors reach the report instead.
+logger.disable("androguard")
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 _COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
@@ -40,6 +45,12 @@ class ManifestFacts:
     application_class: str | None
     launcher_activities: tuple[str, ...]
     components: tuple[Component, ...]
+    split: str | None = None
+    """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
+    notes: tuple[str, ...] = ()
+    """How the file had to be read when androguard's parser rejected it (empty when it did not)."""
+    incomplete: bool = False
+    """The tolerant reader stopped before the end of the <manifest> element: facts may be missing."""
 
 
 class ManifestError(Exception):
@@ -111,30 +122,73 @@ def recover_permissions(raw: bytes) -> tuple[str, ...]:
 
 
 def parse_manifest(raw: bytes) -> ManifestFacts:
-    """Parse binary AXML into :class:`ManifestFacts`; raise ManifestError if unreadable."""
+    """Parse binary AXML into :class:`ManifestFacts`; raise ManifestError if unreadable.
+
+    androguard's parser first; when it rejects the file (malware tampers with
+    binary XML in ways Android tolerates), the tolerant reader in ``axml``,
+    which reads it the way Android does. What the fallback had to do is in
+    ``ManifestFacts.notes``; a manifest it could read only in part also gets
+    the permission names of its whole string pool and ``incomplete``.
+    """
     try:
         printer = AXMLPrinter(raw)
         root = printer.get_xml_obj() if printer.is_valid() else None
+        problem = None if root is not None else "androguard found no document"
     except Exception as exc:  # androguard raises many kinds on hostile XML
-        raise ManifestError(f"binary XML could not be parsed ({type(exc).__name__})") from exc
-    if root is None or root.tag != "manifest":
-        raise ManifestError("binary XML has no <manifest> root element")
+        root, problem = None, f"androguard's parser failed ({type(exc).__name__})"
+    if root is not None and root.tag == "manifest":
+        return _facts(root)
+    if problem is None:
+        problem = "androguard read no <manifest> root element"
+    try:
+        doc = parse_axml(raw)
+    except AxmlError as exc:
+        raise ManifestError(f"binary XML could not be parsed: {problem}; tolerant reader: {exc}") from None
+    except Exception as exc:  # a bug in the tolerant reader must not cost the scan (the fuzz tests look for this)
+        raise ManifestError(f"binary XML could not be parsed: {problem}; tolerant reader failed ({exc!r})") from None
+    if doc.root.tag != "manifest":
+        raise ManifestError(f"binary XML has no <manifest> root element ({problem}; tolerant reader neither)")
+    facts = _facts(doc.root)
+    notes = (f"{problem}; read with the tolerant binary-XML reader",)
+    if doc.complete:
+        return replace(facts, notes=notes)
+    recovered = recover_permissions(raw)
+    return replace(
+        facts,
+        permissions=tuple(sorted(set(facts.permissions) | set(recovered))),
+        notes=(*notes, "the file ends before its <manifest> element does; permission names of its string pool added"),
+        incomplete=True,
+    )
+
+
+def _local(tag: object) -> str:
+    """An element's local name: Android's parser ignores an element's namespace
+    (``<android:uses-permission>`` is a uses-permission), and so do we."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _named(elem: Any, *names: str) -> list[Any]:
+    """Every element under ``elem`` (itself included) whose local name is one of ``names``."""
+    return [e for e in elem.iter() if _local(e.tag) in names]
+
+
+def _facts(root: Any) -> ManifestFacts:
+    """ManifestFacts from a <manifest> element (lxml from androguard, or ElementTree from ``axml``)."""
 
     package = root.get("package")
     permissions: set[str] = set()
-    for tag in _PERMISSION_TAGS:
-        for elem in root.iter(tag):
-            name = _attr(elem, "name")
-            if name:
-                permissions.add(name)
+    for elem in _named(root, *_PERMISSION_TAGS):
+        name = _attr(elem, "name")
+        if name:
+            permissions.add(name)
 
     min_sdk = target_sdk = None
-    for elem in root.iter("uses-sdk"):
+    for elem in _named(root, "uses-sdk"):
         min_sdk = _int_or_none(_attr(elem, "minSdkVersion"))
         target_sdk = _int_or_none(_attr(elem, "targetSdkVersion"))
         break
 
-    app_elems = list(root.iter("application"))
+    app_elems = _named(root, "application")
     label = _attr(app_elems[0], "label") if app_elems else None
     application_class = None
     components: list[Component] = []
@@ -142,10 +196,7 @@ def parse_manifest(raw: bytes) -> ManifestFacts:
         app = app_elems[0]
         app_name = _attr(app, "name")
         application_class = _qualify(app_name, package) if app_name else None
-        for elem in app:
-            if not isinstance(elem.tag, str) or elem.tag not in _COMPONENT_TAGS:
-                continue
-            components.append(_component(elem, package))
+        components.extend(_component(elem, package) for elem in app if _local(elem.tag) in _COMPONENT_TAGS)
     components.sort(key=lambda c: (c.kind, c.name))
     launchers = sorted(
         {
@@ -165,32 +216,34 @@ def parse_manifest(raw: bytes) -> ManifestFacts:
         application_class=application_class,
         launcher_activities=tuple(launchers),
         components=tuple(components),
+        split=root.get("split"),
     )
 
 
 def _component(elem: Any, package: str | None) -> Component:
+    kind = _local(elem.tag)
     raw_name = _attr(elem, "name")
-    if elem.tag == "activity-alias":  # the alias's code is its target's
+    if kind == "activity-alias":  # the alias's code is its target's
         raw_name = _attr(elem, "targetActivity") or raw_name
     name = _qualify(raw_name, package)
     actions: set[str] = set()
     categories: set[str] = set()
     priorities: list[int] = []
-    for flt in elem.iter("intent-filter"):
+    for flt in _named(elem, "intent-filter"):
         prio = _int_or_none(_attr(flt, "priority"))
         if prio is not None:
             priorities.append(prio)
-        for act in flt.iter("action"):
+        for act in _named(flt, "action"):
             value = _attr(act, "name")
             if value:
                 actions.add(value)
-        for cat in flt.iter("category"):
+        for cat in _named(flt, "category"):
             value = _attr(cat, "name")
             if value:
                 categories.add(value)
     authorities = _attr(elem, "authorities") or ""
     return Component(
-        kind=elem.tag,
+        kind=kind,
         name=name,
         exported=_bool_or_none(_attr(elem, "exported")),
         actions=tuple(sorted(actions)),

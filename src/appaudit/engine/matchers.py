@@ -75,6 +75,20 @@ def match_zip_entry(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     return [Evidence(kind="zip_entry", value=name) for name in ctx.app.zip_entries if pattern.fullmatch(name)]
 
 
+def match_entry_text(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    """Matches of ``regex`` in the bytes of the zip entries ``entries`` names (full match on the name).
+
+    For code that is not DEX but whose text can still be read: a React Native
+    bundle, the strings of a Dart snapshot (libapp.so).
+    """
+    entries = re.compile(spec["entries"])
+    pattern = re.compile(spec["regex"].encode("utf-8"))
+    return [
+        Evidence(kind="text", value=f"{hit.dex}: {hit.value}", dex=hit.dex, offset=hit.offset)
+        for hit in ctx.code.text_matches(entries, pattern)
+    ]
+
+
 def match_application_class(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     name = ctx.app.application_class
     if name and re.fullmatch(spec["regex"], name):
@@ -130,6 +144,7 @@ MATCHERS: dict[str, Matcher] = {
     "string": match_string,
     "component": match_component,
     "zip_entry": match_zip_entry,
+    "entry_text": match_entry_text,
     "application_class": match_application_class,
     "harvest": match_harvest,
 }

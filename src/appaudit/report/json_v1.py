@@ -119,6 +119,8 @@ def to_dict(report: Report) -> dict[str, Any]:
                 for c in app.components
             ],
             "dex_files": list(app.dex_files),
+            "input_format": app.input_format,
+            "splits": list(app.splits),
         },
         "data_classes": {name: _data_class(r) for name, r in report.data_classes.items()},
         "verdict": report.verdict.value,

@@ -108,14 +108,26 @@ def _yaml_load(text: str, source: str) -> Any:
         raise RuleError(source, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
 
 
-def _check_regexes(doc: dict[str, Any], source: str) -> None:
+#: Matcher keys that hold a regular expression: (kind, key, compiled over bytes).
+_REGEX_KEYS = (
+    ("string", "regex", True),
+    ("zip_entry", "regex", False),
+    ("application_class", "regex", False),
+    ("entry_text", "entries", False),
+    ("entry_text", "regex", True),
+)
+
+
+def _check_regexes(doc: dict[str, Any], source: str, prefix: str = "") -> None:
     for key in ("match", "except_in_methods_with"):
-        spec = (doc.get(key) or {}).get("string")
-        if spec and "regex" in spec:
+        for kind, name, as_bytes in _REGEX_KEYS:
+            spec = (doc.get(key) or {}).get(kind)
+            if not spec or name not in spec:
+                continue
             try:
-                re.compile(spec["regex"].encode("utf-8"))
+                re.compile(spec[name].encode("utf-8") if as_bytes else spec[name])
             except re.error as exc:
-                raise RuleError(source, f"{key}.string.regex", f"invalid regular expression: {exc}") from exc
+                raise RuleError(source, f"{prefix}{key}.{kind}.{name}", f"invalid regular expression: {exc}") from exc
 
 
 def _build(doc: dict[str, Any], source: str) -> Rule:
@@ -180,7 +192,8 @@ def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[Co
     if errors:
         raise RuleError(source, _key_path(errors[0]), errors[0].message)
     out = []
-    for item in doc["signals"]:
+    for i, item in enumerate(doc["signals"]):
+        _check_regexes(item, source, f"signals.{i}.")
         ((kind, match),) = item["match"].items()
         out.append(
             CoverageSignal(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+from appaudit import deadline
+from appaudit.apk.container import Entry, EntryError, ZipContainer
 from appaudit.apk.dex.code import Instruction
 from appaudit.apk.dex.opcodes import OPCODES
 from appaudit.apk.dex.reader import DexFile, Site
@@ -19,20 +21,29 @@ from appaudit.apk.dex.structure import (
 )
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
-from appaudit.model import CodeHit, Insn, MethodCode
+from appaudit.model import CodeHit, CoverageReason, Insn, MethodCode
 
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
 NEW_INSTANCE_OPS = frozenset((0x22,))
+#: What the reader raises on a damaged DEX; the others are a safety net for bugs, reported by type name.
+_UNEXPECTED = (IndexError, ValueError, OverflowError, KeyError, struct.error, RecursionError)
+#: Distinct matches kept per embedded file by :meth:`DexCodeIndex.text_matches`.
+MAX_TEXT_MATCHES = 200
 
 
 class DexCodeIndex:
     """Answers reference queries across ``classes.dex``, ``classes2.dex``, ..."""
 
-    def __init__(self, dex_files: Sequence[DexFile]) -> None:
+    def __init__(self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()) -> None:
         self.dex_files = tuple(dex_files)
+        self.texts = tuple(texts)
+        """(APK, prefix shown before its entry names) whose entries :meth:`text_matches` searches."""
         self.errors: list[tuple[str, str]] = []
         """(dex name, message) for each DEX that failed part-way through a query."""
+        self.text_errors: list[tuple[str, str]] = []
+        """(entry, message) for each embedded file :meth:`text_matches` could not read."""
+        self._last_text: tuple[tuple[int, int] | None, bytes] = (None, b"")
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
         self._methods: dict[str, tuple[str, ...]] = {}
@@ -48,44 +59,127 @@ class DexCodeIndex:
             value=value,
         )
 
-    def _each(self, query: str, fn: object) -> list[CodeHit]:
+    def _fail(self, where: str, query: str, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, DexFormatError) else f"{type(exc).__name__}: {exc}"
+        entry = (where, f"{query}: {message}")
+        if entry not in self.errors:
+            self.errors.append(entry)
+
+    def _each(self, query: str, fn: Callable[[DexFile], Iterable[CodeHit]]) -> list[CodeHit]:
         hits: list[CodeHit] = []
         for dex in self.dex_files:
             try:
-                hits.extend(fn(dex))  # type: ignore[operator]
-            except (DexFormatError, IndexError, ValueError, OverflowError) as exc:
-                self.errors.append((dex.name, f"{query}: {exc}"))
+                hits.extend(fn(dex))
+            except deadline.ScanTimeout:
+                deadline.note("code search")
+                break
+            except (DexFormatError, *_UNEXPECTED) as exc:
+                self._fail(dex.name, query, exc)
         return hits
+
+    def _hits(self, dex: DexFile, sites: Sequence[Site], kind: str, value: Callable[[Site], str]) -> list[CodeHit]:
+        """A hit per site; a site whose method or reference cannot be resolved is left out and reported."""
+        out = []
+        for site in sites:
+            try:
+                out.append(self._hit(dex, site, kind, value(site)))
+            except DexFormatError as exc:
+                self._fail(dex.name, f"{kind} at {site.span.start + site.offset:#x}", exc)
+        return out
 
     def invocations(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for name in names for i in dex.find_methods(class_desc, name)]
-            return [self._hit(dex, s, "invoke", str(dex.method_ref(s.index))) for s in dex.method_sites(ids)]
+            return self._hits(dex, dex.method_sites(ids), "invoke", lambda s: str(dex.method_ref(s.index)))
 
         return self._each(f"invocations of {class_desc}", run)
 
     def static_reads(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for name in names for i in dex.find_fields(class_desc, name)]
-            return [self._hit(dex, s, "sget", str(dex.field_ref(s.index))) for s in dex.sget_sites(ids)]
+            return self._hits(dex, dex.sget_sites(ids), "sget", lambda s: str(dex.field_ref(s.index)))
 
         return self._each(f"static reads of {class_desc}", run)
 
     def string_loads(self, pattern: re.Pattern[bytes]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = dex.find_strings_matching(pattern)
-            return [self._hit(dex, s, "const-string", dex.string(s.index)) for s in dex.string_sites(ids)]
+            return self._hits(dex, dex.string_sites(ids), "const-string", lambda s: dex.string(s.index))
 
         return self._each(f"strings matching {pattern.pattern!r}", run)
+
+    def text_matches(self, entries: re.Pattern[str], pattern: re.Pattern[bytes]) -> list[CodeHit]:
+        """Matches of ``pattern`` in the bytes of the zip entries whose names ``entries`` fully matches.
+
+        For code that is not DEX but whose text a scan can still read: a React
+        Native bundle, a Dart snapshot's strings. Each hit names the entry (as
+        ``dex``) and the byte offset; at most MAX_TEXT_MATCHES distinct values per entry.
+        """
+        hits: list[CodeHit] = []
+        try:
+            for apk, prefix in self.texts:
+                for entry in apk.entries:
+                    if entries.fullmatch(entry.name):
+                        hits.extend(self._text_hits(apk, entry, prefix + entry.name, pattern))
+        except deadline.ScanTimeout:
+            deadline.note("embedded text search")
+        return hits
+
+    def _text_hits(self, apk: ZipContainer, entry: Entry, shown: str, pattern: re.Pattern[bytes]) -> list[CodeHit]:
+        deadline.check()
+        key = (id(apk), entry.index)
+        if self._last_text[0] == key:  # the signals for one file (plugins, URLs) come one after the other
+            data = self._last_text[1]
+        else:
+            try:
+                data = apk.read(entry)
+            except EntryError as exc:  # over the limits or corrupt: reported, not fatal
+                if (shown, f"not searched: {exc.reason}") not in self.text_errors:
+                    self.text_errors.append((shown, f"not searched: {exc.reason}"))
+                return []
+            self._last_text = (key, data)
+        hits: list[CodeHit] = []
+        seen: set[bytes] = set()
+        for n, m in enumerate(pattern.finditer(data)):
+            if n % 256 == 0:
+                deadline.check()
+            if m.group() in seen:
+                continue
+            seen.add(m.group())
+            value = m.group().decode("utf-8", "replace")
+            hits.append(CodeHit(kind="text", dex=shown, class_name="", method="", offset=m.start(), value=value))
+            if len(seen) >= MAX_TEXT_MATCHES:
+                break
+        return hits
 
     def defined_classes(self) -> frozenset[str]:
         names: set[str] = set()
         for dex in self.dex_files:
-            try:
-                names.update(java_name(dex.type_desc(c.class_idx)) for c in dex.class_defs)
-            except (DexFormatError, IndexError, ValueError) as exc:
-                self.errors.append((dex.name, f"class list: {exc}"))
+            bad = 0
+            for c in dex.class_defs:
+                try:
+                    names.add(java_name(dex.type_desc(c.class_idx)))
+                except DexFormatError:
+                    bad += 1
+            if bad:
+                self._fail(dex.name, "class list", DexFormatError(f"{bad} class_defs name no valid type"))
         return frozenset(names)
+
+    def damage_reasons(self) -> list[CoverageReason]:
+        """One ``dex_damaged`` reason per DEX that turned out partly unreadable while it was searched."""
+        problems: dict[str, list[str]] = {}
+        for dex in self.dex_files:
+            problems.setdefault(dex.name, []).extend(dex.damage)
+        for where, message in self.errors:
+            problems.setdefault(where, []).append(message)
+        return [
+            CoverageReason(
+                code="dex_damaged",
+                detail=f"{where}: {len(msgs)} part(s) could not be read, so code there may be unseen; first: {msgs[0]}",
+            )
+            for where, msgs in sorted(problems.items())
+            if msgs
+        ]
 
     # ------------------------------------------------------- structure queries
     def _locate(self, class_name: str) -> list[tuple[DexFile, int]]:
@@ -94,7 +188,8 @@ class DexCodeIndex:
         for dex in self.dex_files:
             try:
                 ci = class_def_index(dex, desc)
-            except DexFormatError:
+            except DexFormatError as exc:
+                self._fail(dex.name, f"looking up {class_name}", exc)
                 continue
             if ci is not None:
                 found.append((dex, ci))
@@ -103,7 +198,10 @@ class DexCodeIndex:
     def _method_entry(self, class_name: str, method: str) -> tuple[DexFile, MethodEntry] | None:
         for dex, ci in self._locate(class_name):
             for entry in class_methods(dex, ci):
-                ref = dex.method_ref(entry.method_idx)
+                try:
+                    ref = dex.method_ref(entry.method_idx)
+                except DexFormatError:
+                    continue
                 if f"{ref.name}{ref.proto}" == method:
                     return dex, entry
         return None
@@ -130,8 +228,11 @@ class DexCodeIndex:
                     param_types=params,
                     insns=tuple(_resolve(dex, ins) for ins in dex.instructions(entry.span)),
                 )
-        except (DexFormatError, IndexError, ValueError) as exc:
-            self.errors.append((class_name, f"decoding {method}: {exc}"))
+        except deadline.ScanTimeout:
+            deadline.note("code search")
+            return None
+        except (DexFormatError, *_UNEXPECTED) as exc:
+            self._fail(class_name, f"decoding {method}", exc)
         self._code_cache[key] = code
         return code
 
@@ -169,7 +270,11 @@ class DexCodeIndex:
 
     def supertypes(self, class_name: str) -> tuple[str | None, tuple[str, ...]] | None:
         for dex, ci in self._locate(class_name):
-            sup, ifaces = supertypes(dex, ci)
+            try:
+                sup, ifaces = supertypes(dex, ci)
+            except DexFormatError as exc:
+                self._fail(dex.name, f"supertypes of {class_name}", exc)
+                return None, ()
             return (java_name(sup) if sup else None), tuple(java_name(i) for i in ifaces)
         return None
 
@@ -181,7 +286,7 @@ class DexCodeIndex:
                     try:
                         me = java_name(dex.type_desc(cdef.class_idx))
                         sup, ifaces = supertypes(dex, ci)
-                    except (DexFormatError, IndexError, ValueError, struct.error):
+                    except DexFormatError:
                         continue
                     for parent in (sup, *ifaces):
                         if parent:
@@ -196,7 +301,10 @@ class DexCodeIndex:
         out = []
         for dex, ci in self._locate(class_name):
             for entry in class_methods(dex, ci):
-                ref = dex.method_ref(entry.method_idx)
+                try:
+                    ref = dex.method_ref(entry.method_idx)
+                except DexFormatError:
+                    continue
                 out.append(f"{ref.name}{ref.proto}")
         self._methods[class_name] = tuple(out)
         return self._methods[class_name]
@@ -205,7 +313,10 @@ class DexCodeIndex:
         out = []
         for dex, ci in self._locate(class_name):
             for midx, anns in method_annotations(dex, ci).items():
-                ref = dex.method_ref(midx)
+                try:
+                    ref = dex.method_ref(midx)
+                except DexFormatError:
+                    continue
                 if f"{ref.name}{ref.proto}" != method:
                     continue
                 for atype, elements in anns:

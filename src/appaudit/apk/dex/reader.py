@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from appaudit import deadline
 from appaudit.apk.dex.code import Instruction, decode_at, instruction_starts
 from appaudit.errors import DexFormatError
 
@@ -40,6 +41,10 @@ INVOKE_OPS = frozenset((*range(0x6E, 0x73), *range(0x74, 0x79), 0xFA, 0xFB))
 SGET_OPS = frozenset(range(0x60, 0x67))
 CONST_STRING = 0x1A
 CONST_STRING_JUMBO = 0x1B
+#: Entries in one type_list: a Java class has at most 65,535 interfaces, a method 255 parameters.
+MAX_TYPE_LIST = 0xFFFF
+#: Search candidates (or regex matches) between two checks of the scan's time cap.
+_CHECK_EVERY = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,38 +109,23 @@ class ClassDef:
 
 
 def _uleb128(data: bytes, pos: int) -> tuple[int, int]:
-    result = data[pos]
-    pos += 1
-    if result < 0x80:
-        return result, pos
-    result &= 0x7F
-    shift = 7
-    while True:
-        b = data[pos]
+    """(value, next position) of the ULEB128 at ``pos``; DexFormatError if it runs off the end."""
+    try:
+        result = data[pos]
         pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80 or shift >= 28:
+        if result < 0x80:
             return result, pos
-        shift += 7
-
-
-def class_data_methods(data: bytes, off: int) -> Iterator[tuple[int, int, int]]:
-    """(method_idx, access_flags, code_off) of every method in the class_data item at ``off``."""
-    n_sf, pos = _uleb128(data, off)
-    n_if, pos = _uleb128(data, pos)
-    n_dm, pos = _uleb128(data, pos)
-    n_vm, pos = _uleb128(data, pos)
-    for _ in range(n_sf + n_if):
-        _d, pos = _uleb128(data, pos)
-        _a, pos = _uleb128(data, pos)
-    for count in (n_dm, n_vm):
-        midx = 0
-        for _ in range(count):
-            diff, pos = _uleb128(data, pos)
-            access, pos = _uleb128(data, pos)
-            code_off, pos = _uleb128(data, pos)
-            midx += diff
-            yield midx, access, code_off
+        result &= 0x7F
+        shift = 7
+        while True:
+            b = data[pos]
+            pos += 1
+            result |= (b & 0x7F) << shift
+            if b < 0x80 or shift >= 28:
+                return result, pos
+            shift += 7
+    except IndexError:
+        raise DexFormatError(f"a LEB128 value at {pos:#x} runs past the end of the file") from None
 
 
 def _utf16_key(text: str) -> bytes:
@@ -148,7 +138,10 @@ def decode_mutf8(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         fixed = raw.replace(b"\xc0\x80", b"\x00")
-        text = fixed.decode("utf-8", errors="surrogatepass")
+        try:
+            text = fixed.decode("utf-8", errors="surrogatepass")
+        except UnicodeDecodeError:  # not MUTF-8 either: a damaged or hostile string
+            return fixed.decode("utf-8", errors="replace")
         return text.encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")
 
 
@@ -204,8 +197,11 @@ class DexFile:
                 raise DexFormatError(f"{name}: {label} table ({count} entries at {off:#x}) lies outside the file")
         self._string_offs = self._u32_table(self.string_ids_off, self.string_ids_size)
         self._type_ids = self._u32_table(self.type_ids_off, self.type_ids_size)
+        self.damage: list[str] = []
+        """Parts of the file found unreadable while it was searched (class data, method code)."""
         self._strings: dict[int, str] = {}
         self._protos: dict[int, str] = {}
+        self._type_lists: dict[int, tuple[str, ...]] = {}
         self._method_refs: dict[int, MethodRef] = {}
         self.structure_cache: dict[object, object] = {}
         """Per-file cache of ``structure``'s class lookups (dies with this object)."""
@@ -219,29 +215,38 @@ class DexFile:
             raise DexFormatError(f"{self.name}: unsupported platform integer size")
         return table
 
+    def _unpack(self, fmt: str, off: int) -> tuple[int, ...]:
+        """``struct.unpack_from`` that raises DexFormatError when the item lies outside the file."""
+        try:
+            return struct.unpack_from(fmt, self.data, off)
+        except struct.error:
+            raise DexFormatError(f"{self.name}: item at {off:#x} lies outside the file") from None
+
     def string(self, idx: int) -> str:
         """The string with index ``idx`` (cached)."""
         cached = self._strings.get(idx)
         if cached is not None:
             return cached
-        if not 0 <= idx < self.string_ids_size:
-            raise DexFormatError(f"{self.name}: string index {idx} out of range")
-        off = self._string_offs[idx]
-        if off >= len(self.data):
-            raise DexFormatError(f"{self.name}: string {idx} data outside the file")
-        _utf16_len, pos = _uleb128(self.data, off)
-        end = self.data.find(b"\x00", pos)
-        if end < 0:
-            raise DexFormatError(f"{self.name}: string {idx} is not terminated")
-        text = decode_mutf8(self.data[pos:end])
+        start, end = self.string_raw_span(idx)
+        text = decode_mutf8(self.data[start:end])
         self._strings[idx] = text
         return text
 
     def string_raw_span(self, idx: int) -> tuple[int, int]:
         """Absolute (start, end) byte span of string ``idx``'s MUTF-8 bytes."""
+        if not 0 <= idx < self.string_ids_size:
+            raise DexFormatError(f"{self.name}: string index {idx} out of range")
         off = self._string_offs[idx]
-        _n, pos = _uleb128(self.data, off)
-        return pos, self.data.find(b"\x00", pos)
+        if off >= len(self.data):
+            raise DexFormatError(f"{self.name}: string {idx} data outside the file")
+        try:
+            _utf16_len, pos = _uleb128(self.data, off)
+        except DexFormatError:
+            raise DexFormatError(f"{self.name}: string {idx} runs past the end of the file") from None
+        end = self.data.find(b"\x00", pos)
+        if end < 0:
+            raise DexFormatError(f"{self.name}: string {idx} is not terminated")
+        return pos, end
 
     def type_desc(self, idx: int) -> str:
         """The descriptor of type ``idx``, e.g. ``Landroid/net/Uri;``."""
@@ -256,20 +261,25 @@ class DexFile:
             return cached
         if not 0 <= idx < self.proto_ids_size:
             raise DexFormatError(f"{self.name}: proto index {idx} out of range")
-        _shorty, ret, params_off = struct.unpack_from("<III", self.data, self.proto_ids_off + 12 * idx)
+        _shorty, ret, params_off = self._unpack("<III", self.proto_ids_off + 12 * idx)
         desc = "(" + "".join(self.type_list(params_off)) + ")" + self.type_desc(ret)
         self._protos[idx] = desc
         return desc
 
-    def type_list(self, off: int) -> list[str]:
-        """Descriptors of a type_list item (empty for offset 0)."""
+    def type_list(self, off: int) -> tuple[str, ...]:
+        """Descriptors of a type_list item (empty for offset 0; cached)."""
         if off == 0:
-            return []
-        (count,) = struct.unpack_from("<I", self.data, off)
-        if off + 4 + 2 * count > len(self.data):
-            raise DexFormatError(f"{self.name}: type list at {off:#x} outside the file")
+            return ()
+        cached = self._type_lists.get(off)
+        if cached is not None:
+            return cached
+        (count,) = self._unpack("<I", off)
+        if count > MAX_TYPE_LIST or off + 4 + 2 * count > len(self.data):
+            raise DexFormatError(f"{self.name}: type list at {off:#x} ({count} entries) is outside the file or absurd")
         idxs = struct.unpack_from(f"<{count}H", self.data, off + 4)
-        return [self.type_desc(i) for i in idxs]
+        out = tuple(self.type_desc(i) for i in idxs)
+        self._type_lists[off] = out
+        return out
 
     def _method_id(self, idx: int) -> tuple[int, int, int]:
         cls, proto, name = struct.unpack_from("<HHI", self.data, self.method_ids_off + 8 * idx)
@@ -334,7 +344,7 @@ class DexFile:
             return []
 
         def key(i: int) -> tuple[int, int]:
-            item = struct.unpack_from("<HHI", self.data, table_off + 8 * i)
+            item = self._unpack("<HHI", table_off + 8 * i)
             return item[0], item[name_pos]
 
         lo = bisect.bisect_left(range(count), (cls, sname), key=key)
@@ -365,12 +375,18 @@ class DexFile:
         offs = self._sorted_string_offsets
         data = self.data
         lo = offs[0][0] if offs else 0
-        for m in pattern.finditer(data, lo, len(data)):
+        for n, m in enumerate(pattern.finditer(data, lo, len(data))):
+            if n % _CHECK_EVERY == 0:
+                deadline.check()
             pos = max(bisect.bisect_right(offs, (m.start(), NO_INDEX)) - 1, 0)
             stop = max(m.end(), m.start() + 1)
             while pos < len(offs) and offs[pos][0] < stop:
                 idx = offs[pos][1]
-                start, end = self.string_raw_span(idx)
+                try:
+                    start, end = self.string_raw_span(idx)
+                except DexFormatError:
+                    pos += 1
+                    continue
                 if end > m.start() and pattern.fullmatch(data, start, end):
                     found.add(idx)
                 pos += 1
@@ -384,37 +400,75 @@ class DexFile:
     @cached_property
     def class_defs(self) -> tuple[ClassDef, ...]:
         """Every class defined in this DEX, in file order."""
-        out = []
-        for i in range(self.class_defs_size):
-            vals = struct.unpack_from("<8I", self.data, self.class_defs_off + 32 * i)
-            out.append(ClassDef(*vals))
-        return tuple(out)
+        table = self.data[self.class_defs_off : self.class_defs_off + 32 * self.class_defs_size]
+        return tuple(ClassDef(*vals) for vals in struct.iter_unpack("<8I", table))
 
     @cached_property
     def code_spans(self) -> tuple[CodeSpan, ...]:
-        """The instruction spans of every method with code, sorted by position."""
+        """The instruction spans of every method with code, sorted by position.
+
+        Tolerant of hostile class data: a class whose class_data cannot be read
+        is skipped (and listed in :attr:`damage`), class_data shared by several
+        classes is read once, the members read in all are bounded by the file
+        size (overlapping class_data items cannot make this quadratic), and a
+        span that runs into the next method's code is cut there, so that the
+        instruction walks of all spans together cover the file at most once.
+        """
         spans: list[CodeSpan] = []
         data = self.data
         size = len(data)
+        seen: set[int] = set()
+        budget = [size]
+        bad: list[str] = []
         for ci, cdef in enumerate(self.class_defs):
             off = cdef.class_data_off
-            if off == 0:
+            if off == 0 or off in seen:
                 continue
+            seen.add(off)
+            if ci % _CHECK_EVERY == 0:
+                deadline.check()
             try:
-                spans.extend(self._class_spans(data, size, off, ci))
-            except (IndexError, struct.error):
-                # A truncated class_data item: keep what came before it.
-                continue
-        spans.sort(key=lambda s: s.start)
+                spans.extend(self._class_spans(data, size, off, ci, budget))
+            except DexFormatError as exc:
+                bad.append(f"class #{ci}: {exc}")
+        if bad:
+            self.damage.append(f"class data of {len(bad)} classes unreadable (their code is not searched): {bad[0]}")
+        spans.sort(key=lambda s: (s.start, s.end))
+        for i in range(len(spans) - 1):
+            nxt = spans[i + 1].start
+            if spans[i].start < nxt < spans[i].end:
+                spans[i] = CodeSpan(spans[i].start, nxt, spans[i].method_idx, spans[i].class_def_idx)
         return tuple(spans)
 
-    def _class_spans(self, data: bytes, size: int, off: int, ci: int) -> Iterator[CodeSpan]:
-        for midx, _access, code_off in class_data_methods(data, off):
-            if code_off == 0 or code_off + 16 > size:
-                continue
-            (n_units,) = struct.unpack_from("<I", data, code_off + 12)
-            start = code_off + 16
-            yield CodeSpan(start, min(start + 2 * n_units, size), midx, ci)
+    def _class_spans(self, data: bytes, size: int, off: int, ci: int, budget: list[int]) -> list[CodeSpan]:
+        if off >= size:
+            raise DexFormatError(f"class_data offset {off:#x} is outside the file")
+        n_sf, pos = _uleb128(data, off)
+        n_if, pos = _uleb128(data, pos)
+        n_dm, pos = _uleb128(data, pos)
+        n_vm, pos = _uleb128(data, pos)
+        total = n_sf + n_if + n_dm + n_vm
+        if total > budget[0]:
+            raise DexFormatError("class data lists more members than the file can hold")
+        budget[0] -= total
+        for _ in range(n_sf + n_if):
+            _d, pos = _uleb128(data, pos)
+            _a, pos = _uleb128(data, pos)
+        out: list[CodeSpan] = []
+        for count in (n_dm, n_vm):
+            midx = 0
+            for _ in range(count):
+                diff, pos = _uleb128(data, pos)
+                _acc, pos = _uleb128(data, pos)
+                code_off, pos = _uleb128(data, pos)
+                midx += diff
+                if code_off == 0 or code_off + 16 > size:
+                    continue
+                (n_units,) = struct.unpack_from("<I", data, code_off + 12)
+                start = code_off + 16
+                end = min(start + 2 * n_units, size)
+                out.append(CodeSpan(start, end, midx, ci))
+        return out
 
     @cached_property
     def _code_area(self) -> tuple[int, int]:
@@ -465,6 +519,7 @@ class DexFile:
         data = self.data
         sites: list[Site] = []
         for idx in indices:
+            deadline.check()
             if wide:
                 pat = struct.pack("<I", idx)
             elif idx <= 0xFFFF:
@@ -472,7 +527,11 @@ class DexFile:
             else:
                 continue
             pos = data.find(pat, lo + 2, hi)
+            candidates = 0
             while pos >= 0:
+                candidates += 1
+                if candidates % _CHECK_EVERY == 0:
+                    deadline.check()
                 ins = pos - 2
                 if not ins & 1 and data[ins] in opcodes:
                     span = self.span_at(ins)

@@ -6,13 +6,17 @@ Everything here is read lazily for the few classes a chain search visits.
 from __future__ import annotations
 
 import struct
+import weakref
 from dataclasses import dataclass
 
-from appaudit.apk.dex.reader import ClassDef, CodeSpan, DexFile, _uleb128, class_data_methods
+from appaudit.apk.dex.reader import ClassDef, CodeSpan, DexFile, _uleb128
+from appaudit.errors import DexFormatError
 
 ACC_STATIC = 0x8
 ACC_ABSTRACT = 0x400
 ACC_INTERFACE = 0x200
+#: Nesting of encoded arrays and annotations inside an annotation value (javac never nests deeply).
+MAX_VALUE_DEPTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +31,23 @@ class MethodEntry:
     ins_size: int
 
 
+# Per-DEX caches that go away with the DexFile (a module-level lru_cache would keep
+# every scanned DEX alive).
+_CLASS_INDEX: weakref.WeakKeyDictionary[DexFile, dict[int, int]] = weakref.WeakKeyDictionary()
+_METHODS: weakref.WeakKeyDictionary[DexFile, dict[int, tuple[MethodEntry, ...]]] = weakref.WeakKeyDictionary()
+_ANNOTATIONS: weakref.WeakKeyDictionary[DexFile, dict[int, dict[int, list[tuple[str, dict[str, object]]]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _class_index(dex: DexFile) -> dict[int, int]:
-    # Cached on the DexFile itself, so the cache dies with it (a module-level
-    # cache keyed by DexFile kept every scanned APK alive in long-lived workers).
-    index: dict[int, int] | None = dex.structure_cache.get("class_index")  # type: ignore[assignment]
-    if index is None:
-        index = {cdef.class_idx: i for i, cdef in enumerate(dex.class_defs)}
-        dex.structure_cache["class_index"] = index
-    return index
+    table = _CLASS_INDEX.get(dex)
+    if table is None:
+        table = {}
+        for i, cdef in enumerate(dex.class_defs):
+            table.setdefault(cdef.class_idx, i)
+        _CLASS_INDEX[dex] = table
+    return table
 
 
 def class_def_index(dex: DexFile, class_desc: str) -> int | None:
@@ -46,12 +59,11 @@ def class_def_index(dex: DexFile, class_desc: str) -> int | None:
 
 
 def class_methods(dex: DexFile, ci: int) -> tuple[MethodEntry, ...]:
-    """Every method class ``ci`` defines, direct then virtual (cached on the DexFile)."""
-    key = ("methods", ci)
-    cached: tuple[MethodEntry, ...] | None = dex.structure_cache.get(key)  # type: ignore[assignment]
+    """Every method class ``ci`` defines, direct then virtual (those before any damage in its class data)."""
+    cache = _METHODS.setdefault(dex, {})
+    cached = cache.get(ci)
     if cached is None:
-        cached = _class_methods(dex, ci)
-        dex.structure_cache[key] = cached
+        cached = cache[ci] = _class_methods(dex, ci)
     return cached
 
 
@@ -64,15 +76,30 @@ def _class_methods(dex: DexFile, ci: int) -> tuple[MethodEntry, ...]:
     size = len(data)
     out: list[MethodEntry] = []
     try:
-        for midx, acc, code_off in class_data_methods(data, off):
-            span = None
-            regs = ins = 0
-            if code_off and code_off + 16 <= size:
-                regs, ins, _outs, _tries, _dbg, n_units = struct.unpack_from("<HHHHII", data, code_off)
-                start = code_off + 16
-                span = CodeSpan(start, min(start + 2 * n_units, size), midx, ci)
-            out.append(MethodEntry(midx, acc, span, regs, ins))
-    except (IndexError, struct.error):
+        n_sf, pos = _uleb128(data, off)
+        n_if, pos = _uleb128(data, pos)
+        n_dm, pos = _uleb128(data, pos)
+        n_vm, pos = _uleb128(data, pos)
+        if n_sf + n_if + n_dm + n_vm > size:
+            return ()
+        for _ in range(n_sf + n_if):
+            _d, pos = _uleb128(data, pos)
+            _a, pos = _uleb128(data, pos)
+        for count in (n_dm, n_vm):
+            midx = 0
+            for _ in range(count):
+                diff, pos = _uleb128(data, pos)
+                acc, pos = _uleb128(data, pos)
+                code_off, pos = _uleb128(data, pos)
+                midx += diff
+                span = None
+                regs = ins = 0
+                if code_off and code_off + 16 <= size:
+                    regs, ins, _outs, _tries, _dbg, n_units = struct.unpack_from("<HHHHII", data, code_off)
+                    start = code_off + 16
+                    span = CodeSpan(start, min(start + 2 * n_units, size), midx, ci)
+                out.append(MethodEntry(midx, acc, span, regs, ins))
+    except (DexFormatError, struct.error):
         pass
     return tuple(out)
 
@@ -84,24 +111,32 @@ def supertypes(dex: DexFile, ci: int) -> tuple[str | None, tuple[str, ...]]:
     return sup, tuple(dex.type_list(cdef.interfaces_off))
 
 
-def _read_encoded_value(dex: DexFile, pos: int) -> tuple[object, int]:
+def _read_encoded_value(dex: DexFile, pos: int, depth: int = 0) -> tuple[object, int]:
     data = dex.data
+    if pos >= len(data):
+        raise DexFormatError(f"{dex.name}: encoded value at {pos:#x} outside the file")
+    if depth > MAX_VALUE_DEPTH:
+        raise DexFormatError(f"{dex.name}: encoded value at {pos:#x} nested more than {MAX_VALUE_DEPTH} deep")
     head = data[pos]
     pos += 1
     vtype, varg = head & 0x1F, head >> 5
     if vtype == 0x1C:  # array
         n, pos = _uleb128(data, pos)
+        if n > len(data) - pos:
+            raise DexFormatError(f"{dex.name}: encoded array at {pos:#x} longer than the file")
         items = []
         for _ in range(n):
-            item, pos = _read_encoded_value(dex, pos)
+            item, pos = _read_encoded_value(dex, pos, depth + 1)
             items.append(item)
         return items, pos
     if vtype == 0x1D:  # nested annotation
         _t, pos = _uleb128(data, pos)
         n, pos = _uleb128(data, pos)
+        if n > len(data) - pos:
+            raise DexFormatError(f"{dex.name}: encoded annotation at {pos:#x} longer than the file")
         for _ in range(n):
             _name, pos = _uleb128(data, pos)
-            _v, pos = _read_encoded_value(dex, pos)
+            _v, pos = _read_encoded_value(dex, pos, depth + 1)
         return None, pos
     if vtype in (0x1E, 0x1F):  # null, boolean
         return (varg == 1 if vtype == 0x1F else None), pos
@@ -114,26 +149,43 @@ def _read_encoded_value(dex: DexFile, pos: int) -> tuple[object, int]:
 
 
 def method_annotations(dex: DexFile, ci: int) -> dict[int, list[tuple[str, dict[str, object]]]]:
-    """method_idx -> [(annotation type, {element: value})] for class ``ci`` (strings and ints only)."""
+    """method_idx -> [(annotation type, {element: value})] for class ``ci`` (strings and ints only; cached)."""
+    cache = _ANNOTATIONS.setdefault(dex, {})
+    cached = cache.get(ci)
+    if cached is None:
+        cached = cache[ci] = _method_annotations(dex, ci)
+    return cached
+
+
+def _method_annotations(dex: DexFile, ci: int) -> dict[int, list[tuple[str, dict[str, object]]]]:
     cdef = dex.class_defs[ci]
     off = cdef.annotations_off
     out: dict[int, list[tuple[str, dict[str, object]]]] = {}
     if off == 0:
         return out
     data = dex.data
+    size = len(data)
+    work = 0  # annotation items and elements read: more than the file can hold means a loop of offsets
     try:
         _class_ann, n_fields, n_methods, _n_params = struct.unpack_from("<IIII", data, off)
         pos = off + 16 + 8 * n_fields
+        if pos + 8 * n_methods > size:
+            return out
         for _ in range(n_methods):
             midx, set_off = struct.unpack_from("<II", data, pos)
             pos += 8
             (count,) = struct.unpack_from("<I", data, set_off)
+            if set_off + 4 + 4 * count > size:
+                continue
             anns = []
             for k in range(count):
                 (item_off,) = struct.unpack_from("<I", data, set_off + 4 + 4 * k)
                 p = item_off + 1  # skip visibility
                 tidx, p = _uleb128(data, p)
                 n, p = _uleb128(data, p)
+                work += 1 + n
+                if work > size:
+                    raise DexFormatError(f"{dex.name}: annotations of class #{ci} read more items than the file holds")
                 elements: dict[str, object] = {}
                 for _ in range(n):
                     name_idx, p = _uleb128(data, p)
@@ -141,6 +193,6 @@ def method_annotations(dex: DexFile, ci: int) -> dict[int, list[tuple[str, dict[
                     elements[dex.string(name_idx)] = value
                 anns.append((dex.type_desc(tidx), elements))
             out[midx] = anns
-    except (IndexError, struct.error, ValueError):
+    except (DexFormatError, struct.error):
         pass
     return out
