@@ -129,32 +129,21 @@ def main() -> int:
     print(f"# appaudit on {len(rows)} corpus APKs ({elapsed:.1f} s in-process)\n")
     print("| label | TP | FP | FN | TN | unknown | precision | recall | F1 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    disagreements = []
     scores = {}
     for label in LABELS:
-        tp = fp = fn = tn = unknown = 0
-        for row in rows:
-            rep = results.get(row["sha256"])
-            truth = row.get(label)
-            if rep is None or truth not in (True, False):
-                unknown += 1
-                continue
-            got = predicted(rep, label)
-            if got and truth:
-                tp += 1
-            elif got:
-                fp += 1
-            elif truth:
-                fn += 1
-            else:
-                tn += 1
-            if got != truth:
-                disagreements.append((label, "FP" if got else "FN", row, _why_label(rep, label)))
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        scores[label] = {"precision": p, "recall": r, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
-        print(f"| {label} | {tp} | {fp} | {fn} | {tn} | {unknown} | {p:.2f} | {r:.2f} | {f1:.2f} |")
+        v = scores[label] = score(rows, results, label)
+        print(
+            f"| {label} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | {v['unknown']} | "
+            f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} |"
+        )
+    disagreements = [
+        (label, "FP" if got else "FN", row, _why_label(results[row["sha256"]], label))
+        for label in LABELS
+        for row in rows
+        if row["sha256"] in results
+        and row.get(label) in (True, False)
+        and (got := predicted(results[row["sha256"]], label)) != row.get(label)
+    ]
     visible = [r for r in rows if _visible(r)]
     print(f"\nSame, on the {len(visible)} samples whose behaviour is visible in the DEX (no packing hides it):\n")
     print("| label | TP | FP | FN | TN | precision | recall | F1 |")
