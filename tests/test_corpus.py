@@ -123,3 +123,14 @@ def test_signer_certificates_agree_with_androguard() -> None:
         assert _reports()[row["sha256"]]["app"]["signer_sha256"] == expected, row["sha256"]
         checked += 1
     assert checked >= 20
+
+
+def test_native_code_and_reflection_are_coverage_reasons() -> None:
+    reports = _reports()
+    codes = {sha[:8]: {r["code"] for r in rep["coverage"]["reasons"]} for sha, rep in reports.items()}
+    # exploit-style malware with JNI methods in its own classes and a bundled .so
+    assert "native_code" in codes["4b69cf00"]
+    # an obfuscated banker that looks classes up by computed names hundreds of times
+    assert "reflection" in codes["b65c352d"]
+    # neither signal on a plain app without native libraries or reflection
+    assert not ({"native_code", "reflection"} & codes["e92381ca"])

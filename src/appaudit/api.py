@@ -11,7 +11,12 @@ from pathlib import Path
 
 from appaudit import __version__, deadline
 from appaudit.analysis.attribution import Attributor
-from appaudit.analysis.coverage import missing_class_reasons, signal_reasons
+from appaudit.analysis.coverage import (
+    missing_class_reasons,
+    native_code_reasons,
+    reflection_reasons,
+    signal_reasons,
+)
 from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
@@ -103,6 +108,9 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         result = evaluate(ruleset, facts.app, facts.code, harvest)
         hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
         hidden += missing_class_reasons(facts.app, facts.code)
+        sdk_prefixes = [p for sdk in ruleset.sdks for p in sdk.prefixes]
+        hidden += native_code_reasons(facts.app, facts.code, sdk_prefixes)
+        hidden += reflection_reasons(facts.code, sdk_prefixes)
         hidden += facts.code.damage_reasons()
         stopped = deadline.stopped()
     attributor = Attributor(facts.app, ruleset.sdks)

@@ -218,6 +218,10 @@ class CodeIndex(Protocol):
         """Java names of every class defined in the app's DEX files."""
         ...
 
+    def native_methods(self) -> list[tuple[str, str]]:
+        """(class, method) of every method declared ``native``."""
+        ...
+
     def method_code(self, class_name: str, method: str) -> MethodCode | None:
         """The decoded body of ``class_name.method`` (name+prototype), None if not in the app."""
         ...

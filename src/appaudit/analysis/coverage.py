@@ -53,3 +53,59 @@ def missing_class_reasons(app: AppInfo, code: CodeIndex) -> list[CoverageReason]
         return []
     detail = f"{len(missing)} of {len(declared)} classes named in the manifest are not in any DEX: {_quote(missing)}"
     return [CoverageReason(code="classes_not_in_dex", detail=detail)]
+
+
+#: Reflective lookups with a name that is not a constant, past which the app's
+#: behaviour is considered partly hidden (a few are normal in any library).
+REFLECTION_MIN_SITES = 25
+#: Reflective call sites examined (bounds the time on huge apps).
+REFLECTION_MAX_SITES = 400
+_REFLECTION = (
+    ("Ljava/lang/Class;", ("forName", "getMethod", "getDeclaredMethod", "getField", "getDeclaredField")),
+    ("Ljava/lang/ClassLoader;", ("loadClass",)),
+)
+
+
+def _third_party(class_name: str, prefixes: Sequence[str]) -> bool:
+    return any(class_name == p or class_name.startswith(p + ".") for p in prefixes)
+
+
+def native_code_reasons(app: AppInfo, code: CodeIndex, sdk_prefixes: Sequence[str]) -> list[CoverageReason]:
+    """App classes declare ``native`` methods and the APK ships native libraries: their logic is unseen."""
+    libs = sorted({n.rsplit("/", 1)[-1] for n in app.zip_entries if n.endswith(".so")})
+    if not libs:
+        return []
+    own = [f"{c}.{m.split('(')[0]}" for c, m in code.native_methods() if not _third_party(c, sdk_prefixes)]
+    if not own:
+        return []
+    detail = (
+        f"{len(own)} native methods in the app's own classes run code from native libraries "
+        f"({_quote(libs)}), which is not analysed: {_quote(own)}"
+    )
+    return [CoverageReason(code="native_code", detail=detail)]
+
+
+def reflection_reasons(code: CodeIndex, sdk_prefixes: Sequence[str]) -> list[CoverageReason]:
+    """Many reflective lookups whose class, method or field name is computed at run time."""
+    from appaudit.analysis.registers import argument_registers, values_at
+
+    dynamic: list[str] = []
+    sites = [h for cls, names in _REFLECTION for h in code.invocations(cls, names)]
+    for site in sites[:REFLECTION_MAX_SITES]:
+        if _third_party(site.class_name, sdk_prefixes):
+            continue
+        body = code.method_code(site.class_name, site.method)
+        insn = next((i for i in body.insns if i.offset == site.offset), None) if body else None
+        if body is None or insn is None or insn.ref is None:
+            continue
+        _recv, regs = argument_registers(insn)
+        if not regs:
+            continue
+        value = values_at(body, site.offset).get(regs[0])
+        if value is None or value.kind not in ("string",) or not value.text:
+            dynamic.append(f"{site.class_name}.{site.method.split('(')[0]}")
+    if len(dynamic) < REFLECTION_MIN_SITES:
+        return []
+    places = sorted(set(dynamic))
+    detail = f"{len(dynamic)} reflective lookups use names computed at run time: {_quote(places)}"
+    return [CoverageReason(code="reflection", detail=detail)]

@@ -12,6 +12,7 @@ from appaudit.apk.dex.code import Instruction
 from appaudit.apk.dex.opcodes import OPCODES
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
+    ACC_NATIVE,
     ACC_STATIC,
     MethodEntry,
     class_def_index,
@@ -164,6 +165,22 @@ class DexCodeIndex:
             if bad:
                 self._fail(dex.name, "class list", DexFormatError(f"{bad} class_defs name no valid type"))
         return frozenset(names)
+
+    def native_methods(self) -> list[tuple[str, str]]:
+        """(class, method) of every method declared ``native`` (its body is in a native library)."""
+        out: list[tuple[str, str]] = []
+        for dex in self.dex_files:
+            for ci, cdef in enumerate(dex.class_defs):
+                try:
+                    entries = [e for e in class_methods(dex, ci) if e.access_flags & ACC_NATIVE]
+                    if entries:
+                        cls = java_name(dex.type_desc(cdef.class_idx))
+                        for e in entries:
+                            ref = dex.method_ref(e.method_idx)
+                            out.append((cls, f"{ref.name}{ref.proto}"))
+                except DexFormatError:
+                    continue
+        return sorted(set(out))
 
     def damage_reasons(self) -> list[CoverageReason]:
         """One ``dex_damaged`` reason per DEX that turned out partly unreadable while it was searched."""
