@@ -117,6 +117,14 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     by_callee = {r.id for r in ruleset.rules if r.attribute_to == "callee"}
     findings = tuple(attributor.finding(f, callee=f.rule_id in by_callee) for f in result.findings)
     harvest = attributor.harvest(harvest) if harvest is not None else None
+    if harvest is not None and harvest.search_truncated:
+        hidden.append(
+            CoverageReason(
+                code="search_budget",
+                detail="the chain and start-up searches visited their limit of methods "
+                "(analysis.flows.MAX_TOTAL_VISITS); some reads were not followed to a sink or an entry point",
+            )
+        )
     if stopped:
         hidden.append(
             CoverageReason(

@@ -389,6 +389,8 @@ class HarvestFacts:
     chains: tuple[HarvestChain, ...] = ()
     startup: tuple[StartupPath, ...] = ()
     unresolved_queries: int = 0
+    search_truncated: bool = False
+    """The scan's budget of methods to visit ran out: some reads were not searched for chains."""
     """Provider accesses whose URI could not be resolved."""
 
     def bulk(self, data_class: str) -> bool:

@@ -42,6 +42,28 @@ CHAIN_DEPTH = 3
 STARTUP_DEPTH = 6
 #: Methods one search may visit before it gives up (bounds time on huge apps).
 MAX_VISITS = 400
+#: Methods all searches of one scan may visit together. Each visit of a new
+#: method looks up its callers across every DEX, so on apps with many reads the
+#: total, not each search, is what grows; past it the remaining searches are
+#: skipped and the report says so (coverage reason ``search_budget``).
+MAX_TOTAL_VISITS = 3000
+
+
+class SearchBudget:
+    """Visits left for the chain and start-up searches of one scan."""
+
+    def __init__(self, total: int = MAX_TOTAL_VISITS) -> None:
+        self.left = total
+        self.exhausted = False
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            self.exhausted = True
+            return False
+        self.left -= 1
+        return True
+
+
 _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
 _SMS_EVENTS = ("android.provider.Telephony.SMS_RECEIVED", "android.provider.Telephony.SMS_DELIVER")
 _CALL_EVENTS = ("android.intent.action.PHONE_STATE", "android.intent.action.NEW_OUTGOING_CALL")
@@ -164,7 +186,7 @@ class ChainFinder:
                         seen.add(f"{kind}: {java_name(owner)}.{rest.split('(', 1)[0]}")
         return tuple(sorted(seen))
 
-    def search(self, data_class: str, read: Evidence) -> list[HarvestChain]:
+    def search(self, data_class: str, read: Evidence, budget: SearchBudget | None = None) -> list[HarvestChain]:
         """The shortest chain per channel from ``read`` to a sink (up through callers, then down)."""
         start: Node = (read.class_name or "", read.method or "")
         queue: deque[tuple[Node, int, tuple[ChainStep, ...]]] = deque(
@@ -173,7 +195,7 @@ class ChainFinder:
         seen = {(start, 0)}
         chains: dict[str, HarvestChain] = {}
         visits = 0
-        while queue and visits < MAX_VISITS:
+        while queue and visits < MAX_VISITS and (budget is None or budget.take()):
             deadline.check()
             node, phase, path = queue.popleft()
             visits += 1
@@ -233,7 +255,11 @@ def _entries(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> dict[tuple[str,
 
 
 def startup_path(
-    graph: CallGraph, entries: dict[tuple[str, str], tuple[str, str]], data_class: str, read: Evidence
+    graph: CallGraph,
+    entries: dict[tuple[str, str], tuple[str, str]],
+    data_class: str,
+    read: Evidence,
+    budget: SearchBudget | None = None,
 ) -> StartupPath | None:
     """The shortest way from a manifest entry point to ``read`` (searching callers backwards)."""
     start: Node = (read.class_name or "", read.method or "")
@@ -242,7 +268,7 @@ def startup_path(
     )
     seen = {start}
     visits = 0
-    while queue and visits < MAX_VISITS:
+    while queue and visits < MAX_VISITS and (budget is None or budget.take()):
         deadline.check()
         node, path = queue.popleft()
         visits += 1
@@ -272,6 +298,7 @@ def harvest_facts(
     chains: list[HarvestChain] = []
     startup: list[StartupPath] = []
     unresolved = 0
+    budget = SearchBudget()
     try:
         graph = CallGraph(code, flows)
         queries = provider_queries(code, flows, classifier)
@@ -295,15 +322,17 @@ def harvest_facts(
         entries = _entries(app, flows, graph)
         done_chains: set[tuple[str, tuple[str, str]]] = set()
         done_startup: set[str] = set()
+        tried_startup: set[tuple[str, str]] = set()
         for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
-            key = (dc, (ev.class_name or "", ev.method or ""))
-            if key not in done_chains:
-                done_chains.add(key)
-                for chain in finder.search(dc, ev):
+            method = (ev.class_name or "", ev.method or "")
+            if (dc, method) not in done_chains:
+                done_chains.add((dc, method))
+                for chain in finder.search(dc, ev, budget):
                     if not any(c.data_class == dc and c.channel == chain.channel for c in chains):
                         chains.append(chain)
-            if dc not in done_startup:
-                path = startup_path(graph, entries, dc, ev)
+            if dc not in done_startup and method not in tried_startup:
+                tried_startup.add(method)  # a method with no path to an entry point has none for any class
+                path = startup_path(graph, entries, dc, ev, budget)
                 if path is not None:
                     done_startup.add(dc)
                     startup.append(path)
@@ -315,4 +344,5 @@ def harvest_facts(
         chains=tuple(chains),
         startup=tuple(startup),
         unresolved_queries=unresolved,
+        search_truncated=budget.exhausted,
     )

@@ -130,7 +130,9 @@ class CallGraph:
             return self._up[node]
         cls, method = node
         sites: list[CodeHit] = []
-        for owner in (cls, *self.ancestors(cls)):
+        # Supertypes the app defines: a call through a framework type (Runnable.run,
+        # Activity.onCreate) is dispatch by the system or a hand-off, handled elsewhere.
+        for owner in (cls, *(a for a in self.ancestors(cls) if a in self.app_classes)):
             if len(sites) >= MAX_CALLERS:
                 break
             sites.extend(self.code.callers(java_desc(owner), method, limit=MAX_CALLERS))

@@ -48,6 +48,7 @@ class DexCodeIndex:
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
         self._methods: dict[str, tuple[str, ...]] = {}
+        self._defined: frozenset[str] | None = None
 
     def _hit(self, dex: DexFile, site: Site, kind: str, value: str) -> CodeHit:
         method = dex.method_ref(site.span.method_idx)
@@ -154,6 +155,8 @@ class DexCodeIndex:
         return hits
 
     def defined_classes(self) -> frozenset[str]:
+        if self._defined is not None:
+            return self._defined
         names: set[str] = set()
         for dex in self.dex_files:
             bad = 0
@@ -164,7 +167,8 @@ class DexCodeIndex:
                     bad += 1
             if bad:
                 self._fail(dex.name, "class list", DexFormatError(f"{bad} class_defs name no valid type"))
-        return frozenset(names)
+        self._defined = frozenset(names)
+        return self._defined
 
     def native_methods(self) -> list[tuple[str, str]]:
         """(class, method) of every method declared ``native`` (its body is in a native library)."""
