@@ -89,6 +89,37 @@ def score(rows: list[dict], results: dict[str, dict], label: str) -> dict[str, f
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "unknown": unknown, "precision": p, "recall": r, "f1": f1}
 
 
+def trace_agreement(rows: list[dict], results: dict[str, dict]) -> list[tuple[str, int, int]]:
+    """(field, agreeing, compared) for the hand-traced bulk / exfiltration channel / start-up labels.
+
+    Only data classes the trace marks as read in the DEX (``read_site_in_dex``)
+    are compared: bulk true/false against ``bulk``; ``exfil_traced`` network or
+    sms against a chain by that channel, none/storage against no network/SMS
+    chain; ``at_startup`` true against ``at_startup`` (false, event and command
+    mean not at start-up).
+    """
+    counts = {"bulk": [0, 0], "exfil_channel": [0, 0], "at_startup": [0, 0]}
+    for row in rows:
+        rep = results.get(row["sha256"])
+        for dc in PROTECTED:
+            t = (row.get("trace") or {}).get(dc)
+            if rep is None or not isinstance(t, dict) or t.get("read_site_in_dex") is not True:
+                continue
+            ours = rep["data_classes"][dc]
+            if t.get("bulk") in (True, False):
+                counts["bulk"][1] += 1
+                counts["bulk"][0] += ours["bulk"] == t["bulk"]
+            if t.get("exfil_traced") in ("network", "sms", "none", "storage"):
+                leaves = {c for c in ours["exfiltrated"] if c in ("network", "sms")}
+                want = {t["exfil_traced"]} if t["exfil_traced"] in ("network", "sms") else set()
+                counts["exfil_channel"][1] += 1
+                counts["exfil_channel"][0] += leaves == want or bool(want and want <= leaves)
+            if t.get("at_startup") in (True, False, "event", "command"):
+                counts["at_startup"][1] += 1
+                counts["at_startup"][0] += ours["at_startup"] == (t["at_startup"] is True)
+    return [(k, v[0], v[1]) for k, v in counts.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
@@ -154,6 +185,11 @@ def main() -> int:
             f"| {label} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | "
             f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} |"
         )
+    print("\nHand-traced labels (`trace`, per data class where the label is known):\n")
+    print("| trace field | compared | agree | accuracy |")
+    print("|---|---|---|---|")
+    for field, agree, n in trace_agreement(rows, results):
+        print(f"| {field} | {n} | {agree} | {agree / n:.2f} |" if n else f"| {field} | 0 | 0 | - |")
     print(f"\nverdicts: {dict(sorted(verdicts.items()))}")
     print(f"coverage: {dict(sorted(coverage.items()))}")
     blind_ok = sum(
