@@ -203,8 +203,6 @@ class DexFile:
         self._protos: dict[int, str] = {}
         self._type_lists: dict[int, tuple[str, ...]] = {}
         self._method_refs: dict[int, MethodRef] = {}
-        self.structure_cache: dict[object, object] = {}
-        """Per-file cache of ``structure``'s class lookups (dies with this object)."""
         self._starts_cache: dict[int, frozenset[int]] = {}
 
     # ------------------------------------------------------------------ tables
