@@ -121,6 +121,20 @@ def test_chain_through_runnable() -> None:
     ]
 
 
+def test_chain_through_a_service_started_with_an_intent() -> None:
+    # MainActivity reads, puts the data in an Intent naming UploadService (const-class), the
+    # service's onStartCommand uploads it: a component hand-off.
+    (chain,) = _dc("chain_service", "contacts")["chains"]
+    assert _steps(chain) == [
+        "Harvester.harvest",
+        "MainActivity.onCreate",
+        "UploadService.onStartCommand",
+        "Uploader.upload",
+    ]
+    # invoke-super @0, invoke-static @6, move-result-object @12, new-instance @14, const-class @18
+    assert chain["steps"][1]["offset"] == 18
+
+
 def test_retrofit_post_annotation_is_the_sink() -> None:
     (chain,) = _dc("retrofit_post", "contacts")["chains"]
     assert chain["sink"]["value"] == "Lcom/example/fixture/Api;->upload(Ljava/lang/String;)Lretrofit2/Call;"

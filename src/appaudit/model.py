@@ -246,8 +246,8 @@ class CodeIndex(Protocol):
         """Name+prototype of every method the app's class defines."""
         ...
 
-    def instantiations(self, class_name: str) -> list[CodeHit]:
-        """``new-instance`` sites of the app class ``class_name``."""
+    def instantiations(self, class_name: str, via: str = "new-instance") -> list[CodeHit]:
+        """``new-instance`` (or, with ``via="const-class"``, ``const-class``) sites of the app class."""
         ...
 
     def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:

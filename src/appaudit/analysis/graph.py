@@ -91,10 +91,15 @@ class CallGraph:
         self._impls[key] = found
         return found
 
-    def _async_methods(self, cls: str) -> list[str]:
+    def _async_methods(self, cls: str, via: str = "new-instance") -> list[str]:
         """Callbacks of ``cls`` run later by a hand-off it derives from (e.g. ``run()V``)."""
         ancestors = set(self.ancestors(cls))
-        names = {m for h in self.flows.async_handoffs if java_name(h.type_desc) in ancestors for m in h.methods}
+        names = {
+            m
+            for h in self.flows.async_handoffs
+            if h.via == via and java_name(h.type_desc) in ancestors
+            for m in h.methods
+        }
         if not names:
             return []
         return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names]
@@ -117,10 +122,10 @@ class CallGraph:
                         else [cls]
                     )
                     out.extend((insn.offset, (t, method)) for t in targets)
-            elif insn.op == "new-instance":
+            elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)
                 if cls in self.app_classes:
-                    out.extend((insn.offset, (cls, m)) for m in self._async_methods(cls))
+                    out.extend((insn.offset, (cls, m)) for m in self._async_methods(cls, insn.op))
         self._down[node] = out
         return out
 
@@ -136,8 +141,9 @@ class CallGraph:
             if len(sites) >= MAX_CALLERS:
                 break
             sites.extend(self.code.callers(java_desc(owner), method, limit=MAX_CALLERS))
-        if method in self._async_methods(cls):
-            sites.extend(self.code.instantiations(cls))
+        for via in ("new-instance", "const-class"):
+            if method in self._async_methods(cls, via):
+                sites.extend(self.code.instantiations(cls, via))
         out = sorted({((s.class_name, s.method), s.offset) for s in sites})
         self._up[node] = out
         return out

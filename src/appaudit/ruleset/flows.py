@@ -25,6 +25,8 @@ class ApiTarget:
 class AsyncHandoff:
     type_desc: str
     methods: tuple[str, ...]
+    via: str = "new-instance"
+    """What hands the work over: constructing the class, or naming it (``const-class``) in an Intent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,7 +61,10 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         sinks=tuple((ch, _targets(items)) for ch, items in sorted(doc["sinks"].items())),
         network_annotations=tuple(doc["network_annotations"]),
         transformers=tuple((k, _targets(items)) for k, items in sorted(doc["transformers"].items())),
-        async_handoffs=tuple(AsyncHandoff(type_desc=a["type"], methods=tuple(a["methods"])) for a in doc["async"]),
+        async_handoffs=tuple(
+            AsyncHandoff(type_desc=a["type"], methods=tuple(a["methods"]), via=a.get("via", "new-instance"))
+            for a in doc["async"]
+        ),
         entry_points=tuple((k, tuple(v)) for k, v in sorted(doc["entry_points"].items())),
         boot_actions=tuple(doc["boot_actions"]),
     )

@@ -27,6 +27,7 @@ from appaudit.model import CodeHit, CoverageReason, Insn, MethodCode
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
 NEW_INSTANCE_OPS = frozenset((0x22,))
+CONST_CLASS_OPS = frozenset((0x1C,))
 #: What the reader raises on a damaged DEX; the others are a safety net for bugs, reported by type name.
 _UNEXPECTED = (IndexError, ValueError, OverflowError, KeyError, struct.error, RecursionError)
 #: Distinct matches kept per embedded file by :meth:`DexCodeIndex.text_matches`.
@@ -278,16 +279,17 @@ class DexCodeIndex:
 
         return self._each(f"writes of {field}", run)
 
-    def instantiations(self, class_name: str) -> list[CodeHit]:
+    def instantiations(self, class_name: str, via: str = "new-instance") -> list[CodeHit]:
         desc = java_desc(class_name)
+        ops = NEW_INSTANCE_OPS if via == "new-instance" else CONST_CLASS_OPS
 
         def run(dex: DexFile) -> list[CodeHit]:
             tidx = dex.find_type(desc)
             if tidx is None:
                 return []
-            return [self._hit(dex, s, "new-instance", desc) for s in dex.find_sites(NEW_INSTANCE_OPS, [tidx])]
+            return [self._hit(dex, s, via, desc) for s in dex.find_sites(ops, [tidx])]
 
-        return self._each(f"instantiations of {class_name}", run)
+        return self._each(f"{via} sites of {class_name}", run)
 
     def supertypes(self, class_name: str) -> tuple[str | None, tuple[str, ...]] | None:
         for dex, ci in self._locate(class_name):
