@@ -393,8 +393,15 @@ class HarvestFacts:
     """The scan's budget of methods to visit ran out: some reads were not searched for chains."""
     """Provider accesses whose URI could not be resolved."""
 
+    def bulk_reads(self, data_class: str) -> list[Evidence]:
+        """Reads of all of the class: bulk provider queries, and incoming-SMS decodes whose
+        message reaches a sink (every message is stored or sent on)."""
+        reads = [a.evidence for a in self.accesses if a.data_class == data_class and a.bulk]
+        reads += [c.read for c in self.chains if c.data_class == data_class and c.read in self.sms_receivers]
+        return reads
+
     def bulk(self, data_class: str) -> bool:
-        return any(a.bulk for a in self.accesses if a.data_class == data_class)
+        return bool(self.bulk_reads(data_class))
 
     def channels(self, data_class: str) -> tuple[str, ...]:
         return tuple(sorted({c.channel for c in self.chains if c.data_class == data_class}))
@@ -462,6 +469,12 @@ class DataClassResult:
     accesses: tuple[ProviderAccess, ...] = ()
     owners: tuple[Owner, ...] = ()
     """Whose code reads or sends this class's data."""
+
+
+def quote_names(names: Sequence[str], shown: int = 3) -> str:
+    """The first ``shown`` names and how many more, for a coverage reason's detail."""
+    head = ", ".join(names[:shown])
+    return head + (f", +{len(names) - shown} more" if len(names) > shown else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

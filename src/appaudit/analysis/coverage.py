@@ -5,16 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from appaudit.engine.matchers import MATCHERS, MatchContext
-from appaudit.model import AppInfo, CodeIndex, CoverageReason
+from appaudit.model import AppInfo, CodeIndex, CoverageReason, quote_names
 from appaudit.ruleset.loader import CoverageSignal
-
-#: Evidence values quoted in a coverage reason's detail.
-QUOTED = 3
-
-
-def _quote(values: Sequence[str]) -> str:
-    shown = ", ".join(values[:QUOTED])
-    return shown + (f", +{len(values) - QUOTED} more" if len(values) > QUOTED else "")
 
 
 def signal_reasons(app: AppInfo, code: CodeIndex, signals: Sequence[CoverageSignal]) -> list[CoverageReason]:
@@ -31,7 +23,7 @@ def signal_reasons(app: AppInfo, code: CodeIndex, signals: Sequence[CoverageSign
             }
         )
         if values:
-            reasons.append(CoverageReason(code=signal.code, detail=f"{signal.detail}: {_quote(values)}"))
+            reasons.append(CoverageReason(code=signal.code, detail=f"{signal.detail}: {quote_names(values)}"))
     return reasons
 
 
@@ -51,7 +43,9 @@ def missing_class_reasons(app: AppInfo, code: CodeIndex) -> list[CoverageReason]
     missing = [name for name in declared if name not in defined]
     if not missing:
         return []
-    detail = f"{len(missing)} of {len(declared)} classes named in the manifest are not in any DEX: {_quote(missing)}"
+    detail = (
+        f"{len(missing)} of {len(declared)} classes named in the manifest are not in any DEX: {quote_names(missing)}"
+    )
     return [CoverageReason(code="classes_not_in_dex", detail=detail)]
 
 
@@ -80,7 +74,7 @@ def native_code_reasons(app: AppInfo, code: CodeIndex, sdk_prefixes: Sequence[st
         return []
     detail = (
         f"{len(own)} native methods in the app's own classes run code from native libraries "
-        f"({_quote(libs)}), which is not analysed: {_quote(own)}"
+        f"({quote_names(libs)}), which is not analysed: {quote_names(own)}"
     )
     return [CoverageReason(code="native_code", detail=detail)]
 
@@ -107,5 +101,5 @@ def reflection_reasons(code: CodeIndex, sdk_prefixes: Sequence[str]) -> list[Cov
     if len(dynamic) < REFLECTION_MIN_SITES:
         return []
     places = sorted(set(dynamic))
-    detail = f"{len(dynamic)} reflective lookups use names computed at run time: {_quote(places)}"
+    detail = f"{len(dynamic)} reflective lookups use names computed at run time: {quote_names(places)}"
     return [CoverageReason(code="reflection", detail=detail)]

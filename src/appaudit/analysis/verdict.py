@@ -32,7 +32,7 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         read = any(not f.dormant for f in reads)
         dormant = not read and any(f.dormant for f in reads)
         chains = tuple(c for c in harvest.chains if c.data_class == dc)
-        bulk = harvest.bulk(dc) or (dc == "sms" and any(c.read in harvest.sms_receivers for c in chains))
+        bulk = harvest.bulk(dc)
         channels = tuple(sorted({c.channel for c in chains}))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)

@@ -29,7 +29,7 @@ from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions, resolve_label
 from appaudit.apk.signing import signer_sha256
 from appaudit.errors import DexFormatError, InputError
-from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry
+from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry, quote_names
 
 __all__ = ["ApkFacts", "Limits", "load_apk"]
 
@@ -47,13 +47,6 @@ _NOT_PAYLOAD = re.compile(
 _SMALLEST_PAYLOAD = 0x70
 #: Entries a bundle's base APK is recognised by, best first.
 _BASE_NAMES = ("base.apk", "base-master.apk")
-#: Most names a coverage reason or error quotes.
-_QUOTED = 3
-
-
-def _quote(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_QUOTED])
-    return shown + (f", +{len(names) - _QUOTED} more" if len(names) > _QUOTED else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,28 +182,28 @@ class _Loader:
                 where,
                 "duplicate_entries" if code_names else None,
                 f"{len(apk.duplicates)} entry names occur more than once (Android refuses such an APK; "
-                f"every copy of a DEX is analysed, the first manifest is used): {_quote(apk.duplicates)}",
+                f"every copy of a DEX is analysed, the first manifest is used): {quote_names(apk.duplicates)}",
             )
         if apk.unsafe_names:
             self.problem(
                 where,
                 None,
                 f"{len(apk.unsafe_names)} entry names would escape an extraction folder "
-                f"(read in memory only): {_quote([repr(n) for n in apk.unsafe_names])}",
+                f"(read in memory only): {quote_names([repr(n) for n in apk.unsafe_names])}",
             )
         if apk.encrypted:
             self.problem(
                 where,
                 None,
                 f"{len(apk.encrypted)} entries carry the encryption flag, which Android ignores "
-                f"(read as if it were clear): {_quote(apk.encrypted)}",
+                f"(read as if it were clear): {quote_names(apk.encrypted)}",
             )
         if apk.odd_methods:
             self.problem(
                 where,
                 None,
                 f"{len(apk.odd_methods)} entries name an unknown compression method "
-                f"(read as stored or deflated, as Android does): {_quote(apk.odd_methods)}",
+                f"(read as stored or deflated, as Android does): {quote_names(apk.odd_methods)}",
             )
 
     def add_dex(self, data: bytes, name: str) -> None:
@@ -300,7 +293,7 @@ class _Loader:
                     code="payload_limit",
                     detail=f"{len(self.payloads_skipped)} nested payloads beyond the first "
                     f"{self.limits.max_payloads} were not analysed (limit max_payloads): "
-                    f"{_quote(self.payloads_skipped)}",
+                    f"{quote_names(self.payloads_skipped)}",
                 )
             )
 

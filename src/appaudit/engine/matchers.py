@@ -104,9 +104,7 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     dc = spec["data_class"]
     evidence: list[Evidence] = []
     if spec.get("bulk"):
-        bulk = [a.evidence for a in facts.accesses if a.data_class == dc and a.bulk]
-        if dc == "sms":  # every incoming SMS, stored or sent on
-            bulk += [c.read for c in facts.chains if c.data_class == dc and c.read in facts.sms_receivers]
+        bulk = facts.bulk_reads(dc)
         if not bulk:
             return []
         evidence += bulk

@@ -6,6 +6,7 @@ Everything returns plain (unescaped) text; each format escapes it its own way.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from appaudit.model import (
     DATA_CLASSES,
@@ -80,12 +81,17 @@ def step_text(step: ChainStep) -> str:
 
 
 def class_label(name: str, lang: str) -> str:
-    key = f"dc.{name}"
-    return t(key, lang) if has(key, lang) else name
+    return _or_raw("dc", name, lang)
 
 
 def severity_label(sev: Severity | None, lang: str) -> str:
     return t(f"severity.{sev.label}", lang) if sev is not None else "-"
+
+
+def _or_raw(prefix: str, value: str, lang: str) -> str:
+    """The catalogue's ``prefix.value`` in ``lang``, or ``value`` itself when there is none."""
+    key = f"{prefix}.{value}"
+    return t(key, lang) if has(key, lang) else value
 
 
 def level_label(level: Level, lang: str) -> str:
@@ -93,18 +99,15 @@ def level_label(level: Level, lang: str) -> str:
 
 
 def channel_label(channel: str, lang: str) -> str:
-    key = f"channel.{channel}"
-    return t(key, lang) if has(key, lang) else channel
+    return _or_raw("channel", channel, lang)
 
 
 def trigger_label(trigger: str, lang: str) -> str:
-    key = f"trigger.{trigger}"
-    return t(key, lang) if has(key, lang) else trigger
+    return _or_raw("trigger", trigger, lang)
 
 
 def resolved_label(how: str, lang: str) -> str:
-    key = f"resolved.{how}"
-    return t(key, lang) if has(key, lang) else how
+    return _or_raw("resolved", how, lang)
 
 
 def owner_label(o: Owner, lang: str) -> str:
@@ -118,8 +121,7 @@ def owner_label(o: Owner, lang: str) -> str:
         if o.vendor:
             extra.append(t("owner.vendor", lang, vendor=o.vendor))
         if o.category:
-            ckey = f"owner.category.{o.category}"
-            extra.append(t(ckey, lang) if has(ckey, lang) else o.category)
+            extra.append(_or_raw("owner.category", o.category, lang))
         text += f" ({', '.join(extra)})" if lang == "en" else f"（{'，'.join(extra)}）"
     return text
 
@@ -183,18 +185,15 @@ def coverage_reason_text(code: str, lang: str) -> str | None:
 
 
 def coverage_status_text(status: str, lang: str) -> str:
-    key = f"cov.{status}"
-    return t(key, lang) if has(key, lang) else status
+    return _or_raw("cov", status, lang)
 
 
 def policy_kind(kind: str, lang: str) -> str:
-    key = f"pol.kind.{kind}"
-    return t(key, lang) if has(key, lang) else kind
+    return _or_raw("pol.kind", kind, lang)
 
 
 def confidence_text(conf: str, lang: str) -> str:
-    key = f"pol.conf.{conf}"
-    return t(key, lang) if has(key, lang) else conf
+    return _or_raw("pol.conf", conf, lang)
 
 
 def is_web_link(url: str) -> bool:
@@ -206,3 +205,53 @@ def violation_count(report: Report) -> tuple[int, int]:
     """(violations, packs with violations)."""
     violated = [p for p in report.policies if p.violations]
     return sum(len(p.violations) for p in violated), len(violated)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeighbourRow:
+    """One row of the neighbour data classes' table, as text; formats add their markup."""
+
+    name: str
+    label: str
+    declared: str
+    reads: str
+    level: str | None
+    """None when the class is not touched at all (formats show a dash)."""
+    severity: Severity | None
+    owners: str
+    harm: str
+    """The harassment practice it enables, or empty."""
+
+
+def neighbour_rows(report: Report, lang: str) -> list[NeighbourRow]:
+    """The rows of the neighbour classes (phone identity, location, ...) in report order."""
+    rows = []
+    for name in NEIGHBOURS:
+        r = report.data_classes.get(name)
+        if r is None:
+            continue
+        active = r.level.value != "none"
+        rows.append(
+            NeighbourRow(
+                name=name,
+                label=class_label(name, lang),
+                declared=yes_dash(r.declared, lang),
+                reads=reads_label(r, lang),
+                level=level_label(r.level, lang) if active else None,
+                severity=r.severity,
+                owners=owners_text(r.owners, lang),
+                harm=t(f"harm.{name}", lang) if name in HARM_CLASSES and active else "",
+            )
+        )
+    return rows
+
+
+NEIGHBOUR_HEADERS = (
+    "col.data_class",
+    "col.declared",
+    "col.reads",
+    "col.level",
+    "col.severity",
+    "col.by_whom",
+    "col.enables",
+)

@@ -431,26 +431,19 @@ def _findings(report: Report, lang: str) -> list[str]:
 
 
 def _neighbours(report: Report, lang: str) -> list[str]:
-    headers = [t(k, lang) for k in ("col.data_class", "col.declared", "col.reads", "col.level", "col.severity")]
-    headers += [t("col.by_whom", lang), t("col.enables", lang)]
-    rows = []
-    for name in c.NEIGHBOURS:
-        r = report.data_classes.get(name)
-        if r is None:
-            continue
-        active = r.level.value != "none"
-        harm = _e(t(f"harm.{name}", lang)) if name in c.HARM_CLASSES and active else ""
-        rows.append(
-            [
-                _e(c.class_label(name, lang)) + f' <code class="muted">{_e(name)}</code>',
-                _e(c.yes_dash(r.declared, lang)),
-                _e(c.reads_label(r, lang)),
-                _badge(c.level_label(r.level, lang), "lvl") if active else "-",
-                _sev_badge(r.severity, lang),
-                _e(c.owners_text(r.owners, lang)),
-                harm,
-            ]
-        )
+    headers = [t(k, lang) for k in c.NEIGHBOUR_HEADERS]
+    rows = [
+        [
+            _e(n.label) + f' <code class="muted">{_e(n.name)}</code>',
+            _e(n.declared),
+            _e(n.reads),
+            _badge(n.level, "lvl") if n.level is not None else "-",
+            _sev_badge(n.severity, lang),
+            _e(n.owners),
+            _e(n.harm),
+        ]
+        for n in c.neighbour_rows(report, lang)
+    ]
     return [
         f'<section id="neighbours"><h2>{_e(t("sec.neighbours", lang))}</h2>',
         _table(headers, rows),

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from string import Formatter
+from typing import TypeVar
 
 from appaudit.model import DataClassResult, Evidence, Finding, HarvestChain, PolicyViolation, Report, StartupPath
 from appaudit.report import common as c
 from appaudit.report.i18n import check_lang, t
+
+T = TypeVar("T")
 
 #: Characters that mean something anywhere in a line (emphasis, code, links, HTML, tables, entities, math).
 _SPECIAL = re.compile(r"([\\`*\[\]<>|&~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
@@ -178,23 +182,21 @@ def _protected_class(name: str, r: DataClassResult, lang: str) -> list[str]:
     if r.read or r.dormant or r.declared:
         rows.append((t("field.enables", lang), f"**{_text(t(f'harm.{name}', lang))}**"))
     out.extend(_kv(rows))
-    if r.chains:
-        out.append(f"#### {_text(t('sec.chains', lang))} ({len(r.chains)})")
-        out.append("")
-        for i, chain in enumerate(r.chains[: c.SHOWN_CHAINS], 1):
-            out.extend(_chain(i, chain, lang))
-        if len(r.chains) > c.SHOWN_CHAINS:
-            out.append(_text(t("and_more", lang, n=len(r.chains) - c.SHOWN_CHAINS)))
-        out.append("")
-    if r.startup_paths:
-        out.append(f"#### {_text(t('sec.startup', lang))} ({len(r.startup_paths)})")
-        out.append("")
-        for i, path in enumerate(r.startup_paths[: c.SHOWN_CHAINS], 1):
-            out.extend(_startup(i, path, lang))
-        if len(r.startup_paths) > c.SHOWN_CHAINS:
-            out.append(_text(t("and_more", lang, n=len(r.startup_paths) - c.SHOWN_CHAINS)))
-        out.append("")
+    out.extend(_numbered("sec.chains", r.chains, _chain, lang))
+    out.extend(_numbered("sec.startup", r.startup_paths, _startup, lang))
     return out
+
+
+def _numbered(title: str, items: Sequence[T], render: Callable[[int, T, str], list[str]], lang: str) -> list[str]:
+    """A heading with the count, the first ``SHOWN_CHAINS`` items rendered, and how many more."""
+    if not items:
+        return []
+    out = [f"#### {_text(t(title, lang))} ({len(items)})", ""]
+    for i, item in enumerate(items[: c.SHOWN_CHAINS], 1):
+        out.extend(render(i, item, lang))
+    if len(items) > c.SHOWN_CHAINS:
+        out.append(_text(t("and_more", lang, n=len(items) - c.SHOWN_CHAINS)))
+    return [*out, ""]
 
 
 def _source(url: str) -> str:
@@ -285,25 +287,19 @@ def _findings(report: Report, lang: str) -> list[str]:
 
 
 def _neighbours(report: Report, lang: str) -> list[str]:
-    headers = [t(k, lang) for k in ("col.data_class", "col.declared", "col.reads", "col.level", "col.severity")]
-    headers += [t("col.by_whom", lang), t("col.enables", lang)]
-    rows = []
-    for name in c.NEIGHBOURS:
-        r = report.data_classes.get(name)
-        if r is None:
-            continue
-        active = r.level.value != "none"
-        rows.append(
-            [
-                f"{_text(c.class_label(name, lang))} {_code(name, cell=True)}",
-                _text(c.yes_dash(r.declared, lang)),
-                _text(c.reads_label(r, lang)),
-                _text(c.level_label(r.level, lang)) if active else "\\-",
-                _text(c.severity_label(r.severity, lang)),
-                _text(c.owners_text(r.owners, lang)),
-                _text(t(f"harm.{name}", lang)) if name in c.HARM_CLASSES and active else "",
-            ]
-        )
+    headers = [t(k, lang) for k in c.NEIGHBOUR_HEADERS]
+    rows = [
+        [
+            f"{_text(n.label)} {_code(n.name, cell=True)}",
+            _text(n.declared),
+            _text(n.reads),
+            _text(n.level) if n.level is not None else "\\-",
+            _text(c.severity_label(n.severity, lang)),
+            _text(n.owners),
+            _text(n.harm) if n.harm else "",
+        ]
+        for n in c.neighbour_rows(report, lang)
+    ]
     return [f"## {_text(t('sec.neighbours', lang))}", "", *_table(headers, rows)]
 
 

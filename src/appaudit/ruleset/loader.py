@@ -12,6 +12,7 @@ import pickle
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,9 @@ class Ruleset:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
+@cache
 def _schema() -> dict[str, Any]:
+    """The rule schema, read once per process (every data file is validated against its $defs)."""
     schema: dict[str, Any] = json.loads(schema_path("rule.schema.json").read_text(encoding="utf-8"))
     return schema
 
@@ -183,14 +186,19 @@ def _split_permissions(text: str, source: str) -> list[SplitPermission]:
     return out
 
 
-def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[CoverageSignal]:
+def _validated(text: str, source: str, schema: dict[str, Any], definition: str) -> Any:
     import jsonschema
 
     doc = _yaml_load(text, source)
-    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/coverage_signals", "$defs": schema["$defs"]})
+    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]})
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         raise RuleError(source, _key_path(errors[0]), errors[0].message)
+    return doc
+
+
+def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[CoverageSignal]:
+    doc = _validated(text, source, schema, "coverage_signals")
     out = []
     for i, item in enumerate(doc["signals"]):
         _check_regexes(item, source, f"signals.{i}.")
@@ -205,17 +213,6 @@ def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[Co
             )
         )
     return out
-
-
-def _validated(text: str, source: str, schema: dict[str, Any], definition: str) -> Any:
-    import jsonschema
-
-    doc = _yaml_load(text, source)
-    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]})
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise RuleError(source, _key_path(errors[0]), errors[0].message)
-    return doc
 
 
 def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
@@ -235,14 +232,7 @@ def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
 
 
 def _flows(text: str, source: str, schema: dict[str, Any]) -> FlowSpec:
-    import jsonschema
-
-    doc = _yaml_load(text, source)
-    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/flows", "$defs": schema["$defs"]})
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise RuleError(source, _key_path(errors[0]), errors[0].message)
-    return flow_spec_from(doc)
+    return flow_spec_from(_validated(text, source, schema, "flows"))
 
 
 def _policy_files(directory: Path) -> list[Path]:

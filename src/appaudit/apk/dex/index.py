@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from appaudit import deadline
 from appaudit.apk.container import Entry, EntryError, ZipContainer
@@ -217,16 +217,18 @@ class DexCodeIndex:
                 found.append((dex, ci))
         return found
 
-    def _method_entry(self, class_name: str, method: str) -> tuple[DexFile, MethodEntry] | None:
+    def _entries(self, class_name: str) -> Iterator[tuple[DexFile, MethodEntry, str]]:
+        """(dex, entry, name+prototype) of every readable method the app's class defines."""
         for dex, ci in self._locate(class_name):
             for entry in class_methods(dex, ci):
                 try:
                     ref = dex.method_ref(entry.method_idx)
                 except DexFormatError:
                     continue
-                if f"{ref.name}{ref.proto}" == method:
-                    return dex, entry
-        return None
+                yield dex, entry, f"{ref.name}{ref.proto}"
+
+    def _method_entry(self, class_name: str, method: str) -> tuple[DexFile, MethodEntry] | None:
+        return next(((dex, e) for dex, e, sig in self._entries(class_name) if sig == method), None)
 
     def method_code(self, class_name: str, method: str) -> MethodCode | None:
         key = (class_name, method)
@@ -321,15 +323,7 @@ class DexCodeIndex:
         cached = self._methods.get(class_name)
         if cached is not None:
             return cached
-        out = []
-        for dex, ci in self._locate(class_name):
-            for entry in class_methods(dex, ci):
-                try:
-                    ref = dex.method_ref(entry.method_idx)
-                except DexFormatError:
-                    continue
-                out.append(f"{ref.name}{ref.proto}")
-        self._methods[class_name] = tuple(out)
+        self._methods[class_name] = tuple(sig for _dex, _e, sig in self._entries(class_name))
         return self._methods[class_name]
 
     def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:

@@ -128,6 +128,36 @@ def _uleb128(data: bytes, pos: int) -> tuple[int, int]:
         raise DexFormatError(f"a LEB128 value at {pos:#x} runs past the end of the file") from None
 
 
+def class_data_methods(data: bytes, off: int, budget: list[int]) -> Iterator[tuple[int, int, int]]:
+    """(method_idx, access_flags, code_off) of each method of the class_data item at ``off``.
+
+    ``budget`` holds how many more members the file can plausibly hold (its
+    size, at most one byte each); a class listing more raises DexFormatError,
+    so absurd counts never turn into long loops.
+    """
+    if off >= len(data):
+        raise DexFormatError(f"class_data offset {off:#x} is outside the file")
+    n_sf, pos = _uleb128(data, off)
+    n_if, pos = _uleb128(data, pos)
+    n_dm, pos = _uleb128(data, pos)
+    n_vm, pos = _uleb128(data, pos)
+    total = n_sf + n_if + n_dm + n_vm
+    if total > budget[0]:
+        raise DexFormatError("class data lists more members than the file can hold")
+    budget[0] -= total
+    for _ in range(n_sf + n_if):
+        _d, pos = _uleb128(data, pos)
+        _a, pos = _uleb128(data, pos)
+    for count in (n_dm, n_vm):
+        midx = 0
+        for _ in range(count):
+            diff, pos = _uleb128(data, pos)
+            access, pos = _uleb128(data, pos)
+            code_off, pos = _uleb128(data, pos)
+            midx += diff
+            yield midx, access, code_off
+
+
 def _utf16_key(text: str) -> bytes:
     return text.encode("utf-16-be", "surrogatepass")
 
@@ -439,33 +469,13 @@ class DexFile:
         return tuple(spans)
 
     def _class_spans(self, data: bytes, size: int, off: int, ci: int, budget: list[int]) -> list[CodeSpan]:
-        if off >= size:
-            raise DexFormatError(f"class_data offset {off:#x} is outside the file")
-        n_sf, pos = _uleb128(data, off)
-        n_if, pos = _uleb128(data, pos)
-        n_dm, pos = _uleb128(data, pos)
-        n_vm, pos = _uleb128(data, pos)
-        total = n_sf + n_if + n_dm + n_vm
-        if total > budget[0]:
-            raise DexFormatError("class data lists more members than the file can hold")
-        budget[0] -= total
-        for _ in range(n_sf + n_if):
-            _d, pos = _uleb128(data, pos)
-            _a, pos = _uleb128(data, pos)
         out: list[CodeSpan] = []
-        for count in (n_dm, n_vm):
-            midx = 0
-            for _ in range(count):
-                diff, pos = _uleb128(data, pos)
-                _acc, pos = _uleb128(data, pos)
-                code_off, pos = _uleb128(data, pos)
-                midx += diff
-                if code_off == 0 or code_off + 16 > size:
-                    continue
-                (n_units,) = struct.unpack_from("<I", data, code_off + 12)
-                start = code_off + 16
-                end = min(start + 2 * n_units, size)
-                out.append(CodeSpan(start, end, midx, ci))
+        for midx, _access, code_off in class_data_methods(data, off, budget):
+            if code_off == 0 or code_off + 16 > size:
+                continue
+            (n_units,) = struct.unpack_from("<I", data, code_off + 12)
+            start = code_off + 16
+            out.append(CodeSpan(start, min(start + 2 * n_units, size), midx, ci))
         return out
 
     @cached_property

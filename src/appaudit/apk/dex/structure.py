@@ -9,7 +9,7 @@ import struct
 import weakref
 from dataclasses import dataclass
 
-from appaudit.apk.dex.reader import ClassDef, CodeSpan, DexFile, _uleb128
+from appaudit.apk.dex.reader import ClassDef, CodeSpan, DexFile, _uleb128, class_data_methods
 from appaudit.errors import DexFormatError
 
 ACC_STATIC = 0x8
@@ -77,29 +77,14 @@ def _class_methods(dex: DexFile, ci: int) -> tuple[MethodEntry, ...]:
     size = len(data)
     out: list[MethodEntry] = []
     try:
-        n_sf, pos = _uleb128(data, off)
-        n_if, pos = _uleb128(data, pos)
-        n_dm, pos = _uleb128(data, pos)
-        n_vm, pos = _uleb128(data, pos)
-        if n_sf + n_if + n_dm + n_vm > size:
-            return ()
-        for _ in range(n_sf + n_if):
-            _d, pos = _uleb128(data, pos)
-            _a, pos = _uleb128(data, pos)
-        for count in (n_dm, n_vm):
-            midx = 0
-            for _ in range(count):
-                diff, pos = _uleb128(data, pos)
-                acc, pos = _uleb128(data, pos)
-                code_off, pos = _uleb128(data, pos)
-                midx += diff
-                span = None
-                regs = ins = 0
-                if code_off and code_off + 16 <= size:
-                    regs, ins, _outs, _tries, _dbg, n_units = struct.unpack_from("<HHHHII", data, code_off)
-                    start = code_off + 16
-                    span = CodeSpan(start, min(start + 2 * n_units, size), midx, ci)
-                out.append(MethodEntry(midx, acc, span, regs, ins))
+        for midx, acc, code_off in class_data_methods(data, off, [size]):
+            span = None
+            regs = ins = 0
+            if code_off and code_off + 16 <= size:
+                regs, ins, _outs, _tries, _dbg, n_units = struct.unpack_from("<HHHHII", data, code_off)
+                start = code_off + 16
+                span = CodeSpan(start, min(start + 2 * n_units, size), midx, ci)
+            out.append(MethodEntry(midx, acc, span, regs, ins))
     except (DexFormatError, struct.error):
         pass
     return tuple(out)
