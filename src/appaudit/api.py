@@ -151,7 +151,6 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         errors=tuple(
             sorted(facts.errors + result.errors + dex_errors + harvest_errors, key=lambda e: (e.where, e.message))
         ),
-        harvest=harvest,
         policies=evaluate_policies(packs, classes),
         run=None
         if options.deterministic

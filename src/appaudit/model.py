@@ -571,7 +571,6 @@ class Report:
     findings: tuple[Finding, ...]
     coverage: Coverage
     errors: tuple[ScanErrorEntry, ...] = ()
-    harvest: HarvestFacts | None = None
     policies: tuple[PolicyResult, ...] = ()
     options: dict[str, object] = field(default_factory=dict)
     """The scan options that shaped this report (provenance)."""
