@@ -95,10 +95,11 @@ def trace_agreement(rows: list[dict], results: dict[str, dict]) -> list[tuple[st
     Only data classes the trace marks as read in the DEX (``read_site_in_dex``)
     are compared: bulk true/false against ``bulk``; ``exfil_traced`` network or
     sms against a chain by that channel, none/storage against no network/SMS
-    chain; ``at_startup`` true against ``at_startup`` (false, event and command
-    mean not at start-up).
+    chain (``exfil_channel``: the traced channel is among ours;
+    ``exfil_channel_exact``: ours are exactly the traced one); ``at_startup``
+    true against ``at_startup`` (false, event and command mean not at start-up).
     """
-    counts = {"bulk": [0, 0], "exfil_channel": [0, 0], "at_startup": [0, 0]}
+    counts = {"bulk": [0, 0], "exfil_channel": [0, 0], "exfil_channel_exact": [0, 0], "at_startup": [0, 0]}
     for row in rows:
         rep = results.get(row["sha256"])
         for dc in PROTECTED:
@@ -114,6 +115,8 @@ def trace_agreement(rows: list[dict], results: dict[str, dict]) -> list[tuple[st
                 want = {t["exfil_traced"]} if t["exfil_traced"] in ("network", "sms") else set()
                 counts["exfil_channel"][1] += 1
                 counts["exfil_channel"][0] += leaves == want or bool(want and want <= leaves)
+                counts["exfil_channel_exact"][1] += 1
+                counts["exfil_channel_exact"][0] += leaves == want
             if t.get("at_startup") in (True, False, "event", "command"):
                 counts["at_startup"][1] += 1
                 counts["at_startup"][0] += ours["at_startup"] == (t["at_startup"] is True)

@@ -238,6 +238,8 @@ class AgView:
     invokes: dict[int, set[SiteKey]] = field(default_factory=dict)
     sgets: dict[int, set[SiteKey]] = field(default_factory=dict)
     const_strings: dict[int, set[SiteKey]] = field(default_factory=dict)
+    byte_arrays: list[tuple[int, bytes]] = field(default_factory=list)
+    """(method start, bytes) of every fill-array-data table of 1-byte elements (at most 256) androguard decoded."""
 
 
 def _ag_ref(view: AgView, ins: Any) -> Any:
@@ -356,6 +358,7 @@ def build_view(raw: bytes, sample_seed: str | None) -> AgView:
             ref = view.methods[m.get_method_idx()]
             meth = AgMethod(cname, ref, start, min(start + 2 * code.get_insns_size(), len(raw)), [], None, False)
             sites: list[tuple[dict[int, set[SiteKey]], int, SiteKey]] = []
+            arrays: list[tuple[int, bytes]] = []
             off = 0
             try:
                 for ins in _ag_sweep(code):
@@ -363,6 +366,9 @@ def build_view(raw: bytes, sample_seed: str | None) -> AgView:
                     op = ins.OP
                     if op == 0 and ins.get_name() in PAYLOAD_NAMES:
                         meth.has_payload = True
+                        name = ins.get_name()
+                        if name == "fill-array-data-payload" and ins.element_width == 1 and 0 < ins.size <= 256:
+                            arrays.append((start, bytes(ins.data[: ins.size])))
                     elif op in OPS_INVOKE:
                         sites.append((view.invokes, ins.get_ref_kind(), (cname, ref, off)))
                     elif op in OPS_INVOKE_POLYMORPHIC:
@@ -375,6 +381,8 @@ def build_view(raw: bytes, sample_seed: str | None) -> AgView:
             except InvalidInstruction:
                 meth.reject_at = off  # the instruction androguard refused starts where the last one ended
                 sites = []  # normalisation: sites in rejected methods are compared by neither side
+                arrays = []
+            view.byte_arrays.extend(arrays)
             for table, idx, key in sites:
                 table.setdefault(idx, set()).add(key)
             assert start not in view.code, f"two methods share the code item at {start:#x}"
@@ -533,6 +541,14 @@ def test_find_string_finds_every_string(case: Case) -> None:
 def test_types(case: Case) -> None:
     assert [case.dex.type_desc(i) for i in range(case.dex.type_ids_size)] == case.view.types
     assert [case.dex.find_type(t) for t in case.view.types] == list(range(len(case.view.types)))
+
+
+def test_byte_arrays(case: Case) -> None:
+    """Byte-array constants (the RC4 key candidates of payload recovery) are androguard's, in every method it
+    accepts; tables whose size exceeds the limit are left out by both."""
+    rejected = {s for s, m in case.view.code.items() if m.reject_at is not None}
+    ours = sorted((span.start, data) for span, data in case.dex.byte_arrays() if span.start not in rejected)
+    assert ours == sorted(case.view.byte_arrays)
 
 
 def test_protos(case: Case) -> None:

@@ -108,6 +108,21 @@ class Component:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveredPayload:
+    """Code a packer hid encoded or encrypted in an entry, recovered and analysed with the app's."""
+
+    entry: str
+    """Where it was found, e.g. ``assets/Ygg.json``."""
+    steps: tuple[str, ...]
+    """The transforms undone, outermost first (with the key and where in the code it was found)."""
+    size: int
+    sha256: str
+    """Of the recovered DEX or zip."""
+    dex_files: tuple[str, ...]
+    """Names of its DEX files in ``AppInfo.dex_files``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppInfo:
     """Identity and manifest facts of the scanned APK."""
 
@@ -139,6 +154,8 @@ class AppInfo:
     """``apk``, or the split bundle's kind: ``apks``, ``xapk``, ``apkm`` (``bundle`` when unknown)."""
     splits: tuple[str, ...] = ()
     """For a bundle: the APKs analysed as the app, base first (empty for a plain APK)."""
+    recovered: tuple[RecoveredPayload, ...] = ()
+    """Payloads recovered from encoded or encrypted entries (see ``apk.recover``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -49,6 +49,10 @@ MAX_VISITS = 400
 MAX_TOTAL_VISITS = 3000
 
 
+#: A chain search's queue item: (method, phase 0 = going up / 1 = down, cost so far, path).
+_Item = tuple[Node, int, int, tuple[ChainStep, ...]]
+
+
 class SearchBudget:
     """Visits left for the chain and start-up searches of one scan."""
 
@@ -187,17 +191,24 @@ class ChainFinder:
         return tuple(sorted(seen))
 
     def search(self, data_class: str, read: Evidence, budget: SearchBudget | None = None) -> list[HarvestChain]:
-        """The shortest chain per channel from ``read`` to a sink (up through callers, then down)."""
+        """The shortest chain per channel from ``read`` to a sink (up through callers, then down).
+
+        A hop costs 1, except a hand-off to another thread or component (``Thread.start()`` to
+        ``run()``, ``execute()`` to ``doInBackground()``, an Intent to a Service), which costs 0:
+        it is the same logical call, and Android forbids network calls on the main thread, so
+        nearly every upload sits behind one. Searched cheapest first (0-1 breadth-first).
+        """
         start: Node = (read.class_name or "", read.method or "")
-        queue: deque[tuple[Node, int, tuple[ChainStep, ...]]] = deque(
-            [(start, 0, (ChainStep(class_name=start[0], method=start[1], offset=read.offset),))]
+        queue: deque[_Item] = deque(
+            [(start, 0, 0, (ChainStep(class_name=start[0], method=start[1], offset=read.offset),))]
         )
         seen = {(start, 0)}
         chains: dict[str, HarvestChain] = {}
         visits = 0
+        handoffs = self.graph.handoffs
         while queue and visits < MAX_VISITS and (budget is None or budget.take()):
             deadline.check()
-            node, phase, path = queue.popleft()
+            node, phase, cost, path = queue.popleft()
             visits += 1
             for channel, sink, urls in self.sinks_in(node):
                 if channel not in chains:
@@ -211,21 +222,33 @@ class ChainFinder:
                         transformers=self.transformers([(s.class_name, s.method) for s in steps]),
                         urls=urls,
                     )
-            if len(path) > self.depth:
-                continue
             if phase == 0:
                 for caller, off in self.graph.up(node):
                     if (caller, 0) not in seen:
+                        free = (caller, node) in handoffs
+                        if cost + (not free) > self.depth:
+                            continue
                         seen.add((caller, 0))
-                        queue.append(
-                            (caller, 0, (*path, ChainStep(class_name=caller[0], method=caller[1], offset=off)))
-                        )
+                        step = ChainStep(class_name=caller[0], method=caller[1], offset=off)
+                        _push(queue, (caller, 0, cost + (not free), (*path, step)), free)
             for off, callee in self.graph.down(node):
                 if (callee, 1) not in seen:
+                    free = (node, callee) in handoffs
+                    if cost + (not free) > self.depth:
+                        continue
                     seen.add((callee, 1))
                     here = ChainStep(class_name=node[0], method=node[1], offset=off)
-                    queue.append((callee, 1, (*path[:-1], here, ChainStep(class_name=callee[0], method=callee[1]))))
+                    step = ChainStep(class_name=callee[0], method=callee[1])
+                    _push(queue, (callee, 1, cost + (not free), (*path[:-1], here, step)), free)
         return [chains[c] for c in sorted(chains)]
+
+
+def _push(queue: deque[_Item], item: _Item, free: bool) -> None:
+    """0-1 breadth-first order: a free hop is explored before the costly ones already queued."""
+    if free:
+        queue.appendleft(item)
+    else:
+        queue.append(item)
 
 
 def _entries(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> dict[tuple[str, str], tuple[str, str]]:

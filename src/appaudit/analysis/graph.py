@@ -44,6 +44,9 @@ class CallGraph:
         self._up: dict[Node, list[tuple[Node, int]]] = {}
         self._ancestors: dict[str, tuple[str, ...]] = {}
         self._impls: dict[tuple[str, str], list[str]] = {}
+        self.handoffs: set[tuple[Node, Node]] = set()
+        """(from, to) edges that hand work to another thread or component (``Thread.start()`` to
+        ``run()``, an Intent to a Service): the same logical call, run later."""
 
     @cached_property
     def app_classes(self) -> frozenset[str]:
@@ -125,7 +128,9 @@ class CallGraph:
             elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)
                 if cls in self.app_classes:
-                    out.extend((insn.offset, (cls, m)) for m in self._async_methods(cls, insn.op))
+                    for m in self._async_methods(cls, insn.op):
+                        out.append((insn.offset, (cls, m)))
+                        self.handoffs.add((node, (cls, m)))
         self._down[node] = out
         return out
 
@@ -141,10 +146,12 @@ class CallGraph:
             if len(sites) >= MAX_CALLERS:
                 break
             sites.extend(self.code.callers(java_desc(owner), method, limit=MAX_CALLERS))
+        handed: list[CodeHit] = []
         for via in ("new-instance", "const-class"):
             if method in self._async_methods(cls, via):
-                sites.extend(self.code.instantiations(cls, via))
-        out = sorted({((s.class_name, s.method), s.offset) for s in sites})
+                handed.extend(self.code.instantiations(cls, via))
+        self.handoffs.update(((s.class_name, s.method), node) for s in handed)
+        out = sorted({((s.class_name, s.method), s.offset) for s in (*sites, *handed)})
         self._up[node] = out
         return out
 

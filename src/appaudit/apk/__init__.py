@@ -8,8 +8,10 @@ Inputs: a plain ``.apk``; a split bundle (``.apks`` from bundletool, ``.xapk``,
 splits' DEX files are analysed with the base's; and DEX, JAR, ZIP or APK
 payloads nested in any of them (``assets/``, ``res/raw/``, renamed files),
 recognised by their magic number, analysed too and named by where they came
-from (``assets/payload.jar!classes.dex``). Every read is bounded by
-:class:`~appaudit.apk.limits.Limits` and nothing is written to disk.
+from (``assets/payload.jar!classes.dex``); and payloads a packer hid encoded
+or encrypted (``assets/Ygg.json[rc4]``, see :mod:`appaudit.apk.recover`).
+Every read is bounded by :class:`~appaudit.apk.limits.Limits` and nothing is
+written to disk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from appaudit import deadline
@@ -27,9 +29,10 @@ from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions, resolve_label
+from appaudit.apk.recover import HEAD_SIZE, Key, TrialBudget, key_candidates, plan, unwrap
 from appaudit.apk.signing import signer_sha256
 from appaudit.errors import DexFormatError, InputError
-from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry, quote_names
+from appaudit.model import AppInfo, CoverageReason, RecoveredPayload, ScanErrorEntry, quote_names
 
 __all__ = ["ApkFacts", "Limits", "load_apk"]
 
@@ -118,6 +121,7 @@ class _Loader:
         """(APK, prefix) of every APK of the app, for searches of the text of non-DEX code."""
         self.payloads = 0
         self.payloads_skipped: list[str] = []
+        self.recovered: list[RecoveredPayload] = []
 
     def problem(self, where: str, code: str | None, message: str) -> None:
         """An error entry, and a coverage reason when ``code`` is given (part of the code is unseen)."""
@@ -297,6 +301,99 @@ class _Loader:
                 )
             )
 
+    def recover_in(self, apks: Sequence[tuple[ZipContainer, str, int]]) -> None:
+        """Payloads hidden encoded or encrypted among the entries (:mod:`appaudit.apk.recover`).
+
+        Keys come from the DEX files read so far; when a payload is recovered, the entries still
+        unexplained are tried once more with keys from the recovered code (a second stage).
+        """
+        budget = TrialBudget(self.limits.max_key_trials)
+        pending = [(apk, prefix, depth, e) for apk, prefix, depth in apks for e in self._undecoded(apk)]
+        sources = list(self.dex_files)
+        try:
+            for _stage in range(2):
+                if not pending or not sources:
+                    return
+                keys = _Replay(key_candidates(sources))
+                before = len(self.dex_files)
+                still: list[tuple[ZipContainer, str, int, Entry]] = []
+                for apk, prefix, depth, entry in pending:
+                    if not self._recover_one(apk, prefix, depth, entry, keys, budget):
+                        still.append((apk, prefix, depth, entry))
+                pending, sources = still, self.dex_files[before:]
+        except deadline.ScanTimeout:
+            deadline.note("encrypted payloads")
+
+    def _undecoded(self, apk: ZipContainer) -> list[Entry]:
+        """Entries that might hold an encoded payload: not the APK's structure, not a plain DEX or zip."""
+        found: list[Entry] = []
+        seen: set[str] = set()
+        for entry in apk.entries:
+            if entry.name in seen or _NOT_PAYLOAD.fullmatch(entry.name):
+                continue
+            seen.add(entry.name)
+            if max(entry.uncompressed_size, entry.compressed_size) >= _SMALLEST_PAYLOAD:
+                found.append(entry)
+        return found
+
+    def _recover_one(
+        self, apk: ZipContainer, prefix: str, depth: int, entry: Entry, keys: Iterable[Key], budget: TrialBudget
+    ) -> bool:
+        """Try one entry; True when it is settled (recovered, or found to be undecodable), False to try again
+        with more keys."""
+        try:
+            head = apk.peek(entry, HEAD_SIZE)
+        except EntryError:
+            return False
+        if head[:4] in (_DEX_MAGIC, _ZIP_MAGIC):
+            return False
+        how = plan(head, entry.uncompressed_size, keys, budget)
+        if how is None:
+            return False
+        name = prefix + entry.name
+        if self.payloads >= self.limits.max_payloads:
+            self.payloads_skipped.append(name)
+            return True
+        try:
+            data = apk.read(entry)
+        except EntryError as exc:
+            self.errors.append(ScanErrorEntry(where=name, message=f"encoded payload not readable: {exc.reason}"))
+            return True
+        cap = min(self.limits.max_entry_size, self.budget.remaining)
+        result = unwrap(data, how, cap)
+        if result is None:
+            self.errors.append(
+                ScanErrorEntry(where=name, message=f"looked {how.how}-encoded, but did not decode to a DEX or zip")
+            )
+            return True
+        self.budget.used += len(result.data)
+        self.payloads += 1
+        label = f"{name}[{how.how}]"
+        before = len(self.dex_files)
+        if result.data.startswith(_DEX_MAGIC):
+            self.add_dex(result.data, label)
+        else:
+            try:
+                inner = self.container(result.data)
+            except ZipError as exc:
+                self.errors.append(ScanErrorEntry(where=label, message=f"recovered zip not readable: {exc}"))
+                return True
+            dex_names = sorted((n for n in inner.names() if _DEX_NAME.fullmatch(n)), key=_dex_order)
+            for dex_name in dex_names:
+                for k, dex_entry in enumerate(inner.all(dex_name)):
+                    self.read_dex(inner, dex_entry, f"{label}!{dex_name}" + (f"#{k + 1}" if k else ""))
+            self.payloads_in(inner, label + "!", depth + 1)
+        self.recovered.append(
+            RecoveredPayload(
+                entry=name,
+                steps=result.steps,
+                size=len(result.data),
+                sha256=hashlib.sha256(result.data).hexdigest(),
+                dex_files=tuple(d.name for d in self.dex_files[before:]),
+            )
+        )
+        return True
+
     # --------------------------------------------------------------- bundles
     def bundle(self, outer: ZipContainer) -> tuple[_Apk, list[_Apk], str]:
         """(base APK, splits to analyse with it, format) of a split bundle."""
@@ -343,6 +440,20 @@ class _Loader:
         return base, splits, fmt
 
 
+class _Replay:
+    """An iterable over a generator that can be iterated again: what was produced is kept."""
+
+    def __init__(self, source: Iterator[Key]) -> None:
+        self._source = source
+        self._seen: list[Key] = []
+
+    def __iter__(self) -> Iterator[Key]:
+        yield from self._seen
+        for item in self._source:
+            self._seen.append(item)
+            yield item
+
+
 def _pick_base(apks: Sequence[_Apk]) -> _Apk:
     """The APK whose manifest is the app's: no ``split`` attribute, base-like name first."""
     complete = [a for a in apks if a.manifest is not None and a.manifest.split is None] or list(apks)
@@ -387,6 +498,7 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         loader.entry_names.update(outer.names())
         splits = tuple(a.name for a in (base, *others))
     loader.all_payloads(apks)
+    loader.recover_in(apks)
     if not loader.dex_files:
         loader.reasons.append(CoverageReason(code="no_dex", detail="the APK contains no readable classes*.dex"))
 
@@ -418,6 +530,7 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         zip_entries=tuple(sorted(loader.entry_names)),
         input_format=fmt,
         splits=splits,
+        recovered=tuple(loader.recovered),
     )
     return ApkFacts(
         app=app,

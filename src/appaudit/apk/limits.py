@@ -36,6 +36,9 @@ class Limits:
     """A binary AndroidManifest.xml larger than this is not parsed (its permissions are still recovered)."""
     max_payloads: int = 64
     """Nested DEX/JAR/APK payloads (in assets/, res/raw/, ...) analysed per input."""
+    max_key_trials: int = 2_000
+    """RC4 key candidates tried per input when looking for an encrypted payload (about 30 µs each);
+    0 turns the search off (base64/zlib/gzip/XOR payloads are still decoded)."""
     max_depth: int = 3
     """How deep containers nest below the input: a bundle's split APK is 1, a jar in an APK's assets 1
     (2 in a split), a jar inside that jar one more."""
@@ -44,6 +47,8 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 _SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)(?:i?[bB])?")
+#: Limits that may be 0 (which switches something off).
+_ZERO_ALLOWED = frozenset({"max_key_trials"})
 _UNITS = {"": 1, "k": KIB, "m": MIB, "g": GIB}
 
 
@@ -58,6 +63,6 @@ def parse_limit(text: str, base: Limits = DEFAULT_LIMITS) -> Limits:
     if not m:
         raise ValueError(f"{name}: {value.strip()!r} is not a whole number (K, M, G suffixes allowed)")
     number = int(m.group(1)) * _UNITS[m.group(2).lower()]
-    if number <= 0:
+    if number < 0 or (number == 0 and name not in _ZERO_ALLOWED):
         raise ValueError(f"{name}: must be positive")
     return replace(base, **{name: number})

@@ -16,6 +16,7 @@ from appaudit.model import (
     Evidence,
     Level,
     Owner,
+    RecoveredPayload,
     Report,
     Severity,
 )
@@ -194,6 +195,11 @@ def policy_kind(kind: str, lang: str) -> str:
 
 def confidence_text(conf: str, lang: str) -> str:
     return _or_raw("pol.conf", conf, lang)
+
+
+def recovered_text(r: RecoveredPayload, lang: str) -> str:
+    """One recovered payload: where it was, how it was decoded, and what came out."""
+    return t("prov.recovered.item", lang, entry=r.entry, steps="; ".join(r.steps), size=r.size, sha=r.sha256)
 
 
 def is_web_link(url: str) -> bool:

@@ -498,6 +498,7 @@ def _provenance(report: Report, lang: str) -> list[str]:
         (t("prov.size", lang), _e(t("prov.size.bytes", lang, n=app.size))),
         (t("prov.signers", lang), signers),
         (t("prov.dex", lang), _e(", ".join(app.dex_files) or "-")),
+        (t("prov.recovered", lang), "<br>".join(_e(c.recovered_text(r, lang)) for r in app.recovered) or "-"),
         (t("prov.app_class", lang), _code(app.application_class) if app.application_class else "-"),
         (t("prov.launchers", lang), "<br>".join(_code(a) for a in app.launcher_activities) or "-"),
         (t("prov.tool", lang), _e(f"{report.tool_name} {report.tool_version}")),

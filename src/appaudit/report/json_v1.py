@@ -121,6 +121,16 @@ def to_dict(report: Report) -> dict[str, Any]:
             "dex_files": list(app.dex_files),
             "input_format": app.input_format,
             "splits": list(app.splits),
+            "recovered_payloads": [
+                {
+                    "entry": r.entry,
+                    "steps": list(r.steps),
+                    "size": r.size,
+                    "sha256": r.sha256,
+                    "dex_files": list(r.dex_files),
+                }
+                for r in app.recovered
+            ],
         },
         "data_classes": {name: _data_class(r) for name, r in report.data_classes.items()},
         "verdict": report.verdict.value,

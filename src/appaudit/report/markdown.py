@@ -342,6 +342,7 @@ def _provenance(report: Report, lang: str) -> list[str]:
         (t("prov.size", lang), _text(t("prov.size.bytes", lang, n=app.size))),
         (t("prov.signers", lang), signers),
         (t("prov.dex", lang), ", ".join(_code(d, cell=True) for d in app.dex_files) or "\\-"),
+        (t("prov.recovered", lang), "<br>".join(_text(c.recovered_text(r, lang)) for r in app.recovered) or "\\-"),
         (t("prov.app_class", lang), _code(app.application_class, cell=True) if app.application_class else "\\-"),
         (t("prov.launchers", lang), "<br>".join(_code(a, cell=True) for a in app.launcher_activities) or "\\-"),
         (t("prov.tool", lang), _text(f"{report.tool_name} {report.tool_version}")),

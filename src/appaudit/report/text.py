@@ -12,6 +12,7 @@ from rich.text import Text
 
 from appaudit.descriptors import java_name
 from appaudit.model import ChainStep, Finding, Report, Severity, Verdict
+from appaudit.report.common import recovered_text
 from appaudit.report.i18n import check_lang, has, t
 
 WIDTH = 80
@@ -130,6 +131,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         color_system="standard" if color else None,
         highlight=False,
         emoji=False,
+        markup=False,  # names from the APK (entries, classes) are printed as they are, never as markup
     )
     app = report.app
     version = f"{app.version_name or '?'} ({app.version_code or '?'})"
@@ -143,6 +145,8 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     console.print(f"sha256 {app.sha256}")
     dex = ", ".join(app.dex_files) or t("text.none", lang)
     console.print(f"dex    {dex}   min/target sdk {app.min_sdk}/{app.target_sdk}")
+    for payload in app.recovered:
+        console.print(f"{_label('prov.recovered', lang)}{recovered_text(payload, lang)}", overflow="fold")
     verdict = Text(t("verdict", lang) + t("colon", lang))
     verdict.append(t(f"verdict.{report.verdict.value}", lang), style=_VERDICT_STYLE[report.verdict])
     verdict.append(f" - {t(f'verdict.{report.verdict.value}.why', lang)}")

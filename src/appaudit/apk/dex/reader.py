@@ -45,6 +45,8 @@ CONST_STRING_JUMBO = 0x1B
 MAX_TYPE_LIST = 0xFFFF
 #: Search candidates (or regex matches) between two checks of the scan's time cap.
 _CHECK_EVERY = 256
+#: A fill-array-data table of 1-byte elements: identifier 0x0300, element width 1.
+_BYTE_ARRAY_TABLE = b"\x00\x03\x01\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +497,31 @@ class DexFile:
             if span.start <= pos < span.end:
                 return span
         return None
+
+    def byte_arrays(self, max_len: int = 256) -> list[tuple[CodeSpan, bytes]]:
+        """Byte-array constants (``fill-array-data`` tables of 1-byte elements) of at most ``max_len``
+        bytes, with the method holding each, in file order.
+
+        Found by searching the code area for the table's identifier and confirmed by walking the
+        method's instructions, so bytes that only look like a table are never returned.
+        """
+        if not self.class_defs_size:
+            return []
+        try:
+            lo, hi = self._code_area
+        except (IndexError, DexFormatError):  # no method has code
+            return []
+        data = self.data
+        found: list[tuple[CodeSpan, bytes]] = []
+        pos = data.find(_BYTE_ARRAY_TABLE, lo, hi)
+        while pos >= 0:
+            span = self.span_at(pos) if pos % 2 == 0 else None
+            if span is not None and pos + 8 <= span.end:
+                size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+                if 0 < size <= max_len and pos + 8 + size <= span.end and pos in self._starts(span):
+                    found.append((span, bytes(data[pos + 8 : pos + 8 + size])))
+            pos = data.find(_BYTE_ARRAY_TABLE, pos + 2, hi)
+        return found
 
     def class_desc_of(self, span: CodeSpan) -> str:
         """Descriptor of the class defining ``span``'s method."""

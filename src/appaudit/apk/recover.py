@@ -1,0 +1,386 @@
+"""Recovering the code that packers hide encoded or encrypted inside an APK.
+
+Droppers ship the real app as an entry that is neither a DEX nor a zip until
+the stub decodes it at run time (an ``assets/*.json`` that is RC4 ciphertext,
+an ``assets/db`` that is base64 text, a ``*.dat`` that is a zlib stream). The
+loader's magic-number search finds only plain payloads; this module undoes
+the transforms such stubs use, and verifies every result by its structure, so
+nothing is guessed:
+
+* **base64**, **zlib** and **gzip** whose content is a DEX or a zip;
+* **XOR** with a repeating key of 1-8 bytes, derived from the known plaintext
+  of a DEX header and accepted only when all 20 known header bytes (magic,
+  header size, endian tag) agree;
+* **RC4** under a key found in the app's own code: byte-array constants, the
+  XOR of two byte arrays of one method (how string-obfuscating packers build
+  their keys) and short string constants, with or without a 4-byte length
+  prefix. A key is accepted only when the first bytes decrypt to a DEX header
+  (the same 20 known bytes) or a zip local header; the loader then parses the
+  whole result, and a payload that does not parse is reported, not used.
+
+Layers combine (RC4 then zlib, base64 then zlib, ...) up to :data:`MAX_LAYERS`.
+Nothing here knows a sample's names: the candidates are every entry that is
+not part of an APK's own structure and every key-like constant of the code.
+
+Not recovered (the coverage signals still report such apps as partly
+unseen): keys computed at run time (string builders, hashes, native code),
+AES/DES/other ciphers, code encrypted inside native libraries or method by
+method (Jiagu, Bangcle, APKProtect), and stages downloaded at run time.
+
+Why RC4 is written here rather than taken from ``cryptography`` or
+``pycryptodome``: both refuse keys shorter than 5 bytes, and packers use 2-
+and 3-byte keys. A key candidate costs one 44-byte decryption (~30 µs); the
+number of candidates tried per input is bounded by ``Limits.max_key_trials``
+(2,000 by default: the keys of the corpus's droppers were all among the first 230 tried).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from appaudit import deadline
+from appaudit.apk.dex.reader import CodeSpan, DexFile
+
+__all__ = ["Key", "Recovery", "TrialBudget", "key_candidates", "plan", "unwrap"]
+
+#: Transforms applied one after another at most this often (e.g. RC4, then zlib, then base64).
+MAX_LAYERS = 3
+#: How much of an entry is looked at before deciding whether to read it whole.
+HEAD_SIZE = 4096
+#: Bytes of a DEX header whose plaintext is known: magic (0-7), header_size and endian tag (0x24-0x2b).
+_DEX_HEAD = 0x2C
+_DEX_MAGIC = re.compile(rb"dex\n0[3-4][0-9]\x00")
+_HEADER_TAIL = (0x70).to_bytes(4, "little") + (0x12345678).to_bytes(4, "little")
+_ZIP_MAGIC = b"PK\x03\x04"
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+#: base64 of "dex\n", "PK\x03\x04", a zlib header (0x78 0x01/5e/9c/da) and gzip.
+_BASE64_HEAD = re.compile(rb"\s*(ZGV4Cj|UEsDB|eA[FHP]|eF[47]|eJ[wxyz]|eN[oqrst]|H4sI)")
+#: An RC4 ciphertext looks random; an entry below this many bits per byte (in its first 4 KiB) is not tried.
+_MIN_ENTROPY = 7.5
+#: Smallest entry worth an RC4 search (a DEX header alone is 112 bytes; real payloads are kilobytes).
+_MIN_CIPHERTEXT = 1024
+#: Formats that are high-entropy by nature and never a packer's payload.
+_MEDIA_MAGIC = (
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"RIFF",
+    b"OggS",
+    b"ID3",
+    b"fLaC",
+    b"\x7fELF",
+    b"wOFF",
+    b"wOF2",
+    b"OTTO",
+    b"7z\xbc\xaf",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"%PDF",
+    b"\x00\x00\x01\x00",
+)
+#: Key candidates: byte arrays and strings of this many bytes.
+_KEY_LENGTHS = range(1, 257)
+_STRING_KEY_LENGTHS = range(2, 65)
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """An RC4 key candidate and where in the code it was found."""
+
+    value: bytes
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A payload recovered from one entry."""
+
+    data: bytes
+    """The DEX or zip."""
+    steps: tuple[str, ...]
+    """The transforms undone, outermost first, e.g. ``("rc4 key 4d6c6d (byte array in La;->b()V)", "zlib")``."""
+
+
+class TrialBudget:
+    """RC4 key trials still allowed for one input."""
+
+    def __init__(self, trials: int) -> None:
+        self.left = trials
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+# ---------------------------------------------------------------- recognisers
+def is_dex_header(head: bytes) -> bool:
+    """The 20 known bytes of a DEX header (magic, header size, endian tag)."""
+    return bool(_DEX_MAGIC.match(head)) and head[0x24:0x2C] == _HEADER_TAIL
+
+
+def _is_zip_header(head: bytes) -> bool:
+    """A zip local file header: magic, a version below 10.0 and STORED or DEFLATE."""
+    return (
+        len(head) >= 10
+        and head[:4] == _ZIP_MAGIC
+        and int.from_bytes(head[4:6], "little") < 100
+        and int.from_bytes(head[8:10], "little") in (0, 8)
+    )
+
+
+def _is_zlib(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0
+
+
+def is_payload(head: bytes) -> bool:
+    """A DEX or a zip (what the loader analyses)."""
+    return is_dex_header(head) or _is_zip_header(head)
+
+
+def entropy(data: bytes) -> float:
+    """Shannon entropy in bits per byte."""
+    if not data:
+        return 0.0
+    n = len(data)
+    return -sum(c / n * math.log2(c / n) for c in Counter(data).values())
+
+
+# ------------------------------------------------------------------ decoders
+def _inflate_head(data: bytes, wbits: int) -> bytes:
+    try:
+        return zlib.decompressobj(wbits).decompress(data, 64)
+    except zlib.error:
+        return b""
+
+
+def _encoded_head(head: bytes) -> str | None:
+    """Which plain encoding the entry starting with ``head`` is in, if it holds a payload."""
+    if _is_zlib(head) and _leads_to_payload(_inflate_head(head, 15)):
+        return "zlib"
+    if head.startswith(_GZIP_MAGIC) and _leads_to_payload(_inflate_head(head, 31)):
+        return "gzip"
+    if _BASE64_HEAD.match(head[:64]):
+        text = re.sub(rb"\s+", b"", head[:256])
+        try:
+            decoded = base64.b64decode(text[: len(text) // 4 * 4])
+        except (binascii.Error, ValueError):
+            return None
+        if _leads_to_payload(decoded):
+            return "base64"
+    return None
+
+
+def _leads_to_payload(head: bytes) -> bool:
+    """``head`` starts a payload, possibly behind further zlib/gzip/base64 layers."""
+    return (
+        is_payload(head)
+        or head.startswith(_ZIP_MAGIC)
+        or bool(_DEX_MAGIC.match(head))
+        or (_encoded_head(head) is not None)
+    )
+
+
+def _decode(data: bytes, how: str, cap: int) -> bytes | None:
+    """The whole entry decoded (at most ``cap`` bytes), or None when it is not what its head said."""
+    try:
+        if how == "base64":
+            text = re.sub(rb"\s+", b"", data)
+            if len(text) * 3 // 4 > cap:
+                return None
+            return base64.b64decode(text, validate=True)
+        inflater = zlib.decompressobj(15 if how == "zlib" else 31)
+        out = inflater.decompress(data, cap + 1)
+    except (binascii.Error, ValueError, zlib.error):
+        return None
+    return out if len(out) <= cap else None
+
+
+def _rc4_keystream(key: bytes, n: int) -> bytearray:
+    s = list(range(256))
+    j = 0
+    klen = len(key)
+    for i in range(256):
+        j = (j + s[i] + key[i % klen]) & 255
+        s[i], s[j] = s[j], s[i]
+    out = bytearray(n)
+    i = j = 0
+    for k in range(n):
+        i = (i + 1) & 255
+        si = s[i]
+        j = (j + si) & 255
+        sj = s[j]
+        s[i] = sj
+        s[j] = si
+        out[k] = s[(si + sj) & 255]
+    return out
+
+
+def _xor(data: bytes, stream: bytes | bytearray) -> bytes:
+    n = len(data)
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
+
+
+def rc4(key: bytes, data: bytes) -> bytes:
+    """RC4 (en|de)cryption of ``data`` under ``key`` (any length from 1 byte)."""
+    return _xor(data, _rc4_keystream(key, len(data)))
+
+
+# ---------------------------------------------------------------- XOR search
+def _xor_key(head: bytes) -> bytes | None:
+    """The shortest repeating XOR key (1-8 bytes) that turns ``head`` into a DEX header, if one does."""
+    if len(head) < _DEX_HEAD:
+        return None
+    for version in (b"035", b"036", b"037", b"038", b"039", b"040", b"041"):
+        plain = b"dex\n" + version + b"\x00"
+        stream = bytes(a ^ b for a, b in zip(head[:8], plain, strict=True))
+        for period in range(1, 9):
+            key = stream[:period]
+            if all(stream[i] == key[i % period] for i in range(8)):
+                if _xor_repeat(head[:_DEX_HEAD], key)[0x24:0x2C] == _HEADER_TAIL and stream != bytes(8):
+                    return key
+                break
+    return None
+
+
+def _xor_repeat(data: bytes, key: bytes) -> bytes:
+    reps = len(data) // len(key) + 1
+    return _xor(data, (key * reps)[: len(data)])
+
+
+# ----------------------------------------------------------------- RC4 search
+def key_candidates(dex_files: Sequence[DexFile]) -> Iterator[Key]:
+    """RC4 key candidates from the code, likeliest first, each value once.
+
+    Byte arrays of a method and the XOR of every ordered pair of them (the
+    longer one is the data, the shorter one repeats), then string constants.
+    """
+    seen: set[bytes] = set()
+
+    def fresh(value: bytes) -> bool:
+        if value in seen or not value or len(value) not in _KEY_LENGTHS:
+            return False
+        seen.add(value)
+        return True
+
+    for dex in dex_files:
+        by_method: dict[CodeSpan, list[bytes]] = {}
+        for span, array in dex.byte_arrays(max_len=_KEY_LENGTHS[-1]):
+            by_method.setdefault(span, []).append(array)
+        for span, arrays in by_method.items():
+            where = _method_name(dex, span)
+            for array in arrays:
+                if fresh(array):
+                    yield Key(array, f"byte array in {where}")
+            if 2 <= len(arrays) <= 8:
+                for a in arrays:
+                    for b in arrays:
+                        if a is not b and len(a) >= len(b):
+                            mixed = bytes(x ^ b[i % len(b)] for i, x in enumerate(a))
+                            if fresh(mixed):
+                                yield Key(mixed, f"XOR of two byte arrays in {where}")
+    for dex in dex_files:
+        for idx in range(dex.string_ids_size):
+            try:
+                text = dex.string(idx)
+            except Exception:  # noqa: BLE001 - a damaged string is skipped, never fatal
+                continue
+            if len(text) in _STRING_KEY_LENGTHS:
+                value = text.encode("utf-8", "surrogatepass")
+                if fresh(value):
+                    yield Key(value, f"string constant in {dex.name}")
+
+
+def _method_name(dex: DexFile, span: CodeSpan) -> str:
+    try:
+        ref = dex.method_ref(span.method_idx)
+    except Exception:  # noqa: BLE001 - a damaged reference only costs the label
+        return dex.name
+    return str(ref)
+
+
+def _rc4_probe(head: bytes, key: bytes) -> int | None:
+    """Where the ciphertext starts (0, or 4 after a length prefix) if ``key`` decrypts ``head`` to a payload."""
+    stream = _rc4_keystream(key, _DEX_HEAD)
+    if is_payload(_xor(head[:_DEX_HEAD], stream)):
+        return 0
+    if len(head) >= 4 + _DEX_HEAD and is_payload(_xor(head[4 : 4 + _DEX_HEAD], stream)):
+        return 4
+    return None
+
+
+def worth_rc4(head: bytes, size: int) -> bool:
+    """An entry that could be RC4 ciphertext: large enough, random-looking and no known media format."""
+    return size >= _MIN_CIPHERTEXT and not head.startswith(_MEDIA_MAGIC) and entropy(head) >= _MIN_ENTROPY
+
+
+# --------------------------------------------------------------------- plans
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How an entry will be decoded, decided from its first bytes only."""
+
+    how: str
+    """``zlib``, ``gzip``, ``base64``, ``xor`` or ``rc4``."""
+    key: Key | None = None
+    offset: int = 0
+    """For RC4: 4 when a little-endian length precedes the ciphertext."""
+
+
+def plan(head: bytes, size: int, keys: Iterable[Key], budget: TrialBudget) -> Plan | None:
+    """The transform that turns the entry starting with ``head`` into a payload, if one is found."""
+    encoded = _encoded_head(head)
+    if encoded is not None:
+        return Plan(encoded)
+    xor_key = _xor_key(head)
+    if xor_key is not None:
+        return Plan("xor", Key(xor_key, "derived from the DEX header's known bytes"))
+    if not worth_rc4(head, size):
+        return None
+    for key in keys:
+        if not budget.take():
+            return None
+        deadline.check()
+        offset = _rc4_probe(head, key.value)
+        if offset is not None:
+            return Plan("rc4", key, offset)
+    return None
+
+
+def unwrap(data: bytes, first: Plan, cap: int) -> Recovery | None:
+    """Apply ``first`` to the whole entry, then any further plain layers; None if the result is not a payload."""
+    steps: list[str] = []
+    if first.how in ("zlib", "gzip", "base64"):
+        out = _decode(data, first.how, cap)
+        steps.append(first.how)
+    elif first.how == "xor":
+        assert first.key is not None
+        out = _xor_repeat(data, first.key.value)
+        steps.append(f"xor key {first.key.value.hex()} ({first.key.source})")
+    else:
+        assert first.key is not None
+        body = data[first.offset :]
+        if first.offset:
+            declared = int.from_bytes(data[:4], "little")
+            body = body[:declared] if 0 < declared <= len(body) else body
+        out = rc4(first.key.value, body)
+        prefix = "after a 4-byte length, " if first.offset else ""
+        steps.append(f"rc4 {prefix}key {first.key.value.hex()} ({first.key.source})")
+    for _ in range(MAX_LAYERS - 1):
+        if out is None:
+            return None
+        if is_payload(out[:_DEX_HEAD]):
+            return Recovery(out, tuple(steps))
+        how = _encoded_head(out[:HEAD_SIZE])
+        if how is None:
+            return None
+        out = _decode(out, how, cap)
+        steps.append(how)
+    return Recovery(out, tuple(steps)) if out is not None and is_payload(out[:_DEX_HEAD]) else None
