@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import report_json
+from conftest import fixture_apk, report_json
 
 F = "com.example.fixture."
 CTX = "(Landroid/content/Context;)Ljava/lang/String;"
@@ -119,6 +119,20 @@ def test_chain_through_runnable() -> None:
         "MainActivity.onCreate",
         "UploadTask.run",
     ]
+
+
+def test_a_hand_off_costs_no_chain_depth() -> None:
+    # read -> caller -> network helper -> (Thread.start) PostThread.run -> Uploader.upload: three calls
+    # and a hand-off. Found at depth 3, so the hand-off cost nothing; at depth 2 it is out of reach.
+    from appaudit.api import ScanOptions, scan
+
+    (chain,) = _dc("chain_async_helper", "contacts")["chains"]
+    assert _steps(chain) == ["Harvester.harvest", "Sync.start", "Net.postAsync", "PostThread.run", "Uploader.upload"]
+    # Sync.start calls Net.postAsync at +8; Net.postAsync hands off with new-instance at +0.
+    assert [s["offset"] for s in chain["steps"]] == [54, 8, 0, 4, 44]
+    shallow = scan(fixture_apk("chain_async_helper"), ScanOptions(chain_depth=2))
+    assert shallow.data_classes["contacts"].chains == ()
+    assert shallow.data_classes["contacts"].level.value == "bulk"
 
 
 def test_chain_through_a_service_started_with_an_intent() -> None:

@@ -35,6 +35,7 @@ EXPECTED = {
     "uri_helper": ("harvests", {"call_log": "harvested"}),
     "chain_helper_class": ("harvests", {"contacts": "harvested"}),
     "chain_runnable": ("harvests", {"sms": "harvested"}),
+    "chain_async_helper": ("harvests", {"contacts": "harvested"}),
     "retrofit_post": ("harvests", {"contacts": "harvested"}),
     "sms_blast": ("harvests", {"contacts": "harvested"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
