@@ -127,11 +127,12 @@ def dex_bytes(apk: Path) -> tuple[int | None, int | None]:
 SRC_OVERRIDE: list[Path] = []  # set from --src: run appaudit from another source tree (e.g. a `git archive` snapshot)
 
 
-def child_env() -> dict[str, str]:
-    """The environment of every child: ours, with --src first on PYTHONPATH when given."""
+def child_env(src: Path | None = None) -> dict[str, str]:
+    """The environment of every child: ours, with ``src`` (or --src) first on PYTHONPATH when given."""
     env = dict(os.environ)
-    if SRC_OVERRIDE:
-        env["PYTHONPATH"] = os.pathsep.join([str(SRC_OVERRIDE[0]), *filter(None, [env.get("PYTHONPATH")])])
+    first = src or (SRC_OVERRIDE[0] if SRC_OVERRIDE else None)
+    if first is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(first), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -220,8 +221,9 @@ def measure_startup(timeout: float) -> dict[str, Any]:
 class InProcess:
     """The long-lived child for (c); restarted (and the restart recorded) if it dies or a scan times out."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, src: Path | None = None) -> None:
         self.timeout = timeout
+        self.src = src
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr: IO[bytes] | None = None
         self.buf = b""
@@ -235,7 +237,7 @@ class InProcess:
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             cwd=REPO,
-            env=child_env(),
+            env=child_env(self.src),
         )
         self.buf = b""
         ready = self._read_line(self.timeout)

@@ -74,11 +74,11 @@ def test_dex_header_recogniser_needs_all_twenty_known_bytes() -> None:
     ],
 )
 def test_plain_encodings_are_undone_layer_by_layer(encode, steps) -> None:  # type: ignore[no-untyped-def]
-    from appaudit.apk.recover import TrialBudget, plan, unwrap
+    from appaudit.apk.recover import plan, unwrap
 
     dex = dex_of("sms_inbox")
     blob = encode(dex)
-    how = plan(blob[:4096], len(blob), [], TrialBudget(0))
+    how = plan(blob[:4096])
     assert how is not None
     got = unwrap(blob, how, cap=1 << 20)
     assert got is not None and got.data == dex and got.steps == steps
@@ -86,11 +86,11 @@ def test_plain_encodings_are_undone_layer_by_layer(encode, steps) -> None:  # ty
 
 @pytest.mark.parametrize("key", [b"\x5a", b"\xa7\x1c\x5e", bytes(range(1, 9))])
 def test_repeating_xor_key_is_derived_from_the_dex_header(key: bytes) -> None:
-    from appaudit.apk.recover import TrialBudget, plan, unwrap
+    from appaudit.apk.recover import plan, unwrap
 
     dex = dex_of("calllog")
     blob = bytes(b ^ key[i % len(key)] for i, b in enumerate(dex))
-    how = plan(blob[:4096], len(blob), [], TrialBudget(0))
+    how = plan(blob[:4096])
     assert how is not None and how.how == "xor" and how.key is not None and how.key.value == key
     got = unwrap(blob, how, cap=1 << 20)
     assert got is not None and got.data == dex
@@ -98,32 +98,38 @@ def test_repeating_xor_key_is_derived_from_the_dex_header(key: bytes) -> None:
 
 
 def test_random_bytes_and_media_yield_nothing_and_cost_only_the_budget() -> None:
-    from appaudit.apk.recover import Key, TrialBudget, plan
+    from appaudit.apk.recover import Key, TrialBudget, plan, rc4_search, worth_rc4
 
     noise = bytes((i * 7919 + (i >> 3) * 104729) % 251 for i in range(8192))
+    assert plan(noise[:4096]) is None
+    assert worth_rc4(noise[:4096], len(noise))
+    assert not worth_rc4(b"\x89PNG\r\n\x1a\n" + noise[:4088], len(noise))  # a known media format
+    assert not worth_rc4(noise[:512], 512)  # too small
+    assert not worth_rc4(dex_of("calllog")[:4096], 4096)  # not random-looking
     keys = [Key(bytes([k, k + 1]), "test") for k in range(50)]
     budget = TrialBudget(30)
-    assert plan(noise[:4096], len(noise), keys, budget) is None
+    assert rc4_search({"a": noise[:4096], "b": noise[4096:]}, keys, budget) == {}
     assert budget.left == 0  # stopped at the budget, not at the end of the keys
-    png = b"\x89PNG\r\n\x1a\n" + noise
-    untouched = TrialBudget(30)
-    assert plan(png[:4096], len(png), keys, untouched) is None and untouched.left == 30
 
 
 def test_rc4_key_found_among_candidates_with_and_without_a_length_prefix() -> None:
-    from appaudit.apk.recover import Key, TrialBudget, plan, rc4, unwrap
+    from appaudit.apk.recover import Key, Plan, TrialBudget, rc4, rc4_search, unwrap
 
     dex = dex_of("contacts_const")
-    keys = [Key(b"decoy-%d" % i, "decoy") for i in range(20)] + [Key(b"kc", "test key")]
+    other = dex_of("sms_inbox")
+    keys = [Key(b"decoy-%d" % i, "decoy") for i in range(20)] + [Key(b"kc", "test key"), Key(b"Mlm", "second")]
     plain = rc4(b"kc", dex)
-    how = plan(plain[:4096], len(plain), keys, TrialBudget(100))
-    assert how is not None and (how.how, how.offset, how.key) == ("rc4", 0, Key(b"kc", "test key"))
-    prefixed = len(dex).to_bytes(4, "little") + rc4(b"kc", dex) + b"trailing padding"
-    how = plan(prefixed[:4096], len(prefixed), keys, TrialBudget(100))
-    assert how is not None and how.offset == 4
-    got = unwrap(prefixed, how, cap=1 << 20)
-    assert got is not None and got.data == dex
-    assert got.steps == ("rc4 after a 4-byte length, key 6b63 (test key)",)
+    prefixed = len(other).to_bytes(4, "little") + rc4(b"Mlm", other) + b"trailing padding"
+    noise = bytes((i * 31 + 7) % 256 for i in range(4096))
+    budget = TrialBudget(100)
+    found = rc4_search({"plain": plain[:4096], "prefixed": prefixed[:4096], "noise": noise}, keys, budget)
+    assert found == {"plain": Plan("rc4", Key(b"kc", "test key"), 0), "prefixed": Plan("rc4", Key(b"Mlm", "second"), 4)}
+    assert budget.left == 100 - 22  # one trial per key, whatever the number of entries
+    got = unwrap(prefixed, found["prefixed"], cap=1 << 20)
+    assert got is not None and got.data == other
+    assert got.steps == ("rc4 after a 4-byte length, key 4d6c6d (second)",)
+    whole = unwrap(plain, found["plain"], cap=1 << 20)
+    assert whole is not None and whole.data == dex
 
 
 def test_key_candidates_are_the_stubs_arrays_and_their_xor() -> None:

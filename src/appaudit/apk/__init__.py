@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appaudit import deadline
@@ -29,7 +29,7 @@ from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions, resolve_label
-from appaudit.apk.recover import HEAD_SIZE, Key, TrialBudget, key_candidates, plan, unwrap
+from appaudit.apk.recover import HEAD_SIZE, Plan, TrialBudget, key_candidates, plan, rc4_search, unwrap, worth_rc4
 from appaudit.apk.signing import signer_sha256
 from appaudit.errors import DexFormatError, InputError
 from appaudit.model import AppInfo, CoverageReason, RecoveredPayload, ScanErrorEntry, quote_names
@@ -304,28 +304,41 @@ class _Loader:
     def recover_in(self, apks: Sequence[tuple[ZipContainer, str, int]]) -> None:
         """Payloads hidden encoded or encrypted among the entries (:mod:`appaudit.apk.recover`).
 
-        Keys come from the DEX files read so far; when a payload is recovered, the entries still
-        unexplained are tried once more with keys from the recovered code (a second stage).
+        Key-free transforms first (base64, zlib, gzip, XOR); then an RC4 search over the random-looking
+        entries left, with keys from the DEX files read so far. When that recovers code, the entries still
+        unexplained are searched once more with keys from the recovered code (a second stage).
         """
         budget = TrialBudget(self.limits.max_key_trials)
-        pending = [(apk, prefix, depth, e) for apk, prefix, depth in apks for e in self._undecoded(apk)]
-        sources = list(self.dex_files)
         try:
+            pending: dict[str, tuple[ZipContainer, str, int, Entry, bytes]] = {}
+            for apk, prefix, depth in apks:
+                for entry in self._undecoded(apk):
+                    try:
+                        head = apk.peek(entry, HEAD_SIZE)
+                    except EntryError:
+                        continue
+                    if head[:4] in (_DEX_MAGIC, _ZIP_MAGIC):
+                        continue
+                    how = plan(head)
+                    if how is not None:
+                        self._recover_one(apk, prefix, depth, entry, how)
+                    elif worth_rc4(head, entry.uncompressed_size):
+                        pending[prefix + entry.name] = (apk, prefix, depth, entry, head)
+            sources = list(self.dex_files)
             for _stage in range(2):
-                if not pending or not sources:
+                if not pending or not sources or budget.left <= 0:
                     return
-                keys = _Replay(key_candidates(sources))
                 before = len(self.dex_files)
-                still: list[tuple[ZipContainer, str, int, Entry]] = []
-                for apk, prefix, depth, entry in pending:
-                    if not self._recover_one(apk, prefix, depth, entry, keys, budget):
-                        still.append((apk, prefix, depth, entry))
-                pending, sources = still, self.dex_files[before:]
+                heads = {name: item[4] for name, item in pending.items()}
+                for name, how in rc4_search(heads, key_candidates(sources), budget).items():
+                    apk, prefix, depth, entry, _head = pending.pop(name)
+                    self._recover_one(apk, prefix, depth, entry, how)
+                sources = self.dex_files[before:]
         except deadline.ScanTimeout:
             deadline.note("encrypted payloads")
 
     def _undecoded(self, apk: ZipContainer) -> list[Entry]:
-        """Entries that might hold an encoded payload: not the APK's structure, not a plain DEX or zip."""
+        """Entries that might hold an encoded payload: not the APK's structure."""
         found: list[Entry] = []
         seen: set[str] = set()
         for entry in apk.entries:
@@ -336,36 +349,24 @@ class _Loader:
                 found.append(entry)
         return found
 
-    def _recover_one(
-        self, apk: ZipContainer, prefix: str, depth: int, entry: Entry, keys: Iterable[Key], budget: TrialBudget
-    ) -> bool:
-        """Try one entry; True when it is settled (recovered, or found to be undecodable), False to try again
-        with more keys."""
-        try:
-            head = apk.peek(entry, HEAD_SIZE)
-        except EntryError:
-            return False
-        if head[:4] in (_DEX_MAGIC, _ZIP_MAGIC):
-            return False
-        how = plan(head, entry.uncompressed_size, keys, budget)
-        if how is None:
-            return False
+    def _recover_one(self, apk: ZipContainer, prefix: str, depth: int, entry: Entry, how: Plan) -> None:
+        """Decode one entry by ``how`` and analyse what comes out (or say why nothing did)."""
         name = prefix + entry.name
         if self.payloads >= self.limits.max_payloads:
             self.payloads_skipped.append(name)
-            return True
+            return
         try:
             data = apk.read(entry)
         except EntryError as exc:
             self.errors.append(ScanErrorEntry(where=name, message=f"encoded payload not readable: {exc.reason}"))
-            return True
+            return
         cap = min(self.limits.max_entry_size, self.budget.remaining)
         result = unwrap(data, how, cap)
         if result is None:
             self.errors.append(
                 ScanErrorEntry(where=name, message=f"looked {how.how}-encoded, but did not decode to a DEX or zip")
             )
-            return True
+            return
         self.budget.used += len(result.data)
         self.payloads += 1
         label = f"{name}[{how.how}]"
@@ -377,7 +378,7 @@ class _Loader:
                 inner = self.container(result.data)
             except ZipError as exc:
                 self.errors.append(ScanErrorEntry(where=label, message=f"recovered zip not readable: {exc}"))
-                return True
+                return
             dex_names = sorted((n for n in inner.names() if _DEX_NAME.fullmatch(n)), key=_dex_order)
             for dex_name in dex_names:
                 for k, dex_entry in enumerate(inner.all(dex_name)):
@@ -392,7 +393,6 @@ class _Loader:
                 dex_files=tuple(d.name for d in self.dex_files[before:]),
             )
         )
-        return True
 
     # --------------------------------------------------------------- bundles
     def bundle(self, outer: ZipContainer) -> tuple[_Apk, list[_Apk], str]:
@@ -438,20 +438,6 @@ class _Loader:
             ext = os.path.splitext(self.path)[1].lower().lstrip(".")
             fmt = ext if ext in ("apks", "xapk", "apkm") else "bundle"
         return base, splits, fmt
-
-
-class _Replay:
-    """An iterable over a generator that can be iterated again: what was produced is kept."""
-
-    def __init__(self, source: Iterator[Key]) -> None:
-        self._source = source
-        self._seen: list[Key] = []
-
-    def __iter__(self) -> Iterator[Key]:
-        yield from self._seen
-        for item in self._source:
-            self._seen.append(item)
-            yield item
 
 
 def _pick_base(apks: Sequence[_Apk]) -> _Apk:

@@ -29,9 +29,10 @@ method (Jiagu, Bangcle, APKProtect), and stages downloaded at run time.
 
 Why RC4 is written here rather than taken from ``cryptography`` or
 ``pycryptodome``: both refuse keys shorter than 5 bytes, and packers use 2-
-and 3-byte keys. A key candidate costs one 44-byte decryption (~30 µs); the
-number of candidates tried per input is bounded by ``Limits.max_key_trials``
-(2,000 by default: the keys of the corpus's droppers were all among the first 230 tried).
+and 3-byte keys. A key candidate costs one 44-byte keystream (~30 µs), shared by
+every entry tried; the number of keys tried per input is bounded by
+``Limits.max_key_trials`` (2,000 by default: the keys of the corpus's droppers
+were all among the first 230 tried).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 from appaudit import deadline
 from appaudit.apk.dex.reader import CodeSpan, DexFile
 
-__all__ = ["Key", "Recovery", "TrialBudget", "key_candidates", "plan", "unwrap"]
+__all__ = ["Key", "Plan", "Recovery", "TrialBudget", "key_candidates", "plan", "rc4_search", "unwrap"]
 
 #: Transforms applied one after another at most this often (e.g. RC4, then zlib, then base64).
 MAX_LAYERS = 3
@@ -239,15 +240,16 @@ def _xor_key(head: bytes) -> bytes | None:
     """The shortest repeating XOR key (1-8 bytes) that turns ``head`` into a DEX header, if one does."""
     if len(head) < _DEX_HEAD:
         return None
+    tail = head[0x24:0x2C]
     for version in (b"035", b"036", b"037", b"038", b"039", b"040", b"041"):
-        plain = b"dex\n" + version + b"\x00"
-        stream = bytes(a ^ b for a, b in zip(head[:8], plain, strict=True))
+        stream = _xor(head[:8], b"dex\n" + version + b"\x00")
         for period in range(1, 9):
             key = stream[:period]
-            if all(stream[i] == key[i % period] for i in range(8)):
-                if _xor_repeat(head[:_DEX_HEAD], key)[0x24:0x2C] == _HEADER_TAIL and stream != bytes(8):
-                    return key
-                break
+            if (key * 8)[:8] != stream:
+                continue
+            if any(stream) and _xor(tail, (key * 16)[0x24 % period :][:8]) == _HEADER_TAIL:
+                return key
+            break
     return None
 
 
@@ -307,13 +309,15 @@ def _method_name(dex: DexFile, span: CodeSpan) -> str:
     return str(ref)
 
 
-def _rc4_probe(head: bytes, key: bytes) -> int | None:
-    """Where the ciphertext starts (0, or 4 after a length prefix) if ``key`` decrypts ``head`` to a payload."""
+def _rc4_probe(heads: Sequence[bytes], key: bytes) -> tuple[int, int] | None:
+    """(index in ``heads``, where the ciphertext starts: 0, or 4 after a length prefix) of the first entry
+    that ``key`` decrypts to a payload. One keystream serves every entry."""
     stream = _rc4_keystream(key, _DEX_HEAD)
-    if is_payload(_xor(head[:_DEX_HEAD], stream)):
-        return 0
-    if len(head) >= 4 + _DEX_HEAD and is_payload(_xor(head[4 : 4 + _DEX_HEAD], stream)):
-        return 4
+    for i, head in enumerate(heads):
+        if is_payload(_xor(head[:_DEX_HEAD], stream)):
+            return i, 0
+        if len(head) >= 4 + _DEX_HEAD and is_payload(_xor(head[4 : 4 + _DEX_HEAD], stream)):
+            return i, 4
     return None
 
 
@@ -334,24 +338,33 @@ class Plan:
     """For RC4: 4 when a little-endian length precedes the ciphertext."""
 
 
-def plan(head: bytes, size: int, keys: Iterable[Key], budget: TrialBudget) -> Plan | None:
-    """The transform that turns the entry starting with ``head`` into a payload, if one is found."""
+def plan(head: bytes) -> Plan | None:
+    """The key-free transform (zlib, gzip, base64, XOR) that turns the entry starting with ``head`` into a
+    payload, if there is one."""
     encoded = _encoded_head(head)
     if encoded is not None:
         return Plan(encoded)
     xor_key = _xor_key(head)
     if xor_key is not None:
         return Plan("xor", Key(xor_key, "derived from the DEX header's known bytes"))
-    if not worth_rc4(head, size):
-        return None
-    for key in keys:
-        if not budget.take():
-            return None
-        deadline.check()
-        offset = _rc4_probe(head, key.value)
-        if offset is not None:
-            return Plan("rc4", key, offset)
     return None
+
+
+def rc4_search(heads: dict[str, bytes], keys: Iterable[Key], budget: TrialBudget) -> dict[str, Plan]:
+    """RC4 plans for the entries (name -> first bytes) whose key is among ``keys``.
+
+    Each key is tried once against every entry still unexplained; ``budget`` counts keys.
+    """
+    names = list(heads)
+    found: dict[str, Plan] = {}
+    for key in keys:
+        if not names or not budget.take():
+            break
+        deadline.check()
+        while names and (hit := _rc4_probe([heads[n] for n in names], key.value)) is not None:
+            name = names.pop(hit[0])
+            found[name] = Plan("rc4", key, hit[1])
+    return found
 
 
 def unwrap(data: bytes, first: Plan, cap: int) -> Recovery | None:
