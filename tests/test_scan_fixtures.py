@@ -36,6 +36,7 @@ EXPECTED = {
     "chain_helper_class": ("harvests", {"contacts": "harvested"}),
     "chain_runnable": ("harvests", {"sms": "harvested"}),
     "chain_async_helper": ("harvests", {"contacts": "harvested"}),
+    "chain_unrelated_upload": ("at_risk", {"sms": "read"}),
     "retrofit_post": ("harvests", {"contacts": "harvested"}),
     "sms_blast": ("harvests", {"contacts": "harvested"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),

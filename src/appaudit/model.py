@@ -369,6 +369,9 @@ class HarvestChain:
     """Serialisation, compression, encryption or encoding seen on the way (e.g. ``json: JSONArray.put``)."""
     urls: tuple[str, ...] = ()
     """URL or path strings in the sink's method (e.g. ``https://x/api/contacts/upload``)."""
+    dataflow: str = "unconfirmed"
+    """``confirmed`` when the data read was followed along the chain into the sink's method
+    (``analysis.taint``), ``unconfirmed`` when only the calls link them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,8 @@ from appaudit import deadline
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
 from appaudit.analysis.registers import Value, argument_registers, values_at
-from appaudit.descriptors import java_name
+from appaudit.analysis.taint import Flow, Seeds, analyse
+from appaudit.descriptors import java_desc, java_name
 from appaudit.model import (
     PROTECTED_CLASSES,
     AppInfo,
@@ -30,6 +31,7 @@ from appaudit.model import (
     Evidence,
     HarvestChain,
     HarvestFacts,
+    MethodCode,
     ProviderAccess,
     StartupPath,
 )
@@ -51,6 +53,11 @@ MAX_TOTAL_VISITS = 3000
 
 #: A chain search's queue item: (method, phase 0 = going up / 1 = down, cost so far, path).
 _Item = tuple[Node, int, int, tuple[ChainStep, ...]]
+#: The data-following search's item: the same, with what the data did in the method and whether it
+#: was published (to a Handler, queue or broadcast) on the way.
+_DataItem = tuple[Node, int, int, tuple[ChainStep, ...], Flow, bool]
+#: A sink found in a method: (channel, the call, URL strings of the method).
+_Sink = tuple[str, Evidence, tuple[str, ...]]
 
 
 class SearchBudget:
@@ -191,7 +198,36 @@ class ChainFinder:
         return tuple(sorted(seen))
 
     def search(self, data_class: str, read: Evidence, budget: SearchBudget | None = None) -> list[HarvestChain]:
-        """The shortest chain per channel from ``read`` to a sink (up through callers, then down).
+        """The shortest chain per channel from ``read`` to a sink.
+
+        First along the data (:meth:`follow_data`: chains marked ``confirmed``), then, for channels
+        the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``).
+        """
+        chains = self.follow_data(data_class, read, budget)
+        for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains)):
+            chains.setdefault(chain.channel, chain)
+        return [chains[c] for c in sorted(chains)]
+
+    def _chain(
+        self, data_class: str, read: Evidence, path: tuple[ChainStep, ...], node: Node, found: _Sink, dataflow: str
+    ) -> HarvestChain:
+        channel, sink, urls = found
+        steps = (*path[:-1], ChainStep(class_name=node[0], method=node[1], offset=sink.offset))
+        return HarvestChain(
+            data_class=data_class,
+            read=read,
+            steps=steps,
+            channel=channel,
+            sink=sink,
+            transformers=self.transformers([(s.class_name, s.method) for s in steps]),
+            urls=urls,
+            dataflow=dataflow,
+        )
+
+    def follow_calls(
+        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, skip: frozenset[str] = frozenset()
+    ) -> list[HarvestChain]:
+        """Chains by calls alone: up through callers (the data is returned), then down through callees.
 
         A hop costs 1, except a hand-off to another thread or component (``Thread.start()`` to
         ``run()``, ``execute()`` to ``doInBackground()``, an Intent to a Service), which costs 0:
@@ -210,18 +246,9 @@ class ChainFinder:
             deadline.check()
             node, phase, cost, path = queue.popleft()
             visits += 1
-            for channel, sink, urls in self.sinks_in(node):
-                if channel not in chains:
-                    steps = (*path[:-1], ChainStep(class_name=node[0], method=node[1], offset=sink.offset))
-                    chains[channel] = HarvestChain(
-                        data_class=data_class,
-                        read=read,
-                        steps=steps,
-                        channel=channel,
-                        sink=sink,
-                        transformers=self.transformers([(s.class_name, s.method) for s in steps]),
-                        urls=urls,
-                    )
+            for found in self.sinks_in(node):
+                if found[0] not in chains and found[0] not in skip:
+                    chains[found[0]] = self._chain(data_class, read, path, node, found, "unconfirmed")
             if phase == 0:
                 for caller, off in self.graph.up(node):
                     if (caller, 0) not in seen:
@@ -241,6 +268,113 @@ class ChainFinder:
                     step = ChainStep(class_name=callee[0], method=callee[1])
                     _push(queue, (callee, 1, cost + (not free), (*path[:-1], here, step)), free)
         return [chains[c] for c in sorted(chains)]
+
+    def follow_data(
+        self, data_class: str, read: Evidence, budget: SearchBudget | None = None
+    ) -> dict[str, HarvestChain]:
+        """Chains along which the data read is followed (:mod:`.taint`), by channel.
+
+        The same search as :meth:`follow_calls` (costs, depth, hand-offs), but a hop is taken only
+        when the data goes with it: down a call that gets tainted arguments, up to a caller when the
+        method returns tainted data or fills an argument, across a hand-off when the object handed
+        on (or, for a component, the method handing it over) holds tainted data, or when tainted
+        data was published to a Handler, queue or broadcast on the way. Fields written with tainted
+        data travel with the path. A sink counts when tainted data is handed to a call in its method.
+        """
+        start: Node = (read.class_name or "", read.method or "")
+        body = self.graph.body(start)
+        if body is None:
+            return {}
+        first = analyse(body, Seeds(sites={read.offset or 0: (True, frozenset())}))
+        origin = ChainStep(class_name=start[0], method=start[1], offset=read.offset)
+        queue: deque[_DataItem] = deque([(start, 0, 0, (origin,), first, self._published(body, first))])
+        seen = {(start, 0)}
+        chains: dict[str, HarvestChain] = {}
+        visits = 0
+        handoffs = self.graph.handoffs
+        while queue and visits < MAX_VISITS and (budget is None or budget.take()):
+            deadline.check()
+            node, phase, cost, path, flow, published = queue.popleft()
+            visits += 1
+            handed = set(flow.calls) - ({read.offset} if node == start else set())
+            if handed:
+                for found in self.sinks_in(node):
+                    if found[0] not in chains:
+                        chains[found[0]] = self._chain(data_class, read, path, node, found, "confirmed")
+            nexts: list[tuple[Node, int, int, Seeds, bool, bool]] = []  # node, phase, offset, seeds, free, up
+            if phase == 0:
+                for caller, off in self.graph.up(node):
+                    free = (caller, node) in handoffs
+                    if free:  # back across a hand-off: only fields or a publication carry the data
+                        if flow.fields or published:
+                            nexts.append((caller, 0, off, Seeds(), True, True))
+                    elif flow.returns or flow.params_out or flow.fields:
+                        nexts.append((caller, 0, off, Seeds(sites={off: (flow.returns, flow.params_out)}), False, True))
+            for off, callee in self.graph.down(node):
+                free = (node, callee) in handoffs
+                if free:
+                    nexts.append((callee, 1, off, self._handoff_seeds(node, off, callee, flow, published), True, False))
+                elif flow.calls.get(off) or flow.fields:
+                    nexts.append((callee, 1, off, Seeds(params=flow.calls.get(off, frozenset())), False, False))
+            for target, tphase, off, seeds, free, up in nexts:
+                if (target, tphase) in seen or cost + (not free) > self.depth:
+                    continue
+                target_body = self.graph.body(target)
+                if target_body is None:
+                    continue
+                tflow = analyse(target_body, seeds, flow.fields)
+                passes_through = free and up and published  # a constructor linking two hand-offs
+                if not tflow.tainted and not passes_through:
+                    continue
+                seen.add((target, tphase))
+                tflow = _with_fields(tflow, flow.fields)
+                tpublished = published or self._published(target_body, tflow)
+                if up:
+                    tpath = (*path, ChainStep(class_name=target[0], method=target[1], offset=off))
+                else:
+                    here = ChainStep(class_name=node[0], method=node[1], offset=off)
+                    tpath = (*path[:-1], here, ChainStep(class_name=target[0], method=target[1]))
+                item = (target, tphase, cost + (not free), tpath, tflow, tpublished)
+                if free:
+                    queue.appendleft(item)
+                else:
+                    queue.append(item)
+        return chains
+
+    def _handoff_seeds(self, node: Node, off: int, callee: Node, flow: Flow, published: bool) -> Seeds:
+        """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
+        body = self.graph.body(callee)
+        everything = frozenset(range(body.ins_size)) if body is not None else frozenset()
+        if published:
+            return Seeds(params=everything)
+        src = self.graph.body(node)
+        via = next((i.op for i in src.insns if i.offset == off), "") if src is not None else ""
+        if via == "new-instance":  # a Runnable/Thread/AsyncTask built with the data: ``this`` holds it
+            return Seeds(params=frozenset({0}) if off in flow.objects else frozenset())
+        if via.startswith("invoke"):  # the object handed itself over (``new Thread(this)``): as it was
+            return Seeds(params=frozenset({0}) if flow.calls.get(off) else frozenset())
+        return Seeds(params=everything if flow.calls else frozenset())  # an Intent carrying the data
+
+    def _published(self, body: MethodCode, flow: Flow) -> bool:
+        """Tainted data handed to a Handler, queue, broadcast or event bus (read by a callback later)."""
+        if not flow.calls:
+            return False
+        for ins in body.insns:
+            if ins.offset not in flow.calls or not ins.ref:
+                continue
+            if _matches(self.flows.publishers, ins.ref):
+                return True
+            owner, _, rest = ins.ref.partition("->")
+            if java_name(owner) in self.graph.app_classes:  # an app's Handler subclass, a queue wrapper...
+                for base in self.graph.ancestors(java_name(owner)):
+                    if _matches(self.flows.publishers, f"{java_desc(base)}->{rest}"):
+                        return True
+        return False
+
+
+def _with_fields(flow: Flow, fields: frozenset[str]) -> Flow:
+    """``flow`` with the tainted fields of the path so far (they stay tainted further on)."""
+    return flow if fields <= flow.fields else replace(flow, fields=flow.fields | fields)
 
 
 def _push(queue: deque[_Item], item: _Item, free: bool) -> None:
@@ -351,8 +485,11 @@ def harvest_facts(
             if (dc, method) not in done_chains:
                 done_chains.add((dc, method))
                 for chain in finder.search(dc, ev, budget):
-                    if not any(c.data_class == dc and c.channel == chain.channel for c in chains):
+                    known = [i for i, c in enumerate(chains) if c.data_class == dc and c.channel == chain.channel]
+                    if not known:
                         chains.append(chain)
+                    elif chain.dataflow == "confirmed" and chains[known[0]].dataflow != "confirmed":
+                        chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
             if dc not in done_startup and method not in tried_startup:
                 tried_startup.add(method)  # a method with no path to an entry point has none for any class
                 path = startup_path(graph, entries, dc, ev, budget)

@@ -9,6 +9,7 @@ callback, the places that construct its class.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
 from appaudit.descriptors import java_desc, java_name
@@ -32,6 +33,10 @@ def split_ref(ref: str) -> tuple[str, str]:
     """``Lc;->m(p)r`` -> (``c`` as Java name, ``m(p)r``)."""
     owner, _, rest = ref.partition("->")
     return java_name(owner), rest
+
+
+#: A framework call that takes a task object (``Thread(Runnable)``, ``execute(Runnable)``, ``submit(Callable)``).
+_TASK_PARAM = re.compile(r"\(.*L(java/lang/Runnable|java/util/concurrent/Callable|java/util/TimerTask);")
 
 
 class CallGraph:
@@ -107,16 +112,42 @@ class CallGraph:
             return []
         return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names]
 
+    def _async_targets(self, cls: str, via: str = "new-instance") -> list[Node]:
+        """The callbacks an object of ``cls`` runs when handed over, defined in ``cls`` or inherited from an
+        app superclass (the nearest definition of each)."""
+        found: dict[str, Node] = {}
+        for owner in (cls, *(a for a in self.ancestors(cls) if a in self.app_classes)):
+            for m in self._async_methods(owner, via) if owner == cls else self._inherited_async(cls, owner, via):
+                found.setdefault(m, (owner, m))
+        return sorted(found.values())
+
+    def _inherited_async(self, cls: str, owner: str, via: str) -> list[str]:
+        """Callbacks ``owner`` defines that ``cls`` (a subclass) runs as a hand-off of its own type."""
+        ancestors = set(self.ancestors(cls))
+        names = {
+            m
+            for h in self.flows.async_handoffs
+            if h.via == via and java_name(h.type_desc) in ancestors
+            for m in h.methods
+        }
+        return [m for m in self.code.methods_of(owner) if m.split("(", 1)[0] in names]
+
     def down(self, node: Node) -> list[tuple[int, Node]]:
         """(call offset, callee) for every app method ``node`` calls or hands work to."""
         if node in self._down:
             return self._down[node]
         out: list[tuple[int, Node]] = []
         body = self.body(node)
+        this = body.first_param_register if body is not None and not body.is_static else None
         for insn in body.insns if body else ():
             if insn.ref is None:
                 continue
             if insn.op.startswith("invoke") and insn.ref_kind == "method":
+                if this is not None and this in insn.regs[1:] and _TASK_PARAM.search(insn.ref):
+                    # ``new Thread(this)``, ``executor.execute(this)``: the object hands itself over
+                    for target in self._async_targets(node[0]):
+                        out.append((insn.offset, target))
+                        self.handoffs.add((node, target))
                 cls, method = split_ref(insn.ref)
                 if cls in self.app_classes or self.code.subtypes(cls):
                     targets = (
@@ -128,9 +159,9 @@ class CallGraph:
             elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)
                 if cls in self.app_classes:
-                    for m in self._async_methods(cls, insn.op):
-                        out.append((insn.offset, (cls, m)))
-                        self.handoffs.add((node, (cls, m)))
+                    for target in self._async_targets(cls, insn.op):
+                        out.append((insn.offset, target))
+                        self.handoffs.add((node, target))
         self._down[node] = out
         return out
 

@@ -1,4 +1,11 @@
-"""From findings to the per-data-class answer and the app's verdict."""
+"""From findings to the per-data-class answer and the app's verdict.
+
+A data class leaves the device (level ``exfiltrated``, or ``harvested`` with bulk reads) by the
+channels of its counting chains: a chain whose data flow was confirmed (``analysis.taint``), or
+any chain when the reads are bulk. Measured on the corpus (bench/evaluate.py): counting every
+chain gives exfiltrates F1 0.91 with one false positive (a single SMS read linked to an unrelated
+upload); counting confirmed chains only, 0.88; this rule, 0.93 with none.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +40,10 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         dormant = not read and any(f.dormant for f in reads)
         chains = tuple(c for c in harvest.chains if c.data_class == dc)
         bulk = harvest.bulk(dc)
-        channels = tuple(sorted({c.channel for c in chains}))
+        # A chain counts when the data was followed along it, or when the whole provider is read and
+        # the calls link the read to the sink (bulk harvesting with a path out). A chain that only
+        # links a single-item read to a sink by calls is kept as evidence but does not count.
+        channels = tuple(sorted({c.channel for c in chains if c.dataflow == "confirmed" or bulk}))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)
         if read and bulk and leaves:

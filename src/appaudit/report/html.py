@@ -259,6 +259,7 @@ def _chain(chain: HarvestChain, lang: str) -> str:
         (t("chain.read", lang), _at(chain.read)),
         (t("chain.steps", lang), f'<ol class="steps">{steps}</ol>'),
         (t("chain.sink", lang), _at(chain.sink)),
+        (t("chain.dataflow", lang), _e(t(f"chain.dataflow.{chain.dataflow}", lang))),
     ]
     if chain.transformers:
         rows.append((t("chain.transformers", lang), "<br>".join(_code(x) for x in chain.transformers)))

@@ -52,6 +52,7 @@ EN: dict[str, str] = {
     # text report
     "text.file": "file",
     "text.chains": "Harvest chains",
+    "text.unconfirmed": "linked by calls only; data flow not confirmed",
     "text.findings": "Findings ({n})",
     "text.policies": "Policy violations (citations and reasons in the JSON report)",
     "text.policies.legend": "* citation partly verified   ! citation unverified: check before use",
@@ -183,6 +184,11 @@ EN: dict[str, str] = {
     "chain.sink": "Sink",
     "chain.transformers": "Transformed by",
     "chain.urls": "URLs",
+    "chain.dataflow": "Data flow",
+    "chain.dataflow.confirmed": "confirmed: the data read was followed along these methods into the sink's method",
+    "chain.dataflow.unconfirmed": (
+        "unconfirmed: these methods are linked by calls, but the data was not seen to travel along them"
+    ),
     "chain.none": "No chain from a read to a sink was found.",
     "startup.trigger": "Trigger",
     "startup.entry": "Entry point",
@@ -309,6 +315,7 @@ ZH: dict[str, str] = {
     "sec.provenance": "来源信息",
     "text.file": "文件",
     "text.chains": "收集链路",
+    "text.unconfirmed": "仅有调用关系，数据流未确认",
     "text.findings": "检测结果（{n}）",
     "text.policies": "违反的政策条款（引文和原因见 JSON 报告）",
     "text.policies.legend": "* 引文部分核实   ! 引文未核实：使用前请查阅官方文本",
@@ -419,6 +426,9 @@ ZH: dict[str, str] = {
     "chain.channel": "途径",
     "chain.read": "读取",
     "chain.steps": "方法（按顺序）",
+    "chain.dataflow": "数据流",
+    "chain.dataflow.confirmed": "已确认：读取的数据沿这些方法传到发送方法",
+    "chain.dataflow.unconfirmed": "未确认：这些方法之间有调用关系，但未见数据沿其传递",
     "chain.sink": "出口",
     "chain.transformers": "数据处理",
     "chain.urls": "URL",

@@ -42,6 +42,7 @@ def _chain(c: HarvestChain) -> dict[str, Any]:
         "sink": _evidence(c.sink),
         "transformers": list(c.transformers),
         "urls": list(c.urls),
+        "dataflow": c.dataflow,
     }
 
 

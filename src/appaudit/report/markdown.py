@@ -130,6 +130,8 @@ def _chain(i: int, chain: HarvestChain, lang: str) -> list[str]:
     out.append(f"   - {_text(t('chain.steps', lang))}{_text(t('colon', lang))}")
     out.extend(f"     {n}. {_code(c.step_text(s))}" for n, s in enumerate(chain.steps, 1))
     out.append(f"   - {_text(t('chain.sink', lang))}{_text(t('colon', lang))}{_at(chain.sink)}")
+    flow = _text(t(f"chain.dataflow.{chain.dataflow}", lang))
+    out.append(f"   - {_text(t('chain.dataflow', lang))}{_text(t('colon', lang))}{flow}")
     if chain.transformers:
         items = ", ".join(_code(x) for x in chain.transformers)
         out.append(f"   - {_text(t('chain.transformers', lang))}{_text(t('colon', lang))}{items}")

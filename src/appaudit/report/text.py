@@ -91,7 +91,10 @@ def _chain_lines(report: Report, lang: str = "en") -> list[Text | Padding]:
     lines: list[Text | Padding] = []
     for name, r in report.data_classes.items():
         for chain in r.chains:
-            lines.append(Text(f"{name} -> {chain.channel}: " + " -> ".join(_short_method(s) for s in chain.steps)))
+            flow = "" if chain.dataflow == "confirmed" else f" ({t('text.unconfirmed', lang)})"
+            lines.append(
+                Text(f"{name} -> {chain.channel}{flow}: " + " -> ".join(_short_method(s) for s in chain.steps))
+            )
             sink = short_value("invoke", chain.sink.value)
             via = f"; {t('text.via', lang)} {', '.join(chain.transformers)}" if chain.transformers else ""
             extra = f"{t('text.sink', lang)} {sink}{via}"

@@ -43,6 +43,7 @@ class FlowSpec:
     async_handoffs: tuple[AsyncHandoff, ...] = ()
     entry_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
     boot_actions: tuple[str, ...] = ()
+    publishers: tuple[ApiTarget, ...] = ()
 
     def entry_methods(self, kind: str) -> tuple[str, ...]:
         return next((names for k, names in self.entry_points if k == kind), ())
@@ -67,4 +68,5 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         ),
         entry_points=tuple((k, tuple(v)) for k, v in sorted(doc["entry_points"].items())),
         boot_actions=tuple(doc["boot_actions"]),
+        publishers=_targets(doc.get("publishers", [])),
     )
