@@ -15,7 +15,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from appaudit import deadline
 from appaudit.analysis.graph import CallGraph, Node
@@ -93,11 +93,18 @@ def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
     return None
 
 
-def _matches(targets: Sequence[ApiTarget], ref: str) -> bool:
-    return any(t.matches(ref) for t in targets)
+def _matches(targets: tuple[ApiTarget, ...], ref: str) -> bool:
+    owner, _, rest = ref.partition("->")
+    return (owner, rest.split("(", 1)[0]) in _method_set(targets)
 
 
-def _in_loop(graph: CallGraph, node: Node, targets: Sequence[ApiTarget]) -> bool:
+@lru_cache(maxsize=256)
+def _method_set(targets: tuple[ApiTarget, ...]) -> frozenset[tuple[str, str]]:
+    """(class descriptor, method name) of every target, for one set lookup per call site."""
+    return frozenset((t.class_desc, name) for t in targets for name in t.names)
+
+
+def _in_loop(graph: CallGraph, node: Node, targets: tuple[ApiTarget, ...]) -> bool:
     """``node`` calls one of ``targets`` inside a loop (a backward branch spans the call)."""
     body = graph.body(node)
     if body is None:
@@ -127,6 +134,7 @@ class ChainFinder:
         self.flows = flows
         self.depth = depth
         self._sinks: dict[Node, list[tuple[str, Evidence, tuple[str, ...]]]] = {}
+        self._flows: dict[tuple[object, ...], Flow] = {}
 
     @cached_property
     def js_bridges(self) -> dict[str, Evidence]:
@@ -285,7 +293,7 @@ class ChainFinder:
         body = self.graph.body(start)
         if body is None:
             return {}
-        first = analyse(body, Seeds(sites={read.offset or 0: (True, frozenset())}))
+        first = self._analyse(start, body, Seeds(sites={read.offset or 0: (True, frozenset())}), frozenset())
         origin = ChainStep(class_name=start[0], method=start[1], offset=read.offset)
         queue: deque[_DataItem] = deque([(start, 0, 0, (origin,), first, self._published(body, first))])
         seen = {(start, 0)}
@@ -322,7 +330,7 @@ class ChainFinder:
                 target_body = self.graph.body(target)
                 if target_body is None:
                     continue
-                tflow = analyse(target_body, seeds, flow.fields)
+                tflow = self._analyse(target, target_body, seeds, flow.fields)
                 passes_through = free and up and published  # a constructor linking two hand-offs
                 if not tflow.tainted and not passes_through:
                     continue
@@ -340,6 +348,14 @@ class ChainFinder:
                 else:
                     queue.append(item)
         return chains
+
+    def _analyse(self, node: Node, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
+        """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""
+        key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self._flows[key] = analyse(body, seeds, fields)
+        return flow
 
     def _handoff_seeds(self, node: Node, off: int, callee: Node, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""

@@ -76,9 +76,19 @@ class Flow:
     """Parameter positions whose register was tainted (an argument the method filled)."""
 
 
+_NOTHING = Flow(tainted=False, returns=False, calls={}, objects=frozenset(), fields=frozenset(), params_out=frozenset())
+
+
 def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
     """Follow tainted data through one method."""
     insns = body.insns
+    known = set(fields)
+    if (
+        not seeds.params
+        and not seeds.sites
+        and not any(i.ref in known for i in insns if i.op.startswith(("iget", "sget")))
+    ):
+        return _NOTHING  # nothing tainted comes in
     n = len(insns)
     at = {ins.offset: i for i, ins in enumerate(insns)}
     preds: list[list[int]] = [[] for _ in range(n)]
@@ -89,7 +99,7 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
             preds[at[ins.target]].append(i)
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
-    known_fields = set(fields)
+    known_fields = known
     out: list[frozenset[int] | None] = [None] * n
     calls: dict[int, frozenset[int]] = {}
     objects: set[int] = set()
