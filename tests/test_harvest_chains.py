@@ -121,6 +121,17 @@ def test_chain_through_runnable() -> None:
     ]
 
 
+def test_startup_path_says_whether_it_asks_for_the_permission_first() -> None:
+    asks = _dc("startup_asks_first", "contacts")
+    (path,) = asks["startup_paths"]
+    assert path["trigger"] == "startup" and path["asks_permission_first"] is True
+    assert [s["method"].split("(")[0] for s in path["steps"]] == ["onCreate", "harvest"]
+    assert asks["at_startup"] is True
+    # App.onCreate reads without asking (the permission must already be granted, or granted at install).
+    (silent,) = _dc("startup_harvest", "contacts")["startup_paths"]
+    assert silent["asks_permission_first"] is False
+
+
 def test_a_hand_off_costs_no_chain_depth() -> None:
     # read -> caller -> network helper -> (Thread.start) PostThread.run -> Uploader.upload: three calls
     # and a hand-off. Found at depth 3, so the hand-off cost nothing; at depth 2 it is out of reach.

@@ -397,6 +397,10 @@ class StartupPath:
     entry: str
     """The entry component and callback, e.g. ``com.x.App.onCreate``."""
     steps: tuple[ChainStep, ...]
+    asks_permission_first: bool = False
+    """A method on the path asks for runtime permissions (``requestPermissions``) before the call that
+    leads on to the read: the read then waits for the user's answer. False means no request was seen
+    on the path (the permission was granted earlier, at install for targetSdk < 23, or is never asked)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -448,7 +448,14 @@ def startup_path(
         hit = entries.get((node[0], node[1].split("(", 1)[0]))
         if hit is not None:
             trigger, label = hit
-            return StartupPath(data_class=data_class, trigger=trigger, entry=label, steps=tuple(reversed(path)))
+            steps = tuple(reversed(path))
+            return StartupPath(
+                data_class=data_class,
+                trigger=trigger,
+                entry=label,
+                steps=steps,
+                asks_permission_first=_asks_first(graph, steps),
+            )
         if len(path) > STARTUP_DEPTH:
             continue
         for caller, off in graph.up(node):
@@ -456,6 +463,20 @@ def startup_path(
                 seen.add(caller)
                 queue.append((caller, (*path, ChainStep(class_name=caller[0], method=caller[1], offset=off))))
     return None
+
+
+def _asks_first(graph: CallGraph, steps: Sequence[ChainStep]) -> bool:
+    """Some method on a start-up path calls ``requestPermissions`` before the call leading on (or the read)."""
+    for step in steps:
+        body = graph.body((step.class_name, step.method))
+        if body is None:
+            continue
+        for ins in body.insns:
+            if step.offset is not None and ins.offset >= step.offset:
+                break
+            if ins.op.startswith("invoke") and ins.ref and "->requestPermissions(" in ins.ref:
+                return True
+    return False
 
 
 def harvest_facts(

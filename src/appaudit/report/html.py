@@ -279,6 +279,7 @@ def _startup(path: StartupPath, lang: str) -> str:
             (t("startup.trigger", lang), _e(c.trigger_label(path.trigger, lang))),
             (t("startup.entry", lang), _code(path.entry)),
             (t("startup.steps", lang), f'<ol class="steps">{steps}</ol>'),
+            (t("startup.asks", lang), _e(t("yes" if path.asks_permission_first else "no", lang))),
         ]
     )
 

@@ -53,6 +53,7 @@ EN: dict[str, str] = {
     "text.file": "file",
     "text.chains": "Harvest chains",
     "text.unconfirmed": "linked by calls only; data flow not confirmed",
+    "text.asks_first": "after asking for the permission",
     "text.findings": "Findings ({n})",
     "text.policies": "Policy violations (citations and reasons in the JSON report)",
     "text.policies.legend": "* citation partly verified   ! citation unverified: check before use",
@@ -193,6 +194,7 @@ EN: dict[str, str] = {
     "startup.trigger": "Trigger",
     "startup.entry": "Entry point",
     "startup.steps": "Methods, in order",
+    "startup.asks": "Asks for the permission first",
     # policies
     "pol.intro": (
         "Provisions the app's behaviour triggers, per policy pack. Citation confidence: V verified against the "
@@ -316,6 +318,7 @@ ZH: dict[str, str] = {
     "text.file": "文件",
     "text.chains": "收集链路",
     "text.unconfirmed": "仅有调用关系，数据流未确认",
+    "text.asks_first": "先请求权限",
     "text.findings": "检测结果（{n}）",
     "text.policies": "违反的政策条款（引文和原因见 JSON 报告）",
     "text.policies.legend": "* 引文部分核实   ! 引文未核实：使用前请查阅官方文本",
@@ -436,6 +439,7 @@ ZH: dict[str, str] = {
     "startup.trigger": "触发",
     "startup.entry": "入口",
     "startup.steps": "方法（按顺序）",
+    "startup.asks": "先请求权限",
     "pol.intro": (
         "按政策包列出应用行为触发的条款。引文可信度：V 已对照官方文本核实；P 部分核实（条款编号未确认）；"
         "U 未核实——依赖前请查阅官方文本。"

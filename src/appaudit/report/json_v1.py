@@ -61,7 +61,15 @@ def _data_class(r: DataClassResult) -> dict[str, Any]:
         "components": [_owner(o) for o in r.owners],
         "providers": [{"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence)} for a in r.accesses],
         "chains": [_chain(c) for c in r.chains],
-        "startup_paths": [{"trigger": p.trigger, "entry": p.entry, "steps": _steps(p.steps)} for p in r.startup_paths],
+        "startup_paths": [
+            {
+                "trigger": p.trigger,
+                "entry": p.entry,
+                "steps": _steps(p.steps),
+                "asks_permission_first": p.asks_permission_first,
+            }
+            for p in r.startup_paths
+        ],
     }
 
 

@@ -146,7 +146,8 @@ def _chain(i: int, chain: HarvestChain, lang: str) -> list[str]:
 
 
 def _startup(i: int, path: StartupPath, lang: str) -> list[str]:
-    out = [f"{i}. **{_text(c.trigger_label(path.trigger, lang))}**: {_code(path.entry)}"]
+    asks = f" ({_text(t('text.asks_first', lang))})" if path.asks_permission_first else ""
+    out = [f"{i}. **{_text(c.trigger_label(path.trigger, lang))}**: {_code(path.entry)}{asks}"]
     out.extend(f"   {n}. {_code(c.step_text(s))}" for n, s in enumerate(path.steps, 1))
     return out
 

@@ -105,6 +105,7 @@ def _chain_lines(report: Report, lang: str = "en") -> list[Text | Padding]:
             Text(
                 t("text.read_on", lang, name=name, trigger=_trigger(path.trigger, lang))
                 + " -> ".join(_short_method(s) for s in path.steps)
+                + (f" ({t('text.asks_first', lang)})" if path.asks_permission_first else "")
             )
             for path in r.startup_paths
         )
