@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import cached_property, lru_cache
+from typing import TypeVar
 
 from appaudit import deadline
 from appaudit.analysis.graph import CallGraph, Node
@@ -56,6 +57,7 @@ _Item = tuple[Node, int, int, tuple[ChainStep, ...]]
 #: The data-following search's item: the same, with what the data did in the method and whether it
 #: was published (to a Handler, queue or broadcast) on the way.
 _DataItem = tuple[Node, int, int, tuple[ChainStep, ...], Flow, bool]
+_T = TypeVar("_T")
 #: A sink found in a method: (channel, the call, URL strings of the method).
 _Sink = tuple[str, Evidence, tuple[str, ...]]
 
@@ -248,12 +250,10 @@ class ChainFinder:
         )
         seen = {(start, 0)}
         chains: dict[str, HarvestChain] = {}
-        visits = 0
         handoffs = self.graph.handoffs
-        while queue and visits < MAX_VISITS and (budget is None or budget.take()):
-            deadline.check()
-            node, phase, cost, path = queue.popleft()
-            visits += 1
+
+        def visit(item: _Item) -> None:
+            node, phase, cost, path = item
             for found in self.sinks_in(node):
                 if found[0] not in chains and found[0] not in skip:
                     chains[found[0]] = self._chain(data_class, read, path, node, found, "unconfirmed")
@@ -275,6 +275,8 @@ class ChainFinder:
                     here = ChainStep(class_name=node[0], method=node[1], offset=off)
                     step = ChainStep(class_name=callee[0], method=callee[1])
                     _push(queue, (callee, 1, cost + (not free), (*path[:-1], here, step)), free)
+
+        _drain(queue, visit, budget)
         return [chains[c] for c in sorted(chains)]
 
     def follow_data(
@@ -298,12 +300,10 @@ class ChainFinder:
         queue: deque[_DataItem] = deque([(start, 0, 0, (origin,), first, self._published(body, first))])
         seen = {(start, 0)}
         chains: dict[str, HarvestChain] = {}
-        visits = 0
         handoffs = self.graph.handoffs
-        while queue and visits < MAX_VISITS and (budget is None or budget.take()):
-            deadline.check()
-            node, phase, cost, path, flow, published = queue.popleft()
-            visits += 1
+
+        def visit(item: _DataItem) -> None:
+            node, phase, cost, path, flow, published = item
             handed = set(flow.calls) - ({read.offset} if node == start else set())
             if handed:
                 for found in self.sinks_in(node):
@@ -342,11 +342,9 @@ class ChainFinder:
                 else:
                     here = ChainStep(class_name=node[0], method=node[1], offset=off)
                     tpath = (*path[:-1], here, ChainStep(class_name=target[0], method=target[1]))
-                item = (target, tphase, cost + (not free), tpath, tflow, tpublished)
-                if free:
-                    queue.appendleft(item)
-                else:
-                    queue.append(item)
+                _push(queue, (target, tphase, cost + (not free), tpath, tflow, tpublished), free)
+
+        _drain(queue, visit, budget)
         return chains
 
     def _analyse(self, node: Node, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
@@ -393,7 +391,16 @@ def _with_fields(flow: Flow, fields: frozenset[str]) -> Flow:
     return flow if fields <= flow.fields else replace(flow, fields=flow.fields | fields)
 
 
-def _push(queue: deque[_Item], item: _Item, free: bool) -> None:
+def _drain(queue: deque[_T], visit: Callable[[_T], None], budget: SearchBudget | None) -> None:
+    """Visit queued items until the queue, the per-search visits or the scan's budget run out."""
+    visits = 0
+    while queue and visits < MAX_VISITS and (budget is None or budget.take()):
+        deadline.check()
+        visits += 1
+        visit(queue.popleft())
+
+
+def _push(queue: deque[_T], item: _T, free: bool) -> None:
     """0-1 breadth-first order: a free hop is explored before the costly ones already queued."""
     if free:
         queue.appendleft(item)
