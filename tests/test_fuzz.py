@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from conftest import fixture_apk, report_schema_validator
+from conftest import ROOT, fixture_apk, report_schema_validator
 
 EXAMPLES = int(os.environ.get("APPAUDIT_FUZZ_EXAMPLES", "170"))
 SEED = int(os.environ.get("APPAUDIT_FUZZ_SEED", "0"))
@@ -107,6 +107,8 @@ def _ruleset():  # type: ignore[no-untyped-def]
 
 @cache
 def _fixture_bytes(name: str) -> bytes:
+    if name.startswith("hostile/"):
+        return (ROOT / "fixtures" / f"{name}.apk").read_bytes()
     return Path(fixture_apk(name)).read_bytes()
 
 
@@ -191,6 +193,27 @@ def test_fuzz_zip_container(name: str, ops: list[tuple], tmp_path_factory: pytes
 def test_fuzz_manifest(name: str, ops: list[tuple], tmp_path_factory: pytest.TempPathFactory) -> None:  # type: ignore[type-arg]
     doc = check_mutant(with_entry_mutated(_fixture_bytes(name), "AndroidManifest.xml", ops), _path(tmp_path_factory))
     assert doc is not None  # a damaged manifest is analysed tolerantly, never refused
+
+
+#: Entries of the payload-recovery fixtures: ciphertext, encoded text and the stub holding the keys.
+PAYLOAD_ENTRIES = (
+    ("hostile/encrypted_payloads", "assets/config.json"),
+    ("hostile/encrypted_payloads", "assets/update.bin"),
+    ("hostile/encrypted_payloads", "classes.dex"),
+    ("hostile/encoded_payloads", "assets/db"),
+    ("hostile/encoded_payloads", "res/raw/skin.dat"),
+)
+
+
+@seed(SEED)
+@FUZZ_SETTINGS
+@given(target=st.sampled_from(PAYLOAD_ENTRIES), ops=mutations)
+def test_fuzz_hidden_payloads(
+    target: tuple[str, str], ops: list[tuple], tmp_path_factory: pytest.TempPathFactory
+) -> None:  # type: ignore[type-arg]
+    name, entry = target
+    doc = check_mutant(with_entry_mutated(_fixture_bytes(name), entry, ops), _path(tmp_path_factory))
+    assert doc is not None  # a damaged payload or key costs its recovery, never the report
 
 
 @seed(SEED)

@@ -30,7 +30,7 @@ register.
 What it does not see (a chain it cannot follow is reported
 ``dataflow: "unconfirmed"``, not dropped): data passed through databases,
 files, preferences, sockets or Intents' extras read by name elsewhere,
-collections stored in fields of other objects, reflection and native code.
+reflection and native code; methods of more than ``MAX_INSNS`` instructions.
 """
 
 from __future__ import annotations
@@ -38,12 +38,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from appaudit import deadline
 from appaudit.model import Insn, MethodCode
 
 #: The pending result of the last call (what ``move-result`` reads).
 _RESULT = -1
 #: Passes over a method before giving up on a fixpoint (loops converge in two or three).
 _MAX_PASSES = 6
+#: Methods longer than this are not analysed (nothing is tainted in them, so a chain through one
+#: stays unconfirmed): bounds the cost of a hostile or generated giant method. Real methods on the
+#: corpus's chains have at most a few thousand instructions.
+MAX_INSNS = 20_000
 _NO_FALLTHROUGH = ("goto", "return", "throw")
 _KEEP = ("if-", "goto", "packed-switch", "sparse-switch", "monitor-", "throw", "nop", "check-cast", "fill-array-data")
 
@@ -108,6 +113,7 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
     returns = False
     ever: set[int] = set(entry)
     for _ in range(_MAX_PASSES):
+        deadline.check()
         changed = False
         seen_union: set[int] = set(entry)
         origin: dict[int, int | str] = {}
