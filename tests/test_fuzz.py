@@ -7,7 +7,7 @@ must end in a report or an InputError, within a bounded time, and a report must
 not carry a Python exception from a bug (IndexError, struct.error, ...): a
 damaged DEX is a DexFormatError and a coverage reason, never a crash.
 
-CI runs APPAUDIT_FUZZ_EXAMPLES (default 170) mutants per target, about 500 in
+CI runs APPAUDIT_FUZZ_EXAMPLES (default 170) mutants per target, about 700 in
 all, with a fixed seed. For a long run, raise it (a few thousand per target)
 and set APPAUDIT_FUZZ_SEED for fresh inputs; ``bench/fuzz.py`` runs 10,000+
 random mutants in parallel and reports the figures.
