@@ -1,10 +1,12 @@
 """From findings to the per-data-class answer and the app's verdict.
 
 A data class leaves the device (level ``exfiltrated``, or ``harvested`` with bulk reads) by the
-channels of its counting chains: a chain whose data flow was confirmed (``analysis.taint``), or
-any chain when the reads are bulk. Measured on the corpus (bench/evaluate.py): counting every
-chain gives exfiltrates F1 0.91 with one false positive (a single SMS read linked to an unrelated
-upload); counting confirmed chains only, 0.88; this rule, 0.93 with none.
+channels (network, SMS) of its chains whose data flow was confirmed (``analysis.taint``); when
+none is confirmed and the reads are bulk, by those of any chain. Measured on the corpus
+(bench/evaluate.py): counting every chain gives exfiltrates F1 0.91 with one false positive (a
+single SMS read linked to an unrelated upload); counting confirmed chains only, 0.88; this rule,
+0.93 with none, and the channels reported agree exactly with the hand traces in 34 of 65 cases
+(27 when every reachable channel is reported).
 """
 
 from __future__ import annotations
@@ -40,10 +42,14 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         dormant = not read and any(f.dormant for f in reads)
         chains = tuple(c for c in harvest.chains if c.data_class == dc)
         bulk = harvest.bulk(dc)
-        # A chain counts when the data was followed along it, or when the whole provider is read and
-        # the calls link the read to the sink (bulk harvesting with a path out). A chain that only
-        # links a single-item read to a sink by calls is kept as evidence but does not count.
-        channels = tuple(sorted({c.channel for c in chains if c.dataflow == "confirmed" or bulk}))
+        # The channels the data was followed to; when there is none and the whole provider is read,
+        # the channels its calls reach (bulk harvesting with a path out). Other chains (a single-item
+        # read linked to a sink by calls, a channel besides a confirmed one) stay as evidence only.
+        confirmed = {c.channel for c in chains if c.dataflow == "confirmed"}
+        reachable = {c.channel for c in chains} if bulk else set()
+        out = (confirmed & set(LEAVES_DEVICE)) or (reachable & set(LEAVES_DEVICE))
+        kept = (confirmed | reachable) - set(LEAVES_DEVICE)  # storage: kept on the device
+        channels = tuple(sorted(out | kept))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)
         if read and bulk and leaves:
