@@ -213,7 +213,10 @@ def main() -> int:
         and results[row["sha256"]]["verdict"] in ("inconclusive", "at_risk", "harvests")
     )
     hidden = sum(1 for row in rows if any(v is False for v in (row.get("behaviour_visible_in_dex") or {}).values()))
-    print(f"samples whose behaviour is hidden from the DEX: {hidden}; reported inconclusive/at_risk: {blind_ok}")
+    print(
+        f"samples whose behaviour is hidden from the DEX: {hidden}; "
+        f"reported inconclusive, at_risk or harvests (never clean): {blind_ok}"
+    )
     print(f"failures: {len(failures)}")
     for sha, why in failures:
         print(f"  {sha[:12]} {why}")

@@ -136,11 +136,14 @@ def test_a_hand_off_costs_no_chain_depth() -> None:
     # read -> caller -> network helper -> (Thread.start) PostThread.run -> Uploader.upload: three calls
     # and a hand-off. Found at depth 3, so the hand-off cost nothing; at depth 2 it is out of reach.
     from appaudit.api import ScanOptions, scan
+    from appaudit.report.json_v1 import to_dict
 
-    (chain,) = _dc("chain_async_helper", "contacts")["chains"]
+    at3 = to_dict(scan(fixture_apk("chain_async_helper"), ScanOptions(chain_depth=3)))
+    (chain,) = at3["data_classes"]["contacts"]["chains"]
     assert _steps(chain) == ["Harvester.harvest", "Sync.start", "Net.postAsync", "PostThread.run", "Uploader.upload"]
     # Sync.start calls Net.postAsync at +8; Net.postAsync hands off with new-instance at +0.
     assert [s["offset"] for s in chain["steps"]] == [54, 8, 0, 4, 44]
+    assert chain["dataflow"] == "confirmed"
     shallow = scan(fixture_apk("chain_async_helper"), ScanOptions(chain_depth=2))
     assert shallow.data_classes["contacts"].chains == ()
     assert shallow.data_classes["contacts"].level.value == "bulk"

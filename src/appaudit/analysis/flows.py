@@ -4,9 +4,10 @@ From each read of protected data (a resolved provider query, an incoming-SMS
 decode) a bounded search looks for a method that sends data off the device:
 first up through the callers (the data is returned), then down through what
 they call (the data is passed on), along the app's call graph
-(``graph.CallGraph``). It is a reachability search, not taint tracking: a
-chain says the read and the sink are linked by calls within ``CHAIN_DEPTH``
-steps, and shows them.
+(``graph.CallGraph``), within ``CHAIN_DEPTH`` calls (hand-offs to another
+thread or component cost none). The search follows the data first
+(``analysis.taint``: chains marked ``confirmed``), then calls alone for the
+channels the data was not followed to (``unconfirmed``).
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from appaudit.model import (
 )
 from appaudit.ruleset.flows import ApiTarget, FlowSpec
 
-#: Steps from a read to a sink (method hops). Chosen by measurement on the
-#: corpus (bench/evaluate.py --depth): see docs/harvest-chains.md.
-CHAIN_DEPTH = 3
+#: Calls from a read to a sink (hand-offs cost none). Chosen by measurement on
+#: the corpus (bench/evaluate.py --depth): the smallest depth with the best F1;
+#: see docs/harvest-chains.md.
+CHAIN_DEPTH = 4
 #: Steps from a manifest entry point back to a read.
 STARTUP_DEPTH = 6
 #: Methods one search may visit before it gives up (bounds time on huge apps).

@@ -3,10 +3,10 @@
 A data class leaves the device (level ``exfiltrated``, or ``harvested`` with bulk reads) by the
 channels (network, SMS) of its chains whose data flow was confirmed (``analysis.taint``); when
 none is confirmed and the reads are bulk, by those of any chain. Measured on the corpus
-(bench/evaluate.py): counting every chain gives exfiltrates F1 0.91 with one false positive (a
-single SMS read linked to an unrelated upload); counting confirmed chains only, 0.88; this rule,
-0.93 with none, and the channels reported agree exactly with the hand traces in 34 of 65 cases
-(27 when every reachable channel is reported).
+(bench/evaluate.py, depth 3): counting every chain gives exfiltrates F1 0.91 with one false
+positive (a single SMS read linked to an unrelated upload); counting confirmed chains only, 0.88;
+this rule, 0.93 with none, and the channels reported agree exactly with the hand traces in 34 of
+65 cases (27 when every reachable channel is reported).
 """
 
 from __future__ import annotations
