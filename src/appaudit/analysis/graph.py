@@ -99,38 +99,31 @@ class CallGraph:
         self._impls[key] = found
         return found
 
-    def _async_methods(self, cls: str, via: str = "new-instance") -> list[str]:
-        """Callbacks of ``cls`` run later by a hand-off it derives from (e.g. ``run()V``)."""
+    def _async_names(self, cls: str, via: str) -> set[str]:
+        """Names of the callbacks a hand-off type ``cls`` derives from runs later (e.g. ``run``)."""
         ancestors = set(self.ancestors(cls))
-        names = {
+        return {
             m
             for h in self.flows.async_handoffs
             if h.via == via and java_name(h.type_desc) in ancestors
             for m in h.methods
         }
-        if not names:
-            return []
-        return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names]
+
+    def _async_methods(self, cls: str, via: str = "new-instance") -> list[str]:
+        """Callbacks of ``cls`` run later by a hand-off it derives from (e.g. ``run()V``)."""
+        names = self._async_names(cls, via)
+        return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names] if names else []
 
     def _async_targets(self, cls: str, via: str = "new-instance") -> list[Node]:
         """The callbacks an object of ``cls`` runs when handed over, defined in ``cls`` or inherited from an
         app superclass (the nearest definition of each)."""
+        names = self._async_names(cls, via)
         found: dict[str, Node] = {}
-        for owner in (cls, *(a for a in self.ancestors(cls) if a in self.app_classes)):
-            for m in self._async_methods(owner, via) if owner == cls else self._inherited_async(cls, owner, via):
-                found.setdefault(m, (owner, m))
+        for owner in (cls, *(a for a in self.ancestors(cls) if a in self.app_classes)) if names else ():
+            for m in self.code.methods_of(owner):
+                if m.split("(", 1)[0] in names:
+                    found.setdefault(m, (owner, m))
         return sorted(found.values())
-
-    def _inherited_async(self, cls: str, owner: str, via: str) -> list[str]:
-        """Callbacks ``owner`` defines that ``cls`` (a subclass) runs as a hand-off of its own type."""
-        ancestors = set(self.ancestors(cls))
-        names = {
-            m
-            for h in self.flows.async_handoffs
-            if h.via == via and java_name(h.type_desc) in ancestors
-            for m in h.methods
-        }
-        return [m for m in self.code.methods_of(owner) if m.split("(", 1)[0] in names]
 
     def down(self, node: Node) -> list[tuple[int, Node]]:
         """(call offset, callee) for every app method ``node`` calls or hands work to."""

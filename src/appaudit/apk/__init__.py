@@ -243,6 +243,12 @@ class _Loader:
                 self.read_dex(apk, entry, f"{prefix}{name}" + (f"#{k + 1}" if k else ""))
         self.texts.append((apk, prefix))
 
+    def zip_dex(self, inner: ZipContainer, name: str) -> None:
+        """Read the ``classes*.dex`` of a nested zip named ``name`` (``name!classes.dex``, ...)."""
+        for dex_name in sorted((n for n in inner.names() if _DEX_NAME.fullmatch(n)), key=_dex_order):
+            for k, dex_entry in enumerate(inner.all(dex_name)):
+                self.read_dex(inner, dex_entry, f"{name}!{dex_name}" + (f"#{k + 1}" if k else ""))
+
     def payloads_in(self, apk: ZipContainer, prefix: str, depth: int) -> None:
         """DEX/JAR/ZIP/APK payloads hidden among the entries, by magic number, up to ``max_depth``."""
         if depth >= self.limits.max_depth:
@@ -276,13 +282,10 @@ class _Loader:
             except (EntryError, ZipError) as exc:
                 self.errors.append(ScanErrorEntry(where=name, message=f"nested zip not readable: {exc}"))
                 continue
-            dex_names = sorted((n for n in inner.names() if _DEX_NAME.fullmatch(n)), key=_dex_order)
-            if dex_names:
+            if any(_DEX_NAME.fullmatch(n) for n in inner.names()):
                 self.payloads += 1
                 self.anomalies(inner, name + "!")
-                for dex_name in dex_names:
-                    for k, dex_entry in enumerate(inner.all(dex_name)):
-                        self.read_dex(inner, dex_entry, f"{name}!{dex_name}" + (f"#{k + 1}" if k else ""))
+                self.zip_dex(inner, name)
             self.payloads_in(inner, name + "!", depth + 1)
 
     def all_payloads(self, apks: Sequence[tuple[ZipContainer, str, int]]) -> None:
@@ -379,10 +382,7 @@ class _Loader:
             except ZipError as exc:
                 self.errors.append(ScanErrorEntry(where=label, message=f"recovered zip not readable: {exc}"))
                 return
-            dex_names = sorted((n for n in inner.names() if _DEX_NAME.fullmatch(n)), key=_dex_order)
-            for dex_name in dex_names:
-                for k, dex_entry in enumerate(inner.all(dex_name)):
-                    self.read_dex(inner, dex_entry, f"{label}!{dex_name}" + (f"#{k + 1}" if k else ""))
+            self.zip_dex(inner, label)
             self.payloads_in(inner, label + "!", depth + 1)
         self.recovered.append(
             RecoveredPayload(
