@@ -86,6 +86,19 @@ class ChainRow:
     """The sink call or field, in smali notation."""
     urls: str
     """URL strings seen at the sink, as a JSON array."""
+    dataflow: str = "unconfirmed"
+    """``confirmed`` when the data read was followed along the chain, else ``unconfirmed``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveredRow:
+    """Code recovered from an encoded or encrypted entry of the APK."""
+
+    entry: str
+    steps: str
+    """The transforms undone, outermost first, as a JSON array."""
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +124,7 @@ class ScanRecord:
     findings: tuple[FindingRow, ...] = ()
     data_classes: tuple[DataClassRow, ...] = ()
     chains: tuple[ChainRow, ...] = ()
+    recovered: tuple[RecoveredRow, ...] = ()
 
 
 def failure_record(
@@ -198,8 +212,15 @@ def record_from_report(report: Report, task: ScanTask, duration_s: float) -> Sca
                 sink_method=c.sink.method,
                 sink=c.sink.value,
                 urls=json.dumps(list(c.urls), ensure_ascii=False),
+                dataflow=c.dataflow,
             )
             for r in report.data_classes.values()
             for c in r.chains
+        ),
+        recovered=tuple(
+            RecoveredRow(
+                entry=p.entry, steps=json.dumps(list(p.steps), ensure_ascii=False), size=p.size, sha256=p.sha256
+            )
+            for p in report.app.recovered
         ),
     )

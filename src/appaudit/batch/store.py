@@ -2,7 +2,7 @@
 
 Schema (documented in docs/batch.md; ``meta.schema_version`` is bumped on any
 incompatible change): ``scans`` has one row per (APK sha256, ruleset sha256);
-``findings``, ``data_classes`` and ``chains`` hang off it; ``files`` caches
+``findings``, ``data_classes``, ``chains`` and ``recovered_payloads`` hang off it; ``files`` caches
 path -> sha256 so a resumed run does not hash unchanged files again.
 
 Each APK's rows are written in one transaction (WAL mode), so a run killed at
@@ -20,7 +20,7 @@ from typing import Any
 from appaudit.batch.records import ScanRecord
 from appaudit.errors import ConfigError, InputError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -91,9 +91,20 @@ CREATE TABLE IF NOT EXISTS chains (
   sink_method TEXT,
   sink TEXT NOT NULL,
   urls TEXT NOT NULL,
+  dataflow TEXT NOT NULL CHECK (dataflow IN ('confirmed', 'unconfirmed')),
   FOREIGN KEY (apk_sha256, ruleset_sha256) REFERENCES scans ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS chains_scan ON chains (apk_sha256, ruleset_sha256);
+CREATE TABLE IF NOT EXISTS recovered_payloads (
+  apk_sha256 TEXT NOT NULL,
+  ruleset_sha256 TEXT NOT NULL,
+  entry TEXT NOT NULL,
+  steps TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  payload_sha256 TEXT NOT NULL,
+  FOREIGN KEY (apk_sha256, ruleset_sha256) REFERENCES scans ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS recovered_scan ON recovered_payloads (apk_sha256, ruleset_sha256);
 CREATE TABLE IF NOT EXISTS files (
   path TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
@@ -185,12 +196,16 @@ class ResultStore:
                 ],
             )
             db.executemany(
-                "INSERT INTO chains VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chains VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (*key, c.data_class, c.channel, c.read_class, c.read_method, c.sink_class, c.sink_method)
-                    + (c.sink, c.urls)
+                    + (c.sink, c.urls, c.dataflow)
                     for c in record.chains
                 ],
+            )
+            db.executemany(
+                "INSERT INTO recovered_payloads VALUES (?, ?, ?, ?, ?, ?)",
+                [(*key, p.entry, p.steps, p.size, p.sha256) for p in record.recovered],
             )
             db.execute("COMMIT")
         except BaseException:
