@@ -346,9 +346,7 @@ def test_store_records_chain_dataflow_and_recovered_payloads(tmp_path: Path) -> 
             "SELECT s.package, c.data_class, c.channel, c.dataflow FROM chains c JOIN scans s "
             "USING (apk_sha256, ruleset_sha256) ORDER BY s.package, c.data_class, c.channel"
         ).fetchall()
-        recovered = con.execute(
-            "SELECT r.entry, r.steps, r.size FROM recovered_payloads r ORDER BY r.entry"
-        ).fetchall()
+        recovered = con.execute("SELECT r.entry, r.steps, r.size FROM recovered_payloads r ORDER BY r.entry").fetchall()
     assert chains == [
         ("com.example.fixture.chain_unrelated_upload", "sms", "network", "unconfirmed"),
         ("com.example.fixture.contacts_const", "contacts", "network", "confirmed"),
