@@ -42,7 +42,9 @@ SRC = Path(os.environ.get("APPAUDIT_FUZZ_SRC", ROOT / "src"))
 sys.path.insert(0, str(SRC))
 
 TARGETS = ("zip", "manifest", "dex")
-FIXTURES = sorted(p for p in (ROOT / "fixtures" / "apks").glob("*.apk"))
+FIXTURES = sorted(p for p in (ROOT / "fixtures" / "apks").glob("*.apk")) + sorted(
+    (ROOT / "fixtures" / "hostile").glob("*_payloads.apk")
+)
 OUT = ROOT / ".cache" / "fuzz"
 CRASH_NAMES = re.compile(
     r"\b(IndexError|KeyError|TypeError|AttributeError|error:|RecursionError|MemoryError|UnicodeDecodeError|"
