@@ -132,6 +132,15 @@ def test_startup_path_says_whether_it_asks_for_the_permission_first() -> None:
     assert silent["asks_permission_first"] is False
 
 
+def test_a_component_constructor_is_a_start_up_entry() -> None:
+    # App's constructor (a field initialiser) starts the SMS-uploading thread before onCreate.
+    entry = _dc("startup_constructor", "sms")
+    (path,) = entry["startup_paths"]
+    assert (path["trigger"], path["entry"]) == ("startup", "com.example.fixture.App.<init>")
+    assert [s["method"].split("(")[0] for s in path["steps"]] == ["<init>", "run"]
+    assert entry["at_startup"] is True
+
+
 def test_a_hand_off_costs_no_chain_depth() -> None:
     # read -> caller -> network helper -> (Thread.start) PostThread.run -> Uploader.upload: three calls
     # and a hand-off. Found at depth 3, so the hand-off cost nothing; at depth 2 it is out of reach.

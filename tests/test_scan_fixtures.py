@@ -38,6 +38,7 @@ EXPECTED = {
     "chain_async_helper": ("harvests", {"contacts": "harvested"}),
     "chain_unrelated_upload": ("at_risk", {"sms": "read"}),
     "startup_asks_first": ("harvests", {"contacts": "harvested"}),
+    "startup_constructor": ("harvests", {"sms": "harvested"}),
     "retrofit_post": ("harvests", {"contacts": "harvested"}),
     "sms_blast": ("harvests", {"contacts": "harvested"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),

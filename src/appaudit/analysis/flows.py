@@ -443,7 +443,12 @@ def startup_path(
     read: Evidence,
     budget: SearchBudget | None = None,
 ) -> StartupPath | None:
-    """The shortest way from a manifest entry point to ``read`` (searching callers backwards)."""
+    """The shortest way from a manifest entry point to ``read`` (searching callers backwards).
+
+    The nearest entry wins, an event (an incoming SMS or call) included: preferring a farther
+    start-up entry was measured worse on the corpus (at-start-up agreement with the hand traces
+    0.77 -> 0.67), since services reached that way are mostly started by C2 commands.
+    """
     start: Node = (read.class_name or "", read.method or "")
     queue: deque[tuple[Node, tuple[ChainStep, ...]]] = deque(
         [(start, (ChainStep(class_name=start[0], method=start[1], offset=read.offset),))]
@@ -458,13 +463,14 @@ def startup_path(
         if hit is not None:
             trigger, label = hit
             steps = tuple(reversed(path))
-            return StartupPath(
+            found = StartupPath(
                 data_class=data_class,
                 trigger=trigger,
                 entry=label,
                 steps=steps,
                 asks_permission_first=_asks_first(graph, steps),
             )
+            return found
         if len(path) > STARTUP_DEPTH:
             continue
         for caller, off in graph.up(node):
@@ -525,7 +531,7 @@ def harvest_facts(
         entries = _entries(app, flows, graph)
         done_chains: set[tuple[str, tuple[str, str]]] = set()
         done_startup: set[str] = set()
-        tried_startup: set[tuple[str, str]] = set()
+        paths: dict[tuple[str, str], StartupPath | None] = {}  # per reading method: its path, if any
         for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
             method = (ev.class_name or "", ev.method or "")
             if (dc, method) not in done_chains:
@@ -536,12 +542,13 @@ def harvest_facts(
                         chains.append(chain)
                     elif chain.dataflow == "confirmed" and chains[known[0]].dataflow != "confirmed":
                         chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
-            if dc not in done_startup and method not in tried_startup:
-                tried_startup.add(method)  # a method with no path to an entry point has none for any class
-                path = startup_path(graph, entries, dc, ev, budget)
+            if dc not in done_startup:
+                if method not in paths:  # a method's path to an entry point serves every class it reads
+                    paths[method] = startup_path(graph, entries, dc, ev, budget)
+                path = paths[method]
                 if path is not None:
                     done_startup.add(dc)
-                    startup.append(path)
+                    startup.append(replace(path, data_class=dc))
     except deadline.ScanTimeout:
         deadline.note("harvest chains")
     return HarvestFacts(
