@@ -49,7 +49,19 @@ from dataclasses import dataclass
 from appaudit import deadline
 from appaudit.apk.dex.reader import CodeSpan, DexFile
 
-__all__ = ["Key", "Plan", "Recovery", "TrialBudget", "key_candidates", "plan", "rc4_search", "unwrap"]
+__all__ = [
+    "HEAD_SIZE",
+    "Key",
+    "Plan",
+    "Recovery",
+    "TrialBudget",
+    "key_candidates",
+    "plan",
+    "rc4",
+    "rc4_search",
+    "unwrap",
+    "worth_rc4",
+]
 
 #: Transforms applied one after another at most this often (e.g. RC4, then zlib, then base64).
 MAX_LAYERS = 3
@@ -181,13 +193,12 @@ def _encoded_head(head: bytes) -> str | None:
 
 
 def _leads_to_payload(head: bytes) -> bool:
-    """``head`` starts a payload, possibly behind further zlib/gzip/base64 layers."""
-    return (
-        is_payload(head)
-        or head.startswith(_ZIP_MAGIC)
-        or bool(_DEX_MAGIC.match(head))
-        or (_encoded_head(head) is not None)
-    )
+    """``head`` starts a payload, possibly behind further zlib/gzip/base64 layers.
+
+    Only a prefix is decoded here (64 inflated bytes, 256 base64 characters), which may end before
+    a DEX header's known tail: the magic alone is accepted, and :func:`unwrap` checks the whole.
+    """
+    return head.startswith(_ZIP_MAGIC) or bool(_DEX_MAGIC.match(head)) or (_encoded_head(head) is not None)
 
 
 def _decode(data: bytes, how: str, cap: int) -> bytes | None:
