@@ -403,6 +403,10 @@ class StartupPath:
     on the path (the permission was granted earlier, at install for targetSdk < 23, or is never asked)."""
 
 
+#: Channels by which data leaves the device (``storage`` keeps it there).
+LEAVES_DEVICE = ("network", "sms")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HarvestFacts:
     """What the chain analysis found, for rules and the report."""
@@ -419,16 +423,29 @@ class HarvestFacts:
 
     def bulk_reads(self, data_class: str) -> list[Evidence]:
         """Reads of all of the class: bulk provider queries, and incoming-SMS decodes whose
-        message reaches a sink (every message is stored or sent on)."""
+        message is followed to a sink (every message is stored or sent on)."""
         reads = [a.evidence for a in self.accesses if a.data_class == data_class and a.bulk]
-        reads += [c.read for c in self.chains if c.data_class == data_class and c.read in self.sms_receivers]
+        reads += [
+            c.read
+            for c in self.chains
+            if c.data_class == data_class and c.read in self.sms_receivers and c.dataflow == "confirmed"
+        ]
         return reads
 
     def bulk(self, data_class: str) -> bool:
         return bool(self.bulk_reads(data_class))
 
-    def channels(self, data_class: str) -> tuple[str, ...]:
-        return tuple(sorted({c.channel for c in self.chains if c.data_class == data_class}))
+    def counted_chains(self, data_class: str) -> tuple[HarvestChain, ...]:
+        """The chains that say where the class's data goes: those to the network or SMS whose data
+        flow is confirmed, or, when there is none and the reads are bulk, every chain to the network
+        or SMS; and chains to storage on the same terms (confirmed, or bulk reads). Other chains (a
+        single-item read linked to a sink by calls only) are evidence, not a finding."""
+        mine = [c for c in self.chains if c.data_class == data_class]
+        bulk = self.bulk(data_class)
+        confirmed = [c for c in mine if c.channel in LEAVES_DEVICE and c.dataflow == "confirmed"]
+        out = confirmed or ([c for c in mine if c.channel in LEAVES_DEVICE] if bulk else [])
+        kept = [c for c in mine if c.channel not in LEAVES_DEVICE and (c.dataflow == "confirmed" or bulk)]
+        return (*out, *kept)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

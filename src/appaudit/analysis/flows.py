@@ -209,13 +209,15 @@ class ChainFinder:
                         seen.add(f"{kind}: {java_name(owner)}.{rest.split('(', 1)[0]}")
         return tuple(sorted(seen))
 
-    def search(self, data_class: str, read: Evidence, budget: SearchBudget | None = None) -> list[HarvestChain]:
+    def search(
+        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
+    ) -> list[HarvestChain]:
         """The shortest chain per channel from ``read`` to a sink.
 
         First along the data (:meth:`follow_data`: chains marked ``confirmed``), then, for channels
         the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``).
         """
-        chains = self.follow_data(data_class, read, budget)
+        chains = self.follow_data(data_class, read, budget, also)
         for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains)):
             chains.setdefault(chain.channel, chain)
         return [chains[c] for c in sorted(chains)]
@@ -282,7 +284,7 @@ class ChainFinder:
         return [chains[c] for c in sorted(chains)]
 
     def follow_data(
-        self, data_class: str, read: Evidence, budget: SearchBudget | None = None
+        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
     ) -> dict[str, HarvestChain]:
         """Chains along which the data read is followed (:mod:`.taint`), by channel.
 
@@ -297,7 +299,8 @@ class ChainFinder:
         body = self.graph.body(start)
         if body is None:
             return {}
-        first = self._analyse(start, body, Seeds(sites={read.offset or 0: (True, frozenset())}), frozenset())
+        reads = {read.offset or 0, *also}  # every read of the class in this method is a source
+        first = self._analyse(start, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         origin = ChainStep(class_name=start[0], method=start[1], offset=read.offset)
         queue: deque[_DataItem] = deque([(start, 0, 0, (origin,), first, self._published(body, first))])
         seen = {(start, 0)}
@@ -306,7 +309,7 @@ class ChainFinder:
 
         def visit(item: _DataItem) -> None:
             node, phase, cost, path, flow, published = item
-            handed = set(flow.calls) - ({read.offset} if node == start else set())
+            handed = set(flow.calls) - (reads if node == start else set())
             if handed:
                 for found in self.sinks_in(node):
                     if found[0] not in chains:
@@ -365,8 +368,9 @@ class ChainFinder:
             return Seeds(params=everything)
         src = self.graph.body(node)
         via = next((i.op for i in src.insns if i.offset == off), "") if src is not None else ""
-        if via == "new-instance":  # a Runnable/Thread/AsyncTask built with the data: ``this`` holds it
-            return Seeds(params=frozenset({0}) if off in flow.objects else frozenset())
+        if via == "new-instance":  # a task object that received the data (constructor, setter, execute(data)):
+            # ``this`` holds it, and the callback's parameters get what execute() was given
+            return Seeds(params=everything if off in flow.objects else frozenset())
         if via.startswith("invoke"):  # the object handed itself over (``new Thread(this)``): as it was
             return Seeds(params=frozenset({0}) if flow.calls.get(off) else frozenset())
         return Seeds(params=everything if flow.calls else frozenset())  # an Intent carrying the data
@@ -532,11 +536,14 @@ def harvest_facts(
         done_chains: set[tuple[str, tuple[str, str]]] = set()
         done_startup: set[str] = set()
         paths: dict[tuple[str, str], StartupPath | None] = {}  # per reading method: its path, if any
+        offsets: dict[tuple[str, Node], set[int]] = {}  # every read of a class in a method is a source
+        for dc, ev in reads:
+            offsets.setdefault((dc, (ev.class_name or "", ev.method or "")), set()).add(ev.offset or 0)
         for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
             method = (ev.class_name or "", ev.method or "")
             if (dc, method) not in done_chains:
                 done_chains.add((dc, method))
-                for chain in finder.search(dc, ev, budget):
+                for chain in finder.search(dc, ev, budget, also=sorted(offsets[(dc, method)])):
                     known = [i for i, c in enumerate(chains) if c.data_class == dc and c.channel == chain.channel]
                     if not known:
                         chains.append(chain)

@@ -159,7 +159,7 @@ def _step(
 ) -> bool:
     """Apply one instruction to ``state``; True when it returns tainted data.
 
-    ``origin`` maps a register to the ``new-instance`` that made the object it holds (an offset) or
+    ``origin`` maps a register to the ``new-instance``/``new-array`` that made the object it holds (an offset) or
     the field it was loaded from (``Lc;->f:T``); ``objects`` are such objects that hold tainted data
     (whichever register refers to them), ``inside`` maps an object to the objects it was put into (a
     JSONObject added to a JSONArray, then filled). An object loaded from a field that then receives
@@ -222,11 +222,11 @@ def _step(
         return bool(regs) and hot(regs[0])
     if op.startswith(_KEEP) or not regs:
         return False
-    if op == "new-instance":
+    if op in ("new-instance", "new-array"):  # an object or array: tracked by where it was made
         write(regs[0], seeded)
         origin[regs[0]] = ins.offset
         return False
-    if op.startswith(("move-exception", "const", "new-array")):
+    if op.startswith(("move-exception", "const")):
         write(regs[0], seeded)
         return False
     if op.startswith("move"):

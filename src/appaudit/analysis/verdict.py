@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from appaudit.analysis.attribution import owners_of
 from appaudit.model import (
     DATA_CLASSES,
+    LEAVES_DEVICE,
     PROTECTED_CLASSES,
     Coverage,
     CoverageReason,
@@ -25,8 +26,6 @@ from appaudit.model import (
     Level,
     Verdict,
 )
-
-LEAVES_DEVICE = ("network", "sms")
 
 
 def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None = None) -> dict[str, DataClassResult]:
@@ -42,14 +41,7 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         dormant = not read and any(f.dormant for f in reads)
         chains = tuple(c for c in harvest.chains if c.data_class == dc)
         bulk = harvest.bulk(dc)
-        # The channels the data was followed to; when there is none and the whole provider is read,
-        # the channels its calls reach (bulk harvesting with a path out). Other chains (a single-item
-        # read linked to a sink by calls, a channel besides a confirmed one) stay as evidence only.
-        confirmed = {c.channel for c in chains if c.dataflow == "confirmed"}
-        reachable = {c.channel for c in chains} if bulk else set()
-        out = (confirmed & set(LEAVES_DEVICE)) or (reachable & set(LEAVES_DEVICE))
-        kept = (confirmed | reachable) - set(LEAVES_DEVICE)  # storage: kept on the device
-        channels = tuple(sorted(out | kept))
+        channels = tuple(sorted({c.channel for c in harvest.counted_chains(dc)}))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)
         if read and bulk and leaves:

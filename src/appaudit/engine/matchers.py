@@ -110,7 +110,7 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
         evidence += bulk
     channels = set(spec.get("channels") or ())
     if channels:
-        chains = [c for c in facts.chains if c.data_class == dc and c.channel in channels]
+        chains = [c for c in facts.counted_chains(dc) if c.channel in channels]
         if not chains:
             return []
         for c in chains:
