@@ -173,3 +173,5 @@ def test_a_single_read_linked_to_an_unrelated_upload_is_not_exfiltration() -> No
     assert sms["exfiltrated"] == []
     assert sms["level"] == "read"
     assert doc["verdict"] == "at_risk"
+    # No finding says the SMS leaves the device: the harvest rules count the same chains as the level.
+    assert sorted(f["rule_id"] for f in doc["findings"]) == ["AA-SMS-001", "AA-SMS-003", "AA-SMS-013"]
