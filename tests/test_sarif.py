@@ -217,3 +217,23 @@ def test_cli_writes_sarif(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     res = run_cli(["scan", fixture_apk("sms_inbox"), "--format", f"sarif:{out}"], capsys)
     assert (res.code, res.out, res.err) == (1, "", "")
     assert sarif_validator().is_valid(json.loads(out.read_text()))
+
+
+def test_harvest_findings_carry_their_chains_as_code_flows() -> None:
+    results = {r["ruleId"]: r for r in sarif("chain_async_helper")["runs"][0]["results"]}
+    (flow,) = results["AA-CON-011"]["codeFlows"]
+    assert flow["message"]["text"] == "contacts -> network (the data read was followed along it)"
+    assert flow["properties"] == {"channel": "network", "dataflow": "confirmed"}
+    (thread,) = flow["threadFlows"]
+    steps = [(loc["executionOrder"], loc["location"]["message"]["text"]) for loc in thread["locations"]]
+    assert steps == [
+        (1, "com.example.fixture.Harvester.harvest() +54"),
+        (2, "com.example.fixture.Sync.start() +8"),
+        (3, "com.example.fixture.Net.postAsync() +0"),
+        (4, "com.example.fixture.PostThread.run() +4"),
+        (5, "com.example.fixture.Uploader.upload() +44"),
+    ]
+    assert "codeFlows" not in results["AA-CON-002"]  # a plain read has no chain
+    # A single read linked to an upload by calls only has no harvest finding, so no code flow.
+    unrelated = sarif("chain_unrelated_upload")["runs"][0]["results"]
+    assert not [r for r in unrelated if "codeFlows" in r]

@@ -1,6 +1,7 @@
 """SARIF 2.1.0 for code-scanning views (GitHub, GitLab, IDEs); valid against the OASIS schema.
 
-One result per finding, as in the JSON report. Its locations are the evidence
+One result per finding, as in the JSON report; a harvest finding (read → sink)
+also carries its chains as ``codeFlows`` (the ordered methods). Its locations are the evidence
 (at most :data:`MAX_LOCATIONS`; the rest are counted in the message): the APK
 as given on the command line is the artifact, and the class and method are
 logical locations. ``partialFingerprints["appaudit/v1"]`` is the sha256 of the
@@ -17,7 +18,16 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from appaudit.model import PROTECTED_CLASSES, Confidence, Evidence, Finding, Report, RuleInfo, Severity
+from appaudit.model import (
+    PROTECTED_CLASSES,
+    Confidence,
+    Evidence,
+    Finding,
+    HarvestChain,
+    Report,
+    RuleInfo,
+    Severity,
+)
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -135,7 +145,28 @@ def _location(e: Evidence, index: int, uri: str) -> dict[str, Any]:
     return location
 
 
-def _result(f: Finding, rule_index: int, uri: str) -> dict[str, Any]:
+def _code_flow(chain: HarvestChain, uri: str) -> dict[str, Any]:
+    """A harvest chain as a SARIF code flow: the read's method first, the sink's method last."""
+    locations = []
+    for i, step in enumerate(chain.steps):
+        name = step.method.split("(", 1)[0]
+        location: dict[str, Any] = {
+            "physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}},
+            "logicalLocations": [
+                {"name": name, "fullyQualifiedName": f"{step.class_name}.{step.method}", "kind": "function"}
+            ],
+            "message": {"text": f"{step.class_name}.{name}() +{step.offset}"},
+        }
+        locations.append({"location": location, "executionOrder": i + 1})
+    flow = "the data read was followed along it" if chain.dataflow == "confirmed" else "linked by calls only"
+    return {
+        "message": {"text": f"{chain.data_class} -> {chain.channel} ({flow})"},
+        "threadFlows": [{"locations": locations}],
+        "properties": {"channel": chain.channel, "dataflow": chain.dataflow},
+    }
+
+
+def _result(f: Finding, rule_index: int, uri: str, chains: tuple[HarvestChain, ...] = ()) -> dict[str, Any]:
     shown = f.evidence[:MAX_LOCATIONS]
     hidden = max(f.evidence_total, len(f.evidence)) - len(shown)
     text = f.message
@@ -150,6 +181,8 @@ def _result(f: Finding, rule_index: int, uri: str) -> dict[str, Any]:
         or [{"physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}}}],
         "partialFingerprints": {FINGERPRINT: fingerprint(f)},
     }
+    if chains:
+        result["codeFlows"] = [_code_flow(c, uri) for c in chains]
     if f.suppression is not None:
         result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.suppression}]
     result["properties"] = {
@@ -162,6 +195,14 @@ def _result(f: Finding, rule_index: int, uri: str) -> dict[str, Any]:
         "evidence_total": f.evidence_total,
     }
     return result
+
+
+def _chains_of(f: Finding, report: Report) -> tuple[HarvestChain, ...]:
+    """The chains behind a harvest finding: those of its data class to the channels its sinks name."""
+    channels = {e.value.split(":", 1)[0] for e in f.evidence if e.kind == "sink"}
+    if not channels or f.data_class not in report.data_classes:
+        return ()
+    return tuple(c for c in report.data_classes[f.data_class].chains if c.channel in channels)
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -190,7 +231,7 @@ def to_dict(report: Report) -> dict[str, Any]:
                 "roles": ["analysisTarget"],
             }
         ],
-        "results": [_result(f, index[f.rule_id], uri) for f in report.findings],
+        "results": [_result(f, index[f.rule_id], uri, _chains_of(f, report)) for f in report.findings],
         "properties": {
             "ruleset_sha256": report.ruleset_sha256,
             "package": app.package,
