@@ -417,9 +417,9 @@ class HarvestFacts:
     chains: tuple[HarvestChain, ...] = ()
     startup: tuple[StartupPath, ...] = ()
     unresolved_queries: int = 0
+    """Provider accesses whose URI could not be resolved."""
     search_truncated: bool = False
     """The scan's budget of methods to visit ran out: some reads were not searched for chains."""
-    """Provider accesses whose URI could not be resolved."""
 
     def bulk_reads(self, data_class: str) -> list[Evidence]:
         """Reads of all of the class: bulk provider queries, and incoming-SMS decodes whose

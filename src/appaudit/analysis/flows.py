@@ -137,7 +137,7 @@ class ChainFinder:
         self.graph = graph
         self.flows = flows
         self.depth = depth
-        self._sinks: dict[Node, list[tuple[str, Evidence, tuple[str, ...]]]] = {}
+        self._sinks: dict[Node, list[_Sink]] = {}
         self._flows: dict[tuple[object, ...], Flow] = {}
 
     @cached_property
@@ -160,11 +160,11 @@ class ChainFinder:
                 bridges.setdefault(java_name(desc), Evidence.from_hit(site))
         return bridges
 
-    def sinks_in(self, node: Node) -> list[tuple[str, Evidence, tuple[str, ...]]]:
+    def sinks_in(self, node: Node) -> list[_Sink]:
         """(channel, sink evidence, URL strings) for each sink call in ``node``."""
         if node in self._sinks:
             return self._sinks[node]
-        found: list[tuple[str, Evidence, tuple[str, ...]]] = []
+        found: list[_Sink] = []
         bridge = self.js_bridges.get(node[0])
         if bridge is not None and not node[1].startswith("<"):
             found.append(("network", replace(bridge, value=f"JavaScript bridge: {bridge.value}"), ()))
@@ -174,7 +174,7 @@ class ChainFinder:
                     kind="invoke", value="@JavascriptInterface method", class_name=node[0], method=node[1]
                 )
                 found.append(("network", marker, ()))
-        annotated_sinks: list[tuple[str, Evidence, tuple[str, ...]]] = []
+        annotated_sinks: list[_Sink] = []
         urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:5]
         for ev in self.graph.invokes(node):
             annotated = self._annotated_sink(ev)
@@ -188,7 +188,7 @@ class ChainFinder:
         self._sinks[node] = annotated_sinks + found
         return self._sinks[node]
 
-    def _annotated_sink(self, ev: Evidence) -> list[tuple[str, Evidence, tuple[str, ...]]]:
+    def _annotated_sink(self, ev: Evidence) -> list[_Sink]:
         owner, _, method = ev.value.partition("->")
         cls = java_name(owner)
         if cls not in self.graph.app_classes:
@@ -467,14 +467,13 @@ def startup_path(
         if hit is not None:
             trigger, label = hit
             steps = tuple(reversed(path))
-            found = StartupPath(
+            return StartupPath(
                 data_class=data_class,
                 trigger=trigger,
                 entry=label,
                 steps=steps,
                 asks_permission_first=_asks_first(graph, steps),
             )
-            return found
         if len(path) > STARTUP_DEPTH:
             continue
         for caller, off in graph.up(node):

@@ -253,15 +253,7 @@ class _Loader:
         """DEX/JAR/ZIP/APK payloads hidden among the entries, by magic number, up to ``max_depth``."""
         if depth >= self.limits.max_depth:
             return
-        seen: set[str] = set()
-        for entry in apk.entries:
-            if (
-                entry.name in seen
-                or _NOT_PAYLOAD.fullmatch(entry.name)
-                or max(entry.uncompressed_size, entry.compressed_size) < _SMALLEST_PAYLOAD
-            ):
-                continue
-            seen.add(entry.name)
+        for entry in _candidates(apk):
             deadline.check()
             try:
                 magic = apk.peek(entry, 4)
@@ -315,7 +307,7 @@ class _Loader:
         try:
             pending: dict[str, tuple[ZipContainer, str, int, Entry, bytes]] = {}
             for apk, prefix, depth in apks:
-                for entry in self._undecoded(apk):
+                for entry in _candidates(apk):
                     try:
                         head = apk.peek(entry, HEAD_SIZE)
                     except EntryError:
@@ -339,18 +331,6 @@ class _Loader:
                 sources = self.dex_files[before:]
         except deadline.ScanTimeout:
             deadline.note("encrypted payloads")
-
-    def _undecoded(self, apk: ZipContainer) -> list[Entry]:
-        """Entries that might hold an encoded payload: not the APK's structure."""
-        found: list[Entry] = []
-        seen: set[str] = set()
-        for entry in apk.entries:
-            if entry.name in seen or _NOT_PAYLOAD.fullmatch(entry.name):
-                continue
-            seen.add(entry.name)
-            if max(entry.uncompressed_size, entry.compressed_size) >= _SMALLEST_PAYLOAD:
-                found.append(entry)
-        return found
 
     def _recover_one(self, apk: ZipContainer, prefix: str, depth: int, entry: Entry, how: Plan) -> None:
         """Decode one entry by ``how`` and analyse what comes out (or say why nothing did)."""
@@ -438,6 +418,23 @@ class _Loader:
             ext = os.path.splitext(self.path)[1].lower().lstrip(".")
             fmt = ext if ext in ("apks", "xapk", "apkm") else "bundle"
         return base, splits, fmt
+
+
+def _candidates(apk: ZipContainer) -> list[Entry]:
+    """Entries that might hide a payload, plain or encoded: not the APK's own structure, native
+    libraries or compiled resources, large enough for a DEX header; one per name (the first)."""
+    found: list[Entry] = []
+    seen: set[str] = set()
+    for entry in apk.entries:
+        if (
+            entry.name in seen
+            or _NOT_PAYLOAD.fullmatch(entry.name)
+            or max(entry.uncompressed_size, entry.compressed_size) < _SMALLEST_PAYLOAD
+        ):
+            continue
+        seen.add(entry.name)
+        found.append(entry)
+    return found
 
 
 def _pick_base(apks: Sequence[_Apk]) -> _Apk:
