@@ -175,3 +175,11 @@ def test_a_single_read_linked_to_an_unrelated_upload_is_not_exfiltration() -> No
     assert doc["verdict"] == "at_risk"
     # No finding says the SMS leaves the device: the harvest rules count the same chains as the level.
     assert sorted(f["rule_id"] for f in doc["findings"]) == ["AA-SMS-001", "AA-SMS-003", "AA-SMS-013"]
+
+
+def test_a_giant_method_is_not_analysed() -> None:
+    from appaudit.analysis.taint import MAX_INSNS
+
+    filler = [(16 + 2 * k, "nop", ()) for k in range(MAX_INSNS)]
+    flow = seeded(read_then(*filler, (16 + 2 * MAX_INSNS, "invoke-static", (2,), POST)))
+    assert not flow.tainted and flow.calls == {}

@@ -88,6 +88,8 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
     """Follow tainted data through one method."""
     insns = body.insns
     known = set(fields)
+    if len(insns) > MAX_INSNS:
+        return _NOTHING  # too big to analyse: the chain stays unconfirmed
     if (
         not seeds.params
         and not seeds.sites
@@ -104,7 +106,6 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
             preds[at[ins.target]].append(i)
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
-    known_fields = known
     out: list[frozenset[int] | None] = [None] * n
     calls: dict[int, frozenset[int]] = {}
     objects: set[int] = set()
@@ -126,7 +127,7 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
                         state |= prev
             else:  # a handler or switch case: its predecessors are not decoded
                 state = set(seen_union)
-            returns |= _step(ins, state, seeds, known_fields, written, calls, objects, origin, inside)
+            returns |= _step(ins, state, seeds, known, written, calls, objects, origin, inside)
             new = frozenset(state)
             if new != out[i]:
                 out[i] = new
