@@ -23,8 +23,9 @@ from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
+from appaudit.apk.source import redact
 from appaudit.engine import evaluate
-from appaudit.errors import RuleError
+from appaudit.errors import InputError, RuleError
 from appaudit.model import AppInfo, CodeIndex, CoverageReason, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.policy import evaluate_policies, select_packs
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
@@ -93,6 +94,9 @@ def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
     """Scan one APK or split bundle. Raises InputError for a file that is neither, RuleError for bad rules.
 
+    ``path`` may be a URL (``s3://``, ``https://``, ...; see ``apk.source``): the
+    report names it without user info or query, and hashes the bytes read.
+
     With ``options.timeout`` the scan stops searching when the cap passes (a
     cooperative deadline, see ``appaudit.deadline``) and reports what it found
     with coverage reason ``timeout``.
@@ -103,7 +107,12 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
     with deadline.time_cap(options.timeout):
-        facts = load_apk(path, options.limits)
+        try:
+            facts = load_apk(path, options.limits)
+        except InputError as exc:  # a URL's secrets (user info, query) never reach the message
+            if exc.path == path and redact(path) != path:
+                raise InputError(redact(path), exc.reason) from None
+            raise
         with deadline.phase(HARVEST_SHARE):
             harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
         result = evaluate(ruleset, facts.app, facts.code, harvest)
@@ -160,6 +169,6 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
             duration_s=round(time.perf_counter() - t0, 3),
         ),
         options=options.describe(),
-        input_path=path,
+        input_path=redact(path),
         rules=rule_infos(ruleset),
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions, resolve_label
 from appaudit.apk.recover import HEAD_SIZE, Plan, TrialBudget, key_candidates, plan, rc4_search, unwrap, worth_rc4
 from appaudit.apk.signing import signer_sha256
+from appaudit.apk.source import read_input
 from appaudit.errors import DexFormatError, InputError
 from appaudit.model import AppInfo, CoverageReason, RecoveredPayload, ScanErrorEntry, quote_names
 
@@ -60,32 +60,6 @@ class ApkFacts:
     code: DexCodeIndex
     coverage_reasons: tuple[CoverageReason, ...]
     errors: tuple[ScanErrorEntry, ...]
-
-
-def _read_input(path: str, limits: Limits) -> bytes:
-    if not os.path.exists(path):
-        raise InputError(path, "no such file")
-    if os.path.isdir(path):
-        raise InputError(path, "is a directory, not an APK file")
-    try:
-        with open(path, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if stat.S_ISREG(info.st_mode):
-                if info.st_size > limits.max_input_size:
-                    raise InputError(
-                        path, f"is {info.st_size} bytes, over the {limits.max_input_size}-byte limit (max_input_size)"
-                    )
-                raw = fh.read()
-            else:  # a pipe or device: read in chunks, never past the limit
-                buf = bytearray()
-                while len(buf) <= limits.max_input_size and (chunk := fh.read(1 << 20)):
-                    buf += chunk
-                raw = bytes(buf)
-    except OSError as exc:
-        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if len(raw) > limits.max_input_size:  # a pipe or device, or a file that grew since it was measured
-        raise InputError(path, f"is larger than the {limits.max_input_size}-byte limit (max_input_size)")
-    return raw
 
 
 def _dex_order(name: str) -> int:
@@ -451,7 +425,7 @@ def _pick_base(apks: Sequence[_Apk]) -> _Apk:
 
 def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
     """Open the APK or bundle at ``path``; raise InputError when it is neither."""
-    raw = _read_input(path, limits)
+    raw = read_input(path, limits)
     loader = _Loader(path, limits)
     try:
         outer = loader.container(raw)
