@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import queue
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
 from appaudit.batch.isolation import IsolatedScanner, WorkerLimits
@@ -134,6 +134,9 @@ class DaskExecutor:
     worker; URLs are fetched by the worker itself (see ``apk.source``).
     """
 
+    #: What a Dask worker runs per task (bench/dask_window.py swaps in a fake scan to measure the client).
+    task_function: Callable[[ScanTask, Ruleset, WorkerLimits], ScanRecord] = staticmethod(dask_scan)
+
     def __init__(self, scheduler: str, *, connect_timeout_s: float = 30.0) -> None:
         self.scheduler = scheduler
         self.connect_timeout_s = connect_timeout_s
@@ -189,7 +192,7 @@ class DaskExecutor:
                     task = next(pending, None)
                     if task is None:
                         return
-                    fut = client.submit(dask_scan, task, shared_rules, limits, pure=False)
+                    fut = client.submit(self.task_function, task, shared_rules, limits, pure=False)
                     in_flight[fut.key] = (fut, task)
                     fut.add_done_callback(finished.put)  # not as_completed: it needs a default client
 
