@@ -22,7 +22,7 @@ from appaudit.batch.inputs import collect_inputs, hash_files
 from appaudit.batch.isolation import WorkerLimits
 from appaudit.batch.records import ScanRecord, ScanTask
 from appaudit.batch.store import ResultStore
-from appaudit.batch.summary import BatchSummary, Outcome, summarize
+from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.errors import ConfigError, InputError
 from appaudit.ruleset import load_ruleset
 
@@ -253,10 +253,11 @@ def run_batch(
                 outcomes.append(replace(by_sha[sha], path=shown))
             else:
                 outcomes.append(_from_store(shown, sha, ruleset.sha256, store))
+        summary = store.summarize_run(outcomes, ruleset.sha256, scanned=len(done), duplicates=duplicates)
     return BatchResult(
         db=str(options.db),
         ruleset_sha256=ruleset.sha256,
         outcomes=tuple(outcomes),
-        summary=summarize(outcomes, scanned=len(done), duplicates=duplicates),
+        summary=summary,
         scan_elapsed_s=scan_elapsed,
     )

@@ -20,6 +20,8 @@ from typing import Any
 
 from appaudit.apk.source import redact
 from appaudit.batch.records import ScanRecord
+from appaudit.batch.store_summary import load_run, outcome_rows, summarize_store
+from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.errors import ConfigError, InputError
 
 SCHEMA_VERSION = "3"
@@ -306,6 +308,20 @@ class ResultStore:
             (apk_sha256, ruleset_sha256),
         )
         return tuple(str(r[0]) for r in rows)
+
+    def summarize_run(
+        self, outcomes: Iterable[Outcome], ruleset_sha256: str, *, scanned: int, duplicates: int
+    ) -> BatchSummary:
+        """The summary of a run's outcomes, counted in SQL (:mod:`appaudit.batch.store_summary`)."""
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            load_run(db, outcome_rows(outcomes))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return summarize_store(db, ruleset_sha256, scanned=scanned, duplicates=duplicates)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
         """Rows of a read-only query as dicts (for exports and tests)."""
