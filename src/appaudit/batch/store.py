@@ -123,6 +123,7 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 -- For the queries docs/batch.md documents and the SQL summary (store_summary.py); added without a schema
 -- bump: CREATE ... IF NOT EXISTS gives an older store of this version the same tables and indices.
+CREATE INDEX IF NOT EXISTS scans_path ON scans (path, ruleset_sha256);  -- the export's order: no sort to wait on
 CREATE INDEX IF NOT EXISTS scans_ruleset_status ON scans (ruleset_sha256, status, verdict);
 CREATE INDEX IF NOT EXISTS data_classes_level ON data_classes (data_class, level);
 CREATE INDEX IF NOT EXISTS findings_class_effect ON findings (data_class, effect, component);

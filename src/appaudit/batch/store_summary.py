@@ -31,6 +31,12 @@ CREATE TEMP TABLE IF NOT EXISTS run_inputs (
 _JOINED = """
 FROM run_inputs r LEFT JOIN scans s ON s.apk_sha256 = r.apk_sha256 AND s.ruleset_sha256 = :rs AND r.status IS NULL
 """
+#: The inputs whose stored scan is ``ok``. CROSS JOIN fixes the order (SQLite keeps it): from each input to its
+#: scan and its rows by primary key or the *_scan indices, never a pass over a whole table per input.
+_OK = """
+FROM run_inputs r CROSS JOIN scans s ON s.apk_sha256 = r.apk_sha256 AND s.ruleset_sha256 = :rs
+"""
+_OK_WHERE = "r.status IS NULL AND s.status = 'ok'"
 
 
 def load_run(db: sqlite3.Connection, rows: Iterable[tuple[str, str | None, str | None, str | None, bool]]) -> None:
@@ -61,21 +67,21 @@ def summarize_store(db: sqlite3.Connection, ruleset_sha256: str, *, scanned: int
     status = "coalesce(r.status, s.status, 'missing')"
     statuses = dict(db.execute(f"SELECT {status}, count(*) {_JOINED} GROUP BY 1", rs).fetchall())
     inputs, cached = db.execute("SELECT count(*), coalesce(sum(cached), 0) FROM run_inputs").fetchone()
-    verdicts = dict(db.execute(f"SELECT s.verdict, count(*) {_JOINED} WHERE s.status = 'ok' GROUP BY 1", rs).fetchall())
+    verdicts = dict(db.execute(f"SELECT s.verdict, count(*) {_OK} WHERE {_OK_WHERE} GROUP BY 1", rs).fetchall())
     levels: dict[str, dict[str, int]] = {}
     level_rows = db.execute(
-        f"SELECT d.data_class, d.level, count(*) {_JOINED} JOIN data_classes d"
+        f"SELECT d.data_class, d.level, count(*) {_OK} CROSS JOIN data_classes d"
         " ON d.apk_sha256 = s.apk_sha256 AND d.ruleset_sha256 = s.ruleset_sha256"
-        " WHERE s.status = 'ok' GROUP BY 1, 2",
+        f" WHERE {_OK_WHERE} GROUP BY 1, 2",
         rs,
     )
     for data_class, level, n in level_rows:
         levels.setdefault(data_class, {})[level] = n
     order = [dc for dc in DATA_CLASSES if dc in levels] + sorted(set(levels) - set(DATA_CLASSES))
-    per_input = (
-        f"SELECT {{what}}, count(DISTINCT r.seq) AS n {_JOINED} JOIN findings f"
+    per_input = (  # each input counts once per rule (or SDK), however many evidence rows it has
+        f"SELECT what, count(*) AS n FROM (SELECT DISTINCT r.seq, {{what}} AS what {_OK} CROSS JOIN findings f"
         " ON f.apk_sha256 = s.apk_sha256 AND f.ruleset_sha256 = s.ruleset_sha256"
-        " WHERE s.status = 'ok' {where} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"
+        f" WHERE {_OK_WHERE} {{where}}) GROUP BY what ORDER BY n DESC, what LIMIT :top"
     )
     top = {**rs, "top": TOP_RULES}
     rules = db.execute(per_input.format(what="f.rule_id", where=""), top).fetchall()
