@@ -201,7 +201,12 @@ def main() -> None:
     result["export"] = [export_time(args.db, fmt, 100_000) for fmt in ("csv", "jsonl")]
     print(json.dumps(result["export"]), flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
-    result["meta"] = {"reports_every": args.reports_every, "commit": commit.strip(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    result["meta"] = {
+        "reports_every": args.reports_every,
+        "commit": commit.strip(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
 
