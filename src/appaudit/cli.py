@@ -428,7 +428,9 @@ def batch(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="APK files, directories (searched recursively) or text files listing paths.", show_default=False
+            help="APK files, directories (searched recursively), text files listing paths, or URLs "
+            "(s3://bucket/prefix/, https://host/list.txt; see README, Inputs by URL).",
+            show_default=False,
         ),
     ],
     workers: Annotated[

@@ -148,7 +148,7 @@ def run_batch(
     emit = on_event or (lambda _event: None)
     inputs = collect_inputs(paths)
     if not inputs.files and not inputs.problems:
-        raise InputError(" ".join(paths), "no APK found (looked for *.apk, *.apks, *.xapk)")
+        raise InputError(" ".join(map(redact, paths)), "no APK found (looked for *.apk, *.apks, *.xapk)")
     if options.timeout_s <= 0:
         raise ConfigError("--timeout must be more than 0 seconds")
     ruleset = load_ruleset(options.rules_dirs)
