@@ -282,3 +282,27 @@ def test_help_does_not_import_fsspec() -> None:
         check=True,
     )
     assert "appaudit" in out.stderr and "fsspec" not in out.stderr
+
+
+def test_s3_list_files_prefixes_and_objects_expand_on_the_client(s3: Any) -> None:
+    from appaudit.batch.inputs import APK_SUFFIXES
+    from appaudit.batch.remote import expand_url
+
+    lines = ["# a list in the bucket", "in/benign.apk", f"s3://{BUCKET}/in/picker.apk", "in/absent.apk", "late/"]
+    s3.put_object(Bucket=BUCKET, Key="list.txt", Body="\n".join(lines).encode())
+    s3.put_object(Bucket=BUCKET, Key="hashnamed", Body=(FIXTURES / "benign.apk").read_bytes())
+    found = expand_url(f"s3://{BUCKET}/list.txt", APK_SUFFIXES, listed=False)
+    assert [o.url for o in found.objects] == [f"s3://{BUCKET}/in/benign.apk", f"s3://{BUCKET}/in/picker.apk"]
+    assert [(p.url, p.reason) for p in found.problems] == [(f"s3://{BUCKET}/in/absent.apk", "no such object")]
+    benign = found.objects[0]
+    assert (benign.size, benign.tag) == (
+        (FIXTURES / "benign.apk").stat().st_size,
+        hashlib.md5((FIXTURES / "benign.apk").read_bytes()).hexdigest(),  # noqa: S324 - S3's single-part ETag
+    )
+    # an object named by its hash, without a suffix, that starts like a zip is an APK
+    assert [o.url for o in expand_url(f"s3://{BUCKET}/hashnamed", APK_SUFFIXES, listed=False).objects] == [
+        f"s3://{BUCKET}/hashnamed"
+    ]
+    with pytest.raises(InputError) as missing:
+        expand_url(f"s3://{BUCKET}/nothing.apk", APK_SUFFIXES, listed=False)
+    assert str(missing.value) == f"s3://{BUCKET}/nothing.apk: no such object"

@@ -121,7 +121,8 @@ def _entries(url: str, text: str) -> list[str]:
             out.append(urljoin(url, e))
         else:
             base = url.split("?", 1)[0].rsplit("/", 1)[0]
-            out.append(f"{base}/{posixpath.normpath(e).lstrip('/')}")
+            slash = "/" if e.endswith("/") else ""  # a prefix stays a prefix
+            out.append(f"{base}/{posixpath.normpath(e).lstrip('/')}{slash}")
     return out
 
 
