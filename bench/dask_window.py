@@ -5,7 +5,8 @@ Run by hand from the repository root (a minute or two; not a test):
 
     PYTHONPATH=src python3 bench/dask_window.py [--inputs 1000 10000] [--workers 2] [--threads 1]
 
-A ``LocalCluster`` of ``--workers`` separate processes on 127.0.0.1 runs a
+A ``dask scheduler`` and ``--workers`` ``dask worker`` processes on 127.0.0.1
+(subprocesses, so only the client is measured) run a
 fake scan task (no APK: it returns a record the size of a real one, with a
 20 KB ``report_json`` and ten data-class rows) so that what is measured is the
 client: submitting, collecting and writing each record into a fresh results
@@ -21,14 +22,17 @@ RSS growth (the largest VmRSS sampled every 100 records, less VmRSS at the start
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +88,41 @@ class AllAtOnce(FakeScans):
         return sys.maxsize
 
 
+@contextlib.contextmanager
+def cluster(home: Path, workers: int, threads: int) -> Iterator[str]:
+    """``dask scheduler`` and ``dask worker`` as subprocesses on 127.0.0.1: only the client is in this process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "bench")])}
+    address_file = home / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": home}
+    procs = [
+        subprocess.Popen(
+            ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+            + ["--scheduler-file", str(address_file)],
+            **quiet,  # type: ignore[call-overload]
+        )
+    ]
+    try:
+        while not address_file.exists():
+            time.sleep(0.1)
+        procs.append(
+            subprocess.Popen(
+                ["dask", "worker", "--scheduler-file", str(address_file), "--host", "127.0.0.1", "--no-dashboard"]
+                + ["--nworkers", str(workers), "--nthreads", str(threads), "--memory-limit", "0"],
+                **quiet,  # type: ignore[call-overload]
+            )
+        )
+        import distributed
+
+        with distributed.Client(scheduler_file=str(address_file), timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+            address = str(client.scheduler.address)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 def rss_mib() -> float:
     """This process's resident set now (not its high-water mark), in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -127,21 +166,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    import distributed
-
     ruleset = load_ruleset()
-    with distributed.LocalCluster(
-        n_workers=args.workers,
-        threads_per_worker=args.threads,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        rows = []
+    rows = []
+    with tempfile.TemporaryDirectory() as home, cluster(Path(home), args.workers, args.threads) as address:
         # Smallest first, windowed before all-at-once, so later runs cannot flatter earlier ones.
         for n in args.inputs:
             for name, cls in (("window", FakeScans), ("all at once", AllAtOnce)):
-                row = {"mode": name, **measure(cls(cluster.scheduler_address), n, ruleset)}
+                row = {"mode": name, **measure(cls(address), n, ruleset)}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
