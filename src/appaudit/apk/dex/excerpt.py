@@ -149,6 +149,14 @@ def source_position(
     return SourcePosition(source_file=info.source_file_at(offset, default), line=info.line_at(offset))
 
 
+def line_range(code: DexFiles, dex: str | None, class_name: str, method: str) -> tuple[int, int] | None:
+    """Lowest and highest plausible source line (>= 1) the method maps to; None without line numbers."""
+    located = locate(code, dex, class_name, method)
+    info = None if located is None else _debug(located.dex, located.entry)
+    lines = [line for _at, line in info.positions if line > 0] if info is not None else []
+    return (min(lines), max(lines)) if lines else None
+
+
 def excerpt_for(
     code: DexFiles,
     dex: str | None,

@@ -83,11 +83,16 @@ class Registers:
         return f"{{v{first} .. v{last}}}"
 
 
+def access_text(flags: int) -> str:
+    """A method's access flags as baksmali spells them, e.g. ``public static constructor``."""
+    return " ".join(name for bit, name in _ACCESS if flags & bit)
+
+
 def method_header(dex: DexFile, entry: MethodEntry) -> tuple[str, ...]:
     """``.method`` line, ``.registers`` and ``.param`` lines of ``entry`` (baksmali's layout)."""
     ref = dex.method_ref(entry.method_idx)
-    flags = [name for bit, name in _ACCESS if entry.access_flags & bit]
-    lines = [".method " + " ".join([*flags, f"{ref.name}{ref.proto}"])]
+    flags = access_text(entry.access_flags)
+    lines = [" ".join(part for part in (".method", flags, f"{ref.name}{ref.proto}") if part)]
     if entry.span is None:
         return tuple(lines)
     lines.append(f".registers {entry.registers_size}")
