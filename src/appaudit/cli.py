@@ -590,6 +590,10 @@ def _offset(value: str | None) -> str | None:
     return value
 
 
+def _lines_text(span: tuple[int, int]) -> str:
+    return f"line {span[0]}" if span[0] == span[1] else f"lines {span[0]}-{span[1]}"
+
+
 @app.command(epilog=SHOW_EXIT_HELP)
 def show(
     path: Annotated[str, typer.Argument(help="The APK or bundle.", show_default=False)],
@@ -637,7 +641,7 @@ def show(
         sys.stdout.write(f"{summary.class_name}  ({summary.dex}{extends}{source})\n")
         for m in summary.methods:
             size = "no code" if m.code_bytes is None else f"{m.code_bytes} bytes"
-            lines = f", lines {m.lines[0]}-{m.lines[1]}" if m.lines else ""
+            lines = f", {_lines_text(m.lines)}" if m.lines else ""
             sys.stdout.write(f"  {(m.access + ' ') if m.access else ''}{m.signature}  ({size}{lines})\n")
         raise typer.Exit(EXIT_OK)
     excerpt = excerpt_for(code, found.dex, found.class_name, found.method, offset, context=context)
@@ -646,8 +650,12 @@ def show(
         raise typer.Exit(EXIT_USAGE)
     if offset is not None and excerpt.marked is None:
         starts = [ln.offset for ln in excerpt.lines if ln.kind == "insn"]
-        near = sorted(starts, key=lambda at: (abs(at - offset), at))[:2]
-        hint = f"; nearest: {', '.join(f'+{at:#x}' for at in sorted(near))}" if near else ""
+        # The instruction the offset falls in, and the next one.
+        near = [
+            max((at for at in starts if at < offset), default=None),
+            min((at for at in starts if at > offset), default=None),
+        ]
+        hint = f"; nearest: {', '.join(f'+{at:#x}' for at in near if at is not None)}" if starts else ""
         _error(f"{path}: +{offset:#x} is not an instruction start in {found.class_name}.{found.method}{hint}")
         raise typer.Exit(EXIT_USAGE)
     where = excerpt.source_file or "unknown"
@@ -657,7 +665,7 @@ def show(
         where += " (no line numbers: stripped or obfuscated build)"
     else:
         span = line_range(code, found.dex, found.class_name, found.method)
-        where += f", lines {span[0]}-{span[1]}" if span else ""
+        where += f", {_lines_text(span)}" if span else ""
     sys.stdout.write(f"{found.class_name}.{found.method}\n{found.dex}; source {where}\n")
     sys.stdout.write(render_text(excerpt, header=True))
     raise typer.Exit(EXIT_OK)

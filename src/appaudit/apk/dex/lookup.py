@@ -149,9 +149,10 @@ def find(code: DexFiles, target: str, method: str | None = None) -> Found | NotF
             return Found(dex=dex.name, class_name=cls, method=same[0])
         if same:
             return NotFound(message=f"{cls}.{meth} is overloaded; give the prototype: {', '.join(same)}")
-    if "(" in meth:
-        return NotFound(message=f"no method {meth} in {cls}{_close(meth, sigs)}")
-    names = difflib.get_close_matches(meth, sorted({s.partition("(")[0] for s in sigs}), n=MAX_SUGGESTIONS)
+    name = meth.partition("(")[0]
+    # Other prototypes of the same name first (a wrong prototype), else names close to it (a typo).
+    names = [name] if any(s.partition("(")[0] == name for s in sigs) else []
+    names = names or difflib.get_close_matches(name, sorted({s.partition("(")[0] for s in sigs}), n=MAX_SUGGESTIONS)
     close = [s for s in sigs if s.partition("(")[0] in names][:MAX_SUGGESTIONS]
     return NotFound(message=f"no method {meth} in {cls}" + (f"; close matches: {', '.join(close)}" if close else ""))
 
