@@ -141,3 +141,30 @@ def test_offset_zero_and_outside_the_file() -> None:
     raw = bytearray(dex.data)
     struct.pack_into("<I", raw, span.start - 8, len(raw) + 100)
     assert read_debug_info(DexFile(bytes(raw), "classes.dex"), span) is None
+
+
+def test_mutated_dex_never_breaks_excerpts() -> None:
+    """Random byte changes in the code, debug info and try tables: excerpts and positions come back
+    (or None), never an exception."""
+    import random
+
+    from appaudit.apk.dex.excerpt import excerpt_for, source_position
+    from appaudit.apk.dex.index import DexCodeIndex
+
+    base = _dex("contacts_debuginfo")
+    lo = min(s.start for s in base.code_spans) - 16
+    rng = random.Random(15)
+    methods = [("com.example.fixture.Harvester", "harvest(Landroid/content/Context;)Ljava/lang/String;", 0x12)]
+    methods.append(("com.example.fixture.Harvester", "label(IJ)Ljava/lang/String;", 0x6A))
+    methods.append(("com.example.fixture.MainActivity", "onCreate(Landroid/os/Bundle;)V", 0x6))
+    shown = 0
+    for _ in range(300):
+        raw = bytearray(base.data)
+        for _ in range(rng.randint(1, 8)):
+            raw[rng.randrange(lo, len(raw))] = rng.randrange(256)
+        code = DexCodeIndex([DexFile(bytes(raw), "classes.dex")])
+        for cls, method, offset in methods:
+            excerpt = excerpt_for(code, "classes.dex", cls, method, offset, context=50)
+            source_position(code, "classes.dex", cls, method, offset)
+            shown += excerpt is not None
+    assert shown > 0

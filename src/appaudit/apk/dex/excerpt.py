@@ -94,7 +94,7 @@ class DexFiles(Protocol):
     def dex_files(self) -> Sequence[DexFile]: ...
 
 
-def locate(code: DexFiles, dex: str | None, class_name: str, method: str) -> _Located | None:
+def _locate(code: DexFiles, dex: str | None, class_name: str, method: str) -> _Located | None:
     """The method ``class_name.method`` (name+prototype) in the DEX named ``dex`` (any DEX when None)."""
     for located in _candidates(code, dex, class_name):
         try:
@@ -139,7 +139,7 @@ def source_position(
 
     Reads only the method's debug information (no disassembly); cached per method.
     """
-    located = locate(code, dex, class_name, method)
+    located = _locate(code, dex, class_name, method)
     if located is None:
         return None
     default = class_source_file(located.dex, located.class_def_idx)
@@ -151,7 +151,7 @@ def source_position(
 
 def line_range(code: DexFiles, dex: str | None, class_name: str, method: str) -> tuple[int, int] | None:
     """Lowest and highest plausible source line (>= 1) the method maps to; None without line numbers."""
-    located = locate(code, dex, class_name, method)
+    located = _locate(code, dex, class_name, method)
     info = None if located is None else _debug(located.dex, located.entry)
     lines = [line for _at, line in info.positions if line > 0] if info is not None else []
     return (min(lines), max(lines)) if lines else None
@@ -172,7 +172,7 @@ def excerpt_for(
     the instructions at those offsets (e.g. the URI the evidence resolved). None when the method is
     not in that DEX, is abstract or native, or cannot be read.
     """
-    located = locate(code, dex, class_name, method)
+    located = _locate(code, dex, class_name, method)
     if located is None or located.entry.span is None:
         return None
     try:

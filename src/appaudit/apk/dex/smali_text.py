@@ -138,7 +138,7 @@ def format_instruction(
     """(smali text, comment) of one instruction; a payload's text spans several lines."""
     if ins.opcode in _PAYLOAD_OPS:
         return _payload(dex, ins, label, switch_of, data_base), None
-    if ins.opcode == 0 and ins.name == "nop":
+    if ins.name == "nop":  # also an opcode-0 unit with an unknown high byte, which the walker steps over as one
         return "nop", None
     name, fmt, kind = OPCODES[ins.opcode]
     if name == "(unused)":
