@@ -596,7 +596,7 @@ def _lines_text(span: tuple[int, int]) -> str:
 
 @app.command(epilog=SHOW_EXIT_HELP)
 def show(
-    path: Annotated[str, typer.Argument(help="The APK or bundle.", show_default=False)],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="The APK or bundle.", show_default=False)],
     target: Annotated[
         str,
         typer.Argument(
