@@ -28,9 +28,10 @@ from typing import Any
 import pytest
 
 from appaudit.apk.limits import Limits
-from appaudit.apk.source import read_input, redact
+from appaudit.apk.source import read_input
 from appaudit.batch import BatchOptions, Planned, run_batch
 from appaudit.errors import InputError
+from appaudit.urls import redact
 from batch_helpers import content, scans
 from conftest import FIXTURES, run_cli
 

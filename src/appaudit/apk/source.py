@@ -2,87 +2,27 @@
 
 ``read_input(path_or_url, limits) -> bytes`` is the one way the loader gets
 its input. A URL (``s3://``, ``gs://``, ``az://``/``abfs://``, ``http(s)://``,
-any scheme fsspec knows) is streamed in chunks into memory and never past
-``limits.max_input_size``; nothing is written to a temporary file (no fsspec
-``simplecache``/``open_local``). fsspec is imported only when a URL is opened,
-so a local scan never pays for it. Credentials come only from each backend's
-standard configuration (environment, profiles, instance roles).
-
-``redact(url)`` is what any URL looks like in a report, an error message or
-the results store: without user info, query or fragment (a presigned URL's
-signature is in its query).
+any scheme fsspec knows; see :mod:`appaudit.urls`) is streamed in chunks into
+memory and never past ``limits.max_input_size``; nothing is written to a
+temporary file (no fsspec ``simplecache``/``open_local``). Credentials come
+only from each backend's standard configuration (environment, profiles,
+instance roles). Errors name a URL as :func:`appaudit.urls.redact` shows it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import importlib
 import os
-import re
 import stat
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from appaudit.apk.limits import Limits
-from appaudit.errors import ConfigError, InputError
-
-#: ``scheme://`` with a scheme of two or more characters (so ``C:\\x`` is a path, not a URL).
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
-#: Bytes asked of a remote file per read: one ranged GET each (S3, GCS, Azure), a chunk of the body (HTTP).
-CHUNK = 8 * 1024 * 1024
-CLOUD_EXTRA = "python3 -m pip install 'appaudit[cloud]'"
-#: The package a user adds for the schemes the cloud extra does not bring.
-_BACKENDS = {"gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "s3": "s3fs"}
+from appaudit.errors import InputError
+from appaudit.urls import CHUNK, filesystem, is_url, redact, scheme, scrub
 
 _supplied: contextvars.ContextVar[tuple[str, bytes] | None] = contextvars.ContextVar("appaudit_supplied", default=None)
-
-
-def is_url(path: str) -> bool:
-    """True when ``path`` is a URL (``scheme://...``) rather than a local path."""
-    return _URL.match(path) is not None
-
-
-def redact(path: str) -> str:
-    """``path`` fit to show and store: a URL loses its user info, query and fragment; a local path is unchanged."""
-    if not is_url(path):
-        return path
-    parts = urlsplit(path)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _scrub(text: str, url: str) -> str:
-    """``text`` (a backend's error message) with the full URL and its secret parts replaced by the redacted URL."""
-    shown = redact(url)
-    text = text.replace(url, shown)
-    parts = urlsplit(url)
-    for secret in (parts.query, parts.netloc.rpartition("@")[0]):
-        if secret:
-            text = text.replace(secret, "…")
-    return text
-
-
-def scheme(url: str) -> str:
-    return url.split("://", 1)[0].lower()
-
-
-def filesystem(url: str) -> tuple[Any, str]:
-    """(fsspec filesystem, path within it) for ``url``; ConfigError when fsspec or the backend is not installed."""
-    try:
-        core: Any = importlib.import_module("fsspec.core")  # optional and untyped: imported only for a URL
-    except ImportError as exc:
-        raise ConfigError(f"{scheme(url)}:// inputs need fsspec: {CLOUD_EXTRA}") from exc
-    try:
-        fs, inner = core.url_to_fs(url)
-        return fs, str(inner)
-    except ImportError as exc:
-        package = _BACKENDS.get(scheme(url))
-        hint = f"python3 -m pip install {package}" if package else CLOUD_EXTRA
-        raise ConfigError(f"{scheme(url)}:// inputs need a backend that is not installed: {hint}") from exc
-    except ValueError as exc:  # "Protocol not known"
-        raise ConfigError(f"{redact(url)}: {_scrub(str(exc), url)}") from exc
 
 
 def read_input(path: str, limits: Limits) -> bytes:
@@ -160,9 +100,9 @@ def _read_url(url: str, limits: Limits) -> bytes:
     except IsADirectoryError:
         raise InputError(shown, "is a directory (prefix), not an APK object") from None
     except PermissionError as exc:
-        raise InputError(shown, f"access denied ({_scrub(str(exc), url)})"[:500]) from None
+        raise InputError(shown, f"access denied ({scrub(str(exc), url)})"[:500]) from None
     except Exception as exc:  # backends raise their own types (botocore, aiohttp, azure): all mean unreadable
-        raise InputError(shown, f"cannot be read ({type(exc).__name__}: {_scrub(str(exc), url)})"[:500]) from None
+        raise InputError(shown, f"cannot be read ({type(exc).__name__}: {scrub(str(exc), url)})"[:500]) from None
     if len(raw) > limits.max_input_size:
         raise InputError(shown, f"is larger than the {limits.max_input_size}-byte limit (max_input_size)")
     return raw

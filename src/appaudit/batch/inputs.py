@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from appaudit.apk.source import is_url, redact
 from appaudit.batch.remote import RemoteObject, expand_url
 from appaudit.errors import InputError
+from appaudit.urls import is_url, redact
 
 APK_SUFFIXES = (".apk", ".apks", ".xapk")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-from appaudit.apk.source import CHUNK, filesystem, redact, scheme
 from appaudit.errors import InputError
+from appaudit.urls import CHUNK, filesystem, redact, scheme
 
 #: A list file larger than this is refused (a million URLs of 100 characters is 100 MB).
 MAX_LIST_SIZE = 256 * 1024 * 1024

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from appaudit.apk.source import redact
 from appaudit.batch.executors import DaskExecutor, Executor, LocalExecutor
 from appaudit.batch.inputs import collect_inputs, hash_files
 from appaudit.batch.isolation import WorkerLimits
@@ -25,6 +24,7 @@ from appaudit.batch.store import ResultStore
 from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.errors import ConfigError, InputError
 from appaudit.ruleset import load_ruleset
+from appaudit.urls import redact
 
 
 def default_workers() -> int:

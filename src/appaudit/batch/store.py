@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appaudit.apk.source import redact
 from appaudit.batch.records import ScanRecord
 from appaudit.batch.store_summary import load_run, outcome_rows, summarize_store
 from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.errors import ConfigError, InputError
+from appaudit.urls import redact
 
 SCHEMA_VERSION = "3"
 

@@ -84,10 +84,9 @@ def _release_caches() -> None:
 
 def scan_task(task: ScanTask, ruleset: Ruleset, max_memory_mb: int) -> tuple[ScanRecord, bool]:
     """Scan one APK into a record; the flag says the process should exit (it ran out of memory)."""
-    from appaudit.api import scan
-    from appaudit.apk.limits import DEFAULT_LIMITS
-    from appaudit.apk.source import is_url, read_input, supplied
+    from appaudit.api import fetch_input, scan
     from appaudit.errors import AppAuditError, InputError
+    from appaudit.urls import is_url
 
     t0 = time.perf_counter()
     try:
@@ -97,10 +96,9 @@ def scan_task(task: ScanTask, ruleset: Ruleset, max_memory_mb: int) -> tuple[Sca
             return record_from_report(report, task, time.perf_counter() - t0), False
         # A URL: this worker fetches it (bounded, in memory), keys the record by the bytes' sha256 (the
         # batch may not know it yet) and hands the same bytes to the scan.
-        raw = read_input(task.path, DEFAULT_LIMITS)
+        raw = fetch_input(task.path)
         task = replace(task, apk_sha256=hashlib.sha256(raw).hexdigest())
-        with supplied(task.path, raw):
-            report = scan(task.path, ruleset=ruleset)
+        report = scan(task.path, ruleset=ruleset, data=raw)
         return record_from_report(report, task, time.perf_counter() - t0), False
     except MemoryError:
         cap = f" (--max-memory {max_memory_mb} MB)" if max_memory_mb else ""
