@@ -267,11 +267,33 @@ def test_cli_plain_progress_summary_and_exit_codes(capsys: pytest.CaptureFixture
         + "".join(f"  {rule:<14}     1\n" for rule in rules)
         + "failed (1):\n"
         f"  error {garbage}: not a zip archive (an APK is a zip file)\n"
+        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high): exit 0\n"
     )
     assert run_cli([*args, "--db", str(db), "--fail-on", "low"], capsys).code == 1
     assert run_cli([*args, "--db", str(db), "--fail-on", "never"], capsys).code == 0
     only_bad = run_cli(["batch", str(garbage), "--db", str(db)], capsys)
     assert only_bad.code == 3 and "status: error 1\n" in only_bad.out
+    assert only_bad.out.endswith("appaudit: no input could be scanned: exit 3\n")
+
+
+def test_batch_inconclusive_fails_the_default_gate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    packed = str(ROOT / "fixtures" / "hostile" / "packer_stub.apk")
+    args = ["batch", packed, fixture_apk("benign"), "--workers", "1", "--db", str(tmp_path / "r.sqlite")]
+    res = run_cli(args, capsys)
+    assert res.code == 1
+    assert res.out.endswith(
+        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
+        "1 inconclusive, which fail the gate (--allow-inconclusive to pass them): exit 1\n"
+    )
+    res = run_cli([*args, "--allow-inconclusive"], capsys)
+    assert res.code == 0
+    assert res.out.endswith(
+        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
+        "1 inconclusive, allowed (--allow-inconclusive): exit 0\n"
+    )
+    assert run_cli([*args, "--fail-on", "never"], capsys).code == 0
 
 
 def test_cli_usage_and_input_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

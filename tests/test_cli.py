@@ -267,3 +267,67 @@ def test_no_file_written_when_one_cannot_be(capsys: pytest.CaptureFixture[str], 
     assert res.code == 4 and res.out == ""
     assert res.err.startswith(f"appaudit: error: cannot write sarif output {blocker / 'b.sarif'}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+# ---------------------------------------------------------------- the gate and its closing line (issue 14)
+HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "line"),
+    [
+        (
+            [],
+            1,
+            "appaudit: verdict inconclusive, which fails the gate (--allow-inconclusive to pass it); "
+            "0 findings at or above high (--fail-on high): exit 1",
+        ),
+        (
+            ["--allow-inconclusive"],
+            0,
+            "appaudit: verdict inconclusive, allowed (--allow-inconclusive); "
+            "0 findings at or above high (--fail-on high): exit 0",
+        ),
+        (["--fail-on", "never"], 0, "appaudit: verdict inconclusive; 1 finding (--fail-on never): exit 0"),
+    ],
+)
+def test_inconclusive_fails_the_default_gate(
+    args: list[str], code: int, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = run_cli(["scan", str(HOSTILE / "packer_stub.apk"), *args], capsys)
+    assert (res.code, res.out.splitlines()[-1], res.err) == (code, line, "")
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "code", "line"),
+    [
+        ("contacts_const", [], 1, "appaudit: verdict harvests; 5 findings at or above high (--fail-on high): exit 1"),
+        (
+            "contacts_const",
+            ["--fail-on", "critical"],
+            1,
+            "appaudit: verdict harvests; 1 finding at or above critical (--fail-on critical): exit 1",
+        ),
+        ("benign", [], 0, "appaudit: verdict no_evidence; 0 findings at or above high (--fail-on high): exit 0"),
+        (
+            "permission_only",
+            ["--fail-on", "medium"],
+            1,
+            "appaudit: verdict declared_only; 3 findings at or above medium (--fail-on medium): exit 1",
+        ),
+    ],
+)
+def test_closing_line_says_why_the_exit_code(
+    name: str, args: list[str], code: int, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = run_cli(["scan", fixture_apk(name), *args], capsys)
+    assert (res.code, res.out.splitlines()[-1]) == (code, line)
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "html", "markdown"])
+def test_closing_line_only_after_text(fmt: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run_cli(["scan", fixture_apk("contacts_const"), "-f", fmt], capsys)
+    assert res.code == 1 and "appaudit: verdict" not in res.out
+    res = run_cli(["scan", fixture_apk("contacts_const"), "-f", f"text:{tmp_path / 'r.txt'}"], capsys)
+    assert (res.code, res.out) == (1, "")
+    assert "appaudit: verdict" not in (tmp_path / "r.txt").read_text()

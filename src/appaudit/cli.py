@@ -18,6 +18,7 @@ from appaudit import __version__
 
 if TYPE_CHECKING:
     from appaudit.batch import BatchOptions, BatchResult
+    from appaudit.gate import Gate
     from appaudit.history.snapshot import Snapshot
     from appaudit.model import Severity
 
@@ -91,6 +92,23 @@ def _failed(worst: Severity | None, fail_on: FailOn) -> bool:
     return fail_on is not FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value)
 
 
+def _gate(fail_on: FailOn, allow_inconclusive: bool) -> Gate:
+    from appaudit.gate import Gate
+    from appaudit.model import Severity
+
+    return Gate(
+        fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
+        allow_inconclusive=allow_inconclusive,
+    )
+
+
+AllowInconclusiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-inconclusive",
+        help="Pass an inconclusive verdict (by default it fails the gate: hidden code could read protected data).",
+    ),
+]
 RulesOption = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")]
 
 
@@ -173,10 +191,12 @@ def scan(
             help="Change an input limit, e.g. max_entry_size=512M (repeatable; see README, Limits).",
         ),
     ] = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
 ) -> None:
     """Scan one APK or split bundle (.apks, .xapk, .apkm) and report what it declares and what its code reads."""
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
+    from appaudit.gate import scan_gate
     from appaudit.report.outputs import parse_output_specs, render_outputs, write_files
 
     try:
@@ -211,7 +231,11 @@ def scan(
     for spec, text in rendered:
         if spec.path is None:
             sys.stdout.write(text)
-    raise typer.Exit(EXIT_FINDINGS if _failed(report.gating_severity(), fail_on) else EXIT_OK)
+    result = scan_gate(report, _gate(fail_on, allow_inconclusive))
+    if any(spec.path is None and spec.fmt == "text" for spec, _ in rendered):
+        # Like ruff's "Found 3 errors": what was found and why the exit code is what it is.
+        sys.stdout.write(result.line + "\n")
+    raise typer.Exit(EXIT_FINDINGS if result.failed else EXIT_OK)
 
 
 def _snapshot(path: str, rules: list[Path] | None) -> Snapshot:
@@ -450,12 +474,13 @@ def batch(
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler address (with --executor dask).")
     ] = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
 ) -> None:
     """Scan many APKs in parallel into a SQLite store; re-runs skip APKs already scanned with the same rules."""
     import time
 
     from appaudit.batch import BatchOptions, default_workers, run_batch
-    from appaudit.model import Severity
+    from appaudit.gate import batch_gate
 
     if (executor is Executor.dask) != (scheduler is not None):
         raise typer.BadParameter("required with --executor dask, and only then", param_hint="--scheduler")
@@ -480,14 +505,12 @@ def batch(
         _error(f"interrupted: finished APKs are saved in {db}; run the same command again to resume")
         raise typer.Exit(130) from None
     sys.stdout.write(_summary_text(result, time.perf_counter() - t0))
-    outcomes = result.outcomes
-    if not any(o.status == "ok" for o in outcomes):
+    scanned = [(o.verdict, o.max_severity_rank) for o in result.outcomes if o.status == "ok"]
+    gated = batch_gate(scanned, _gate(fail_on, allow_inconclusive))
+    sys.stdout.write(gated.line + "\n")
+    if not scanned:
         raise typer.Exit(EXIT_INPUT)
-    threshold = None if fail_on is FailOn.never else int(Severity.parse(fail_on.value))
-    flagged = threshold is not None and any(
-        o.max_severity_rank is not None and o.max_severity_rank >= threshold for o in outcomes
-    )
-    raise typer.Exit(EXIT_FINDINGS if flagged else EXIT_OK)
+    raise typer.Exit(EXIT_FINDINGS if gated.failed else EXIT_OK)
 
 
 def _batch_with_progress_bar(paths: list[str], options: BatchOptions) -> BatchResult:
