@@ -226,6 +226,11 @@ def scan(
         from appaudit.history.baseline import apply_baseline
 
         report = apply_baseline(report, accepted)
+        if accepted.foreign_to(report.app.package):
+            _warn(
+                f"baseline {baseline} is for package {', '.join(sorted(accepted.packages))}, "
+                f"not {report.app.package}: its entries for that package suppress nothing here"
+            )
     rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt), lang=lang.value)
     write_files(rendered)
     for spec, text in rendered:
@@ -262,16 +267,24 @@ def make_baseline(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the baseline here (JSON if it ends in .json).")
     ] = None,
+    any_package: Annotated[
+        bool,
+        typer.Option("--any-package", help="Entries match any application package (by default only PATH's)."),
+    ] = False,
     pin_package: Annotated[
-        bool, typer.Option("--pin-package", help="Entries match only this application package.")
+        bool, typer.Option("--pin-package", hidden=True, help="Deprecated: pinning is the default.")
     ] = False,
     rules: RulesOption = None,
 ) -> None:
-    """Write a suppression file accepting every finding of PATH (use it with scan --baseline)."""
+    """Write a suppression file accepting every finding of PATH, in its package (use it with scan --baseline)."""
     from appaudit.history.baseline import baseline_from_snapshot, render_baseline
     from appaudit.report.outputs import OutputSpec, write_files
 
-    accepted = baseline_from_snapshot(_snapshot(path, rules), pin_package=pin_package)
+    if pin_package and any_package:
+        raise typer.BadParameter("cannot be combined with --any-package", param_hint="--pin-package")
+    if pin_package:
+        _warn("--pin-package is deprecated: entries are pinned to the package by default (--any-package to opt out)")
+    accepted = baseline_from_snapshot(_snapshot(path, rules), any_package=any_package)
     text = render_baseline(accepted, fmt="json" if output is not None and output.suffix == ".json" else "yaml")
     if output is None:
         sys.stdout.write(text)
@@ -595,6 +608,10 @@ def batch_export(
 
 def _error(message: str) -> None:
     sys.stderr.write(f"appaudit: error: {message}\n")
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"appaudit: warning: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> None:
