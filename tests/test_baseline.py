@@ -85,6 +85,7 @@ def test_earlier_json_report_is_a_baseline(capsys: pytest.CaptureFixture[str], t
     }
     assert run_cli(["scan", fixture_apk("sms_inbox"), "--baseline", str(old)], capsys).code == 1
 
+
 def test_baselines_are_pinned_to_the_package_by_default(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     base = _make_baseline("contacts_const", tmp_path, capsys)
     entries = load_baseline(base).suppressions

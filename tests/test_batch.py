@@ -165,6 +165,7 @@ def test_inputs_directories_lists_and_duplicates(tmp_path: Path) -> None:
     shutil.copy(fixture_apk("benign"), tree / "a" / "b" / "one.APK")
     shutil.copy(fixture_apk("picker"), tree / "a" / "two.xapk")
     shutil.copy(fixture_apk("picker"), tree / "same_as_two.apks")
+    shutil.copy(fixture_apk("sms_receiver"), tree / "a" / "b" / "three.apkm")  # a split bundle's suffix
     (tree / "notes.txt").write_text("not an apk")
     (tree / "link").symlink_to(tree / "a", target_is_directory=True)  # not followed
     listing = tmp_path / "list.txt"
@@ -175,6 +176,7 @@ def test_inputs_directories_lists_and_duplicates(tmp_path: Path) -> None:
     found = collect_inputs([str(tree), str(listing), str(noext)])
     assert found.files == (
         str(tree / "a" / "b" / "one.APK"),
+        str(tree / "a" / "b" / "three.apkm"),
         str(tree / "a" / "two.xapk"),
         str(tree / "same_as_two.apks"),
         fixture_apk("sms_const"),
@@ -186,24 +188,25 @@ def test_inputs_directories_lists_and_duplicates(tmp_path: Path) -> None:
     result = run_batch(
         [str(tree), str(listing), str(noext)], BatchOptions(db=tmp_path / "r.sqlite", workers=2), events.append
     )
-    assert events[0] == Planned(inputs=6, to_scan=4, cached=0, duplicates=1, missing=1)
+    assert events[0] == Planned(inputs=7, to_scan=5, cached=0, duplicates=1, missing=1)
     got = {Path(o.path).name: (o.status, o.verdict, o.error) for o in result.outcomes}
     assert got == {
         "one.APK": ("ok", report_json("benign")["verdict"], None),
+        "three.apkm": ("ok", report_json("sms_receiver")["verdict"], None),
         "two.xapk": ("ok", report_json("picker")["verdict"], None),
         "same_as_two.apks": ("ok", report_json("picker")["verdict"], None),
         "sms_const.apk": ("ok", report_json("sms_const")["verdict"], None),
         "noext": ("ok", report_json("calllog")["verdict"], None),
         "missing.apk": ("missing", None, "no such file"),
     }
-    assert len(scans(tmp_path / "r.sqlite")) == 4
+    assert len(scans(tmp_path / "r.sqlite")) == 5
 
 
 def test_missing_path_and_empty_directory_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or directory"):
         run_batch([str(tmp_path / "nope")], BatchOptions(db=tmp_path / "r.sqlite"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=r"no APK found \(looked for \*\.apk, \*\.apks, \*\.xapk\)"):
+    with pytest.raises(InputError, match=r"no APK found \(looked for \*\.apk, \*\.apks, \*\.xapk, \*\.apkm\)"):
         run_batch([str(tmp_path / "empty")], BatchOptions(db=tmp_path / "r.sqlite"))
     binary = tmp_path / "blob"
     binary.write_bytes(b"\xff\xfe\x00garbage")

@@ -280,6 +280,7 @@ def scan(
         policies=tuple(policy) if policy else settings.policies,
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
     )
+    _check_input(path)
     report = run_scan(path, options)
     if accepted is not None:
         from appaudit.history.baseline import apply_baseline
@@ -302,6 +303,17 @@ def scan(
     raise typer.Exit(EXIT_FINDINGS if result.failed else EXIT_OK)
 
 
+def _check_input(path: str) -> None:
+    """Two inputs a user gives by mistake, named plainly (InputError, exit 3) before the scan reads them."""
+    from appaudit.errors import InputError
+
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(path, f"is a directory, not an APK file (to scan the APKs in it: appaudit batch {path})")
+    if p.is_file() and p.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes), not an APK")
+
+
 def _snapshot(path: str, rules: tuple[Path, ...]) -> Snapshot:
     """An APK (scanned now) or an earlier JSON report, as a Snapshot."""
     from appaudit.history.snapshot import Snapshot, looks_like_json, read_report_document
@@ -311,6 +323,7 @@ def _snapshot(path: str, rules: tuple[Path, ...]) -> Snapshot:
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
 
+    _check_input(path)
     return Snapshot.from_report(run_scan(path, ScanOptions(rules_dirs=rules)), path)
 
 
