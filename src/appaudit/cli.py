@@ -429,8 +429,16 @@ def rules_show(
     from appaudit.ruleset import load_ruleset
     from appaudit.ruleset.docs import rule_markdown
 
-    rule = load_ruleset(tuple(rules or ())).by_id(rule_id.upper())
+    ruleset = load_ruleset(tuple(rules or ()))
+    rule = ruleset.by_id(rule_id.upper())
     if rule is None:
+        from appaudit.policy.describe import find_provision
+
+        if find_provision(ruleset.policy_packs, rule_id) is not None:
+            raise typer.BadParameter(
+                f"{rule_id!r} is a policy provision, not a rule (see `appaudit policies show {rule_id}`)",
+                param_hint="ID",
+            )
         raise typer.BadParameter(f"no rule {rule_id!r} (see `appaudit rules list`)", param_hint="ID")
     sys.stdout.write(rule_markdown(rule))
     raise typer.Exit(EXIT_OK)
@@ -476,6 +484,50 @@ def rules_docs(
         raise typer.Exit(EXIT_FINDINGS if stale else EXIT_OK)
     changed = write_docs(ruleset.rules, directory)
     sys.stdout.write(f"{directory}: {len(ruleset.rules)} rules, {len(changed)} files updated\n")
+    raise typer.Exit(EXIT_OK)
+
+
+policies_app = typer.Typer(
+    help="List and show the policy packs' provisions (instrument, article, paraphrase, source, confidence).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(policies_app, name="policies")
+
+
+@policies_app.command("list", cls=_Command)
+def policies_list(rules: RulesOption = None) -> None:
+    """One line per policy pack, then one per provision: id, confidence (V, P, U), kind, instrument and article."""
+    from appaudit.policy.describe import packs_listing
+    from appaudit.ruleset import load_ruleset
+
+    sys.stdout.write(packs_listing(load_ruleset(tuple(rules or ())).policy_packs))
+    raise typer.Exit(EXIT_OK)
+
+
+@policies_app.command("show", cls=_Command)
+def policies_show(
+    provision_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A provision id, e.g. CN-PIPL-6, or a pack id, e.g. china.")
+    ],
+    rules: RulesOption = None,
+) -> None:
+    """A provision: instrument, article, paraphrase (English and Chinese), source, date in force, confidence."""
+    from appaudit.policy.describe import find_provision, provision_text
+    from appaudit.ruleset import load_ruleset
+
+    packs = load_ruleset(tuple(rules or ())).policy_packs
+    found = find_provision(packs, provision_id)
+    if found is not None:
+        sys.stdout.write(provision_text(*found))
+        raise typer.Exit(EXIT_OK)
+    pack = next((p for p in packs if p.id == provision_id.lower()), None)
+    if pack is None:
+        raise typer.BadParameter(
+            f"no provision or policy pack {provision_id!r} (see `appaudit policies list`)", param_hint="ID"
+        )
+    sys.stdout.write("\n".join(provision_text(pack, p) for p in pack.provisions))
     raise typer.Exit(EXIT_OK)
 
 
