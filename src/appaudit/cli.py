@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from appaudit import __version__
+from appaudit.analysis.depth import CHAIN_DEPTH
 
 if TYPE_CHECKING:
     from appaudit.batch import BatchOptions, BatchResult
@@ -223,7 +224,7 @@ def scan(
     chain_depth: Annotated[
         int,
         typer.Option("--chain-depth", metavar="N", min=0, max=12, help="Method hops searched from a read to a sink."),
-    ] = 3,
+    ] = CHAIN_DEPTH,
     lang: Annotated[
         Lang, typer.Option("--lang", help="Language of the text, HTML and Markdown reports (JSON keys stay English).")
     ] = Lang.en,
@@ -531,7 +532,7 @@ def policies_show(
     raise typer.Exit(EXIT_OK)
 
 
-# ---------------------------------------------------------------- batch (issue 7)
+# ---------------------------------------------------------------- batch
 
 BATCH_EXIT_HELP = (
     "Exit codes: 0 done, nothing at or above --fail-on; 1 an APK has a finding at or above --fail-on; "
