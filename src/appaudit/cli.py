@@ -398,6 +398,8 @@ def diff(
     settings = _config(config)
     extra = _rules(rules, settings)
     changes = compare(_snapshot(old, extra), _snapshot(new, extra))
+    if not changes.same_package:
+        _warn(f"{old} is package {changes.old.package}, {new} is {changes.new.package}: comparing two different apps")
     sys.stdout.write(render_json(changes) if fmt is DiffFormat.json else render_text(changes))
     raise typer.Exit(EXIT_FINDINGS if _failed(changes.worst_new(), _fail_on(fail_on, settings)) else EXIT_OK)
 
