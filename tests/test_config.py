@@ -127,3 +127,15 @@ def test_a_bad_configuration_is_exit_4_naming_file_and_key(
     for command in (["scan", fixture_apk("benign")], ["batch", fixture_apk("benign")]):
         res = run_cli(command, capsys)
         assert (res.code, res.out, res.err) == (4, "", f"appaudit: error: {project / name}: {message}\n")
+
+
+def test_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    from appaudit.config import load_config
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```\n", 1)[0]
+    (tmp_path / "appaudit.toml").write_text(block)
+    config = load_config(tmp_path / "appaudit.toml")
+    assert (config.fail_on, config.allow_inconclusive, config.policies) == ("high", False, ("google-play", "india"))
+    assert config.formats == ("text", f"sarif:{tmp_path / 'appaudit.sarif'}", f"json:{tmp_path / 'appaudit.json'}")
+    assert config.baseline == tmp_path / ".appaudit-baseline.yaml"
