@@ -48,7 +48,7 @@ def test_granted_protected_classes(benign, permissions, target_sdk, granted) -> 
 )
 def test_verdict_follows_what_was_seen_when_nothing_hidden_can_reach(benign, reasons, granted, verdict) -> None:  # type: ignore[no-untyped-def]
     from appaudit.analysis.verdict import coverage_from, overall_verdict
-    from appaudit.model import CoverageReason
+    from appaudit.report.model import CoverageReason
 
     coverage = coverage_from([CoverageReason(code=c, detail=d) for c, d in reasons], dex_count=1)
     assert overall_verdict(benign.data_classes, coverage, granted=granted).value == verdict
@@ -57,7 +57,7 @@ def test_verdict_follows_what_was_seen_when_nothing_hidden_can_reach(benign, rea
 def test_partial_dormant_code_without_permission_is_dormant_code() -> None:
     from appaudit.analysis.verdict import coverage_from, overall_verdict
     from appaudit.api import scan
-    from appaudit.model import CoverageReason
+    from appaudit.report.model import CoverageReason
 
     dormant = scan(fixture_apk("dormant_contacts"))
     coverage = coverage_from([CoverageReason(code="dynamic_code_loading", detail="x")], dex_count=1)

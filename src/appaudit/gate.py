@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from appaudit.model import Report, Severity, Verdict
+from appaudit.model import Severity, Verdict
+from appaudit.report.model import Report
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

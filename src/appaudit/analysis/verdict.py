@@ -14,20 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from appaudit.analysis.attribution import owners_of
+from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, counted_chains, is_bulk
+from appaudit.apk.app import AppInfo
 from appaudit.engine.evaluate import effective_permissions
-from appaudit.model import (
-    DATA_CLASSES,
-    LEAVES_DEVICE,
-    PROTECTED_CLASSES,
-    AppInfo,
-    Coverage,
-    CoverageReason,
-    DataClassResult,
-    Finding,
-    HarvestFacts,
-    Level,
-    Verdict,
-)
+from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict
+from appaudit.report.model import Coverage, CoverageReason, DataClassResult, Finding
 from appaudit.ruleset import Ruleset
 
 #: Coverage reasons that make even the permissions uncertain: hidden code may then hold any of them.
@@ -46,8 +37,8 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         read = any(not f.dormant for f in reads)
         dormant = not read and any(f.dormant for f in reads)
         chains = tuple(c for c in harvest.chains if c.data_class == dc)
-        bulk = harvest.bulk(dc)
-        channels = tuple(sorted({c.channel for c in harvest.counted_chains(dc)}))
+        bulk = is_bulk(harvest, dc)
+        channels = tuple(sorted({c.channel for c in counted_chains(harvest, dc)}))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)
         if read and bulk and leaves:
@@ -89,10 +80,10 @@ def coverage_from(reasons: Sequence[CoverageReason], dex_count: int) -> Coverage
     """``blind`` when no code could be read, ``partial`` when some could not."""
     ordered = tuple(sorted(set(reasons), key=lambda r: (r.code, r.detail)))
     if dex_count == 0:
-        return Coverage(status="blind", reasons=ordered)
+        return Coverage(status=CoverageStatus.BLIND, reasons=ordered)
     if ordered:
-        return Coverage(status="partial", reasons=ordered)
-    return Coverage(status="complete")
+        return Coverage(status=CoverageStatus.PARTIAL, reasons=ordered)
+    return Coverage(status=CoverageStatus.COMPLETE)
 
 
 def granting_permissions(ruleset: Ruleset) -> dict[str, frozenset[str]]:
@@ -139,7 +130,7 @@ def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage, *, 
     if any(r.read for r in protected):
         return Verdict.AT_RISK
     uncertain = any(r.code in PERMISSIONS_UNCERTAIN for r in coverage.reasons)
-    if coverage.status != "complete" and (uncertain or granted):
+    if coverage.status is not CoverageStatus.COMPLETE and (uncertain or granted):
         return Verdict.INCONCLUSIVE
     if any(r.dormant for r in protected):
         return Verdict.DORMANT_CODE
