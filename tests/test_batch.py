@@ -288,7 +288,7 @@ def test_batch_inconclusive_fails_the_default_gate(capsys: pytest.CaptureFixture
     assert res.code == 1
     assert res.out.endswith(
         "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
-        "1 inconclusive, which fail the gate (--allow-inconclusive to pass them): exit 1\n"
+        "1 inconclusive, which fails the gate (--allow-inconclusive to pass it): exit 1\n"
     )
     res = run_cli([*args, "--allow-inconclusive"], capsys)
     assert res.code == 0
@@ -398,3 +398,16 @@ def test_every_sql_example_of_the_batch_docs_runs(fixture_run: tuple[Path, list[
         for block in examples:
             for statement in filter(str.strip, block.split(";")):
                 con.execute(statement).fetchall()  # raises on a column or table the store lacks
+
+
+def test_batch_gate_line_counts_inconclusive_in_the_plural() -> None:
+    from appaudit.gate import Gate, batch_gate
+    from appaudit.model import Severity
+
+    result = batch_gate([("inconclusive", None), ("inconclusive", 1), ("harvests", 4)], Gate(fail_on=Severity.HIGH))
+    assert (result.failed, result.line) == (
+        True,
+        "appaudit: 3 APKs scanned; 1 with a finding at or above high (--fail-on high); "
+        "2 inconclusive, which fail the gate (--allow-inconclusive to pass them): exit 1",
+    )
+    assert batch_gate([], Gate(fail_on=None)).line == "appaudit: no input could be scanned: exit 3"

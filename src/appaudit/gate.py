@@ -99,6 +99,7 @@ def batch_gate(outcomes: Iterable[tuple[str | None, int | None]], gate: Gate) ->
             parts.append(
                 f"{inconclusive} inconclusive, allowed (--allow-inconclusive)"
                 if gate.allow_inconclusive
-                else f"{inconclusive} inconclusive, which fail the gate (--allow-inconclusive to pass them)"
+                else f"{inconclusive} inconclusive, which {'fails' if inconclusive == 1 else 'fail'} the gate "
+                f"(--allow-inconclusive to pass {'it' if inconclusive == 1 else 'them'})"
             )
     return GateResult(failed=failed, line=f"appaudit: {'; '.join(parts)}: {_exit(failed)}")
