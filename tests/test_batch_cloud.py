@@ -253,7 +253,7 @@ def test_s3_scan_command_and_the_size_limit(s3: Any, tmp_path: Path, capsys: pyt
     missing = run_cli(["batch", f"s3://{BUCKET}/none/", "--db", str(tmp_path / "none.sqlite")], capsys)
     assert (missing.code, missing.err.splitlines()[-1]) == (
         3,
-        f"appaudit: error: s3://{BUCKET}/none/: no APK found (looked for *.apk, *.apks, *.xapk)",
+        f"appaudit: error: s3://{BUCKET}/none/: no APK found (looked for *.apk, *.apks, *.xapk, *.apkm)",
     )
 
 
