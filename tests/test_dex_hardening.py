@@ -68,12 +68,12 @@ def test_not_a_dex(data: bytes, message: str) -> None:
 
 
 def test_leb128_past_the_end_and_bad_mutf8() -> None:
-    from appaudit.apk.dex.reader import _uleb128, decode_mutf8
+    from appaudit.apk.dex.encoding import decode_mutf8, uleb128
     from appaudit.errors import DexFormatError
 
-    assert _uleb128(b"\xe5\x8e\x26", 0) == (624485, 3)
+    assert uleb128(b"\xe5\x8e\x26", 0) == (624485, 3)
     with pytest.raises(DexFormatError, match="runs past the end of the file"):
-        _uleb128(b"\xe5\x8e", 0)
+        uleb128(b"\xe5\x8e", 0)
     assert decode_mutf8(b"ok\xc0\x80x") == "ok\x00x"
     assert decode_mutf8(b"\xc5A") == "\ufffdA"  # neither UTF-8 nor MUTF-8: replaced, not raised
 

@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from appaudit import deadline
 from appaudit.apk.container import Entry, EntryError, ZipContainer
-from appaudit.apk.dex.code import Instruction
-from appaudit.apk.dex.opcodes import OPCODES
+from appaudit.apk.dex.code import decode_method
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
     ACC_NATIVE,
@@ -22,7 +21,7 @@ from appaudit.apk.dex.structure import (
 )
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
-from appaudit.model import CodeHit, CoverageReason, Insn, MethodCode
+from appaudit.model import CodeHit, CoverageReason, MethodCode
 
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
@@ -250,7 +249,7 @@ class DexCodeIndex:
                     ins_size=entry.ins_size,
                     is_static=bool(entry.access_flags & ACC_STATIC),
                     param_types=params,
-                    insns=tuple(_resolve(dex, ins) for ins in dex.instructions(entry.span)),
+                    insns=decode_method(dex, entry.span),
                 )
         except deadline.ScanTimeout:
             deadline.note("code search")
@@ -339,35 +338,3 @@ class DexCodeIndex:
                 for atype, elements in anns:
                     out.append((atype, tuple(sorted((k, str(v)) for k, v in elements.items()))))
         return tuple(out)
-
-
-def _resolve(dex: DexFile, ins: Instruction) -> Insn:
-    kind = OPCODES[ins.opcode][2] if ins.opcode < 0x100 else ""
-    ref: str | None = None
-    ref_kind = ""
-    if ins.index is not None:
-        try:
-            if kind in ("METH", "METH_PROTO"):
-                ref, ref_kind = str(dex.method_ref(ins.index)), "method"
-            elif kind == "FIELD":
-                ref, ref_kind = str(dex.field_ref(ins.index)), "field"
-            elif kind == "STRING":
-                ref, ref_kind = dex.string(ins.index), "string"
-            elif kind == "TYPE":
-                ref, ref_kind = dex.type_desc(ins.index), "type"
-        except DexFormatError:
-            ref, ref_kind = None, ""
-    return Insn(
-        offset=ins.offset,
-        op=ins.name,
-        regs=ins.registers,
-        ref=ref,
-        ref_kind=ref_kind,
-        literal=ins.literal,
-        target=ins.target,
-    )
-
-
-def opcode_name(op: int) -> str:
-    """Mnemonic of an opcode byte."""
-    return OPCODES[op][0]
