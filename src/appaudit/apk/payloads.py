@@ -17,7 +17,8 @@ from appaudit import deadline
 from appaudit.apk.anomalies import record_anomalies
 from appaudit.apk.collector import Collector, has_classes_dex
 from appaudit.apk.container import Entry, EntryError, ZipContainer, ZipError
-from appaudit.apk.recover import HEAD_SIZE, Plan, TrialBudget, key_candidates, plan, rc4_search, unwrap, worth_rc4
+from appaudit.apk.keys import key_candidates
+from appaudit.apk.recover import HEAD_SIZE, Plan, TrialBudget, plan, rc4_search, unwrap, worth_rc4
 from appaudit.model import CoverageReason, RecoveredPayload, quote_names
 
 _DEX_MAGIC = b"dex\n"
