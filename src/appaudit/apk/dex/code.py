@@ -31,9 +31,6 @@ _I32 = struct.Struct("<i").unpack_from
 _I16 = struct.Struct("<h").unpack_from
 _I64 = struct.Struct("<q").unpack_from
 
-PACKED_SWITCH_PAYLOAD = 0x0100
-SPARSE_SWITCH_PAYLOAD = 0x0200
-FILL_ARRAY_DATA_PAYLOAD = 0x0300
 _PAYLOAD_NAMES = {1: "packed-switch-payload", 2: "sparse-switch-payload", 3: "fill-array-data-payload"}
 
 

@@ -60,8 +60,8 @@ class Site:
     span: CodeSpan
     offset: int
     """Byte offset of the instruction from the start of the method's insns."""
-    opcode: int
     index: int
+    """The pool index it uses."""
 
 
 class DexFile(DexTables):
@@ -207,7 +207,7 @@ class DexFile(DexTables):
                 if not ins & 1 and data[ins] in opcodes:
                     span = self.span_at(ins)
                     if span is not None and ins in self._starts(span):
-                        sites.append(Site(span, ins - span.start, data[ins], idx))
+                        sites.append(Site(span, ins - span.start, idx))
                         if limit is not None and len(sites) >= limit:
                             sites.sort(key=lambda s: (s.span.start, s.offset))
                             return sites

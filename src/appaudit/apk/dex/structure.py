@@ -16,8 +16,6 @@ from appaudit.errors import DexFormatError
 
 ACC_STATIC = 0x8
 ACC_NATIVE = 0x100
-ACC_ABSTRACT = 0x400
-ACC_INTERFACE = 0x200
 #: Nesting of encoded arrays and annotations inside an annotation value (javac never nests deeply).
 MAX_VALUE_DEPTH = 16
 
