@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 from typing import TypeVar
 
 from appaudit import deadline
+from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
 from appaudit.analysis.registers import Value, argument_registers, values_at
@@ -39,10 +40,6 @@ from appaudit.model import (
 )
 from appaudit.ruleset.flows import ApiTarget, FlowSpec
 
-#: Calls from a read to a sink (hand-offs cost none). Chosen by measurement on
-#: the corpus (bench/evaluate.py --depth): the smallest depth with the best F1;
-#: see docs/harvest-chains.md.
-CHAIN_DEPTH = 4
 #: Steps from a manifest entry point back to a read.
 STARTUP_DEPTH = 6
 #: Methods one search may visit before it gives up (bounds time on huge apps).
