@@ -7,7 +7,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from appaudit import deadline
-from appaudit.apk.container import Entry, EntryError, ZipContainer
+from appaudit.apk.container import ZipContainer
 from appaudit.apk.dex.code import decode_method
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
@@ -19,6 +19,7 @@ from appaudit.apk.dex.structure import (
     method_annotations,
     supertypes,
 )
+from appaudit.apk.dex.text import TextSearch
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
 from appaudit.model import CodeHit, CoverageReason, MethodCode
@@ -29,8 +30,6 @@ NEW_INSTANCE_OPS = frozenset((0x22,))
 CONST_CLASS_OPS = frozenset((0x1C,))
 #: What the reader raises on a damaged DEX; the others are a safety net for bugs, reported by type name.
 _UNEXPECTED = (IndexError, ValueError, OverflowError, KeyError, struct.error, RecursionError)
-#: Distinct matches kept per embedded file by :meth:`DexCodeIndex.text_matches`.
-MAX_TEXT_MATCHES = 200
 
 
 class DexCodeIndex:
@@ -38,13 +37,9 @@ class DexCodeIndex:
 
     def __init__(self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()) -> None:
         self.dex_files = tuple(dex_files)
-        self.texts = tuple(texts)
-        """(APK, prefix shown before its entry names) whose entries :meth:`text_matches` searches."""
+        self.text = TextSearch(texts)
         self.errors: list[tuple[str, str]] = []
         """(dex name, message) for each DEX that failed part-way through a query."""
-        self.text_errors: list[tuple[str, str]] = []
-        """(entry, message) for each embedded file :meth:`text_matches` could not read."""
-        self._last_text: tuple[tuple[int, int] | None, bytes] = (None, b"")
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
         self._methods: dict[str, tuple[str, ...]] = {}
@@ -111,48 +106,13 @@ class DexCodeIndex:
         return self._each(f"strings matching {pattern.pattern!r}", run)
 
     def text_matches(self, entries: re.Pattern[str], pattern: re.Pattern[bytes]) -> list[CodeHit]:
-        """Matches of ``pattern`` in the bytes of the zip entries whose names ``entries`` fully matches.
+        """Matches of ``pattern`` in the zip entries ``entries`` fully matches (see :mod:`.text`)."""
+        return self.text.matches(entries, pattern)
 
-        For code that is not DEX but whose text a scan can still read: a React
-        Native bundle, a Dart snapshot's strings. Each hit names the entry (as
-        ``dex``) and the byte offset; at most MAX_TEXT_MATCHES distinct values per entry.
-        """
-        hits: list[CodeHit] = []
-        try:
-            for apk, prefix in self.texts:
-                for entry in apk.entries:
-                    if entries.fullmatch(entry.name):
-                        hits.extend(self._text_hits(apk, entry, prefix + entry.name, pattern))
-        except deadline.ScanTimeout:
-            deadline.note("embedded text search")
-        return hits
-
-    def _text_hits(self, apk: ZipContainer, entry: Entry, shown: str, pattern: re.Pattern[bytes]) -> list[CodeHit]:
-        deadline.check()
-        key = (id(apk), entry.index)
-        if self._last_text[0] == key:  # the signals for one file (plugins, URLs) come one after the other
-            data = self._last_text[1]
-        else:
-            try:
-                data = apk.read(entry)
-            except EntryError as exc:  # over the limits or corrupt: reported, not fatal
-                if (shown, f"not searched: {exc.reason}") not in self.text_errors:
-                    self.text_errors.append((shown, f"not searched: {exc.reason}"))
-                return []
-            self._last_text = (key, data)
-        hits: list[CodeHit] = []
-        seen: set[bytes] = set()
-        for n, m in enumerate(pattern.finditer(data)):
-            if n % 256 == 0:
-                deadline.check()
-            if m.group() in seen:
-                continue
-            seen.add(m.group())
-            value = m.group().decode("utf-8", "replace")
-            hits.append(CodeHit(kind="text", dex=shown, class_name="", method="", offset=m.start(), value=value))
-            if len(seen) >= MAX_TEXT_MATCHES:
-                break
-        return hits
+    @property
+    def text_errors(self) -> list[tuple[str, str]]:
+        """(entry, message) for each embedded file :meth:`text_matches` could not read."""
+        return self.text.errors
 
     def defined_classes(self) -> frozenset[str]:
         if self._defined is not None:
