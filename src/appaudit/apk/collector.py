@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from appaudit.apk.container import Budget, Entry, EntryError, ZipContainer
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.limits import Limits
-from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, recover_permissions
+from appaudit.apk.manifest import Manifest, ManifestError, parse_manifest, recover_permissions
 from appaudit.errors import DexFormatError, InputError
 from appaudit.model import CoverageReason, RecoveredPayload, ScanErrorEntry
 
@@ -36,7 +36,7 @@ class ManifestRead:
     """One APK's AndroidManifest.xml as extracted, and what parsing it gave."""
 
     raw: bytes
-    facts: ManifestFacts | None
+    facts: Manifest | None
     """None when it could not be parsed."""
     problem: str | None
     """Why it could not be parsed (None when it was)."""
@@ -120,7 +120,7 @@ class Collector:
         except ManifestError as exc:
             return ManifestRead(raw, None, str(exc))
 
-    def app_manifest(self, read: ManifestRead, where: str) -> ManifestFacts:
+    def app_manifest(self, read: ManifestRead, where: str) -> Manifest:
         """The app's manifest facts from ``read`` (of the APK shown as ``where``), with what parsing it
         cost recorded; for an unparsable manifest, the permission names of its string pool."""
         facts = read.facts
@@ -140,15 +140,4 @@ class Collector:
         detail = f"{read.problem}; {len(recovered)} permission names recovered from its string pool"
         self.error(where + MANIFEST, str(read.problem))
         self.reasons.append(CoverageReason(code="manifest_unreadable", detail=detail))
-        return ManifestFacts(
-            package=None,
-            label=None,
-            version_name=None,
-            version_code=None,
-            min_sdk=None,
-            target_sdk=None,
-            permissions=recovered,
-            application_class=None,
-            launcher_activities=(),
-            components=(),
-        )
+        return Manifest(permissions=recovered)

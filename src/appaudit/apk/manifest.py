@@ -31,20 +31,25 @@ LAUNCHER = "android.intent.category.LAUNCHER"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ManifestFacts:
-    """What the manifest says, as plain values."""
+class Manifest:
+    """What an APK's AndroidManifest.xml says, as plain values; a field the manifest does not give
+    (or an unreadable manifest does not show) keeps its empty default."""
 
-    package: str | None
-    label: str | None
+    package: str | None = None
+    label: str | None = None
     """``android:label`` of <application> as written (a literal or ``@7F0B001C``)."""
-    version_name: str | None
-    version_code: str | None
-    min_sdk: int | None
-    target_sdk: int | None
-    permissions: tuple[str, ...]
-    application_class: str | None
-    launcher_activities: tuple[str, ...]
-    components: tuple[Component, ...]
+    version_name: str | None = None
+    version_code: str | None = None
+    min_sdk: int | None = None
+    target_sdk: int | None = None
+    permissions: tuple[str, ...] = ()
+    """uses-permission and uses-permission-sdk-23 names, sorted, unique."""
+    application_class: str | None = None
+    """The <application>'s ``android:name``, qualified."""
+    launcher_activities: tuple[str, ...] = ()
+    """Activities (and aliases, by their target) with a MAIN/LAUNCHER intent filter, sorted."""
+    components: tuple[Component, ...] = ()
+    """Activities, aliases, services, receivers and providers, sorted by kind and name."""
     split: str | None = None
     """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
     notes: tuple[str, ...] = ()
@@ -121,13 +126,13 @@ def recover_permissions(raw: bytes) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if _PERMISSION_NAME.fullmatch(n)))
 
 
-def parse_manifest(raw: bytes) -> ManifestFacts:
-    """Parse binary AXML into :class:`ManifestFacts`; raise ManifestError if unreadable.
+def parse_manifest(raw: bytes) -> Manifest:
+    """Parse binary AXML into :class:`Manifest`; raise ManifestError if unreadable.
 
     androguard's parser first; when it rejects the file (malware tampers with
     binary XML in ways Android tolerates), the tolerant reader in ``axml``,
     which reads it the way Android does. What the fallback had to do is in
-    ``ManifestFacts.notes``; a manifest it could read only in part also gets
+    ``Manifest.notes``; a manifest it could read only in part also gets
     the permission names of its whole string pool and ``incomplete``.
     """
     try:
@@ -172,8 +177,8 @@ def _named(elem: Any, *names: str) -> list[Any]:
     return [e for e in elem.iter() if _local(e.tag) in names]
 
 
-def _facts(root: Any) -> ManifestFacts:
-    """ManifestFacts from a <manifest> element (lxml from androguard, or ElementTree from ``axml``)."""
+def _facts(root: Any) -> Manifest:
+    """The :class:`Manifest` of a <manifest> element (lxml from androguard, or ElementTree from ``axml``)."""
 
     package = root.get("package")
     permissions: set[str] = set()
@@ -205,7 +210,7 @@ def _facts(root: Any) -> ManifestFacts:
             if c.kind in ("activity", "activity-alias") and MAIN in c.actions and LAUNCHER in c.categories
         }
     )
-    return ManifestFacts(
+    return Manifest(
         package=package,
         label=label,
         version_name=_attr(root, "versionName"),
