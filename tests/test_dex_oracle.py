@@ -45,7 +45,7 @@ from loguru import logger
 from appaudit.apk.dex.code import decode_method, instruction_starts, operands
 from appaudit.apk.dex.opcodes import LENGTHS
 from appaudit.apk.dex.reader import CodeSpan, DexFile
-from appaudit.model import Insn
+from appaudit.apk.dex.types import Insn
 
 logger.disable("androguard")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from appaudit.apk.collector import DEX_NAME, MANIFEST, Collector
 from appaudit.apk.container import ZipContainer
-from appaudit.model import quote_names
+from appaudit.report.model import quote_names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

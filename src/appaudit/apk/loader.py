@@ -8,6 +8,7 @@ import stat
 from dataclasses import dataclass
 
 from appaudit.apk.anomalies import record_anomalies
+from appaudit.apk.app import AppInfo
 from appaudit.apk.bundle import open_bundle
 from appaudit.apk.collector import MANIFEST, Collector
 from appaudit.apk.container import EntryError, ZipContainer, ZipError
@@ -17,7 +18,7 @@ from appaudit.apk.manifest import resolve_label
 from appaudit.apk.payloads import Searched, nested_payloads, recovered_payloads
 from appaudit.apk.signing import signer_sha256
 from appaudit.errors import InputError
-from appaudit.model import AppInfo, CoverageReason, ScanErrorEntry
+from appaudit.report.model import CoverageReason, ScanErrorEntry
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 
 from appaudit import deadline
 from appaudit.apk.anomalies import record_anomalies
+from appaudit.apk.app import RecoveredPayload
 from appaudit.apk.collector import Collector, has_classes_dex
 from appaudit.apk.container import Entry, EntryError, ZipContainer, ZipError
 from appaudit.apk.keys import key_candidates
 from appaudit.apk.recover import HEAD_SIZE, Plan, TrialBudget, plan, rc4_search, unwrap, worth_rc4
-from appaudit.model import CoverageReason, RecoveredPayload, quote_names
+from appaudit.report.model import CoverageReason, quote_names
 
 _DEX_MAGIC = b"dex\n"
 _ZIP_MAGIC = b"PK\x03\x04"

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from appaudit.apk.dex.opcodes import LENGTHS, OPCODES
+from appaudit.apk.dex.types import Insn
 from appaudit.errors import DexFormatError
-from appaudit.model import Insn
 
 if TYPE_CHECKING:
     from appaudit.apk.dex.reader import CodeSpan, DexFile

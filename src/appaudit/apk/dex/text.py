@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from appaudit import deadline
 from appaudit.apk.container import Entry, EntryError, ZipContainer
-from appaudit.model import CodeHit
+from appaudit.apk.dex.types import CodeHit
+from appaudit.model import EvidenceKind
 
 #: Distinct matches kept per embedded file by :meth:`TextSearch.matches`.
 MAX_TEXT_MATCHES = 200
@@ -62,7 +63,9 @@ class TextSearch:
                 continue
             seen.add(m.group())
             value = m.group().decode("utf-8", "replace")
-            hits.append(CodeHit(kind="text", dex=shown, class_name="", method="", offset=m.start(), value=value))
+            hits.append(
+                CodeHit(kind=EvidenceKind.TEXT, dex=shown, class_name="", method="", offset=m.start(), value=value)
+            )
             if len(seen) >= MAX_TEXT_MATCHES:
                 break
         return hits
