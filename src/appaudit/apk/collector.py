@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from appaudit.apk.app import RecoveredPayload
+from appaudit.apk.app import Manifest, RecoveredPayload
 from appaudit.apk.container import Budget, Entry, EntryError, ZipContainer
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.limits import Limits
-from appaudit.apk.manifest import Manifest, ManifestError, parse_manifest, recover_permissions
+from appaudit.apk.manifest import ManifestError, parse_manifest, recover_permissions
 from appaudit.errors import DexFormatError, InputError
 from appaudit.report.model import CoverageReason, ScanErrorEntry
 

@@ -88,7 +88,7 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         raise InputError(path, f"not a readable zip archive ({exc})") from None
 
     if MANIFEST in outer:
-        facts = found.app_manifest(found.manifest(outer, ""), "")
+        manifest = found.app_manifest(found.manifest(outer, ""), "")
         base_raw, base_zip, fmt = raw, outer, "apk"
         _app_code(found, outer, "")
         apks: list[Searched] = [(outer, "", 0)]
@@ -99,7 +99,7 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         bundle = open_bundle(found, outer)
         record_anomalies(found, outer, "")
         base = bundle.base
-        facts = found.app_manifest(base.manifest, base.name + "!")
+        manifest = found.app_manifest(base.manifest, base.name + "!")
         base_raw, base_zip, fmt = base.raw, base.zip, bundle.format
         apks = []
         for apk in (base, *bundle.splits):
@@ -120,16 +120,8 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         sha1=hashlib.sha1(raw).hexdigest(),  # noqa: S324 - identity, not security
         md5=hashlib.md5(raw).hexdigest(),  # noqa: S324 - identity, not security
         size=len(raw),
-        package=facts.package,
-        label=_label(facts.label, base_zip),
-        version_name=facts.version_name,
-        version_code=facts.version_code,
-        min_sdk=facts.min_sdk,
-        target_sdk=facts.target_sdk,
-        permissions=facts.permissions,
-        application_class=facts.application_class,
-        launcher_activities=facts.launcher_activities,
-        components=facts.components,
+        manifest=manifest,
+        label=_label(manifest.label, base_zip),
         signer_sha256=signers,
         dex_files=tuple(d.name for d in found.dex_files),
         zip_entries=tuple(sorted(found.entry_names)),

@@ -11,13 +11,13 @@ reported as the reference, not resolved through resources.arsc.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from androguard.core.axml import AXMLPrinter
 from loguru import logger
 
-from appaudit.apk.app import Component
+from appaudit.apk.app import Component, Manifest
 from appaudit.apk.axml import AxmlError, parse_axml
 
 # androguard logs through loguru at DEBUG; errors reach the report instead.
@@ -28,34 +28,6 @@ _COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provide
 _PERMISSION_TAGS = ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
 MAIN = "android.intent.action.MAIN"
 LAUNCHER = "android.intent.category.LAUNCHER"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
-    """What an APK's AndroidManifest.xml says, as plain values; a field the manifest does not give
-    (or an unreadable manifest does not show) keeps its empty default."""
-
-    package: str | None = None
-    label: str | None = None
-    """``android:label`` of <application> as written (a literal or ``@7F0B001C``)."""
-    version_name: str | None = None
-    version_code: str | None = None
-    min_sdk: int | None = None
-    target_sdk: int | None = None
-    permissions: tuple[str, ...] = ()
-    """uses-permission and uses-permission-sdk-23 names, sorted, unique."""
-    application_class: str | None = None
-    """The <application>'s ``android:name``, qualified."""
-    launcher_activities: tuple[str, ...] = ()
-    """Activities (and aliases, by their target) with a MAIN/LAUNCHER intent filter, sorted."""
-    components: tuple[Component, ...] = ()
-    """Activities, aliases, services, receivers and providers, sorted by kind and name."""
-    split: str | None = None
-    """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
-    notes: tuple[str, ...] = ()
-    """How the file had to be read when androguard's parser rejected it (empty when it did not)."""
-    incomplete: bool = False
-    """The tolerant reader stopped before the end of the <manifest> element: facts may be missing."""
 
 
 class ManifestError(Exception):
