@@ -6,7 +6,7 @@ tables, opcode byte 0x00 with an identifying high byte) are skipped by their own
 size so that their data is never mistaken for code.
 
 :func:`decode_method` reads each instruction once, straight into the
-:class:`~appaudit.model.Insn` the analysis uses, its constant-pool reference
+:class:`~appaudit.apk.dex.types.Insn` the analysis uses, its constant-pool reference
 resolved: decoding is on the hot path of every chain search, so there is no
 intermediate form. Operands are read by one small function per instruction
 format (``_FORMATS``).

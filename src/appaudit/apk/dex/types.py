@@ -44,7 +44,7 @@ class CodeHit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Insn:
-    """One decoded instruction with its constant-pool reference resolved."""
+    """One decoded instruction with its constant-pool reference resolved (made by ``apk.dex.code.decode_method``)."""
 
     offset: int
     """Byte offset from the start of the method's bytecode."""
