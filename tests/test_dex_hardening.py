@@ -160,8 +160,8 @@ def test_decode_method_payloads_truncation_and_unresolvable_references() -> None
     dex.data = dex.data + body
     insns = decode_method(dex, CodeSpan(start, start + len(body), 0, 0))
     assert insns == (
-        Insn(offset=0, op="const/4", regs=(1,), literal=-1),
-        Insn(offset=2, op="const-string", regs=(0,)),
-        Insn(offset=6, op="packed-switch-payload"),
-        Insn(offset=18, op="const-wide"),
+        Insn(offset=0, op="const/4", opcode=0x12, length=1, regs=(1,), literal=-1),
+        Insn(offset=2, op="const-string", opcode=0x1A, length=2, regs=(0,), index=0xFFFF),
+        Insn(offset=6, op="packed-switch-payload", opcode=0x0100, length=6),
+        Insn(offset=18, op="const-wide", opcode=0x18, length=5),
     )

@@ -42,9 +42,8 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from appaudit.apk.dex.code import decode_method, instruction_starts, operands
-from appaudit.apk.dex.opcodes import LENGTHS
-from appaudit.apk.dex.reader import CodeSpan, DexFile
+from appaudit.apk.dex.code import decode_method, instruction_starts
+from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.dex.types import Insn
 
 logger.disable("androguard")
@@ -268,11 +267,10 @@ def _ag_ref(view: AgView, ins: Any) -> Any:
     return None
 
 
-def _our_ref(dex: DexFile, span: CodeSpan, ins: Insn) -> Any:
+def _our_ref(dex: DexFile, ins: Insn) -> Any:
     """The reference of one of our decoded instructions, spelled as ``_ag_ref`` spells androguard's:
-    the resolved ``Insn.ref`` analysis reads, and the raw operands for the pool items it does not keep."""
-    pos = span.start + ins.offset
-    op = dex.data[pos]
+    the resolved ``Insn.ref`` the analysis reads, and the encoded indices of the pool items it does not resolve."""
+    op = ins.opcode
     if op in OPS_INVOKE:
         return ("method", ins.ref)
     if op in OPS_STRING:
@@ -281,15 +279,14 @@ def _our_ref(dex: DexFile, span: CodeSpan, ins: Insn) -> Any:
         return ("field", ins.ref)
     if op in OPS_TYPE:
         return ("type", ins.ref)
-    _regs, index, _lit, _target, proto = operands(dex.data, pos, span.start)
     if op in OPS_INVOKE_POLYMORPHIC:
-        return ("method", ins.ref, dex.proto_desc(proto))  # type: ignore[arg-type]
+        return ("method", ins.ref, dex.proto_desc(ins.proto_index))  # type: ignore[arg-type]
     if op in OPS_CALL_SITE:
-        return ("call_site", index)
+        return ("call_site", ins.index)
     if op == OP_METHOD_HANDLE:
-        return ("method_handle", index)
+        return ("method_handle", ins.index)
     if op == OP_METHOD_TYPE:
-        return ("proto", dex.proto_desc(index))  # type: ignore[arg-type]
+        return ("proto", dex.proto_desc(ins.index))  # type: ignore[arg-type]
     return None
 
 
@@ -411,7 +408,7 @@ def build_view(raw: bytes, sample_seed: str | None) -> AgView:
     return view
 
 
-def androguard_rejects(data: bytes, pos: int, end: int) -> bool:
+def androguard_rejects(data: bytes, pos: int, end: int, ins: Insn) -> bool:
     """Whether androguard 4.1.4's linear sweep raises ``InvalidInstruction`` at ``pos``.
 
     Its rules: an unused opcode; a non-zero high byte in formats 10x, 20t, 30t and 32x
@@ -430,7 +427,7 @@ def androguard_rejects(data: bytes, pos: int, end: int) -> bool:
         return True
     if op == 0xFA and hi >> 4 > 5:
         return True
-    return pos + 2 * LENGTHS[op] > end
+    return pos + 2 * ins.length > end
 
 
 # --------------------------------------------------------------------------- cases
@@ -648,7 +645,8 @@ def test_instruction_boundaries_of_every_method(case: Case) -> None:
             mismatched.append(meth.ref)
             continue
         pos = span.start + meth.reject_at
-        if not androguard_rejects(data, pos, span.end):
+        ins = next(i for i in decode_method(case.dex, span) if i.offset == meth.reject_at)
+        if not androguard_rejects(data, pos, span.end, ins):
             rejected_unexplained.append((meth.ref, meth.reject_at, data[pos : pos + 2].hex()))
     assert mismatched == []
     assert rejected_unexplained == []
@@ -671,7 +669,7 @@ KNOWN_REJECTED: dict[str, list[str]] = {
 def test_decoded_instructions(case: Case) -> None:
     spans = {s.start: s for s in case.dex.code_spans}
     ours = {
-        start: [(i.offset, i.op, _our_ref(case.dex, spans[start], i)) for i in decode_method(case.dex, spans[start])]
+        start: [(i.offset, i.op, _our_ref(case.dex, i)) for i in decode_method(case.dex, spans[start])]
         for start in case.view.decoded
     }
     assert ours == case.view.decoded

@@ -8,8 +8,8 @@ size so that their data is never mistaken for code.
 :func:`decode_method` reads each instruction once, straight into the
 :class:`~appaudit.apk.dex.types.Insn` the analysis uses, its constant-pool reference
 resolved: decoding is on the hot path of every chain search, so there is no
-intermediate form. Operands are read by one small function per instruction
-format (``_FORMATS``).
+intermediate form (the smali view reads the same ``Insn``). Operands are read
+by one small function per instruction format (``_FORMATS``).
 """
 
 from __future__ import annotations
@@ -63,119 +63,119 @@ def instruction_starts(code: bytes | memoryview, start: int, end: int) -> Iterat
 
 # ------------------------------------------------------------------ operands
 #: What one format's reader returns: (registers, pool index, literal, target, second pool index).
-Operands = tuple[tuple[int, ...], int | None, int | None, int | None, int | None]
+_Operands = tuple[tuple[int, ...], int | None, int | None, int | None, int | None]
 #: A format's reader: (code, position, high byte of the first unit, offset in the method) -> operands.
-_Reader = Callable[[bytes, int, int, int], Operands]
-_NONE: Operands = ((), None, None, None, None)
+_Reader = Callable[[bytes, int, int, int], _Operands]
+_NONE: _Operands = ((), None, None, None, None)
 
 
-def _f10x(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f10x(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return _NONE
 
 
-def _f12x(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f12x(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi & 0xF, hi >> 4), None, None, None, None
 
 
-def _f11n(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f11n(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi & 0xF,), None, ((hi >> 4) ^ 0x8) - 0x8, None, None
 
 
-def _f11x(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f11x(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), None, None, None, None
 
 
-def _f10t(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f10t(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (), None, None, rel + 2 * ((hi ^ 0x80) - 0x80), None
 
 
-def _f20t(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f20t(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (), None, None, rel + 2 * _I16(c, p + 2)[0], None
 
 
-def _f22x(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f22x(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi, _U16(c, p + 2)[0]), None, None, None, None
 
 
-def _f21t(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f21t(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), None, None, rel + 2 * _I16(c, p + 2)[0], None
 
 
-def _f21s(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f21s(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), None, _I16(c, p + 2)[0], None, None
 
 
-def _f21h(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f21h(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     # const-wide/high16 (0x19) holds the top 16 of 64 bits, const/high16 the top 16 of 32
     return (hi,), None, _I16(c, p + 2)[0] << (48 if c[p] == 0x19 else 16), None, None
 
 
-def _f21c(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f21c(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), _U16(c, p + 2)[0], None, None, None
 
 
-def _f23x(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f23x(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi, c[p + 2], c[p + 3]), None, None, None, None
 
 
-def _f22b(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f22b(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi, c[p + 2]), None, (c[p + 3] ^ 0x80) - 0x80, None, None
 
 
-def _f22t(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f22t(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi & 0xF, hi >> 4), None, None, rel + 2 * _I16(c, p + 2)[0], None
 
 
-def _f22s(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f22s(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi & 0xF, hi >> 4), None, _I16(c, p + 2)[0], None, None
 
 
-def _f22c(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f22c(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi & 0xF, hi >> 4), _U16(c, p + 2)[0], None, None, None
 
 
-def _f32x(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f32x(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (_U16(c, p + 2)[0], _U16(c, p + 4)[0]), None, None, None, None
 
 
-def _f30t(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f30t(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (), None, None, rel + 2 * _I32(c, p + 2)[0], None
 
 
-def _f31t(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f31t(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), None, None, rel + 2 * _I32(c, p + 2)[0], None
 
 
-def _f31i(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f31i(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), None, _I32(c, p + 2)[0], None, None
 
 
-def _f31c(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f31c(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), _U32(c, p + 2)[0], None, None, None
 
 
-def _f35c(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f35c(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     cdef = _U16(c, p + 4)[0]
     regs = (cdef & 0xF, (cdef >> 4) & 0xF, (cdef >> 8) & 0xF, cdef >> 12, hi & 0xF)
     return regs[: hi >> 4], _U16(c, p + 2)[0], None, None, None
 
 
-def _f45cc(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f45cc(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     regs, index, _l, _t, _p = _f35c(c, p, hi, rel)
     return regs, index, None, None, _U16(c, p + 6)[0]
 
 
-def _f3rc(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f3rc(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     first = _U16(c, p + 4)[0]
     return tuple(range(first, first + hi)), _U16(c, p + 2)[0], None, None, None
 
 
-def _f4rcc(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f4rcc(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     regs, index, _l, _t, _p = _f3rc(c, p, hi, rel)
     return regs, index, None, None, _U16(c, p + 6)[0]
 
 
-def _f51l(c: bytes, p: int, hi: int, rel: int) -> Operands:
+def _f51l(c: bytes, p: int, hi: int, rel: int) -> _Operands:
     return (hi,), None, _I64(c, p + 2)[0], None, None
 
 
@@ -213,14 +213,6 @@ _TABLE: tuple[tuple[str, int, _Reader, str], ...] = tuple(
 )
 
 
-def operands(code: bytes, pos: int, start: int) -> Operands:
-    """The operands of the (non-payload, complete) instruction at absolute position ``pos`` of a method
-    whose insns start at ``start``, as its format encodes them: (registers, pool index, literal, branch
-    target, second pool index). What :func:`decode_method` reads; the pool indices it does not keep
-    (call sites, method handles, invoke-polymorphic's proto) are here for the oracle tests."""
-    return _TABLE[code[pos]][2](code, pos, code[pos + 1], pos - start)
-
-
 def _ref(dex: DexFile, kind: str, index: int) -> tuple[str | None, str]:
     """(reference, its kind) of a pool index; (None, "") for kinds not resolved or an index out of range."""
     try:
@@ -254,15 +246,30 @@ def decode_method(dex: DexFile, span: CodeSpan) -> tuple[Insn, ...]:
         hi = code[pos + 1]
         rel = pos - start
         if op == 0 and hi != 0:
-            out.append(Insn(offset=rel, op=_PAYLOAD_NAMES.get(hi, "nop")))
-            pos += payload_units(code, pos, end) * 2
+            units = payload_units(code, pos, end)
+            out.append(Insn(offset=rel, op=_PAYLOAD_NAMES.get(hi, "nop"), opcode=hi << 8, length=units))
+            pos += units * 2
             continue
         name, units, read, kind = table[op]
         if pos + units * 2 > end:
-            out.append(Insn(offset=rel, op=name))
+            out.append(Insn(offset=rel, op=name, opcode=op, length=units))
             break
-        regs, index, literal, target, _proto = read(code, pos, hi, rel)
+        regs, index, literal, target, proto = read(code, pos, hi, rel)
         ref, ref_kind = _ref(dex, kind, index) if index is not None else (None, "")
-        out.append(Insn(offset=rel, op=name, regs=regs, ref=ref, ref_kind=ref_kind, literal=literal, target=target))
+        out.append(
+            Insn(
+                offset=rel,
+                op=name,
+                opcode=op,
+                length=units,
+                regs=regs,
+                ref=ref,
+                ref_kind=ref_kind,
+                literal=literal,
+                target=target,
+                index=index,
+                proto_index=proto,
+            )
+        )
         pos += units * 2
     return tuple(out)
