@@ -34,7 +34,13 @@ for _banned in FORBIDDEN.values():
 #: The modules holding the types a layer makes: layers above may import them although the rest of
 #: that layer is forbidden to them (``model`` and ``errors`` import none of them).
 TYPE_MODULES = frozenset(
-    {"appaudit.apk.app", "appaudit.apk.dex.types", "appaudit.analysis.facts", "appaudit.report.model"}
+    {
+        "appaudit.apk.app",
+        "appaudit.apk.dex.types",
+        "appaudit.analysis.facts",
+        "appaudit.analysis.fingerprint_types",
+        "appaudit.report.model",
+    }
 )
 #: The packages that import nothing of another layer, type modules included.
 NO_TYPE_MODULES = {"model", "errors"}
@@ -45,6 +51,7 @@ PRIVATE_IMPORT_EXCEPTIONS = {
     # batch records reuse the JSON v1 dict; one to_dict/from_dict pair for batch and history is issue 11
     ("batch/records.py", "appaudit.report.json_v1"),
 }
+
 
 def _modules() -> list[tuple[Path, ast.Module]]:
     return [(p, ast.parse(p.read_text(), str(p))) for p in sorted(SRC.rglob("*.py"))]

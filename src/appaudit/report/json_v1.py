@@ -11,6 +11,7 @@ from typing import Any
 
 from appaudit.analysis.facts import ChainStep, HarvestChain
 from appaudit.model import Evidence, Owner
+from appaudit.report.json_fingerprints import fingerprints_dict
 from appaudit.report.model import DataClassResult, Finding, Report
 
 SCHEMA_VERSION = "1"
@@ -175,6 +176,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             for p in report.policies
         ],
         "errors": [{"where": e.where, "message": e.message} for e in report.errors],
+        "fingerprints": fingerprints_dict(report.fingerprints),
         "run": (
             {"started_at": report.run.started_at, "duration_s": report.run.duration_s}
             if report.run is not None
