@@ -675,6 +675,13 @@ def _error(message: str) -> None:
     sys.stderr.write(f"appaudit: error: {message}\n")
 
 
+# ---------------------------------------------------------------- families and browse (issue 17)
+
+from appaudit.cli_store import FAMILIES_HELP, families  # noqa: E402  (the commands live beside, registered here)
+
+app.command(epilog=FAMILIES_HELP)(families)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and exit with a documented code."""
     from appaudit.errors import AppAuditError, ConfigError, InputError, RuleError

@@ -1,0 +1,89 @@
+"""``appaudit families`` and ``appaudit browse``: commands over a results store (registered in cli.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from appaudit.families.model import MAX_SHARED, MIN_SCORE
+
+FAMILIES_HELP = (
+    "Exit codes: 0 done (families found or not); 2 usage error; 3 input error (no such store, "
+    "unreadable APK); 4 store error (a schema version this appaudit cannot read, or cannot write --output)."
+)
+
+
+class FamiliesFormat(StrEnum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+def _write(text: str, output: Path | None) -> None:
+    from appaudit.errors import ConfigError
+
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}") from exc
+
+
+def families(
+    apk: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[APP]", help="An APK to place against the store (default: every family).", show_default=False
+        ),
+    ] = None,
+    db: Annotated[Path, typer.Option("--db", help="The SQLite results store.")] = Path("results.sqlite"),
+    fmt: Annotated[FamiliesFormat, typer.Option("--format", "-f", help="Output format.")] = FamiliesFormat.text,
+    min_score: Annotated[
+        float, typer.Option("--min-score", min=0.0, max=1.0, help="Link apps whose score is at least this.")
+    ] = MIN_SCORE,
+    max_shared: Annotated[
+        int, typer.Option("--max-shared", min=2, help="Ignore keys more apps than this share (library or SDK code).")
+    ] = MAX_SHARED,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save", help="Also store each app's family in the store (for appaudit browse).")
+    ] = False,
+    report_url: Annotated[
+        str, typer.Option("--report-url", help="HTML: each app links to this + its SHA-256.")
+    ] = "http://127.0.0.1:8001/-/appaudit/report/",
+) -> None:
+    """Group the store's apps that share harvesting code, upload endpoints or a signer."""
+    from appaudit.families.api import apk_family, store_families
+    from appaudit.families.render import render_html, render_json, render_text
+    from appaudit.families.store_read import migrate_store, save_members
+
+    if save and apk is not None:
+        raise typer.BadParameter("--save stores the families of the whole store; give no APP", param_hint="--save")
+    if save:
+        migrate_store(db)
+    if apk is not None:
+        result = apk_family(apk, db, min_score=min_score, max_shared=max_shared)
+    else:
+        result = store_families(db, min_score=min_score, max_shared=max_shared)
+    if save:
+        save_members(db, result)
+    if fmt == FamiliesFormat.json:
+        text = render_json(result)
+    elif fmt == FamiliesFormat.html:
+        text = render_html(result, report_url=report_url)
+    else:
+        text = render_text(result)
+    _write(text, output)
+    raise typer.Exit(0)
