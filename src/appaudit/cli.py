@@ -872,9 +872,10 @@ def _error(message: str) -> None:
 
 # ---------------------------------------------------------------- families and browse (issue 17)
 
-from appaudit.cli_store import FAMILIES_HELP, families  # noqa: E402  (the commands live beside, registered here)
+from appaudit.cli_store import BROWSE_HELP, FAMILIES_HELP, browse, families  # noqa: E402  (commands beside; registered here)
 
 app.command(epilog=FAMILIES_HELP)(families)
+app.command(epilog=BROWSE_HELP)(browse)
 
 
 def _warn(message: str) -> None:

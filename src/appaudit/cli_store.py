@@ -87,3 +87,45 @@ def families(
         text = render_text(result)
     _write(text, output)
     raise typer.Exit(0)
+
+
+BROWSE_HELP = (
+    "Exit codes: 0 the server stopped normally (Ctrl-C); 2 usage error; 3 no such store; "
+    "4 Datasette missing (pip install 'appaudit[browse]') or a store schema this appaudit cannot read; "
+    "otherwise Datasette's own exit code."
+)
+
+
+def browse(
+    db: Annotated[Path, typer.Option("--db", help="The SQLite results store.")] = Path("results.sqlite"),
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8001,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (other than 127.0.0.1 exposes the store to the network).")
+    ] = "127.0.0.1",
+    allow_sql: Annotated[
+        bool, typer.Option("--allow-sql", help="Allow arbitrary read-only SQL (default: named queries only).")
+    ] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Follow a store a batch is still writing (default: immutable).")
+    ] = False,
+) -> None:
+    """Browse a results store in Datasette: one row per app, facets, named queries, each app's report."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from appaudit.browse.config import serve_command
+    from appaudit.errors import ConfigError
+    from appaudit.families.store_read import connect_readonly
+
+    connect_readonly(db).close()  # a missing or old store fails here, with its own message
+    if importlib.util.find_spec("datasette") is None:
+        raise ConfigError("Datasette is not installed: pip install 'appaudit[browse]'")
+    with tempfile.TemporaryDirectory(prefix="appaudit-browse-") as work:
+        cmd = serve_command(db, Path(work), host=host, port=port, allow_sql=allow_sql, live=live)
+        sys.stderr.write(f"appaudit: serving {db} read-only at http://{host}:{port}/ (Ctrl-C stops)\n")
+        try:
+            code = subprocess.call(cmd)
+        except KeyboardInterrupt:
+            code = 0
+    raise typer.Exit(code)

@@ -72,8 +72,8 @@ def _keys(db: sqlite3.Connection) -> Iterator[tuple[str, Key]]:
     ):
         reason = _KINDS[kind]
         yield sha, Key(reason=reason, value=value, detail=_detail(reason, data_class, detail))
-    for sha, host, path, data_class in db.execute("SELECT DISTINCT apk_sha256, host, path, data_class FROM endpoints"):
-        yield sha, Key(reason=Reason.ENDPOINT, value=host + path, detail=data_class)
+    for sha, host, path in db.execute("SELECT DISTINCT apk_sha256, host, path FROM endpoints"):
+        yield sha, Key(reason=Reason.ENDPOINT, value=host + path)
         yield sha, Key(reason=Reason.HOST, value=host)
 
 
@@ -98,7 +98,7 @@ def _row_keys(fingerprints: tuple[FingerprintRow, ...], endpoints: tuple[Endpoin
     ]
     for e in endpoints:
         keys += [
-            Key(reason=Reason.ENDPOINT, value=e.host + e.path, detail=e.data_class),
+            Key(reason=Reason.ENDPOINT, value=e.host + e.path),
             Key(reason=Reason.HOST, value=e.host),
         ]
     return keys
