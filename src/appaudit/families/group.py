@@ -66,7 +66,8 @@ def group(
     for key, i in keys:
         lists[key].add(i)
     sdk_set: dict[int, str] = {}
-    pairs: dict[tuple[int, int], int] = defaultdict(int)
+    n = len(apps)
+    pairs: dict[int, int] = defaultdict(int)  # i * n + j (i < j) -> reason bits: ints keep 10^6 pairs small
     common = 0
     for key, members in lists.items():
         if key.reason == Reason.SDK_SET:
@@ -76,11 +77,12 @@ def group(
             common += 1
             continue
         bit = _BITS[key.reason]
-        for pair in combinations(sorted(members), 2):
-            pairs[pair] |= bit
+        for i, j in combinations(sorted(members), 2):
+            pairs[i * n + j] |= bit
     uf = _UnionFind(len(apps))
     links: list[tuple[int, int, float, tuple[Reason, ...]]] = []
-    for (i, j), mask in pairs.items():
+    for pair, mask in pairs.items():
+        i, j = divmod(pair, n)
         if i in sdk_set and sdk_set[i] == sdk_set.get(j):
             mask |= _BITS[Reason.SDK_SET]
         reasons = _reasons(mask)

@@ -67,14 +67,22 @@ def load(db: sqlite3.Connection) -> tuple[list[AppNode], list[tuple[Key, int]]]:
 
 
 def _keys(db: sqlite3.Connection) -> Iterator[tuple[str, Key]]:
+    seen: dict[tuple[Reason, str], Key] = {}  # one Key object per distinct key: 10^5 apps share most
+
+    def key(reason: Reason, value: str, detail: str = "") -> Key:
+        found = seen.get((reason, value))
+        if found is None:
+            found = seen[(reason, value)] = Key(reason=reason, value=value, detail=detail)
+        return found
+
     for sha, kind, value, data_class, detail in db.execute(
         "SELECT DISTINCT apk_sha256, kind, value, data_class, detail FROM fingerprints"
     ):
         reason = _KINDS[kind]
-        yield sha, Key(reason=reason, value=value, detail=_detail(reason, data_class, detail))
+        yield sha, key(reason, value, _detail(reason, data_class, detail))
     for sha, host, path in db.execute("SELECT DISTINCT apk_sha256, host, path FROM endpoints"):
-        yield sha, Key(reason=Reason.ENDPOINT, value=host + path)
-        yield sha, Key(reason=Reason.HOST, value=host)
+        yield sha, key(Reason.ENDPOINT, host + path)
+        yield sha, key(Reason.HOST, host)
 
 
 def _detail(reason: Reason, data_class: str | None, detail: str | None) -> str:
