@@ -116,3 +116,32 @@ def test_every_report_has_a_fingerprints_block_the_schema_accepts() -> None:
     assert report_json("benign")["fingerprints"]["chains"] == []
     signed = report_json("signed")
     assert signed["fingerprints"]["signers"] == signed["app"]["signer_sha256"] != []
+
+
+class _BrokenCode:
+    """A code index whose method decoding fails (a damaged DEX)."""
+
+    def method_code(self, class_name: str, method: str) -> None:
+        raise ValueError("damaged")
+
+
+def test_a_method_that_cannot_be_decoded_costs_only_its_fingerprint() -> None:
+    from appaudit.analysis.facts import ChainStep, HarvestChain, HarvestFacts
+    from appaudit.analysis.fingerprints import app_fingerprints
+    from appaudit.model import Channel, Evidence, EvidenceKind
+
+    read = Evidence(kind=EvidenceKind.SGET, value="x", dex="classes.dex", class_name="a.B", method="m()V", offset=0)
+    sink = Evidence(kind=EvidenceKind.INVOKE, value="y", dex="classes.dex", class_name="a.B", method="m()V", offset=4)
+    chain = HarvestChain(
+        data_class="contacts",
+        read=read,
+        steps=(ChainStep(class_name="a.B", method="m()V"),),
+        channel=Channel.NETWORK,
+        sink=sink,
+        urls=("https://H.invalid/u/1", "/relative"),
+    )
+    fp = app_fingerprints(_BrokenCode(), HarvestFacts(chains=(chain,)), ("c" * 64,), ())  # type: ignore[arg-type]
+    assert [(r.class_name, r.fingerprint) for r in fp.reads] == [("a.B", "")]
+    assert (fp.chains[0].steps, fp.chains[0].fingerprint) == (("",), "")
+    assert [(e.host, e.path) for e in fp.endpoints] == [("h.invalid", "/u/{n}")]
+    assert (fp.signers, fp.sdks, fp.sdk_set) == (("c" * 64,), (), "")

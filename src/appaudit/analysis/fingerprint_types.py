@@ -46,6 +46,7 @@ class ChainFingerprint:
     data_class: str
     channel: str
     fingerprint: str
+    """Hash of the channel and the steps' fingerprints; empty when a step's code was not decoded."""
     steps: tuple[str, ...]
     """Method fingerprints of the steps, read first (empty string: the step's code is not in the app)."""
 

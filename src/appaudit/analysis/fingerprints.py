@@ -108,7 +108,10 @@ class _Methods:
     def get(self, class_name: str, method: str) -> str:
         key = (class_name, method)
         if key not in self._seen:
-            body = self._code.method_code(class_name, method)
+            try:
+                body = self._code.method_code(class_name, method)
+            except Exception:  # a method that cannot be decoded costs its fingerprint, never the report
+                body = None
             self._seen[key] = method_fingerprint(body.insns) if body is not None else ""
         return self._seen[key]
 
@@ -124,7 +127,8 @@ def _chain(chain: HarvestChain, methods: _Methods) -> ChainFingerprint:
     return ChainFingerprint(
         data_class=chain.data_class,
         channel=chain.channel,
-        fingerprint=_digest((chain.channel, *steps)),
+        # a step without code would make every such chain alike: no fingerprint rather than a shared one
+        fingerprint=_digest((chain.channel, *steps)) if all(steps) else "",
         steps=steps,
     )
 

@@ -39,7 +39,7 @@ def rows_from_report(doc: Mapping[str, Any]) -> tuple[tuple[FingerprintRow, ...]
     if not isinstance(fp, Mapping):
         return (), ()
     keys: set[FingerprintRow] = set()
-    for c in fp.get("chains", ()):
+    for c in (c for c in fp.get("chains", ()) if c["fingerprint"]):
         keys.add(FingerprintRow(kind="chain", value=c["fingerprint"], data_class=c["data_class"], detail=c["channel"]))
     for r in fp.get("reads", ()):
         if r["fingerprint"]:
