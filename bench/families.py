@@ -76,11 +76,11 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 t0, c0 = time.perf_counter(), time.process_time()
 from appaudit.families.api import store_families
-from appaudit.families.render import render_json
+from appaudit.families.render import iter_json
 r = store_families(Path(sys.argv[1]))
 grouped = (round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2))
 grouped_rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-text = render_json(r)
+size = sum(len(piece) for piece in iter_json(r))  # streamed as the CLI writes it
 print(json.dumps({
     "families_wall_s": grouped[0],
     "families_cpu_s": grouped[1],
@@ -92,7 +92,7 @@ print(json.dumps({
     "apps_in_families": sum(len(f.apps) for f in r.families),
     "largest": max((len(f.apps) for f in r.families), default=0),
     "common_keys": r.common_keys,
-    "json_mib": round(len(text) / 2**20, 1),
+    "json_mib": round(size / 2**20, 1),
 }))
 """
 

@@ -152,3 +152,14 @@ def test_older_store_is_refused(store: Path, tmp_path: Path, capsys: pytest.Capt
     )
     assert run_cli(["families", "--db", str(tmp_path / "none.sqlite")], capsys).code == 3
     assert run_cli(["families", fixture_apk("benign"), "--db", str(store), "--save"], capsys).code == 2
+
+
+def test_streamed_json_is_the_document(store: Path) -> None:
+    from appaudit.families.api import store_families
+    from appaudit.families.render import iter_json, render_json, to_dict
+
+    for min_score in (0.5, 1.0, 0.4):
+        result = store_families(store, min_score=min_score)
+        assert json.loads(render_json(result)) == to_dict(result)
+    empty = store_families(store, max_shared=2)
+    assert json.loads("".join(iter_json(empty)))["families"] == [] == to_dict(empty)["families"]

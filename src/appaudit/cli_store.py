@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -24,15 +25,16 @@ class FamiliesFormat(StrEnum):
     html = "html"
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(pieces: Iterable[str], output: Path | None) -> None:
     from appaudit.errors import ConfigError
 
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(pieces)
         return
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(pieces)
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -66,7 +68,7 @@ def families(
 ) -> None:
     """Group the store's apps that share harvesting code, upload endpoints or a signer."""
     from appaudit.families.api import apk_family, store_families
-    from appaudit.families.render import render_html, render_json, render_text
+    from appaudit.families.render import iter_json, render_html, render_text
     from appaudit.families.store_read import migrate_store, save_members
 
     if save and apk is not None:
@@ -80,12 +82,12 @@ def families(
     if save:
         save_members(db, result)
     if fmt == FamiliesFormat.json:
-        text = render_json(result)
+        pieces: Iterable[str] = iter_json(result)
     elif fmt == FamiliesFormat.html:
-        text = render_html(result, report_url=report_url)
+        pieces = [render_html(result, report_url=report_url)]
     else:
-        text = render_text(result)
-    _write(text, output)
+        pieces = [render_text(result)]
+    _write(pieces, output)
     raise typer.Exit(0)
 
 

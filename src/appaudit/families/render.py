@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from html import escape
 from importlib.resources import files
 from string import Template
@@ -26,6 +27,10 @@ def _summary(r: FamiliesResult) -> str:
 
 def to_dict(r: FamiliesResult) -> dict[str, Any]:
     """The JSON document as plain data."""
+    return {**_head(r), "families": [_family_dict(f) for f in r.families]}
+
+
+def _head(r: FamiliesResult) -> dict[str, Any]:
     return {
         "schema": FAMILIES_SCHEMA,
         "query": r.query,
@@ -35,35 +40,44 @@ def to_dict(r: FamiliesResult) -> dict[str, Any]:
         "apps_total": r.apps_total,
         "apps_without_keys": r.apps_without_keys,
         "common_keys": r.common_keys,
-        "families": [
+    }
+
+
+def _family_dict(f: Family) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "size": len(f.apps),
+        "apps": [
             {
-                "id": f.id,
-                "size": len(f.apps),
-                "apps": [
-                    {
-                        "sha256": a.sha256,
-                        "package": a.package,
-                        "path": a.path,
-                        "verdict": a.verdict,
-                        "signers": list(a.signers),
-                    }
-                    for a in f.apps
-                ],
-                "links": [
-                    {"a": x.a, "b": x.b, "score": x.score, "reasons": [str(r) for r in x.reasons]} for x in f.links
-                ],
-                "shared": [
-                    {"reason": s.key.reason.value, "value": s.key.value, "detail": s.key.detail, "apps": s.apps}
-                    for s in f.shared
-                ],
+                "sha256": a.sha256,
+                "package": a.package,
+                "path": a.path,
+                "verdict": a.verdict,
+                "signers": list(a.signers),
             }
-            for f in r.families
+            for a in f.apps
+        ],
+        "links": [{"a": x.a, "b": x.b, "score": x.score, "reasons": [str(r) for r in x.reasons]} for x in f.links],
+        "shared": [
+            {"reason": s.key.reason.value, "value": s.key.value, "detail": s.key.detail, "apps": s.apps}
+            for s in f.shared
         ],
     }
 
 
+def iter_json(r: FamiliesResult) -> Iterator[str]:
+    """The JSON document (:func:`to_dict`) in pieces, one family at a time: a store of 10^5 apps
+    makes hundreds of MiB of JSON, which is never held whole."""
+    head = json.dumps(_head(r), indent=2, ensure_ascii=False)
+    yield head[:-2] + ',\n  "families": ['
+    for n, f in enumerate(r.families):
+        body = json.dumps(_family_dict(f), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        yield ("," if n else "") + "\n    " + body
+    yield ("\n  " if r.families else "") + "]\n}\n"
+
+
 def render_json(r: FamiliesResult) -> str:
-    return json.dumps(to_dict(r), indent=2, ensure_ascii=False) + "\n"
+    return "".join(iter_json(r))
 
 
 def render_text(r: FamiliesResult) -> str:
