@@ -11,26 +11,31 @@ from conftest import report_json
 FAMILY = ("family_a", "family_b", "family_obfuscated")
 
 
+def _insn(**fields: object) -> Insn:
+    """An instruction; the fingerprint reads neither the opcode byte nor the length."""
+    return Insn(opcode=0, length=1, **fields)  # type: ignore[arg-type]
+
+
 def _insns(cls: str, reg: int, url: str, op: str = "const/4") -> tuple[Insn, ...]:
     return (
-        Insn(offset=0, op=op, regs=(reg,), literal=0),
-        Insn(offset=2, op="const-string", regs=(reg + 1,), ref=url, ref_kind="string"),
-        Insn(offset=6, op="invoke-static", regs=(reg,), ref=f"L{cls};->go(L{cls};I)V", ref_kind="method"),
-        Insn(
+        _insn(offset=0, op=op, regs=(reg,), literal=0),
+        _insn(offset=2, op="const-string", regs=(reg + 1,), ref=url, ref_kind="string"),
+        _insn(offset=6, op="invoke-static", regs=(reg,), ref=f"L{cls};->go(L{cls};I)V", ref_kind="method"),
+        _insn(
             offset=12,
             op="invoke-virtual/range",
             regs=(reg, reg + 1),
             ref="Ljava/net/URL;->openConnection()Ljava/net/URLConnection;",
             ref_kind="method",
         ),
-        Insn(
+        _insn(
             offset=18,
             op="sget-object",
             regs=(reg,),
             ref="Landroid/provider/CallLog$Calls;->CONTENT_URI:Landroid/net/Uri;",
             ref_kind="field",
         ),
-        Insn(offset=22, op="goto", target=0),
+        _insn(offset=22, op="goto", target=0),
     )
 
 
@@ -44,16 +49,16 @@ def test_framework_references_and_content_uris_are_kept() -> None:
     base = _insns("com/x/Up", 0, "x")
     other_api = (
         base[:3]
-        + (Insn(offset=12, op="invoke-virtual", ref="Ljava/net/URL;->getHost()Ljava/lang/String;", ref_kind="method"),)
+        + (_insn(offset=12, op="invoke-virtual", ref="Ljava/net/URL;->getHost()Ljava/lang/String;", ref_kind="method"),)
         + base[4:]
     )
     assert method_fingerprint(other_api) != method_fingerprint(base)
-    uri = (base[0], Insn(offset=2, op="const-string", ref="content://sms/inbox", ref_kind="string"), *base[2:])
+    uri = (base[0], _insn(offset=2, op="const-string", ref="content://sms/inbox", ref_kind="string"), *base[2:])
     assert method_fingerprint(uri) != method_fingerprint(base)
     # an app type in a prototype is a shape, a framework type a name
     proto = (
         base[:2]
-        + (Insn(offset=6, op="invoke-static", ref="Lcom/x/Up;->go(Landroid/os/Bundle;I)V", ref_kind="method"),)
+        + (_insn(offset=6, op="invoke-static", ref="Lcom/x/Up;->go(Landroid/os/Bundle;I)V", ref_kind="method"),)
         + base[3:]
     )
     assert method_fingerprint(proto) != method_fingerprint(base)
