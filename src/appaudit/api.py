@@ -23,6 +23,7 @@ from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
+from appaudit.declarations import compare_declarations, read_declarations
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
 from appaudit.model import AppInfo, CodeIndex, CoverageReason, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
@@ -54,6 +55,10 @@ class ScanOptions:
     """Size, ratio and nesting limits for reading the input (see apk.limits)."""
     timeout: float | None = None
     """Seconds the scan may take before it reports what it has (coverage reason ``timeout``); None: no cap."""
+    data_safety: str | None = None
+    """A Data safety declaration (Play Console CSV or declaration form) to hold against the code."""
+    privacy_policy: str | None = None
+    """A privacy policy (text, HTML or PDF) to hold against the code."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -63,6 +68,9 @@ class ScanOptions:
             "chain_depth": self.chain_depth,
             "policies": list(self.policies) if self.policies is not None else None,
             "timeout": self.timeout,
+            # only when given, so a report without a declaration is unchanged
+            **({"data_safety": self.data_safety} if self.data_safety else {}),
+            **({"privacy_policy": self.privacy_policy} if self.privacy_policy else {}),
         }
 
 
@@ -78,16 +86,19 @@ def _harvest(
 
 @cache
 def _bundled_rules() -> dict[str, Rule]:
-    return {r.id: r for r in load_ruleset().rules}
+    bundled = load_ruleset()
+    return {r.id: r for r in bundled.rules + bundled.declaration_rules}
 
 
-def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
-    """Every rule of ``ruleset`` as a report carries it; the bundled pack's rules are marked documented."""
+def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInfo, ...]:
+    """Every rule of ``ruleset`` as a report carries it (with the declaration rules when a declaration
+    was compared); the bundled pack's rules are marked documented."""
     try:
         bundled = _bundled_rules()
     except RuleError:  # a broken bundled pack only costs the documentation links
         bundled = {}
-    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in ruleset.rules)
+    rules = sorted(ruleset.rules + ruleset.declaration_rules, key=lambda r: r.id) if declarations else ruleset.rules
+    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in rules)
 
 
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
@@ -102,6 +113,12 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     t0 = time.perf_counter()
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
+    # read before the APK, so a bad declaration file fails at once
+    declared = (
+        read_declarations(ruleset, options.data_safety, options.privacy_policy)
+        if options.data_safety or options.privacy_policy
+        else None
+    )
     with deadline.time_cap(options.timeout):
         facts = load_apk(path, options.limits)
         with deadline.phase(HARVEST_SHARE):
@@ -139,6 +156,10 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     )
     coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
     classes = data_class_results(findings, harvest)
+    declarations = None
+    if declared is not None:
+        contradictions, declarations = compare_declarations(ruleset, declared, classes, findings)
+        findings = tuple(sorted(findings + contradictions, key=lambda f: f.sort_key()))
     packs = select_packs(ruleset.policy_packs, tuple(options.policies or ())) if options.policies != () else ()
     return Report(
         tool_name=TOOL_NAME,
@@ -152,7 +173,8 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         errors=tuple(
             sorted(facts.errors + result.errors + dex_errors + harvest_errors, key=lambda e: (e.where, e.message))
         ),
-        policies=evaluate_policies(packs, classes),
+        policies=evaluate_policies(packs, classes, findings),
+        declarations=declarations,
         run=None
         if options.deterministic
         else RunInfo(
@@ -161,5 +183,5 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         ),
         options=options.describe(),
         input_path=path,
-        rules=rule_infos(ruleset),
+        rules=rule_infos(ruleset, declarations=declared is not None),
     )

@@ -174,6 +174,21 @@ def scan(
             help="Change an input limit, e.g. max_entry_size=512M (repeatable; see README, Limits).",
         ),
     ] = None,
+    data_safety: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-safety",
+            metavar="FILE",
+            help="Hold the code against this Data safety declaration: a Play Console CSV export or a "
+            "declaration form (YAML/JSON); see docs/declarations.md.",
+        ),
+    ] = None,
+    privacy_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--privacy-policy", metavar="FILE", help="Hold the code against this privacy policy (text, HTML or PDF)."
+        ),
+    ] = None,
 ) -> None:
     """Scan one APK or split bundle (.apks, .xapk, .apkm) and report what it declares and what its code reads."""
     from appaudit.api import ScanOptions
@@ -201,6 +216,8 @@ def scan(
         chain_depth=chain_depth,
         policies=tuple(policy or ()) or None,
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
+        data_safety=str(data_safety) if data_safety else None,
+        privacy_policy=str(privacy_policy) if privacy_policy else None,
     )
     report = run_scan(path, options)
     if accepted is not None:

@@ -10,7 +10,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # at run time the annotation stays a string: declarations imports this module
+    from appaudit.declarations.model import DeclarationReport
 
 
 class Severity(IntEnum):
@@ -620,6 +623,8 @@ class Report:
     """The path as given (display only; not part of the JSON identity)."""
     rules: tuple[RuleInfo, ...] = field(default=(), compare=False)
     """Every rule of the ruleset used, sorted by id (for SARIF; not in the JSON)."""
+    declarations: DeclarationReport | None = None
+    """The declarations given and how they compare with the code (None: none was given)."""
 
     def max_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
