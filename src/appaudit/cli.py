@@ -220,6 +220,10 @@ def scan(
         privacy_policy=str(privacy_policy) if privacy_policy else None,
     )
     report = run_scan(path, options)
+    if report.declarations is not None:  # said, never fatal: an unknown row, a policy without text
+        ds = report.declarations.data_safety
+        for note in (ds.warnings if ds else ()) + report.declarations.incomplete:
+            sys.stderr.write(f"appaudit: warning: {note}\n")
     if accepted is not None:
         from appaudit.history.baseline import apply_baseline
 

@@ -141,7 +141,8 @@ def optional_but_startup(declared: Declared, facts: ClassFacts) -> list[Evidence
     paths = [p for p in facts.result.startup_paths if p.trigger in ("startup", "boot") and not p.asks_permission_first]
     if not paths:
         return []
-    return _rows(use, ds) + [Evidence(kind="entry_point", value=f"{p.trigger}: {p.entry}") for p in paths]
+    entries = [Evidence(kind="entry_point", value=f"{p.trigger}: {p.entry}") for p in paths]
+    return _rows(use, ds) + entries + [a.evidence for a in facts.result.accesses]
 
 
 def ephemeral_but_stored(declared: Declared, facts: ClassFacts) -> list[Evidence]:

@@ -220,7 +220,7 @@ def _usage(a: _TypeAnswers, question: str, response: str, value: str, where: str
             return
         a.optional = response == "PSL_DATA_USAGE_USER_CONTROL_OPTIONAL"
     elif truth:  # a collection or sharing purpose
-        a.purposes.add(response)
+        a.purposes.add(response.removeprefix("PSL_").lower())
         return
     else:
         return

@@ -23,7 +23,7 @@ from appaudit.ruleset.declarations import PhraseList
 
 #: Characters of a sentence kept as evidence.
 MAX_SENTENCE = 300
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|[。！？；\n]+|\s*[•·▪]\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|[。！？；।\n]+|\s*[•·▪]\s*")
 _BLOCK_TAGS = frozenset(
     {"p", "br", "li", "div", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "ul", "ol"}
 )
