@@ -101,7 +101,9 @@ def test_hidden_contacts_upload_shows_the_row_beside_the_code() -> None:
     assert finding.evidence[2].value.startswith("network: ")
     assert finding.message.endswith("Found: harvested, sent by network.")
     # cited by the Data safety provision and the consent provisions
-    cited = {v.provision for p in report.policies for v in p.violations if any("AA-DEC-001" in t for t in v.triggered_by)}
+    cited = {
+        v.provision for p in report.policies for v in p.violations if any("AA-DEC-001" in t for t in v.triggered_by)
+    }
     assert cited == {"GP-DATA-SAFETY", "CN-RENDING-3", "CN-PIPL-28-29", "EU-GDPR-14"}
 
 
@@ -113,13 +115,17 @@ def test_sdk_finding_names_the_sdk_and_its_code() -> None:
         "com.lenddo.data.AndroidData",
         "com.lenddo.data.Uploader",
     }
-    assert finding.evidence[0].value.startswith('tests/declarations/sdk_not_shared.yaml: data.contacts = {"collected": true')
+    assert finding.evidence[0].value.startswith(
+        'tests/declarations/sdk_not_shared.yaml: data.contacts = {"collected": true'
+    )
 
 
 def test_policy_denial_quotes_the_sentence() -> None:
     report = _scan("startup_harvest", None, D + "policy_zh_denies.html")
     (finding,) = [f for f in report.findings if f.rule_id == "AA-DEC-007"]
-    assert finding.evidence[0].value == "tests/declarations/policy_zh_denies.html [zh]: 我们不会收集您的通讯录，也不会读取您的短信"
+    assert finding.evidence[0].value == (
+        "tests/declarations/policy_zh_denies.html [zh]: 我们不会收集您的通讯录，也不会读取您的短信"
+    )
     policy = report.declarations.privacy_policy if report.declarations else None
     assert policy is not None and policy.format == "html"
     # the script's "通讯录" is not policy text
@@ -132,7 +138,8 @@ def test_policy_denial_quotes_the_sentence() -> None:
 
 def test_pdf_policy_in_indonesian(tmp_path: Path) -> None:
     pdf = tmp_path / "kebijakan.pdf"
-    pdf.write_bytes(text_pdf(["Kebijakan Privasi.", "Kami mengumpulkan lokasi Anda untuk verifikasi.", "Kami tidak mengakses kontak Anda."]))
+    lines = ["Kebijakan Privasi.", "Kami mengumpulkan lokasi Anda untuk verifikasi.", "Kami tidak mengakses kontak."]
+    pdf.write_bytes(text_pdf(lines))
     report = _scan("sms_inbox", None, str(pdf))
     assert _contradictions(report) == [("AA-DEC-006", "sms", "high")]
     policy = report.declarations.privacy_policy if report.declarations else None
@@ -150,7 +157,8 @@ def test_pdf_without_text_layer_is_said_and_not_compared(tmp_path: Path) -> None
     assert _contradictions(report) == []
     assert report.declarations is not None and not report.declarations.complete
     assert report.declarations.incomplete == (
-        f"{pdf}: no text could be read from the privacy policy (a scanned PDF without a text layer?); it was not compared",
+        f"{pdf}: no text could be read from the privacy policy (a scanned PDF without a text layer?); "
+        "it was not compared",
     )
     doc = json.loads(render(report, "json"))
     assert doc["declarations"]["complete"] is False

@@ -46,19 +46,22 @@ def test_oversized_declaration(tmp_path: Path, capsys: pytest.CaptureFixture[str
     _one_line_error(
         capsys,
         ["--data-safety", str(big)],
-        f"{big}: Data safety CSV: {MAX_DECLARATION_BYTES + 1} bytes, more than the limit of {MAX_DECLARATION_BYTES} bytes",
+        f"{big}: Data safety CSV: {MAX_DECLARATION_BYTES + 1} bytes, "
+        f"more than the limit of {MAX_DECLARATION_BYTES} bytes",
     )
 
 
 def test_missing_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gone = tmp_path / "nope.txt"
-    _one_line_error(capsys, ["--privacy-policy", str(gone)], f"{gone}: privacy policy: cannot be read: No such file or directory")
+    expected = f"{gone}: privacy policy: cannot be read: No such file or directory"
+    _one_line_error(capsys, ["--privacy-policy", str(gone)], expected)
 
 
 def test_form_that_breaks_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "ds.yaml"
     bad.write_text("declaration: 1\ndata:\n  contacts: {shared: true}\n")
-    _one_line_error(capsys, ["--data-safety", str(bad)], f"{bad}: declaration form: data.contacts: 'collected' is a required property")
+    expected = f"{bad}: declaration form: data.contacts: 'collected' is a required property"
+    _one_line_error(capsys, ["--data-safety", str(bad)], expected)
 
 
 def test_form_with_yaml_aliases_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,7 +109,8 @@ def _result(level: Level, chains: tuple[HarvestChain, ...] = ()) -> DataClassRes
 
 
 def test_ephemeral_but_stored() -> None:
-    read = Evidence(kind="invoke", value="Landroid/telephony/SmsMessage;->getMessageBody()Ljava/lang/String;", class_name="a.R", method="r()V")
+    body = "Landroid/telephony/SmsMessage;->getMessageBody()Ljava/lang/String;"
+    read = Evidence(kind="invoke", value=body, class_name="a.R", method="r()V")
     sink = Evidence(kind="invoke", value="Ljava/io/FileOutputStream;->write([B)V", class_name="a.W", method="w()V")
     chain = HarvestChain(data_class="sms", read=read, steps=(), channel="storage", sink=sink, dataflow="confirmed")
     classes = {dc: _result(Level.NONE) for dc in DATA_CLASSES}
@@ -139,10 +143,11 @@ def test_user_phrase_list_extends_a_language(tmp_path: Path, capsys: pytest.Capt
     assert dict(en.classes)["contacts"][-1] == "people you know"
 
 
-def test_declaration_rule_outside_its_folder_is_a_rule_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_declaration_rule_outside_its_folder_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules = tmp_path / "r"
     rules.mkdir()
-    text = (ROOT / "rules" / "declarations" / "rules" / "policy-silent.yaml").read_text().replace("AA-DEC-006", "AA-DEC-900")
+    text = (ROOT / "rules" / "declarations" / "rules" / "policy-silent.yaml").read_text()
+    text = text.replace("AA-DEC-006", "AA-DEC-900")
     (rules / "x.yaml").write_text(text)
     result = run_cli(["scan", APK, "--rules", str(rules)], capsys)
     assert result.code == 4
