@@ -237,3 +237,10 @@ def test_declaration_rules_and_phrase_lists_are_loaded_apart() -> None:
     assert [r.id for r in rs.declaration_rules] == [f"AA-DEC-00{i}" for i in range(1, 8)]
     assert not any(r.id.startswith("AA-DEC-") for r in rs.rules)
     assert [p.language for p in rs.policy_phrases] == ["en", "es", "hi", "id", "sw", "tl", "zh"]
+
+
+def test_every_declaration_rule_fires_and_stays_quiet_somewhere() -> None:
+    positive = {r for *_, expected in CASES for r, _dc, _sev in expected} | {"AA-DEC-004"}  # 004: unit test
+    assert positive == {r.id for r in load_ruleset().declaration_rules}
+    # the matching declaration (first case) is the negative for every rule
+    assert CASES[0][3] == []

@@ -313,7 +313,7 @@ def rules_list(rules: RulesOption = None) -> None:
     """One line per rule: id, severity, data class, title."""
     from appaudit.ruleset import load_ruleset
 
-    for r in load_ruleset(tuple(rules or ())).rules:
+    for r in load_ruleset(tuple(rules or ())).every_rule:
         sys.stdout.write(f"{r.id}  {r.severity.label:<8}  {r.data_class:<17}  {r.title}\n")
     raise typer.Exit(EXIT_OK)
 
@@ -344,7 +344,7 @@ def rules_validate(
     from appaudit.ruleset.loader import validate_directory
 
     checked = validate_directory(directory)
-    sys.stdout.write(f"{directory}: {len(checked.rules)} rules valid\n")
+    sys.stdout.write(f"{directory}: {len(checked.every_rule)} rules valid\n")
     raise typer.Exit(EXIT_OK)
 
 
@@ -362,14 +362,14 @@ def rules_docs(
 
     ruleset = load_ruleset(tuple(rules or ()))
     if check:
-        stale = stale_docs(ruleset.rules, directory)
+        stale = stale_docs(ruleset.every_rule, directory)
         for name in stale:
             sys.stderr.write(f"appaudit: stale: {directory / name}\n")
         if stale:
             sys.stderr.write("appaudit: run `appaudit rules docs docs/rules` to update\n")
         raise typer.Exit(EXIT_FINDINGS if stale else EXIT_OK)
-    changed = write_docs(ruleset.rules, directory)
-    sys.stdout.write(f"{directory}: {len(ruleset.rules)} rules, {len(changed)} files updated\n")
+    changed = write_docs(ruleset.every_rule, directory)
+    sys.stdout.write(f"{directory}: {len(ruleset.every_rule)} rules, {len(changed)} files updated\n")
     raise typer.Exit(EXIT_OK)
 
 

@@ -85,8 +85,13 @@ class Ruleset:
     """Of the declaration rules and phrase lists (kept out of ``sha256``: reports without a declaration do not
     depend on them)."""
 
+    @property
+    def every_rule(self) -> tuple[Rule, ...]:
+        """Detection and declaration rules, sorted by id (what ``rules list``, ``show`` and ``docs`` cover)."""
+        return tuple(sorted(self.rules + self.declaration_rules, key=lambda r: r.id))
+
     def by_id(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+        return next((r for r in self.every_rule if r.id == rule_id), None)
 
 
 @cache
@@ -412,8 +417,8 @@ def validate_directory(directory: str | Path) -> Ruleset:
     if not ruleset.rules and not _rule_files(path):
         raise RuleError(str(path), "(directory)", "no rule files (*.yaml, *.yml) found")
     if path.resolve() != rules_dir().resolve():
-        bundled = {r.id: r.source for r in load_ruleset().rules}
-        for rule in ruleset.rules:
+        bundled = {r.id: r.source for r in load_ruleset().every_rule}
+        for rule in ruleset.every_rule:
             if rule.id in bundled:
                 raise RuleError(rule.source, "id", f"duplicate rule id {rule.id} (also in {bundled[rule.id]})")
     return ruleset
