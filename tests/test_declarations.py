@@ -12,8 +12,8 @@ import yaml
 from appaudit.api import ScanOptions, scan
 from appaudit.declarations.form import data_safety_to_form, form_to_data_safety, read_form, validate_form
 from appaudit.declarations.play_csv import CLASS_TYPES, DATA_TYPES, read_play_csv
-from appaudit.model import Report
 from appaudit.report import render
+from appaudit.report.model import Report
 from appaudit.ruleset import load_ruleset
 from conftest import ROOT, fixture_apk
 from pdfwrite import image_only_pdf, text_pdf

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from appaudit.analysis.facts import HarvestChain
 from appaudit.declarations.compare import Declared, contradictions
 from appaudit.declarations.form import form_to_data_safety
 from appaudit.declarations.limits import MAX_DECLARATION_BYTES
 from appaudit.declarations.play_csv import HEADER
-from appaudit.model import DATA_CLASSES, DataClassResult, Evidence, HarvestChain, Level
+from appaudit.model import DATA_CLASSES, Evidence, Level
+from appaudit.report.model import DataClassResult
 from appaudit.ruleset import load_ruleset
 from conftest import ROOT, fixture_apk, run_cli
 

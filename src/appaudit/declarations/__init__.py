@@ -16,7 +16,7 @@ from appaudit.declarations.limits import read_bounded
 from appaudit.declarations.model import DataSafety, DeclarationReport
 from appaudit.declarations.play_csv import HEADER, read_play_csv
 from appaudit.declarations.policy_text import read_policy
-from appaudit.model import DataClassResult, Finding
+from appaudit.report.model import DataClassResult, Finding
 from appaudit.ruleset import Ruleset
 
 __all__ = ["CONTRADICTIONS", "DeclarationReport", "Declared", "compare_declarations", "read_declarations"]

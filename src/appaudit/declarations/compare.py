@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from appaudit.analysis.facts import LEAVES_DEVICE, HarvestChain
 from appaudit.declarations.model import (
     COMPARED_CLASSES,
     ClassComparison,
@@ -19,17 +20,8 @@ from appaudit.declarations.model import (
     DeclaredUse,
     PrivacyPolicy,
 )
-from appaudit.model import (
-    LEAVES_DEVICE,
-    PROTECTED_CLASSES,
-    DataClassResult,
-    Evidence,
-    Finding,
-    HarvestChain,
-    Level,
-    Owner,
-    Severity,
-)
+from appaudit.model import PROTECTED_CLASSES, Evidence, EvidenceKind, Level, Owner, OwnerKind, Severity
+from appaudit.report.model import DataClassResult, Finding
 from appaudit.ruleset import Rule
 
 #: Evidence kept per contradiction finding (the engine's cap, engine.MAX_EVIDENCE, for the same reason).
@@ -64,8 +56,10 @@ class ClassFacts:
         return out
 
     def sdk_names(self) -> tuple[str, ...]:
-        owners = [o for c in self.sending if _is_sdk(c) for o in (c.read.owner, c.sink.owner) if o and o.kind == "sdk"]
-        owners += [o for f in self.sdk_collects for o in f.owners if o.kind == "sdk"]
+        owners = [
+            o for c in self.sending if _is_sdk(c) for o in (c.read.owner, c.sink.owner) if o and o.kind == OwnerKind.SDK
+        ]
+        owners += [o for f in self.sdk_collects for o in f.owners if o.kind == OwnerKind.SDK]
         return tuple(sorted({o.name for o in owners}))
 
 
@@ -82,12 +76,12 @@ class Declared:
 
 
 def _is_sdk(chain: HarvestChain) -> bool:
-    return any(o is not None and o.kind == "sdk" for o in (chain.read.owner, chain.sink.owner))
+    return any(o is not None and o.kind == OwnerKind.SDK for o in (chain.read.owner, chain.sink.owner))
 
 
 def _chain_evidence(c: HarvestChain) -> list[Evidence]:
     sink = Evidence(
-        kind="sink",
+        kind=EvidenceKind.SINK,
         value=f"{c.channel}: {c.sink.value}",
         dex=c.sink.dex,
         class_name=c.sink.class_name,
@@ -104,7 +98,7 @@ def _sending_evidence(facts: ClassFacts) -> list[Evidence]:
 
 def _rows(use: DeclaredUse | None, ds: DataSafety) -> list[Evidence]:
     rows = use.rows if use is not None and use.rows else (f"{ds.source}: no row for this data class",)
-    return [Evidence(kind="declaration", value=r) for r in rows]
+    return [Evidence(kind=EvidenceKind.DECLARATION, value=r) for r in rows]
 
 
 def _use(declared: Declared, dc: str) -> DeclaredUse | None:
@@ -141,7 +135,7 @@ def optional_but_startup(declared: Declared, facts: ClassFacts) -> list[Evidence
     paths = [p for p in facts.result.startup_paths if p.trigger in ("startup", "boot") and not p.asks_permission_first]
     if not paths:
         return []
-    entries = [Evidence(kind="entry_point", value=f"{p.trigger}: {p.entry}") for p in paths]
+    entries = [Evidence(kind=EvidenceKind.ENTRY_POINT, value=f"{p.trigger}: {p.entry}") for p in paths]
     return _rows(use, ds) + entries + [a.evidence for a in facts.result.accesses]
 
 
@@ -156,7 +150,7 @@ def no_data_but_sent(declared: Declared, facts: ClassFacts) -> list[Evidence]:
     ds = declared.data_safety
     if ds is None or not _no_data(declared) or not facts.leaves:
         return []
-    return [Evidence(kind="declaration", value=ds.collects_any_row)] + _sending_evidence(facts)
+    return [Evidence(kind=EvidenceKind.DECLARATION, value=ds.collects_any_row)] + _sending_evidence(facts)
 
 
 def policy_silent(declared: Declared, facts: ClassFacts) -> list[Evidence]:
@@ -165,7 +159,7 @@ def policy_silent(declared: Declared, facts: ClassFacts) -> list[Evidence]:
         return []
     languages = ", ".join(declared.languages) or "none"
     note = f"{policy.source}: no sentence names {facts.data_class} (phrase lists searched: {languages})"
-    return [Evidence(kind="policy_text", value=note)] + _sending_evidence(facts)
+    return [Evidence(kind=EvidenceKind.POLICY_TEXT, value=note)] + _sending_evidence(facts)
 
 
 def policy_denies(declared: Declared, facts: ClassFacts) -> list[Evidence]:
@@ -173,7 +167,7 @@ def policy_denies(declared: Declared, facts: ClassFacts) -> list[Evidence]:
     if policy is None or not policy.text_found or not facts.leaves or policy.stance(facts.data_class) != "denied":
         return []
     said = [
-        Evidence(kind="policy_text", value=f"{policy.source} [{m.language}]: {m.sentence}")
+        Evidence(kind=EvidenceKind.POLICY_TEXT, value=f"{policy.source} [{m.language}]: {m.sentence}")
         for m in policy.mentions
         if m.data_class == facts.data_class
     ]
@@ -228,7 +222,7 @@ def class_facts(
             if f.data_class == data_class
             and f.rule_id in callee_rules
             and not f.dormant
-            and any(o.kind == "sdk" for o in f.owners)
+            and any(o.kind == OwnerKind.SDK for o in f.owners)
         ),
     )
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from appaudit.analysis.facts import ChainStep, HarvestChain
 from appaudit.declarations.model import DataSafety, DeclarationReport, PrivacyPolicy
-from appaudit.model import ChainStep, DataClassResult, Evidence, Finding, HarvestChain, Owner, Report
+from appaudit.model import Evidence, Owner
+from appaudit.report.model import DataClassResult, Finding, Report
 
 SCHEMA_VERSION = "1"
 
