@@ -154,3 +154,40 @@ def test_declaration_rule_outside_its_folder_is_an_error(tmp_path: Path, capsys:
     result = run_cli(["scan", APK, "--rules", str(rules)], capsys)
     assert result.code == 4
     assert result.err == "appaudit: error: r/x.yaml: match: declaration rules belong in declarations/rules/\n"
+
+
+def test_batch_finds_declarations_by_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import shutil
+
+    from appaudit.batch import BatchOptions, export_lines, run_batch
+
+    decl = tmp_path / "decl"
+    decl.mkdir()
+    shutil.copy(
+        ROOT / "tests" / "declarations" / "console_hides_contacts.csv", decl / "com.example.fixture.contacts_const.csv"
+    )
+    shutil.copy(
+        ROOT / "tests" / "declarations" / "policy_zh_denies.html",
+        decl / "com.example.fixture.startup_harvest.policy.html",
+    )
+    apks = [fixture_apk("contacts_const"), fixture_apk("startup_harvest"), fixture_apk("benign")]
+    db = tmp_path / "r.sqlite"
+    result = run_batch(apks, BatchOptions(db=db, workers=1, declarations_dir=decl))
+    got = {Path(o.path).stem: sorted(r for r in o.rule_ids if r.startswith("AA-DEC-")) for o in result.outcomes}
+    assert got == {"contacts_const": ["AA-DEC-001"], "startup_harvest": ["AA-DEC-007"], "benign": []}
+    docs = {Path(d["path"]).stem: d["report"] for d in map(json.loads, export_lines(db, "jsonl"))}
+    assert docs["contacts_const"]["declarations"]["classes"]["contacts"]["declared"] == "not collected"
+    assert "declarations" not in docs["benign"]
+    # an edited declaration is another store key: the app is scanned again
+    (decl / "com.example.fixture.contacts_const.csv").unlink()
+    again = run_batch(apks, BatchOptions(db=db, workers=1, declarations_dir=decl))
+    assert {Path(o.path).stem: [r for r in o.rule_ids if r.startswith("AA-DEC-")] for o in again.outcomes} == {
+        "contacts_const": [],
+        "startup_harvest": ["AA-DEC-007"],
+        "benign": [],
+    }
+    cli = run_cli(
+        ["batch", fixture_apk("benign"), "--db", str(tmp_path / "c.sqlite"), "--declarations", str(decl)], capsys
+    )
+    assert cli.code == 0

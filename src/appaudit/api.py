@@ -26,7 +26,7 @@ from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
-from appaudit.declarations import compare_declarations, read_declarations
+from appaudit.declarations import compare_declarations, find_declarations, read_declarations
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
 from appaudit.policy import evaluate_policies, select_packs
@@ -62,6 +62,9 @@ class ScanOptions:
     """A Data safety declaration (Play Console CSV or declaration form) to hold against the code."""
     privacy_policy: str | None = None
     """A privacy policy (text, HTML or PDF) to hold against the code."""
+    declarations_dir: str | None = None
+    """A folder of declarations named by package (``declarations.find_declarations``), looked up once the
+    APK's package is known; used for what ``data_safety``/``privacy_policy`` do not give."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -74,6 +77,7 @@ class ScanOptions:
             # only when given, so a report without a declaration is unchanged
             **({"data_safety": self.data_safety} if self.data_safety else {}),
             **({"privacy_policy": self.privacy_policy} if self.privacy_policy else {}),
+            **({"declarations_dir": self.declarations_dir} if self.declarations_dir else {}),
         }
 
 
@@ -124,6 +128,10 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     )
     with deadline.time_cap(options.timeout):
         facts = load_apk(path, options.limits)
+        if declared is None and options.declarations_dir:
+            found_ds, found_policy = find_declarations(options.declarations_dir, facts.app.package)
+            if found_ds or found_policy:
+                declared = read_declarations(ruleset, found_ds, found_policy)
         with deadline.phase(HARVEST_SHARE):
             harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
         result = evaluate(ruleset, facts.app, facts.code, harvest)

@@ -465,6 +465,15 @@ def batch(
     ] = FailOn.high,
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
     rescan: Annotated[bool, typer.Option("--rescan", help="Scan again APKs the store already has.")] = False,
+    declarations: Annotated[
+        Path | None,
+        typer.Option(
+            "--declarations",
+            metavar="DIR",
+            help="Hold each app against its declarations in DIR: PACKAGE.csv/.yaml/.json (Data safety) and "
+            "PACKAGE.policy.txt/.html/.pdf (privacy policy); see docs/declarations.md.",
+        ),
+    ] = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Scan again APKs whose stored result is an error.")
     ] = False,
@@ -491,6 +500,7 @@ def batch(
         retry_failed=retry_failed,
         executor=executor.value,
         scheduler=scheduler,
+        declarations_dir=declarations,
     )
     t0 = time.perf_counter()
     try:

@@ -8,6 +8,8 @@ report's ``declarations`` block. Without a declaration neither is called.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Mapping, Sequence
 
 from appaudit.declarations.compare import CONTRADICTIONS, Declared, contradictions
@@ -19,9 +21,50 @@ from appaudit.declarations.policy_text import read_policy
 from appaudit.report.model import DataClassResult, Finding
 from appaudit.ruleset import Ruleset
 
-__all__ = ["CONTRADICTIONS", "DeclarationReport", "Declared", "compare_declarations", "read_declarations"]
+__all__ = [
+    "CONTRADICTIONS",
+    "DeclarationReport",
+    "Declared",
+    "compare_declarations",
+    "declarations_key",
+    "find_declarations",
+    "read_declarations",
+]
 
 _FORM_SUFFIXES = (".yaml", ".yml", ".json")
+#: File names ``batch --declarations DIR`` looks for, in this order, for an app with package PKG.
+DATA_SAFETY_NAMES = ("{pkg}.csv", "{pkg}.yaml", "{pkg}.yml", "{pkg}.json")
+POLICY_NAMES = ("{pkg}.policy.txt", "{pkg}.policy.html", "{pkg}.policy.htm", "{pkg}.policy.pdf")
+
+
+def find_declarations(directory: str, package: str | None) -> tuple[str | None, str | None]:
+    """The app's Data safety file and privacy policy in ``directory`` (the first of each naming that exists)."""
+    if not package or os.sep in package or package.startswith("."):
+        return None, None
+
+    def first(names: Sequence[str]) -> str | None:
+        paths = (os.path.join(directory, n.format(pkg=package)) for n in names)
+        return next((p for p in paths if os.path.isfile(p)), None)
+
+    return first(DATA_SAFETY_NAMES), first(POLICY_NAMES)
+
+
+def declarations_key(ruleset: Ruleset, directory: str) -> str:
+    """A ruleset identity that also covers the declaration rules and the files of ``directory``, so a
+    batch store keyed by it rescans an app whose declaration changed."""
+    digest = hashlib.sha256(f"{ruleset.sha256}\0{ruleset.declarations_sha256}\0".encode())
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        from appaudit.errors import InputError
+
+        raise InputError(directory, f"declarations directory: cannot be read: {exc.strerror or exc}") from exc
+    for name in names:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            st = os.stat(path)
+            digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
 
 
 def read_data_safety(path: str) -> DataSafety:
