@@ -26,7 +26,6 @@ from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
-from appaudit.declarations import compare_declarations, find_declarations, read_declarations
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
 from appaudit.policy import evaluate_policies, select_packs
@@ -120,6 +119,10 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     t0 = time.perf_counter()
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
+    # imported only when asked for: a scan without a declaration costs nothing more
+    wants_declarations = bool(options.data_safety or options.privacy_policy or options.declarations_dir)
+    if wants_declarations:
+        from appaudit.declarations import compare_declarations, find_declarations, read_declarations
     # read before the APK, so a bad declaration file fails at once
     declared = (
         read_declarations(ruleset, options.data_safety, options.privacy_policy)
