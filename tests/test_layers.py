@@ -155,6 +155,11 @@ CLOSED_SET_FIELDS = [
     ("appaudit.ruleset.rule", "Rule", "effect"),
     ("appaudit.policy.packs", "Provision", "kind"),
     ("appaudit.policy.packs", "Provision", "confidence"),
+    ("appaudit.declarations.model", "DataSafety", "format"),
+    ("appaudit.declarations.model", "PrivacyPolicy", "format"),
+    ("appaudit.declarations.model", "PolicyMention", "stance"),
+    ("appaudit.declarations.model", "ClassComparison", "declared"),
+    ("appaudit.declarations.model", "ClassComparison", "policy"),
 ]
 
 

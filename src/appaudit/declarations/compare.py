@@ -17,6 +17,7 @@ from appaudit.declarations.model import (
     COMPARED_CLASSES,
     ClassComparison,
     DataSafety,
+    DeclaredAs,
     DeclaredUse,
     PrivacyPolicy,
 )
@@ -272,12 +273,13 @@ def contradictions(
 
 def _row(declared: Declared, facts: ClassFacts, rule_ids: tuple[str, ...]) -> ClassComparison:
     ds, use = declared.data_safety, _use(declared, facts.data_class)
+    said: DeclaredAs
     if ds is None:
         said = "not given"
     elif ds.collects_any is False:
         said = "no data collected"
     elif use is not None and use.declared:
-        said = " and ".join(w for w, on in (("collected", use.collected), ("shared", use.shared)) if on)
+        said = "collected and shared" if use.collected and use.shared else "collected" if use.collected else "shared"
     else:
         said = "not collected"
     policy = declared.policy

@@ -7,6 +7,18 @@ carries a :class:`DeclarationReport` when the user supplied a declaration.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+#: How a Data safety declaration was given.
+DataSafetyFormat = Literal["play_console_csv", "form"]
+#: How a privacy policy was given.
+PolicyFormat = Literal["text", "html", "pdf"]
+#: What a policy sentence says about a data class.
+Stance = Literal["collected", "shared", "denied"]
+#: What the policy says about a data class overall (``unreadable``: no text; ``not given``: no policy).
+PolicyStance = Literal["disclosed", "denied", "silent", "unreadable", "not given"]
+#: What the Data safety declaration says about a data class.
+DeclaredAs = Literal["collected", "shared", "collected and shared", "not collected", "no data collected", "not given"]
 
 #: Data classes the comparison covers (``camera_microphone`` has no Data safety type of its own).
 COMPARED_CLASSES: tuple[str, ...] = (
@@ -52,8 +64,7 @@ class DataSafety:
 
     source: str
     """The file name, as given."""
-    format: str
-    """``play_console_csv`` or ``form``."""
+    format: DataSafetyFormat
     collects_any: bool | None
     """False: the app declares "No data collected"; None: not answered."""
     collects_any_row: str = ""
@@ -72,8 +83,8 @@ class PolicyMention:
     """One sentence of the privacy policy that names a data class."""
 
     data_class: str
-    stance: str
-    """``collected``, ``shared`` or ``denied`` (the sentence says it is not collected or shared)."""
+    stance: Stance
+    """``denied``: the sentence says it is not collected or accessed."""
     language: str
     """The phrase list that matched, e.g. ``en``."""
     phrase: str
@@ -87,8 +98,7 @@ class PrivacyPolicy:
     """What the privacy policy says about each data class."""
 
     source: str
-    format: str
-    """``text``, ``html`` or ``pdf``."""
+    format: PolicyFormat
     text_found: bool
     """False when no text could be read (a scanned PDF without a text layer): nothing can be compared."""
     characters: int
@@ -96,7 +106,7 @@ class PrivacyPolicy:
     mentions: tuple[PolicyMention, ...] = ()
     """Sorted by data class, stance, sentence."""
 
-    def stance(self, data_class: str) -> str:
+    def stance(self, data_class: str) -> Literal["disclosed", "denied", "silent"]:
         """``disclosed`` (some sentence says it is collected or shared), ``denied`` (only denials) or ``silent``."""
         stances = {m.stance for m in self.mentions if m.data_class == data_class}
         if stances - {"denied"}:
@@ -109,10 +119,8 @@ class ClassComparison:
     """One row of the "declared vs found" table."""
 
     data_class: str
-    declared: str
-    """``collected and shared``, ``collected``, ``not collected``, ``no data collected`` or ``not given``."""
-    policy: str
-    """``disclosed``, ``denied``, ``silent`` or ``not given``."""
+    declared: DeclaredAs
+    policy: PolicyStance
     found: str
     """The data class's level in the code (``harvested``, ``exfiltrated``, ...)."""
     leaves_by: tuple[str, ...]

@@ -17,7 +17,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 
 from appaudit.declarations.limits import MAX_PDF_PAGES, MAX_POLICY_BYTES, MAX_POLICY_CHARS, read_bounded
-from appaudit.declarations.model import PolicyMention, PrivacyPolicy
+from appaudit.declarations.model import PolicyFormat, PolicyMention, PrivacyPolicy, Stance
 from appaudit.errors import InputError
 from appaudit.ruleset.declarations import PhraseList
 
@@ -80,10 +80,11 @@ def _pdf_text(data: bytes, path: str) -> tuple[str, list[str]]:
     return text, notes
 
 
-def policy_text(path: str) -> tuple[str, str, list[str]]:
+def policy_text(path: str) -> tuple[PolicyFormat, str, list[str]]:
     """(format, text, notes on what could not be read) of a policy file; InputError when unreadable or too large."""
     data = read_bounded(path, "privacy policy", MAX_POLICY_BYTES)
     notes: list[str] = []
+    fmt: PolicyFormat
     head = data[:1024].lstrip().lower()
     if data.startswith(b"%PDF-"):
         fmt = "pdf"
@@ -143,6 +144,7 @@ def find_mentions(text: str, lists: Sequence[PhraseList]) -> tuple[PolicyMention
                 hit = pattern.search(clause) if pattern is not None else None
                 if hit is None:
                     continue
+                stance: Stance
                 if _any(lists, "denials", clause):
                     stance = "denied"
                 elif _any(lists, "shared", clause):
