@@ -57,6 +57,7 @@ def evaluate_policies(
                         instrument=prov.instrument,
                         article=prov.article,
                         paraphrase=prov.paraphrase,
+                        paraphrase_zh=prov.paraphrase_zh,
                         source=prov.source,
                         effective=prov.effective,
                         confidence=prov.confidence,
