@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     # every report-only command, and import this module back (apk reports coverage reasons).
     from appaudit.apk.app import AppInfo
 
+    # declarations' package imports this module (its findings are Findings)
+    from appaudit.declarations.model import DeclarationReport
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
@@ -249,6 +252,8 @@ class Report:
     """Every rule of the ruleset used, sorted by id (for SARIF; not in the JSON)."""
     fingerprints: Fingerprints = field(default_factory=Fingerprints)
     """What links this app to others (``analysis.fingerprints``; ``appaudit families``)."""
+    declarations: DeclarationReport | None = None
+    """The declarations given and how they compare with the code (None: none was given)."""
 
     def max_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
