@@ -22,6 +22,7 @@ from appaudit.batch.isolation import WorkerLimits
 from appaudit.batch.records import ScanRecord, ScanTask
 from appaudit.batch.store import ResultStore
 from appaudit.batch.summary import BatchSummary, Outcome
+from appaudit.declarations import declarations_key
 from appaudit.errors import ConfigError, InputError
 from appaudit.ruleset import load_ruleset
 from appaudit.urls import redact
@@ -56,6 +57,8 @@ class BatchOptions:
     scheduler: str | None = None
     """The Dask scheduler's address (``tcp://host:8786``), for the dask executor."""
     max_tasks_per_worker: int = 200
+    declarations_dir: str | Path | None = None
+    """Each app's declarations, found by package (see ``declarations.find_declarations``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +156,10 @@ def run_batch(
     if options.timeout_s <= 0:
         raise ConfigError("--timeout must be more than 0 seconds")
     ruleset = load_ruleset(options.rules_dirs)
+    declarations = str(options.declarations_dir) if options.declarations_dir is not None else None
+    if declarations is not None:
+        # results depend on the declarations too: key the store by both, so an edited declaration rescans
+        ruleset = replace(ruleset, sha256=declarations_key(ruleset, declarations))
     executor = make_executor(options)
     limits = WorkerLimits(
         timeout_s=options.timeout_s,
@@ -199,12 +206,12 @@ def run_batch(
             if path in shas:
                 first.setdefault(shas[path], path)
         tasks = [
-            ScanTask(apk_sha256=sha, path=path)
+            ScanTask(apk_sha256=sha, path=path, declarations_dir=declarations)
             for sha, path in first.items()
             if options.rescan or sha not in stored or (options.retry_failed and stored[sha] != "ok")
         ]
         keyed_tasks = len(tasks)
-        tasks += [ScanTask(apk_sha256="", path=url) for url in unkeyed]
+        tasks += [ScanTask(apk_sha256="", path=url, declarations_dir=declarations) for url in unkeyed]
         duplicates = len(shas) - len(first)
         emit(
             Planned(

@@ -84,21 +84,22 @@ def _release_caches() -> None:
 
 def scan_task(task: ScanTask, ruleset: Ruleset, max_memory_mb: int) -> tuple[ScanRecord, bool]:
     """Scan one APK into a record; the flag says the process should exit (it ran out of memory)."""
-    from appaudit.api import fetch_input, scan
+    from appaudit.api import ScanOptions, fetch_input, scan
     from appaudit.errors import AppAuditError, InputError
     from appaudit.urls import is_url
 
     t0 = time.perf_counter()
     try:
         _test_hook(task.path)
+        options = ScanOptions(declarations_dir=task.declarations_dir)
         if not is_url(task.path):
-            report = scan(task.path, ruleset=ruleset)
+            report = scan(task.path, options, ruleset=ruleset)
             return record_from_report(report, task, time.perf_counter() - t0), False
         # A URL: this worker fetches it (bounded, in memory), keys the record by the bytes' sha256 (the
         # batch may not know it yet) and hands the same bytes to the scan.
         raw = fetch_input(task.path)
         task = replace(task, apk_sha256=hashlib.sha256(raw).hexdigest())
-        report = scan(task.path, ruleset=ruleset, data=raw)
+        report = scan(task.path, options, ruleset=ruleset, data=raw)
         return record_from_report(report, task, time.perf_counter() - t0), False
     except MemoryError:
         cap = f" (--max-memory {max_memory_mb} MB)" if max_memory_mb else ""

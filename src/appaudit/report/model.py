@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from appaudit.analysis.facts import HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.fingerprint_types import Fingerprints
 from appaudit.model import (
     Channel,
     Confidence,
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     # Only for the annotation: importing appaudit.apk at run time would load androguard into
     # every report-only command, and import this module back (apk reports coverage reasons).
     from appaudit.apk.app import AppInfo
+
+    # declarations' package imports this module (its findings are Findings)
+    from appaudit.declarations.model import DeclarationReport
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,6 +250,10 @@ class Report:
     """The path as given (display only; not part of the JSON identity)."""
     rules: tuple[RuleInfo, ...] = field(default=(), compare=False)
     """Every rule of the ruleset used, sorted by id (for SARIF; not in the JSON)."""
+    fingerprints: Fingerprints = field(default_factory=Fingerprints)
+    """What links this app to others (``analysis.fingerprints``; ``appaudit families``)."""
+    declarations: DeclarationReport | None = None
+    """The declarations given and how they compare with the code (None: none was given)."""
 
     def max_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
