@@ -23,110 +23,11 @@ from appaudit.model import (
     StartupPath,
 )
 from appaudit.report import common as c
-from appaudit.report.i18n import HTML_LANG, check_lang, t
+from appaudit.report.i18n import HTML_LANG, asset_text, check_lang, t
 
 #: No network, no scripts: styles inline, nothing else may load.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
-CSS = """
-:root { --fg: #1b1b1f; --muted: #5c5f66; --line: #d8dbe0; --bg-soft: #f5f6f8; }
-* { box-sizing: border-box; }
-html { font-size: 15px; }
-body { margin: 0 auto; max-width: 1100px; padding: 24px 28px 48px; color: var(--fg); background: #fff;
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Helvetica Neue", Arial,
-    "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", sans-serif;
-  line-height: 1.45; }
-code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace;
-  font-size: 0.86em; overflow-wrap: break-word; }
-h1 { font-size: 1.5rem; margin: 0 0 2px; }
-h2 { font-size: 1.25rem; margin: 32px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--fg); }
-h3 { font-size: 1.08rem; margin: 18px 0 8px; }
-h4 { font-size: 0.98rem; margin: 14px 0 6px; }
-p { margin: 6px 0; }
-a { color: #0b57d0; }
-.muted { color: var(--muted); }
-.small { font-size: 0.86rem; }
-header .sub { color: var(--muted); margin: 0 0 16px; }
-.verdict { border-radius: 10px; padding: 18px 22px; margin: 10px 0 16px; }
-.verdict .label { font-size: 2.3rem; font-weight: 800; letter-spacing: 0.02em; line-height: 1.1; }
-.verdict .why { font-size: 1.1rem; margin-top: 4px; }
-.verdict .caption { font-size: 0.85rem; text-transform: uppercase; letter-spacing: 0.08em; opacity: 0.85; }
-.v-harvests { background: #b3261e; color: #fff; }
-.v-at_risk { background: #e8590c; color: #fff; }
-.v-dormant_code { background: #f2c94c; color: #2b2100; }
-.v-declared_only { background: #fff3bf; color: #3d3000; border: 2px solid #e0b400; }
-.v-inconclusive { background: #5f3dc4; color: #fff; }
-.v-no_evidence { background: #2b8a3e; color: #fff; }
-ul.summary { margin: 0 0 8px; padding-left: 20px; }
-ul.summary li { margin: 2px 0; }
-.note { border-left: 4px solid #5f3dc4; background: #f3f0ff; padding: 8px 12px; margin: 10px 0; }
-.warn { border-left: 4px solid #c92a2a; background: #fff5f5; padding: 8px 12px; margin: 10px 0; }
-nav.toc { font-size: 0.9rem; margin: 8px 0 0; }
-nav.toc a { margin-right: 12px; white-space: nowrap; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; margin: 12px 0; }
-.card h3 { margin-top: 0; }
-.card.lvl-harvested, .card.lvl-exfiltrated { border-left: 6px solid #b3261e; }
-.card.lvl-bulk, .card.lvl-read { border-left: 6px solid #e8590c; }
-.card.lvl-dormant, .card.lvl-declared { border-left: 6px solid #e0b400; }
-.card.lvl-none { border-left: 6px solid #2b8a3e; }
-table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 0.9rem; }
-th, td { text-align: left; vertical-align: top; padding: 4px 8px; border-bottom: 1px solid var(--line); }
-th { background: var(--bg-soft); font-weight: 600; }
-table.kv th { width: 26%; background: transparent; color: var(--muted); font-weight: 600; }
-table.ev { table-layout: fixed; }
-table.ev td { overflow-wrap: anywhere; }
-table.ev th:nth-child(1) { width: 10%; } table.ev th:nth-child(2) { width: 8%; }
-table.ev th:nth-child(3) { width: 17%; } table.ev th:nth-child(4) { width: 19%; }
-table.ev th:nth-child(5) { width: 6%; } table.ev th:nth-child(6) { width: 26%; }
-table.ev th:nth-child(7) { width: 14%; }
-table.ev td:nth-child(1), table.ev td:nth-child(2) { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 0.8rem; font-weight: 700;
-  white-space: nowrap; border: 1px solid transparent; }
-.sev-critical { background: #b3261e; color: #fff; }
-.sev-high { background: #ffe3e3; color: #a51111; border-color: #f5a3a3; }
-.sev-medium { background: #fff3bf; color: #5c4400; border-color: #e9cf6b; }
-.sev-low { background: #e7f5ff; color: #0b4f8a; border-color: #a5d8ff; }
-.sev-info { background: #f1f3f5; color: #495057; border-color: #ced4da; }
-.lvl { background: #f1f3f5; color: #343a40; border-color: #ced4da; }
-.yes { color: #a51111; font-weight: 700; }
-.harm { background: #fff5f5; border: 1px solid #ffc9c9; border-radius: 6px; padding: 6px 10px; }
-ol.steps { margin: 4px 0; padding-left: 22px; }
-ol.steps li { margin: 1px 0; }
-.chain { border-top: 1px dashed var(--line); padding-top: 6px; margin-top: 8px; }
-.prov { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
-.prov .head { display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; }
-.prov .pid { font-weight: 700; font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
-.kind-prohibited { background: #b3261e; color: #fff; }
-.kind-not_necessary { background: #ffe8cc; color: #7a3a00; border-color: #ffc078; }
-.kind-separate_consent { background: #e7f5ff; color: #0b4f8a; border-color: #a5d8ff; }
-.conf-V { background: #d3f9d8; color: #1b5e20; border-color: #8ce99a; }
-.conf-P { background: #fff3bf; color: #5c4400; border-color: #e9cf6b; }
-.conf-U { background: #fff; color: #a51111; border: 1px dashed #a51111; }
-.prov.c-U { border-style: dashed; border-color: #e03131; }
-.prov .cite { color: var(--muted); font-size: 0.9rem; }
-.prov .para { margin: 4px 0; }
-.caveat { color: #a51111; font-weight: 600; }
-.finding { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 10px 0; }
-.finding .head { display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; }
-.finding .rid { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-weight: 700; }
-.raw { display: block; color: var(--muted); font-size: 0.78em; }
-footer { margin-top: 36px; color: var(--muted); font-size: 0.85rem; border-top: 1px solid var(--line);
-  padding-top: 8px; }
-@page { size: A4; margin: 14mm 12mm; }
-@media print {
-  html { font-size: 10pt; }
-  body { max-width: none; padding: 0; }
-  nav.toc { display: none; }
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  h2 { break-after: avoid; }
-  h3, h4 { break-after: avoid; }
-  .card, .prov, .finding, .verdict, tr { break-inside: avoid; }
-  thead { display: table-header-group; }
-  a { color: inherit; text-decoration: none; }
-}
-"""
 
 #: Section ids in document order (the table of contents).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -539,7 +440,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
         f"<title>{_e(title)}</title>",
-        f"<style>{CSS}</style>",
+        f"<style>\n{asset_text('report.css')}</style>",
         "</head>",
         "<body>",
         "<header>",
