@@ -15,7 +15,7 @@ from pathlib import Path
 
 from appaudit.errors import ConfigError
 from appaudit.model import Report
-from appaudit.report import FORMAT_MODULES, render
+from appaudit.report import FORMATS, render
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,7 +23,7 @@ class OutputSpec:
     """One requested output."""
 
     fmt: str
-    """A key of ``FORMAT_MODULES``."""
+    """A key of ``FORMATS``."""
     path: Path | None = None
     """None: standard output."""
 
@@ -33,8 +33,8 @@ def parse_output_specs(values: Sequence[str], output: Path | None = None) -> tup
     specs: list[OutputSpec] = []
     for value in values or ("text",):
         name, sep, path = value.partition(":")
-        if name not in FORMAT_MODULES:
-            raise ValueError(f"unknown format {name!r} in {value!r} (choose from {', '.join(FORMAT_MODULES)})")
+        if name not in FORMATS:
+            raise ValueError(f"unknown format {name!r} in {value!r} (choose from {', '.join(FORMATS)})")
         if sep and not path:
             raise ValueError(f"{value!r}: no file after ':'")
         specs.append(OutputSpec(fmt=name, path=Path(path) if sep else None))
