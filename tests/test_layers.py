@@ -60,7 +60,8 @@ def test_only_apk_imports_androguard() -> None:
 
 
 def test_only_cli_and_text_format_import_rich_and_typer() -> None:
-    allowed = {"cli.py", "report/text.py"}
+    # batch/present.py draws the batch's live progress bar (rich, imported inside that one function)
+    allowed = {"cli.py", "report/text.py", "batch/present.py"}
     offenders = [
         str(p.relative_to(SRC))
         for p, tree in _modules()
@@ -79,6 +80,27 @@ def test_layer_direction() -> None:
             if parts[0] == "appaudit" and len(parts) > 1 and parts[1] in banned:
                 problems.append(f"{p.relative_to(SRC)} imports {name}")
     assert problems == []
+
+
+#: What only the batch presentation renders: the summary's counts, its level columns, the progress lines.
+_BATCH_RENDERING = frozenset(
+    {"by_status", "by_verdict", "levels", "top_rules", "top_sdks", "failures", "LEVEL_ORDER", "Progress"}
+)
+
+
+def test_cli_renders_no_batch_summary_or_progress() -> None:
+    """cli.py only calls batch/present.py: it reads none of the summary's counts, builds no progress display."""
+    cli = ast.parse((SRC / "cli.py").read_text())
+    used = {n.attr for n in ast.walk(cli) if isinstance(n, ast.Attribute)}
+    used |= {n.id for n in ast.walk(cli) if isinstance(n, ast.Name)}
+    used |= {a.name for n in ast.walk(cli) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert used & _BATCH_RENDERING == set()
+    assert not any(name.startswith("rich.progress") for name in _imports(cli))
+    calls = {n.func.id for n in ast.walk(cli) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert {"run_with_progress", "summary_text"} <= calls
+    present = ast.parse((SRC / "batch" / "present.py").read_text())
+    defined = {n.name for n in present.body if isinstance(n, ast.FunctionDef)}
+    assert {"summary_text", "plain_progress", "run_with_progress", "run_with_progress_bar"} <= defined
 
 
 def test_library_never_prints_or_exits() -> None:
