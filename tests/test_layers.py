@@ -21,8 +21,8 @@ FORBIDDEN = {
     "analysis": {"apk", "report", "api", "cli"},
     "apk": {"engine", "ruleset", "analysis", "report", "api", "cli"},
     "api": {"cli", "report", "history"},
-    # baselines and diffs work on model objects and JSON documents; the CLI does the scanning
-    "history": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli"},
+    # baselines and diffs work on model objects and JSON reports (read by report.json_v1_read); the CLI scans
+    "history": {"apk", "engine", "ruleset", "analysis", "api", "cli"},
     "batch": {"cli"},
 }
 # Only the CLI drives batches: no lower layer may import appaudit.batch.

@@ -1,6 +1,9 @@
-"""JSON report, schema version 1 (schemas/report-v1.schema.json).
+"""JSON report, schema version 1 (schemas/report-v1.schema.json), written and read.
 
-The JSON is kept apart from the internal model: this module is the contract.
+The JSON is kept apart from the internal model: this module is the contract,
+one :func:`to_dict` here and its inverse ``from_dict`` in :mod:`appaudit.report.json_v1_read`,
+which history (diffs, baselines) and the batch store reuse, so every field, owners
+included, is spelled one way.
 Everything outside ``run`` is deterministic for the same APK and rules.
 """
 
@@ -16,6 +19,17 @@ SCHEMA_VERSION = "1"
 
 def _owner(o: Owner) -> dict[str, Any]:
     return {"kind": o.kind, "name": o.name, "sdk_id": o.sdk_id, "vendor": o.vendor, "category": o.category}
+
+
+def owner_ref(o: Owner) -> str:
+    """The owner as one short string (the batch store's ``component`` column, an index key).
+
+    ``first_party``, ``sdk:<sdk_id>`` or ``unknown:<why>``: derived from the same
+    fields the JSON ``component`` object carries, and the only place that spells it.
+    """
+    if o.kind == "sdk":
+        return f"sdk:{o.sdk_id}"
+    return "first_party" if o.kind == "first_party" else f"unknown:{o.name}"
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:

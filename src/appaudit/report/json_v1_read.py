@@ -1,0 +1,226 @@
+"""Reading a JSON v1 report back into the model: the inverse of :func:`appaudit.report.json_v1.to_dict`.
+
+Keys the schema does not require (added after the first v1 reports) fall back to
+the model's defaults, so an older v1 report still reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appaudit.model import (
+    AppInfo,
+    ChainStep,
+    Component,
+    Confidence,
+    Coverage,
+    CoverageReason,
+    DataClassResult,
+    Evidence,
+    Finding,
+    HarvestChain,
+    Level,
+    Owner,
+    PolicyResult,
+    PolicyViolation,
+    ProviderAccess,
+    RecoveredPayload,
+    Report,
+    RunInfo,
+    ScanErrorEntry,
+    Severity,
+    StartupPath,
+    Verdict,
+)
+
+
+def _owner_from(d: dict[str, Any] | None) -> Owner | None:
+    if d is None:
+        return None
+    return Owner(
+        kind=d["kind"], name=d["name"], sdk_id=d.get("sdk_id"), vendor=d.get("vendor"), category=d.get("category")
+    )
+
+
+def _owners_from(items: list[dict[str, Any]] | None) -> tuple[Owner, ...]:
+    return tuple(o for o in (_owner_from(d) for d in items or ()) if o is not None)
+
+
+def _evidence_from(d: dict[str, Any]) -> Evidence:
+    return Evidence(
+        kind=d["kind"],
+        value=d["value"],
+        dex=d.get("dex"),
+        class_name=d.get("class"),
+        method=d.get("method"),
+        offset=d.get("offset"),
+        owner=_owner_from(d.get("component")),
+    )
+
+
+def _steps_from(items: list[dict[str, Any]]) -> tuple[ChainStep, ...]:
+    return tuple(ChainStep(class_name=s["class"], method=s["method"], offset=s.get("offset")) for s in items)
+
+
+def _severity_from(label: str | None) -> Severity | None:
+    return Severity.parse(label) if label is not None else None
+
+
+def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
+    return DataClassResult(
+        declared=d["declared"],
+        permissions=tuple(d.get("permissions") or ()),
+        read=d["read"],
+        dormant=bool(d.get("dormant")),
+        level=Level(d["level"]),
+        severity=_severity_from(d.get("severity")),
+        rule_ids=tuple(d.get("rule_ids") or ()),
+        bulk=bool(d.get("bulk")),
+        exfiltrated=tuple(d.get("exfiltrated") or ()),
+        at_startup=bool(d.get("at_startup")),
+        chains=tuple(
+            HarvestChain(
+                data_class=name,
+                channel=c["channel"],
+                read=_evidence_from(c["read"]),
+                steps=_steps_from(c["steps"]),
+                sink=_evidence_from(c["sink"]),
+                transformers=tuple(c["transformers"]),
+                urls=tuple(c["urls"]),
+                dataflow=c.get("dataflow", "unconfirmed"),
+            )
+            for c in d.get("chains") or ()
+        ),
+        startup_paths=tuple(
+            StartupPath(
+                data_class=name,
+                trigger=p["trigger"],
+                entry=p["entry"],
+                steps=_steps_from(p["steps"]),
+                asks_permission_first=bool(p.get("asks_permission_first")),
+            )
+            for p in d.get("startup_paths") or ()
+        ),
+        accesses=tuple(
+            ProviderAccess(
+                data_class=name, uri=a["uri"], how=a["how"], bulk=a["bulk"], evidence=_evidence_from(a["site"])
+            )
+            for a in d.get("providers") or ()
+        ),
+        owners=_owners_from(d.get("components")),
+    )
+
+
+def finding_from_dict(f: dict[str, Any]) -> Finding:
+    """One finding of a JSON v1 report (``findings[i]``) as the model's Finding."""
+    evidence = tuple(_evidence_from(e) for e in f["evidence"])
+    return Finding(
+        rule_id=f["rule_id"],
+        title=f.get("title") or f["rule_id"],
+        severity=Severity.parse(f["severity"]),
+        confidence=Confidence(f["confidence"]),
+        data_class=f["data_class"],
+        effect=f.get("effect") or "reads",
+        message=f["message"],
+        dormant=bool(f.get("dormant")),
+        evidence=evidence,
+        evidence_total=f.get("evidence_total", len(evidence)),
+        owners=_owners_from(f.get("components")),
+        suppression=(f.get("suppression_reason") or "suppressed") if f.get("suppressed") else None,
+    )
+
+
+def _app_from(a: dict[str, Any]) -> AppInfo:
+    return AppInfo(
+        sha256=a["sha256"],
+        sha1=a.get("sha1", ""),
+        md5=a.get("md5", ""),
+        size=a["size"],
+        package=a["package"],
+        label=a.get("label"),
+        version_name=a["version_name"],
+        version_code=a["version_code"],
+        min_sdk=a["min_sdk"],
+        target_sdk=a["target_sdk"],
+        permissions=tuple(a["permissions"]),
+        signer_sha256=tuple(a["signer_sha256"]),
+        application_class=a.get("application_class"),
+        launcher_activities=tuple(a.get("launcher_activities") or ()),
+        components=tuple(
+            Component(
+                kind=c["kind"],
+                name=c["name"],
+                exported=c["exported"],
+                actions=tuple(c["actions"]),
+                categories=tuple(c["categories"]),
+                authorities=tuple(c["authorities"]),
+                permission=c["permission"],
+                priority=c["priority"],
+            )
+            for c in a.get("components") or ()
+        ),
+        dex_files=tuple(a.get("dex_files") or ()),
+        input_format=a.get("input_format", "apk"),
+        splits=tuple(a.get("splits") or ()),
+        recovered=tuple(
+            RecoveredPayload(
+                entry=r["entry"],
+                steps=tuple(r["steps"]),
+                size=r["size"],
+                sha256=r["sha256"],
+                dex_files=tuple(r["dex_files"]),
+            )
+            for r in a.get("recovered_payloads") or ()
+        ),
+    )
+
+
+def from_dict(doc: dict[str, Any], input_path: str = "") -> Report:
+    """The Report a JSON v1 document (already schema-checked) was written from.
+
+    ``to_dict(from_dict(d)) == d`` for every document :func:`to_dict` writes. The
+    JSON leaves out ``AppInfo.zip_entries`` and the rule metadata (``Report.rules``),
+    so those come back empty; ``input_path`` is the report file's own path if given.
+    """
+    run = doc.get("run")
+    return Report(
+        tool_name=doc["tool"]["name"],
+        tool_version=doc["tool"]["version"],
+        ruleset_sha256=doc["ruleset"]["sha256"],
+        app=_app_from(doc["app"]),
+        data_classes={name: _data_class_from(name, d) for name, d in doc["data_classes"].items()},
+        verdict=Verdict(doc["verdict"]),
+        findings=tuple(finding_from_dict(f) for f in doc["findings"]),
+        coverage=Coverage(
+            status=doc["coverage"]["status"],
+            reasons=tuple(CoverageReason(code=r["code"], detail=r["detail"]) for r in doc["coverage"]["reasons"]),
+        ),
+        errors=tuple(ScanErrorEntry(where=e["where"], message=e["message"]) for e in doc["errors"]),
+        policies=tuple(
+            PolicyResult(
+                id=p["id"],
+                name=p["name"],
+                jurisdiction=p.get("jurisdiction", ""),
+                version=p["version"],
+                violations=tuple(
+                    PolicyViolation(
+                        provision=v["provision"],
+                        instrument=v["instrument"],
+                        article=v["article"],
+                        paraphrase=v.get("paraphrase", ""),
+                        source=v["source"],
+                        effective=v.get("effective", ""),
+                        confidence=v["confidence"],
+                        kind=v["kind"],
+                        data_classes=tuple(v["data_classes"]),
+                        triggered_by=tuple(v["triggered_by"]),
+                    )
+                    for v in p["violations"]
+                ),
+            )
+            for p in doc.get("policies") or ()
+        ),
+        options=dict(doc.get("scan_options") or {}),
+        run=RunInfo(started_at=run["started_at"], duration_s=run["duration_s"]) if run is not None else None,
+        input_path=input_path,
+    )
