@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -34,12 +36,26 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
 
     assert {"appaudit/report/assets/report.css", *(f"appaudit/report/assets/{lang}.json" for lang in LANGS)} <= names
 
-    # Install into a fresh venv that reuses this interpreter's dependencies.
+    # Install into a fresh venv that sees this interpreter's dependencies through a .pth file.
+    # (``--system-site-packages`` would inherit the *base* interpreter's packages, not those of the
+    # virtualenv the tests may run in, and the installed tool would die on a missing dependency.)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # The installed copy alone: a PYTHONPATH pointing at a source tree would shadow the wheel.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
+    venv_site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(venv_site, "_appaudit_test_deps.pth").write_text("".join(f"{d}\n" for d in sorted(ours)))
     inst = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -47,6 +63,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert inst.returncode == 0, inst.stderr
     where = subprocess.run(
         [str(py), "-c", "import appaudit.resources as r; print(r.rules_dir())"],
+        env=env,
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -55,9 +72,12 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert where.startswith(str(venv)) and where.endswith("appaudit/_data/rules")
     scan = subprocess.run(
         [str(venv / "bin" / "appaudit"), "scan", fixture_apk("contacts_const"), "--format", "json"],
+        env=env,
         capture_output=True,
         text=True,
         cwd=tmp_path,
     )
-    assert scan.returncode == 1, scan.stderr
-    assert '"verdict": "harvests"' in scan.stdout
+    # Output first: a traceback also exits 1.
+    assert "Traceback" not in scan.stderr, scan.stderr
+    assert '"verdict": "harvests"' in scan.stdout, scan.stderr
+    assert scan.returncode == 1

@@ -9,9 +9,10 @@ import pytest
 
 from appaudit.api import scan
 from appaudit.history.snapshot import Snapshot, check_report_document
-from appaudit.model import Owner, RunInfo
+from appaudit.model import Owner
 from appaudit.report.json_v1 import owner_ref, to_dict
 from appaudit.report.json_v1_read import from_dict
+from appaudit.report.model import RunInfo
 from conftest import ALL_FIXTURES, fixture_apk
 
 

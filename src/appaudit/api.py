@@ -17,15 +17,19 @@ from appaudit.analysis.coverage import (
     reflection_reasons,
     signal_reasons,
 )
-from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
+from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.facts import HarvestFacts
+from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
-from appaudit.model import AppInfo, CodeIndex, CoverageReason, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.policy import evaluate_policies, select_packs
+from appaudit.report.model import CoverageReason, DataClassMap, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
 
@@ -44,7 +48,7 @@ class ScanOptions:
     """Extra rule directories, loaded after the bundled pack."""
     bundled_rules: bool = True
     chain_depth: int = CHAIN_DEPTH
-    """Method hops searched from a read to a sink (see analysis.flows.CHAIN_DEPTH)."""
+    """Method hops searched from a read to a sink (default ``analysis.depth.CHAIN_DEPTH``, shared by every command)."""
     policies: Sequence[str] | None = None
     """Policy pack ids to evaluate; None: all; empty: none."""
     deterministic: bool = False
@@ -144,7 +148,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         tool_version=__version__,
         ruleset_sha256=ruleset.sha256,
         app=facts.app,
-        data_classes=classes,
+        data_classes=DataClassMap(classes),
         verdict=overall_verdict(classes, coverage),
         findings=findings,
         coverage=coverage,

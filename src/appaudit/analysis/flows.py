@@ -20,29 +20,18 @@ from functools import cached_property, lru_cache
 from typing import TypeVar
 
 from appaudit import deadline
+from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.facts import ChainStep, HarvestChain, HarvestFacts, ProviderAccess, StartupPath
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, ProviderQuery, provider_queries
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.taint import Flow, Seeds, analyse
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import (
-    PROTECTED_CLASSES,
-    AppInfo,
-    ChainStep,
-    CodeIndex,
-    Evidence,
-    HarvestChain,
-    HarvestFacts,
-    MethodCode,
-    ProviderAccess,
-    StartupPath,
-)
+from appaudit.model import PROTECTED_CLASSES, Channel, Dataflow, Evidence, EvidenceKind, Trigger
 from appaudit.ruleset.flows import ApiTarget, FlowSpec
 
-#: Calls from a read to a sink (hand-offs cost none). Chosen by measurement on
-#: the corpus (bench/evaluate.py --depth): the smallest depth with the best F1;
-#: see docs/harvest-chains.md.
-CHAIN_DEPTH = 4
 #: Steps from a manifest entry point back to a read.
 STARTUP_DEPTH = 6
 #: Methods one search may visit before it gives up (bounds time on huge apps).
@@ -61,7 +50,7 @@ _Item = tuple[Node, int, int, tuple[ChainStep, ...]]
 _DataItem = tuple[Node, int, int, tuple[ChainStep, ...], Flow, bool]
 _T = TypeVar("_T")
 #: A sink found in a method: (channel, the call, URL strings of the method).
-_Sink = tuple[str, Evidence, tuple[str, ...]]
+_Sink = tuple[Channel, Evidence, tuple[str, ...]]
 
 
 class SearchBudget:
@@ -157,7 +146,7 @@ class ChainFinder:
             value = values_at(body, site.offset).get(regs[0]) if regs else None
             desc = _object_type(value, body.param_types) if value is not None else None
             if desc is not None and java_name(desc) in self.graph.app_classes:
-                bridges.setdefault(java_name(desc), Evidence.from_hit(site))
+                bridges.setdefault(java_name(desc), site.to_evidence())
         return bridges
 
     def sinks_in(self, node: Node) -> list[_Sink]:
@@ -167,13 +156,13 @@ class ChainFinder:
         found: list[_Sink] = []
         bridge = self.js_bridges.get(node[0])
         if bridge is not None and not node[1].startswith("<"):
-            found.append(("network", replace(bridge, value=f"JavaScript bridge: {bridge.value}"), ()))
+            found.append((Channel.NETWORK, replace(bridge, value=f"JavaScript bridge: {bridge.value}"), ()))
         for atype, _elements in self.graph.code.annotations_of(*node):
             if atype == "Landroid/webkit/JavascriptInterface;":
                 marker = Evidence(
-                    kind="invoke", value="@JavascriptInterface method", class_name=node[0], method=node[1]
+                    kind=EvidenceKind.INVOKE, value="@JavascriptInterface method", class_name=node[0], method=node[1]
                 )
-                found.append(("network", marker, ()))
+                found.append((Channel.NETWORK, marker, ()))
         annotated_sinks: list[_Sink] = []
         urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:5]
         for ev in self.graph.invokes(node):
@@ -196,7 +185,7 @@ class ChainFinder:
         for atype, elements in self.graph.code.annotations_of(cls, method):
             if atype in self.flows.network_annotations:
                 paths = tuple(v for k, v in elements if k == "value")
-                return [("network", ev, paths)]
+                return [(Channel.NETWORK, ev, paths)]
         return []
 
     def transformers(self, nodes: Sequence[Node]) -> tuple[str, ...]:
@@ -223,7 +212,7 @@ class ChainFinder:
         return [chains[c] for c in sorted(chains)]
 
     def _chain(
-        self, data_class: str, read: Evidence, path: tuple[ChainStep, ...], node: Node, found: _Sink, dataflow: str
+        self, data_class: str, read: Evidence, path: tuple[ChainStep, ...], node: Node, found: _Sink, dataflow: Dataflow
     ) -> HarvestChain:
         channel, sink, urls = found
         steps = (*path[:-1], ChainStep(class_name=node[0], method=node[1], offset=sink.offset))
@@ -260,7 +249,7 @@ class ChainFinder:
             node, phase, cost, path = item
             for found in self.sinks_in(node):
                 if found[0] not in chains and found[0] not in skip:
-                    chains[found[0]] = self._chain(data_class, read, path, node, found, "unconfirmed")
+                    chains[found[0]] = self._chain(data_class, read, path, node, found, Dataflow.UNCONFIRMED)
             if phase == 0:
                 for caller, off in self.graph.up(node):
                     if (caller, 0) not in seen:
@@ -313,7 +302,7 @@ class ChainFinder:
             if handed:
                 for found in self.sinks_in(node):
                     if found[0] not in chains:
-                        chains[found[0]] = self._chain(data_class, read, path, node, found, "confirmed")
+                        chains[found[0]] = self._chain(data_class, read, path, node, found, Dataflow.CONFIRMED)
             nexts: list[tuple[Node, int, int, Seeds, bool, bool]] = []  # node, phase, offset, seeds, free, up
             if phase == 0:
                 for caller, off in self.graph.up(node):
@@ -414,35 +403,35 @@ def _push(queue: deque[_T], item: _T, free: bool) -> None:
         queue.append(item)
 
 
-def _entries(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> dict[tuple[str, str], tuple[str, str]]:
+def _entries(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> dict[tuple[str, str], tuple[Trigger, str]]:
     """(class, method name) -> (trigger, entry label) for every callback the system calls unasked."""
-    table: dict[tuple[str, str], tuple[str, str]] = {}
+    table: dict[tuple[str, str], tuple[Trigger, str]] = {}
 
-    def add(cls: str, kind: str, trigger: str) -> None:
+    def add(cls: str, kind: str, trigger: Trigger) -> None:
         for c in (cls, *(a for a in graph.ancestors(cls) if a in graph.app_classes)):
             for name in flows.entry_methods(kind):
                 table.setdefault((c, name), (trigger, f"{cls}.{name}"))
 
     if app.application_class:
-        add(app.application_class, "application", "startup")
+        add(app.application_class, "application", Trigger.STARTUP)
     for name in app.launcher_activities:
-        add(name, "launcher", "startup")
+        add(name, "launcher", Trigger.STARTUP)
     for comp in app.components:
         if comp.kind == "service":
-            add(comp.name, "service", "startup")
+            add(comp.name, "service", Trigger.STARTUP)
         elif comp.kind == "provider":
-            add(comp.name, "provider", "startup")
+            add(comp.name, "provider", Trigger.STARTUP)
         elif comp.kind == "receiver":
             if any(a in flows.boot_actions for a in comp.actions):
-                add(comp.name, "boot_receiver", "boot")
+                add(comp.name, "boot_receiver", Trigger.BOOT)
             elif any(a in _SMS_EVENTS + _CALL_EVENTS for a in comp.actions):
-                add(comp.name, "boot_receiver", "event")
+                add(comp.name, "boot_receiver", Trigger.EVENT)
     return table
 
 
 def startup_path(
     graph: CallGraph,
-    entries: dict[tuple[str, str], tuple[str, str]],
+    entries: dict[tuple[str, str], tuple[Trigger, str]],
     data_class: str,
     read: Evidence,
     budget: SearchBudget | None = None,
@@ -509,25 +498,23 @@ def harvest_facts(
     sms: list[Evidence] = []
     chains: list[HarvestChain] = []
     startup: list[StartupPath] = []
-    unresolved = 0
     budget = SearchBudget()
     try:
         graph = CallGraph(code, flows)
         queries = provider_queries(code, flows, classifier)
-        unresolved = sum(1 for q in queries if q.uri is None and q.how == "unresolved")
         reads: list[tuple[str, Evidence]] = []
         for q in queries:
             if q.data_class not in PROTECTED_CLASSES or q.uri is None:
                 continue
             deadline.check()
-            ev = Evidence.from_hit(q.site)
+            ev = q.site.to_evidence()
             accesses.append(
                 ProviderAccess(
                     data_class=q.data_class, uri=q.uri, how=q.how, bulk=is_bulk(graph, q, flows), evidence=ev
                 )
             )
             reads.append((q.data_class, ev))
-        sms = [Evidence.from_hit(h) for t in flows.sms_receive for h in code.invocations(t.class_desc, t.names)]
+        sms = [h.to_evidence() for t in flows.sms_receive for h in code.invocations(t.class_desc, t.names)]
         reads.extend(("sms", ev) for ev in sms)
 
         finder = ChainFinder(graph, flows, depth)
@@ -546,7 +533,7 @@ def harvest_facts(
                     known = [i for i, c in enumerate(chains) if c.data_class == dc and c.channel == chain.channel]
                     if not known:
                         chains.append(chain)
-                    elif chain.dataflow == "confirmed" and chains[known[0]].dataflow != "confirmed":
+                    elif chain.dataflow == Dataflow.CONFIRMED and chains[known[0]].dataflow != Dataflow.CONFIRMED:
                         chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
             if dc not in done_startup:
                 if method not in paths:  # a method's path to an entry point serves every class it reads
@@ -562,6 +549,5 @@ def harvest_facts(
         sms_receivers=tuple(sorted(set(sms), key=lambda e: e.sort_key())),
         chains=tuple(chains),
         startup=tuple(startup),
-        unresolved_queries=unresolved,
         search_truncated=budget.exhausted,
     )

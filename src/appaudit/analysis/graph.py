@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
+from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import CodeHit, CodeIndex, Evidence, MethodCode
+from appaudit.model import Evidence, EvidenceKind
 from appaudit.ruleset.flows import FlowSpec
 
 Node = tuple[str, str]
@@ -185,7 +186,9 @@ class CallGraph:
         if body is None:
             return []
         return [
-            Evidence(kind="invoke", value=i.ref, dex=body.dex, class_name=node[0], method=node[1], offset=i.offset)
+            Evidence(
+                kind=EvidenceKind.INVOKE, value=i.ref, dex=body.dex, class_name=node[0], method=node[1], offset=i.offset
+            )
             for i in body.insns
             if i.op.startswith("invoke") and i.ref
         ]

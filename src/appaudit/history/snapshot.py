@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from appaudit.errors import InputError
-from appaudit.model import Finding, Report
 from appaudit.report.json_v1_read import from_dict
+from appaudit.report.model import Finding, Report
 from appaudit.resources import schema_path
 
 

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from appaudit.model import Report
+from appaudit.report.model import Report
 
 
 class Renderer(Protocol):

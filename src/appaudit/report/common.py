@@ -10,20 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from string import Formatter
+from typing import TYPE_CHECKING
 
 from appaudit.descriptors import java_name
-from appaudit.model import (
-    DATA_CLASSES,
-    PROTECTED_CLASSES,
-    DataClassResult,
-    Evidence,
-    Level,
-    Owner,
-    RecoveredPayload,
-    Report,
-    Severity,
-)
+from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, Evidence, Level, Owner, Severity
 from appaudit.report.i18n import has, t
+from appaudit.report.model import DataClassResult, Report
+
+if TYPE_CHECKING:
+    # Annotation only: importing appaudit.apk at run time would load androguard into every format.
+    from appaudit.apk.app import RecoveredPayload
 
 #: Protected classes in report order.
 PROTECTED: tuple[str, ...] = tuple(c for c in DATA_CLASSES if c in PROTECTED_CLASSES)

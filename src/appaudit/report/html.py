@@ -8,10 +8,10 @@ the policy packs is escaped. Deterministic: the only time shown is ``report.run`
 
 from __future__ import annotations
 
-from appaudit.model import Report
 from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, join
 from appaudit.report.html_markup import badge, code_span, esc, fill, kv_table, severity_badge, table, wrap
 from appaudit.report.i18n import HTML_LANG, asset_text, t
+from appaudit.report.model import Report
 from appaudit.report.view import (
     ChainView,
     ClassView,

@@ -6,39 +6,51 @@ the model's defaults, so an older v1 report still reads.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath
 from appaudit.model import (
-    AppInfo,
-    ChainStep,
-    Component,
+    Channel,
     Confidence,
+    CoverageStatus,
+    Dataflow,
+    Effect,
+    Evidence,
+    EvidenceKind,
+    Level,
+    Owner,
+    OwnerKind,
+    Severity,
+    Trigger,
+    Verdict,
+)
+from appaudit.report.model import (
+    Citation,
     Coverage,
     CoverageReason,
     DataClassResult,
-    Evidence,
     Finding,
-    HarvestChain,
-    Level,
-    Owner,
     PolicyResult,
     PolicyViolation,
-    ProviderAccess,
-    RecoveredPayload,
+    ProvisionKind,
     Report,
     RunInfo,
     ScanErrorEntry,
-    Severity,
-    StartupPath,
-    Verdict,
 )
+
+if TYPE_CHECKING:
+    from appaudit.apk.app import AppInfo
 
 
 def _owner_from(d: dict[str, Any] | None) -> Owner | None:
     if d is None:
         return None
     return Owner(
-        kind=d["kind"], name=d["name"], sdk_id=d.get("sdk_id"), vendor=d.get("vendor"), category=d.get("category")
+        kind=OwnerKind(d["kind"]),
+        name=d["name"],
+        sdk_id=d.get("sdk_id"),
+        vendor=d.get("vendor"),
+        category=d.get("category"),
     )
 
 
@@ -48,7 +60,7 @@ def _owners_from(items: list[dict[str, Any]] | None) -> tuple[Owner, ...]:
 
 def _evidence_from(d: dict[str, Any]) -> Evidence:
     return Evidence(
-        kind=d["kind"],
+        kind=EvidenceKind(d["kind"]),
         value=d["value"],
         dex=d.get("dex"),
         class_name=d.get("class"),
@@ -76,25 +88,25 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
         severity=_severity_from(d.get("severity")),
         rule_ids=tuple(d.get("rule_ids") or ()),
         bulk=bool(d.get("bulk")),
-        exfiltrated=tuple(d.get("exfiltrated") or ()),
+        exfiltrated=tuple(Channel(ch) for ch in d.get("exfiltrated") or ()),
         at_startup=bool(d.get("at_startup")),
         chains=tuple(
             HarvestChain(
                 data_class=name,
-                channel=c["channel"],
+                channel=Channel(c["channel"]),
                 read=_evidence_from(c["read"]),
                 steps=_steps_from(c["steps"]),
                 sink=_evidence_from(c["sink"]),
                 transformers=tuple(c["transformers"]),
                 urls=tuple(c["urls"]),
-                dataflow=c.get("dataflow", "unconfirmed"),
+                dataflow=Dataflow(c.get("dataflow", "unconfirmed")),
             )
             for c in d.get("chains") or ()
         ),
         startup_paths=tuple(
             StartupPath(
                 data_class=name,
-                trigger=p["trigger"],
+                trigger=Trigger(p["trigger"]),
                 entry=p["entry"],
                 steps=_steps_from(p["steps"]),
                 asks_permission_first=bool(p.get("asks_permission_first")),
@@ -120,7 +132,7 @@ def finding_from_dict(f: dict[str, Any]) -> Finding:
         severity=Severity.parse(f["severity"]),
         confidence=Confidence(f["confidence"]),
         data_class=f["data_class"],
-        effect=f.get("effect") or "reads",
+        effect=Effect(f.get("effect") or "reads"),
         message=f["message"],
         dormant=bool(f.get("dormant")),
         evidence=evidence,
@@ -131,6 +143,10 @@ def finding_from_dict(f: dict[str, Any]) -> Finding:
 
 
 def _app_from(a: dict[str, Any]) -> AppInfo:
+    # Imported here, not at the top: the package appaudit.apk loads androguard, so only a report
+    # read back whole pays for it, never a format or a module that merely imports this one.
+    from appaudit.apk.app import AppInfo, Component, RecoveredPayload
+
     return AppInfo(
         sha256=a["sha256"],
         sha1=a.get("sha1", ""),
@@ -192,7 +208,7 @@ def from_dict(doc: dict[str, Any], input_path: str = "") -> Report:
         verdict=Verdict(doc["verdict"]),
         findings=tuple(finding_from_dict(f) for f in doc["findings"]),
         coverage=Coverage(
-            status=doc["coverage"]["status"],
+            status=CoverageStatus(doc["coverage"]["status"]),
             reasons=tuple(CoverageReason(code=r["code"], detail=r["detail"]) for r in doc["coverage"]["reasons"]),
         ),
         errors=tuple(ScanErrorEntry(where=e["where"], message=e["message"]) for e in doc["errors"]),
@@ -210,8 +226,8 @@ def from_dict(doc: dict[str, Any], input_path: str = "") -> Report:
                         paraphrase=v.get("paraphrase", ""),
                         source=v["source"],
                         effective=v.get("effective", ""),
-                        confidence=v["confidence"],
-                        kind=v["kind"],
+                        confidence=Citation(v["confidence"]),
+                        kind=ProvisionKind(v["kind"]),
                         data_classes=tuple(v["data_classes"]),
                         triggered_by=tuple(v["triggered_by"]),
                     )

@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from appaudit.model import Report
 from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, fill_message, join
 from appaudit.report.i18n import t
+from appaudit.report.model import Report
 from appaudit.report.view import (
     ChainView,
     ClassView,

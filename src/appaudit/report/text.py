@@ -10,8 +10,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from appaudit.model import Report, Severity, Verdict
+from appaudit.model import Severity, Verdict
 from appaudit.report.i18n import t
+from appaudit.report.model import Report
 from appaudit.report.view import FindingView, ReportView
 from appaudit.report.view_build import build
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appaudit.model import (
-    Severity,
-    Verdict,
-)
+from appaudit.model import Severity, Verdict
 from appaudit.report import common as c
 
 

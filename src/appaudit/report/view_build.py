@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import json
 
-from appaudit.model import (
-    ChainStep,
-    DataClassResult,
-    Evidence,
-    Finding,
-    HarvestChain,
-    PolicyResult,
-    PolicyViolation,
-    Report,
-    StartupPath,
-)
+from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
+from appaudit.model import Evidence
 from appaudit.report import common as c
 from appaudit.report.i18n import check_lang, t
+from appaudit.report.model import DataClassResult, Finding, PolicyResult, PolicyViolation, Report
 from appaudit.report.view import (
     AccessView,
     ChainView,
