@@ -24,6 +24,9 @@ FORBIDDEN = {
     # baselines and diffs work on model objects and JSON reports (read by report.json_v1_read); the CLI scans
     "history": {"apk", "engine", "ruleset", "analysis", "api", "cli"},
     "batch": {"cli"},
+    # the CI gate and the configuration file are pure: report objects and plain data in, decisions out
+    "gate": {"apk", "engine", "ruleset", "analysis", "api", "cli", "history"},
+    "config": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli", "history", "model"},
 }
 # Only the CLI drives batches: no lower layer may import appaudit.batch.
 for _banned in FORBIDDEN.values():

@@ -224,6 +224,7 @@ def from_dict(doc: dict[str, Any], input_path: str = "") -> Report:
                         instrument=v["instrument"],
                         article=v["article"],
                         paraphrase=v.get("paraphrase", ""),
+                        paraphrase_zh=v.get("paraphrase_zh"),
                         source=v["source"],
                         effective=v.get("effective", ""),
                         confidence=Citation(v["confidence"]),
