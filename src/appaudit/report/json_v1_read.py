@@ -145,21 +145,17 @@ def finding_from_dict(f: dict[str, Any]) -> Finding:
 def _app_from(a: dict[str, Any]) -> AppInfo:
     # Imported here, not at the top: the package appaudit.apk loads androguard, so only a report
     # read back whole pays for it, never a format or a module that merely imports this one.
-    from appaudit.apk.app import AppInfo, Component, RecoveredPayload
+    from appaudit.apk.app import AppInfo, Component, Manifest, RecoveredPayload
 
-    return AppInfo(
-        sha256=a["sha256"],
-        sha1=a.get("sha1", ""),
-        md5=a.get("md5", ""),
-        size=a["size"],
+    manifest = Manifest(
         package=a["package"],
+        # the JSON has the label as resolved (AppInfo.label), not as the manifest writes it
         label=a.get("label"),
         version_name=a["version_name"],
         version_code=a["version_code"],
         min_sdk=a["min_sdk"],
         target_sdk=a["target_sdk"],
         permissions=tuple(a["permissions"]),
-        signer_sha256=tuple(a["signer_sha256"]),
         application_class=a.get("application_class"),
         launcher_activities=tuple(a.get("launcher_activities") or ()),
         components=tuple(
@@ -175,6 +171,15 @@ def _app_from(a: dict[str, Any]) -> AppInfo:
             )
             for c in a.get("components") or ()
         ),
+    )
+    return AppInfo(
+        sha256=a["sha256"],
+        sha1=a.get("sha1", ""),
+        md5=a.get("md5", ""),
+        size=a["size"],
+        manifest=manifest,
+        label=a.get("label"),
+        signer_sha256=tuple(a["signer_sha256"]),
         dex_files=tuple(a.get("dex_files") or ()),
         input_format=a.get("input_format", "apk"),
         splits=tuple(a.get("splits") or ()),
@@ -195,8 +200,9 @@ def from_dict(doc: dict[str, Any], input_path: str = "") -> Report:
     """The Report a JSON v1 document (already schema-checked) was written from.
 
     ``to_dict(from_dict(d)) == d`` for every document :func:`to_dict` writes. The
-    JSON leaves out ``AppInfo.zip_entries`` and the rule metadata (``Report.rules``),
-    so those come back empty; ``input_path`` is the report file's own path if given.
+    JSON leaves out ``AppInfo.zip_entries``, the manifest's label as written and its
+    split, notes and incomplete flag, and the rule metadata (``Report.rules``): those
+    come back empty (the label as resolved); ``input_path`` is the report file's path if given.
     """
     run = doc.get("run")
     return Report(
