@@ -1,6 +1,6 @@
 """Does the data read actually travel along a chain? A light data-flow check.
 
-A chain (``flows.ChainFinder``) says a read and a sink are linked by calls.
+A chain (``chains.ChainFinder``) says a read and a sink are linked by calls.
 This module follows the *data* along that chain, one method at a time:
 
 * in the read's method, the value the read returns (the cursor, the SMS
