@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, start_at, step_at
 from appaudit.analysis.sinks import Sink, SinkFinder
@@ -41,13 +42,13 @@ class _Data:
 
 
 class ChainFinder:
-    """Searches sinks reachable from reads."""
+    """Searches sinks reachable from reads; the sinks' evidence is owned (``attributor``)."""
 
-    def __init__(self, graph: CallGraph, flows: FlowSpec, depth: int = CHAIN_DEPTH) -> None:
+    def __init__(self, graph: CallGraph, flows: FlowSpec, attributor: Attributor, depth: int = CHAIN_DEPTH) -> None:
         self.graph = graph
         self.flows = flows
         self.depth = depth
-        self.sinks = SinkFinder(graph, flows)
+        self.sinks = SinkFinder(graph, flows, attributor)
         self._flows: dict[tuple[object, ...], Flow] = {}
 
     def search(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from appaudit import deadline
+from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.bulk import is_bulk
 from appaudit.analysis.chains import CHAIN_DEPTH, ChainFinder
 from appaudit.analysis.graph import CallGraph, Node
@@ -41,11 +42,12 @@ def _method(ev: Evidence) -> Node:
 class _Harvest:
     """What one scan's chain analysis has found so far (kept as found, so a time cap keeps it)."""
 
-    def __init__(self, code: CodeIndex, flows: FlowSpec, depth: int) -> None:
+    def __init__(self, code: CodeIndex, flows: FlowSpec, attributor: Attributor, depth: int) -> None:
         self.code = code
         self.flows = flows
+        self.attributor = attributor
         self.graph = CallGraph(code, flows)
-        self.finder = ChainFinder(self.graph, flows, depth)
+        self.finder = ChainFinder(self.graph, flows, attributor, depth)
         self.budget = SearchBudget()
         self.accesses: list[ProviderAccess] = []
         self.sms: list[Evidence] = []
@@ -63,12 +65,13 @@ class _Harvest:
             if q.data_class not in PROTECTED_CLASSES or q.uri is None:
                 continue
             deadline.check()
-            ev = Evidence.from_hit(q.site)
+            ev = self.attributor.code_evidence(q.site)
             bulk = is_bulk(self.graph, q, self.flows)
             self.accesses.append(ProviderAccess(data_class=q.data_class, uri=q.uri, how=q.how, bulk=bulk, evidence=ev))
             reads.append((q.data_class, ev))
         receive = self.flows.sms_receive
-        self.sms = [Evidence.from_hit(h) for t in receive for h in self.code.invocations(t.class_desc, t.names)]
+        sites = [h for t in receive for h in self.code.invocations(t.class_desc, t.names)]
+        self.sms = [self.attributor.code_evidence(h) for h in sites]
         reads.extend(("sms", ev) for ev in self.sms)
         return reads
 
@@ -104,16 +107,23 @@ class _Harvest:
 
 
 def harvest_facts(
-    app: AppInfo, code: CodeIndex, flows: FlowSpec, classifier: ProviderClassifier, depth: int = CHAIN_DEPTH
+    app: AppInfo,
+    code: CodeIndex,
+    flows: FlowSpec,
+    classifier: ProviderClassifier,
+    attributor: Attributor,
+    depth: int = CHAIN_DEPTH,
 ) -> HarvestFacts:
     """Provider accesses, SMS decodes, chains to sinks and start-up paths for the protected classes.
+
+    The reads' and sinks' evidence carries its owner (``attributor``) from the start.
 
     Each reading method is searched once per class (all its reads of the class
     are sources); each class gets the first start-up path found. Under a time
     cap (``deadline``) the search stops where the cap passes and returns what
     it has proven so far.
     """
-    harvest = _Harvest(code, flows, depth)
+    harvest = _Harvest(code, flows, attributor, depth)
     try:
         reads = harvest.find_reads(classifier)
         entries = entry_points(app, flows, harvest.graph)

@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import CodeHit, CodeIndex, Evidence, MethodCode
+from appaudit.model import CodeHit, CodeIndex, Evidence, MethodCode, Owner
 from appaudit.ruleset.flows import FlowSpec
 
 Node = tuple[str, str]
@@ -179,13 +179,21 @@ class CallGraph:
         self._up[node] = out
         return out
 
-    def invokes(self, node: Node) -> list[Evidence]:
-        """Every invoke in ``node`` as evidence (for sink and transformer matching)."""
+    def invokes(self, node: Node, owner: Owner | None = None) -> list[Evidence]:
+        """Every invoke in ``node`` as evidence (for sink and transformer matching), owned by ``owner``."""
         body = self.body(node)
         if body is None:
             return []
         return [
-            Evidence(kind="invoke", value=i.ref, dex=body.dex, class_name=node[0], method=node[1], offset=i.offset)
+            Evidence(
+                kind="invoke",
+                value=i.ref,
+                dex=body.dex,
+                class_name=node[0],
+                method=node[1],
+                offset=i.offset,
+                owner=owner,
+            )
             for i in body.insns
             if i.op.startswith("invoke") and i.ref
         ]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.targets import calls_target
@@ -52,11 +53,12 @@ def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
 
 
 class SinkFinder:
-    """The sinks of the app's methods, remembered for the scan."""
+    """The sinks of the app's methods, remembered for the scan; their evidence is owned (``attributor``)."""
 
-    def __init__(self, graph: CallGraph, flows: FlowSpec) -> None:
+    def __init__(self, graph: CallGraph, flows: FlowSpec, attributor: Attributor) -> None:
         self.graph = graph
         self.flows = flows
+        self.attributor = attributor
         self._sinks: dict[Node, list[Sink]] = {}
 
     @cached_property
@@ -76,7 +78,7 @@ class SinkFinder:
             value = values_at(body, site.offset).get(regs[0]) if regs else None
             desc = _object_type(value, body.param_types) if value is not None else None
             if desc is not None and java_name(desc) in self.graph.app_classes:
-                bridges.setdefault(java_name(desc), Evidence.from_hit(site))
+                bridges.setdefault(java_name(desc), self.attributor.code_evidence(site))
         return bridges
 
     def sinks_in(self, node: Node) -> list[Sink]:
@@ -84,6 +86,7 @@ class SinkFinder:
         if node in self._sinks:
             return self._sinks[node]
         found: list[Sink] = []
+        owner = self.attributor.owner(node[0])
         bridge = self.js_bridges.get(node[0])
         if bridge is not None and not node[1].startswith("<"):
             found.append(
@@ -92,12 +95,16 @@ class SinkFinder:
         for atype, _elements in self.graph.code.annotations_of(*node):
             if atype == "Landroid/webkit/JavascriptInterface;":
                 marker = Evidence(
-                    kind="invoke", value="@JavascriptInterface method", class_name=node[0], method=node[1]
+                    kind="invoke",
+                    value="@JavascriptInterface method",
+                    class_name=node[0],
+                    method=node[1],
+                    owner=owner,
                 )
                 found.append(Sink(channel="network", call=marker, urls=()))
         annotated: list[Sink] = []
         urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:MAX_URLS]
-        for ev in self.graph.invokes(node):
+        for ev in self.graph.invokes(node, owner):
             paths = self._endpoint_paths(ev)
             if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
                 annotated.append(Sink(channel="network", call=ev, urls=paths + urls))
