@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -30,12 +31,22 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert "appaudit/_data/rules/contacts/contacts-provider-constant.yaml" in names
     assert "appaudit/_data/rules/split_permissions.yaml" in names
 
-    # Install into a fresh venv that reuses this interpreter's dependencies.
+    # Install into a fresh venv that sees this interpreter's dependencies through a .pth file.
+    # (``--system-site-packages`` would inherit the *base* interpreter's packages, not those of the
+    # virtualenv the tests may run in, and the installed tool would die on a missing dependency.)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
+    venv_site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(venv_site, "_appaudit_test_deps.pth").write_text("".join(f"{d}\n" for d in sorted(ours)))
     inst = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -55,5 +66,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
         text=True,
         cwd=tmp_path,
     )
-    assert scan.returncode == 1, scan.stderr
-    assert '"verdict": "harvests"' in scan.stdout
+    # Output first: a traceback also exits 1.
+    assert "Traceback" not in scan.stderr, scan.stderr
+    assert '"verdict": "harvests"' in scan.stdout, scan.stderr
+    assert scan.returncode == 1

@@ -17,7 +17,8 @@ from appaudit.analysis.coverage import (
     reflection_reasons,
     signal_reasons,
 )
-from appaudit.analysis.flows import CHAIN_DEPTH, harvest_facts
+from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
@@ -44,7 +45,7 @@ class ScanOptions:
     """Extra rule directories, loaded after the bundled pack."""
     bundled_rules: bool = True
     chain_depth: int = CHAIN_DEPTH
-    """Method hops searched from a read to a sink (see analysis.flows.CHAIN_DEPTH)."""
+    """Method hops searched from a read to a sink (default ``analysis.depth.CHAIN_DEPTH``, shared by every command)."""
     policies: Sequence[str] | None = None
     """Policy pack ids to evaluate; None: all; empty: none."""
     deterministic: bool = False

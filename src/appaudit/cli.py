@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from appaudit import __version__
+from appaudit.analysis.depth import CHAIN_DEPTH
 
 if TYPE_CHECKING:
     from appaudit.batch import BatchOptions, BatchResult
@@ -151,7 +152,7 @@ def scan(
     ] = False,
     chain_depth: Annotated[
         int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
-    ] = 3,
+    ] = CHAIN_DEPTH,
     lang: Annotated[
         Lang, typer.Option("--lang", help="Language of the text, HTML and Markdown reports (JSON keys stay English).")
     ] = Lang.en,
@@ -351,7 +352,7 @@ def rules_docs(
     raise typer.Exit(EXIT_OK)
 
 
-# ---------------------------------------------------------------- batch (issue 7)
+# ---------------------------------------------------------------- batch
 
 BATCH_EXIT_HELP = (
     "Exit codes: 0 done, nothing at or above --fail-on; 1 an APK has a finding at or above --fail-on; "

@@ -2,7 +2,7 @@
 
 From the read's method the bounded search (:mod:`.search`) goes up through the
 callers (the data is returned), then down through what they call (the data is
-passed on), within ``CHAIN_DEPTH`` calls (hand-offs to another thread or
+passed on), within ``depth.CHAIN_DEPTH`` calls (hand-offs to another thread or
 component cost none). It follows the data first (:mod:`.taint`: chains marked
 ``confirmed``), then calls alone for the channels the data was not followed to
 (``unconfirmed``).
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, start_at, step_at
 from appaudit.analysis.sinks import Sink, SinkFinder
@@ -23,11 +24,6 @@ from appaudit.analysis.targets import calls_target
 from appaudit.descriptors import java_desc, java_name
 from appaudit.model import ChainStep, Evidence, HarvestChain, MethodCode
 from appaudit.ruleset.flows import FlowSpec
-
-#: Calls from a read to a sink (hand-offs cost none). Chosen by measurement on
-#: the corpus (bench/evaluate.py --depth): the smallest depth with the best F1;
-#: see docs/harvest-chains.md.
-CHAIN_DEPTH = 4
 
 _S = TypeVar("_S")
 

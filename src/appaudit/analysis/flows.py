@@ -15,7 +15,8 @@ from dataclasses import replace
 from appaudit import deadline
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.bulk import is_bulk
-from appaudit.analysis.chains import CHAIN_DEPTH, ChainFinder
+from appaudit.analysis.chains import ChainFinder
+from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, provider_queries
 from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget
@@ -32,7 +33,7 @@ from appaudit.model import (
 )
 from appaudit.ruleset.flows import FlowSpec
 
-__all__ = ["CHAIN_DEPTH", "MAX_TOTAL_VISITS", "ChainFinder", "harvest_facts"]
+__all__ = ["MAX_TOTAL_VISITS", "ChainFinder", "harvest_facts"]
 
 
 def _method(ev: Evidence) -> Node:
