@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appaudit.analysis.attribution import Attributor
-from appaudit.model import AppInfo
+from appaudit.apk.app import AppInfo
 from appaudit.ruleset import load_ruleset
 from conftest import report_json
 

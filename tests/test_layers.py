@@ -31,6 +31,21 @@ for _banned in FORBIDDEN.values():
         _banned.add("batch")
 
 
+#: The modules holding the types a layer makes: layers above may import them although the rest of
+#: that layer is forbidden to them (``model`` and ``errors`` import none of them).
+TYPE_MODULES = frozenset(
+    {"appaudit.apk.app", "appaudit.apk.dex.types", "appaudit.analysis.facts", "appaudit.report.model"}
+)
+#: The packages that import nothing of another layer, type modules included.
+NO_TYPE_MODULES = {"model", "errors"}
+#: The composition roots: the library entry point drives apk's loader, the CLI renders formats.
+ROOTS = {"api", "cli"}
+#: Known imports of a private report module from another layer, each with why.
+PRIVATE_IMPORT_EXCEPTIONS = {
+    # batch records reuse the JSON v1 dict; one to_dict/from_dict pair for batch and history is issue 11
+    ("batch/records.py", "appaudit.report.json_v1"),
+}
+
 def _modules() -> list[tuple[Path, ast.Module]]:
     return [(p, ast.parse(p.read_text(), str(p))) for p in sorted(SRC.rglob("*.py"))]
 
@@ -76,9 +91,77 @@ def test_layer_direction() -> None:
         banned = FORBIDDEN.get(_package(p), set())
         for name in _imports(tree):
             parts = name.split(".")
-            if parts[0] == "appaudit" and len(parts) > 1 and parts[1] in banned:
+            exempt = name in TYPE_MODULES and _package(p) not in NO_TYPE_MODULES
+            if parts[0] == "appaudit" and len(parts) > 1 and parts[1] in banned and not exempt:
                 problems.append(f"{p.relative_to(SRC)} imports {name}")
     assert problems == []
+
+
+def test_other_layers_import_only_the_type_modules_of_apk_and_report() -> None:
+    """Outside ``apk`` only its type modules are imported, outside ``report`` only its model:
+    the loader and the formats stay private to their layer."""
+    problems = []
+    for p, tree in _modules():
+        package = _package(p)
+        for name in _imports(tree):
+            parts = name.split(".")
+            if (
+                parts[0] == "appaudit"
+                and len(parts) > 1
+                and parts[1] in ("apk", "report")
+                and parts[1] != package
+                and package not in ROOTS
+                and name not in TYPE_MODULES
+                and (str(p.relative_to(SRC)), name) not in PRIVATE_IMPORT_EXCEPTIONS
+            ):
+                problems.append(f"{p.relative_to(SRC)} imports {name}")
+    assert problems == []
+
+
+def test_model_and_errors_import_no_other_appaudit_module() -> None:
+    imported = {
+        str(p.relative_to(SRC)): sorted(n for n in _imports(tree) if n.startswith("appaudit"))
+        for p, tree in _modules()
+        if _package(p) in NO_TYPE_MODULES
+    }
+    assert imported == {"model.py": [], "errors.py": []}
+
+
+#: (dataclass, field) pairs whose values form a closed set: each must be an Enum or a Literal.
+CLOSED_SET_FIELDS = [
+    ("appaudit.model", "Evidence", "kind"),
+    ("appaudit.model", "Owner", "kind"),
+    ("appaudit.apk.dex.types", "CodeHit", "kind"),
+    ("appaudit.analysis.facts", "HarvestChain", "channel"),
+    ("appaudit.analysis.facts", "HarvestChain", "dataflow"),
+    ("appaudit.analysis.facts", "StartupPath", "trigger"),
+    ("appaudit.report.model", "Finding", "effect"),
+    ("appaudit.report.model", "Finding", "severity"),
+    ("appaudit.report.model", "Finding", "confidence"),
+    ("appaudit.report.model", "DataClassResult", "level"),
+    ("appaudit.report.model", "Coverage", "status"),
+    ("appaudit.report.model", "PolicyViolation", "kind"),
+    ("appaudit.report.model", "PolicyViolation", "confidence"),
+    ("appaudit.report.model", "Report", "verdict"),
+    ("appaudit.ruleset.rule", "Rule", "effect"),
+    ("appaudit.policy.packs", "Provision", "kind"),
+    ("appaudit.policy.packs", "Provision", "confidence"),
+]
+
+
+@pytest.mark.parametrize(("module", "cls", "name"), CLOSED_SET_FIELDS)
+def test_closed_set_field_is_an_enum_or_literal(module: str, cls: str, name: str) -> None:
+    import enum
+    import importlib
+    import typing
+
+    from appaudit.apk.app import AppInfo
+
+    owner = getattr(importlib.import_module(module), cls)
+    # AppInfo is imported by report.model for type checking only (see there)
+    hint = typing.get_type_hints(owner, localns={"AppInfo": AppInfo})[name]
+    is_enum = isinstance(hint, type) and issubclass(hint, enum.Enum)
+    assert is_enum or typing.get_origin(hint) is typing.Literal, f"{cls}.{name}: {hint!r}"
 
 
 def test_library_never_prints_or_exits() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appaudit.analysis.registers import Value, values_at
-from appaudit.model import Insn, MethodCode
+from appaudit.apk.dex.types import Insn, MethodCode
 
 URI = "Landroid/net/Uri;"
 BUILDER = "Landroid/net/Uri$Builder;"

@@ -13,20 +13,11 @@ from string import Formatter
 
 import pytest
 
-from appaudit.model import (
-    Coverage,
-    CoverageReason,
-    Evidence,
-    Finding,
-    Owner,
-    PolicyResult,
-    PolicyViolation,
-    Report,
-    Verdict,
-)
+from appaudit.model import Evidence, Owner, Verdict
 from appaudit.report import render
 from appaudit.report.common import is_web_link
 from appaudit.report.i18n import EN, LANGS, ZH, t
+from appaudit.report.model import Coverage, CoverageReason, Finding, PolicyResult, PolicyViolation, Report
 from conftest import ALL_FIXTURES, fixture_apk, run_cli
 from pngdecode import decode
 
@@ -377,7 +368,7 @@ def test_deterministic_and_run_shown_only_when_present(fmt: str) -> None:
 
 
 def test_errors_are_listed() -> None:
-    from appaudit.model import ScanErrorEntry
+    from appaudit.report.model import ScanErrorEntry
 
     report = dataclasses.replace(
         _scan("benign"), errors=(ScanErrorEntry(where="classes2.dex", message="bad <header>"),)

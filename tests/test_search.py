@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from appaudit.analysis.facts import ChainStep
 from appaudit.analysis.search import MAX_VISITS, Hop, SearchBudget, Visit, bounded_search, start_at
-from appaudit.model import ChainStep
 
 
 def _n(name: str) -> tuple[str, str]:

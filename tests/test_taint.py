@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from appaudit.analysis.taint import Seeds, analyse
-from appaudit.model import Insn, MethodCode
+from appaudit.apk.dex.types import Insn, MethodCode
 from conftest import report_json
 
 CURSOR = "Landroid/database/Cursor;->getString(I)Ljava/lang/String;"

@@ -18,15 +18,18 @@ from appaudit.analysis.coverage import (
     signal_reasons,
 )
 from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.facts import HarvestFacts
 from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
 from appaudit.apk import load_apk
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
-from appaudit.model import AppInfo, CodeIndex, CoverageReason, HarvestFacts, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.policy import evaluate_policies, select_packs
+from appaudit.report.model import CoverageReason, DataClassMap, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
 
@@ -144,7 +147,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         tool_version=__version__,
         ruleset_sha256=ruleset.sha256,
         app=facts.app,
-        data_classes=classes,
+        data_classes=DataClassMap(classes),
         verdict=overall_verdict(classes, coverage),
         findings=findings,
         coverage=coverage,

@@ -16,14 +16,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeHit
 from appaudit.descriptors import java_name
-from appaudit.model import (
-    AppInfo,
-    CodeHit,
-    Evidence,
-    Finding,
-    Owner,
-)
+from appaudit.model import Evidence, Owner, OwnerKind
+from appaudit.report.model import Finding
 from appaudit.ruleset.loader import SdkInfo
 
 _OBFUSCATED_SEGMENT = re.compile(r"[A-Za-z0-9_$]{1,2}")
@@ -59,7 +56,7 @@ class Attributor:
             if cls and _package(cls):
                 own.add(_app_package_of(cls))
         self.first_party = sorted(p for p in own if p and self._sdk(p + ".X") is None)
-        self.first_party_owner = Owner(kind="first_party", name=app.package or (self.first_party or ["app"])[0])
+        self.first_party_owner = Owner(kind=OwnerKind.FIRST_PARTY, name=app.package or (self.first_party or ["app"])[0])
         self._cache: dict[str, Owner] = {}
 
     def _sdk(self, class_name: str) -> SdkInfo | None:
@@ -71,13 +68,13 @@ class Attributor:
             return cached
         sdk = self._sdk(class_name)
         if sdk is not None:
-            owner = Owner(kind="sdk", name=sdk.name, sdk_id=sdk.id, vendor=sdk.vendor, category=sdk.category)
+            owner = Owner(kind=OwnerKind.SDK, name=sdk.name, sdk_id=sdk.id, vendor=sdk.vendor, category=sdk.category)
         elif any(_under(class_name, p) for p in self.first_party):
             owner = self.first_party_owner
         else:
             segments = class_name.split(".")
             obfuscated = all(_OBFUSCATED_SEGMENT.fullmatch(s) for s in segments[:-1]) if len(segments) > 1 else True
-            owner = Owner(kind="unknown", name="obfuscated" if obfuscated else "unrecognised")
+            owner = Owner(kind=OwnerKind.UNKNOWN, name="obfuscated" if obfuscated else "unrecognised")
         self._cache[class_name] = owner
         return owner
 

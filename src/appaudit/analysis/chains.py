@@ -16,13 +16,15 @@ from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.facts import ChainStep, HarvestChain
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, start_at, step_at
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.taint import Flow, Seeds, analyse
 from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import ChainStep, Evidence, HarvestChain, MethodCode
+from appaudit.model import Channel, Dataflow, Evidence
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
@@ -61,7 +63,7 @@ class ChainFinder:
         return [chains[c] for c in sorted(chains)]
 
     def _chain(
-        self, data_class: str, read: Evidence, path: tuple[ChainStep, ...], node: Node, sink: Sink, dataflow: str
+        self, data_class: str, read: Evidence, path: tuple[ChainStep, ...], node: Node, sink: Sink, dataflow: Dataflow
     ) -> HarvestChain:
         steps = (*path[:-1], step_at(node, sink.call.offset))
         return HarvestChain(
@@ -85,7 +87,11 @@ class ChainFinder:
             yield Hop(to=callee, offset=off, up=False, free=(node, callee) in handoffs)
 
     def follow_calls(
-        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, skip: frozenset[str] = frozenset()
+        self,
+        data_class: str,
+        read: Evidence,
+        budget: SearchBudget | None = None,
+        skip: frozenset[Channel] = frozenset(),
     ) -> list[HarvestChain]:
         """Chains by calls alone: up through callers (the data is returned), then down through callees.
 
@@ -95,16 +101,18 @@ class ChainFinder:
         nearly every upload sits behind one. Searched cheapest first (0-1 breadth-first).
         """
         start = start_at((read.class_name or "", read.method or ""), read.offset, None)
-        chains: dict[str, HarvestChain] = {}
+        chains: dict[Channel, HarvestChain] = {}
         for visit in bounded_search(start, self._call_hops, depth=self.depth, budget=budget):
             for sink in self.sinks.sinks_in(visit.node):
                 if sink.channel not in chains and sink.channel not in skip:
-                    chains[sink.channel] = self._chain(data_class, read, visit.path, visit.node, sink, "unconfirmed")
+                    chains[sink.channel] = self._chain(
+                        data_class, read, visit.path, visit.node, sink, Dataflow.UNCONFIRMED
+                    )
         return [chains[c] for c in sorted(chains)]
 
     def follow_data(
         self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
-    ) -> dict[str, HarvestChain]:
+    ) -> dict[Channel, HarvestChain]:
         """Chains along which the data read is followed (:mod:`.taint`), by channel.
 
         The same search as :meth:`follow_calls` (costs, depth, hand-offs), but a hop is taken only
@@ -121,7 +129,7 @@ class ChainFinder:
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
-        chains: dict[str, HarvestChain] = {}
+        chains: dict[Channel, HarvestChain] = {}
         visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
         for visit in visits:
             handed = set(visit.carried.flow.calls) - (reads if visit.node == node else set())
@@ -129,7 +137,9 @@ class ChainFinder:
                 continue
             for sink in self.sinks.sinks_in(visit.node):
                 if sink.channel not in chains:
-                    chains[sink.channel] = self._chain(data_class, read, visit.path, visit.node, sink, "confirmed")
+                    chains[sink.channel] = self._chain(
+                        data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED
+                    )
         return chains
 
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:

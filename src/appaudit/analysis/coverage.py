@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex
 from appaudit.engine.matchers import MATCHERS, MatchContext
-from appaudit.model import AppInfo, CodeIndex, CoverageReason, quote_names
+from appaudit.report.model import CoverageReason, quote_names
 from appaudit.ruleset.loader import CoverageSignal
 
 

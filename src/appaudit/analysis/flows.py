@@ -17,20 +17,14 @@ from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.bulk import is_bulk
 from appaudit.analysis.chains import ChainFinder
 from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess, StartupPath
 from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.providers import ProviderClassifier, provider_queries
 from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget
 from appaudit.analysis.startup import EntryPoints, entry_points, startup_path
-from appaudit.model import (
-    PROTECTED_CLASSES,
-    AppInfo,
-    CodeIndex,
-    Evidence,
-    HarvestChain,
-    HarvestFacts,
-    ProviderAccess,
-    StartupPath,
-)
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex
+from appaudit.model import PROTECTED_CLASSES, Dataflow, Evidence
 from appaudit.ruleset.flows import FlowSpec
 
 __all__ = ["MAX_TOTAL_VISITS", "ChainFinder", "harvest_facts"]
@@ -52,17 +46,14 @@ class _Harvest:
         self.budget = SearchBudget()
         self.accesses: list[ProviderAccess] = []
         self.sms: list[Evidence] = []
-        self.unresolved = 0
         self.chains: list[HarvestChain] = []
         self.startup: list[StartupPath] = []
         self._paths: dict[Node, StartupPath | None] = {}  # per reading method: its path, if any
 
     def find_reads(self, classifier: ProviderClassifier) -> list[tuple[str, Evidence]]:
         """(data class, read) of every resolved provider query of a protected class and SMS decode."""
-        queries = provider_queries(self.code, self.flows, classifier)
-        self.unresolved = sum(1 for q in queries if q.uri is None and q.how == "unresolved")
         reads: list[tuple[str, Evidence]] = []
-        for q in queries:
+        for q in provider_queries(self.code, self.flows, classifier):
             if q.data_class not in PROTECTED_CLASSES or q.uri is None:
                 continue
             deadline.check()
@@ -82,7 +73,7 @@ class _Harvest:
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
                 self.chains.append(chain)
-            elif chain.dataflow == "confirmed" and self.chains[known[0]].dataflow != "confirmed":
+            elif chain.dataflow == Dataflow.CONFIRMED and self.chains[known[0]].dataflow != Dataflow.CONFIRMED:
                 self.chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
 
     def add_startup(self, entries: EntryPoints, data_class: str, read: Evidence) -> bool:
@@ -102,7 +93,6 @@ class _Harvest:
             sms_receivers=tuple(sorted(set(self.sms), key=lambda e: e.sort_key())),
             chains=tuple(self.chains),
             startup=tuple(self.startup),
-            unresolved_queries=self.unresolved,
             search_truncated=self.budget.exhausted,
         )
 

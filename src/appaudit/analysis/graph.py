@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
+from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import CodeHit, CodeIndex, Evidence, MethodCode, Owner
+from appaudit.model import Evidence, EvidenceKind, Owner
 from appaudit.ruleset.flows import FlowSpec
 
 Node = tuple[str, str]
@@ -186,7 +187,7 @@ class CallGraph:
             return []
         return [
             Evidence(
-                kind="invoke",
+                kind=EvidenceKind.INVOKE,
                 value=i.ref,
                 dex=body.dex,
                 class_name=node[0],

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from appaudit import deadline
 from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.apk.dex.types import CodeHit, CodeIndex, Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name
 from appaudit.engine.matchers import string_pattern
-from appaudit.model import PROTECTED_CLASSES, CodeHit, CodeIndex, Insn, MethodCode
+from appaudit.model import PROTECTED_CLASSES
 from appaudit.ruleset import Rule
 from appaudit.ruleset.flows import FlowSpec
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import split_params
-from appaudit.model import Insn, MethodCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from appaudit import deadline
+from appaudit.analysis.facts import ChainStep
 from appaudit.analysis.graph import Node
-from appaudit.model import ChainStep
 
 #: Methods one search may visit before it gives up (bounds time on huge apps).
 MAX_VISITS = 400

@@ -20,7 +20,7 @@ from appaudit.analysis.graph import CallGraph, Node
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.targets import calls_target
 from appaudit.descriptors import java_name
-from appaudit.model import Evidence
+from appaudit.model import Channel, Evidence, EvidenceKind
 from appaudit.ruleset.flows import FlowSpec
 
 _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
@@ -32,7 +32,7 @@ MAX_URLS = 5
 class Sink:
     """A place in one method where data leaves the device (or is stored)."""
 
-    channel: str
+    channel: Channel
     call: Evidence
     """The sink call (or the bridge or annotated method standing for it)."""
     urls: tuple[str, ...]
@@ -90,24 +90,24 @@ class SinkFinder:
         bridge = self.js_bridges.get(node[0])
         if bridge is not None and not node[1].startswith("<"):
             found.append(
-                Sink(channel="network", call=replace(bridge, value=f"JavaScript bridge: {bridge.value}"), urls=())
+                Sink(channel=Channel.NETWORK, call=replace(bridge, value=f"JavaScript bridge: {bridge.value}"), urls=())
             )
         for atype, _elements in self.graph.code.annotations_of(*node):
             if atype == "Landroid/webkit/JavascriptInterface;":
                 marker = Evidence(
-                    kind="invoke",
+                    kind=EvidenceKind.INVOKE,
                     value="@JavascriptInterface method",
                     class_name=node[0],
                     method=node[1],
                     owner=owner,
                 )
-                found.append(Sink(channel="network", call=marker, urls=()))
+                found.append(Sink(channel=Channel.NETWORK, call=marker, urls=()))
         annotated: list[Sink] = []
         urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:MAX_URLS]
         for ev in self.graph.invokes(node, owner):
             paths = self._endpoint_paths(ev)
             if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
-                annotated.append(Sink(channel="network", call=ev, urls=paths + urls))
+                annotated.append(Sink(channel=Channel.NETWORK, call=ev, urls=paths + urls))
                 continue
             for channel, targets in self.flows.sinks:
                 if calls_target(targets, ev.value):

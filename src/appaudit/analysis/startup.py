@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from appaudit.analysis.facts import ChainStep, StartupPath
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, start_at
-from appaudit.model import AppInfo, ChainStep, Evidence, StartupPath
+from appaudit.apk.app import AppInfo
+from appaudit.model import Evidence, Trigger
 from appaudit.ruleset.flows import FlowSpec
 
 #: Steps from a manifest entry point back to a read.
@@ -24,32 +26,32 @@ _SMS_EVENTS = ("android.provider.Telephony.SMS_RECEIVED", "android.provider.Tele
 _CALL_EVENTS = ("android.intent.action.PHONE_STATE", "android.intent.action.NEW_OUTGOING_CALL")
 
 #: (class, method name) -> (trigger, entry label) of every callback the system calls unasked.
-EntryPoints = dict[tuple[str, str], tuple[str, str]]
+EntryPoints = dict[tuple[str, str], tuple[Trigger, str]]
 
 
 def entry_points(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> EntryPoints:
     """The callbacks the system calls unasked, in the manifest's components and their app superclasses."""
     table: EntryPoints = {}
 
-    def add(cls: str, kind: str, trigger: str) -> None:
+    def add(cls: str, kind: str, trigger: Trigger) -> None:
         for c in (cls, *(a for a in graph.ancestors(cls) if a in graph.app_classes)):
             for name in flows.entry_methods(kind):
                 table.setdefault((c, name), (trigger, f"{cls}.{name}"))
 
     if app.application_class:
-        add(app.application_class, "application", "startup")
+        add(app.application_class, "application", Trigger.STARTUP)
     for name in app.launcher_activities:
-        add(name, "launcher", "startup")
+        add(name, "launcher", Trigger.STARTUP)
     for comp in app.components:
         if comp.kind == "service":
-            add(comp.name, "service", "startup")
+            add(comp.name, "service", Trigger.STARTUP)
         elif comp.kind == "provider":
-            add(comp.name, "provider", "startup")
+            add(comp.name, "provider", Trigger.STARTUP)
         elif comp.kind == "receiver":
             if any(a in flows.boot_actions for a in comp.actions):
-                add(comp.name, "boot_receiver", "boot")
+                add(comp.name, "boot_receiver", Trigger.BOOT)
             elif any(a in _SMS_EVENTS + _CALL_EVENTS for a in comp.actions):
-                add(comp.name, "boot_receiver", "event")
+                add(comp.name, "boot_receiver", Trigger.EVENT)
     return table
 
 

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from appaudit import deadline
-from appaudit.model import Insn, MethodCode
+from appaudit.apk.dex.types import Insn, MethodCode
 
 #: The pending result of the last call (what ``move-result`` reads).
 _RESULT = -1

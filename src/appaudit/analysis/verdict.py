@@ -14,18 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from appaudit.analysis.attribution import owners_of
-from appaudit.model import (
-    DATA_CLASSES,
-    LEAVES_DEVICE,
-    PROTECTED_CLASSES,
-    Coverage,
-    CoverageReason,
-    DataClassResult,
-    Finding,
-    HarvestFacts,
-    Level,
-    Verdict,
-)
+from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, counted_chains, is_bulk
+from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict
+from appaudit.report.model import Coverage, CoverageReason, DataClassResult, Finding
 
 
 def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None = None) -> dict[str, DataClassResult]:
@@ -40,8 +31,8 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         read = any(not f.dormant for f in reads)
         dormant = not read and any(f.dormant for f in reads)
         chains = tuple(c for c in harvest.chains if c.data_class == dc)
-        bulk = harvest.bulk(dc)
-        channels = tuple(sorted({c.channel for c in harvest.counted_chains(dc)}))
+        bulk = is_bulk(harvest, dc)
+        channels = tuple(sorted({c.channel for c in counted_chains(harvest, dc)}))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)
         if read and bulk and leaves:
@@ -83,10 +74,10 @@ def coverage_from(reasons: Sequence[CoverageReason], dex_count: int) -> Coverage
     """``blind`` when no code could be read, ``partial`` when some could not."""
     ordered = tuple(sorted(set(reasons), key=lambda r: (r.code, r.detail)))
     if dex_count == 0:
-        return Coverage(status="blind", reasons=ordered)
+        return Coverage(status=CoverageStatus.BLIND, reasons=ordered)
     if ordered:
-        return Coverage(status="partial", reasons=ordered)
-    return Coverage(status="complete")
+        return Coverage(status=CoverageStatus.PARTIAL, reasons=ordered)
+    return Coverage(status=CoverageStatus.COMPLETE)
 
 
 def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage) -> Verdict:

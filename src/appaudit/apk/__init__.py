@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appaudit import deadline
+from appaudit.apk.app import AppInfo, RecoveredPayload
 from appaudit.apk.container import Budget, Entry, EntryError, ZipContainer, ZipError
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.dex.reader import DexFile
@@ -32,7 +33,7 @@ from appaudit.apk.manifest import ManifestError, ManifestFacts, parse_manifest, 
 from appaudit.apk.recover import HEAD_SIZE, Plan, TrialBudget, key_candidates, plan, rc4_search, unwrap, worth_rc4
 from appaudit.apk.signing import signer_sha256
 from appaudit.errors import DexFormatError, InputError
-from appaudit.model import AppInfo, CoverageReason, RecoveredPayload, ScanErrorEntry, quote_names
+from appaudit.report.model import CoverageReason, ScanErrorEntry, quote_names
 
 __all__ = ["ApkFacts", "Limits", "load_apk"]
 

@@ -17,8 +17,8 @@ from typing import Any
 from androguard.core.axml import AXMLPrinter
 from loguru import logger
 
+from appaudit.apk.app import Component
 from appaudit.apk.axml import AxmlError, parse_axml
-from appaudit.model import Component
 
 # androguard logs through loguru at DEBUG; errors reach the report instead.
 logger.disable("androguard")

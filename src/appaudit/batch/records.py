@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from appaudit import __version__
-from appaudit.model import Evidence, Finding, Report
+from appaudit.model import Evidence
 from appaudit.report.json_v1 import to_dict
+from appaudit.report.model import Finding, Report
 
 
 class ScanStatus(StrEnum):

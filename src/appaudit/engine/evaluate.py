@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from appaudit.analysis.facts import HarvestFacts
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex
 from appaudit.engine.matchers import MATCHERS, MatchContext
-from appaudit.model import AppInfo, CodeIndex, Evidence, Finding, HarvestFacts, ScanErrorEntry, Severity
+from appaudit.model import Evidence, Severity
+from appaudit.report.model import Finding, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset
 from appaudit.ruleset.loader import SplitPermission
 

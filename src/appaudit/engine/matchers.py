@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from appaudit.model import AppInfo, CodeIndex, Evidence, HarvestFacts
+from appaudit.analysis.facts import HarvestFacts, bulk_reads, counted_chains
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeIndex
+from appaudit.model import Evidence, EvidenceKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +32,15 @@ Matcher = Callable[[Any, MatchContext], list[Evidence]]
 
 def match_permission(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     wanted = set(spec["any"])
-    return [Evidence(kind="permission", value=p) for p in ctx.app.permissions if p in wanted]
+    return [Evidence(kind=EvidenceKind.PERMISSION, value=p) for p in ctx.app.permissions if p in wanted]
 
 
 def match_api(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
-    return [Evidence.from_hit(hit) for target in spec for hit in ctx.code.invocations(target["class"], target["names"])]
+    return [hit.to_evidence() for target in spec for hit in ctx.code.invocations(target["class"], target["names"])]
 
 
 def match_field(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
-    return [
-        Evidence.from_hit(hit) for target in spec for hit in ctx.code.static_reads(target["class"], target["names"])
-    ]
+    return [hit.to_evidence() for target in spec for hit in ctx.code.static_reads(target["class"], target["names"])]
 
 
 @lru_cache(maxsize=256)
@@ -55,14 +56,14 @@ def string_pattern(kind: str, values: tuple[str, ...]) -> re.Pattern[bytes]:
 def match_string(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     ((kind, value),) = spec.items()
     values = (value,) if isinstance(value, str) else tuple(value)
-    return [Evidence.from_hit(hit) for hit in ctx.code.string_loads(string_pattern(kind, values))]
+    return [hit.to_evidence() for hit in ctx.code.string_loads(string_pattern(kind, values))]
 
 
 def match_component(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     kinds = set(spec.get("kinds") or ())
     actions = set(spec["actions"])
     return [
-        Evidence(kind="component", value=f"{comp.kind} {comp.name} <- {action}")
+        Evidence(kind=EvidenceKind.COMPONENT, value=f"{comp.kind} {comp.name} <- {action}")
         for comp in ctx.app.components
         if not kinds or comp.kind in kinds
         for action in comp.actions
@@ -72,7 +73,9 @@ def match_component(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
 
 def match_zip_entry(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     pattern = re.compile(spec["regex"])
-    return [Evidence(kind="zip_entry", value=name) for name in ctx.app.zip_entries if pattern.fullmatch(name)]
+    return [
+        Evidence(kind=EvidenceKind.ZIP_ENTRY, value=name) for name in ctx.app.zip_entries if pattern.fullmatch(name)
+    ]
 
 
 def match_entry_text(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
@@ -84,7 +87,7 @@ def match_entry_text(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     entries = re.compile(spec["entries"])
     pattern = re.compile(spec["regex"].encode("utf-8"))
     return [
-        Evidence(kind="text", value=f"{hit.dex}: {hit.value}", dex=hit.dex, offset=hit.offset)
+        Evidence(kind=EvidenceKind.TEXT, value=f"{hit.dex}: {hit.value}", dex=hit.dex, offset=hit.offset)
         for hit in ctx.code.text_matches(entries, pattern)
     ]
 
@@ -92,7 +95,7 @@ def match_entry_text(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
 def match_application_class(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     name = ctx.app.application_class
     if name and re.fullmatch(spec["regex"], name):
-        return [Evidence(kind="application_class", value=name)]
+        return [Evidence(kind=EvidenceKind.APPLICATION_CLASS, value=name)]
     return []
 
 
@@ -104,20 +107,20 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     dc = spec["data_class"]
     evidence: list[Evidence] = []
     if spec.get("bulk"):
-        bulk = facts.bulk_reads(dc)
+        bulk = bulk_reads(facts, dc)
         if not bulk:
             return []
         evidence += bulk
     channels = set(spec.get("channels") or ())
     if channels:
-        chains = [c for c in facts.counted_chains(dc) if c.channel in channels]
+        chains = [c for c in counted_chains(facts, dc) if c.channel in channels]
         if not chains:
             return []
         for c in chains:
             evidence += [
                 c.read,
                 Evidence(
-                    kind="sink",
+                    kind=EvidenceKind.SINK,
                     value=f"{c.channel}: {c.sink.value}",
                     dex=c.sink.dex,
                     class_name=c.sink.class_name,
@@ -129,7 +132,7 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
         paths = [p for p in facts.startup if p.data_class == dc and p.trigger in ("startup", "boot")]
         if not paths:
             return []
-        evidence += [Evidence(kind="entry_point", value=f"{p.trigger}: {p.entry}") for p in paths]
+        evidence += [Evidence(kind=EvidenceKind.ENTRY_POINT, value=f"{p.trigger}: {p.entry}") for p in paths]
     return evidence
 
 

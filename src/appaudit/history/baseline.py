@@ -23,7 +23,7 @@ from typing import Any
 
 from appaudit.errors import ConfigError, InputError
 from appaudit.history.snapshot import Snapshot, check_report_document
-from appaudit.model import Finding, Report
+from appaudit.report.model import Finding, Report
 from appaudit.resources import schema_path
 
 BASELINE_VERSION = 1

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from appaudit.history.snapshot import Snapshot
-from appaudit.model import Finding, Severity
+from appaudit.model import Severity
+from appaudit.report.model import Finding
 
 DIFF_SCHEMA_VERSION = "1"
 

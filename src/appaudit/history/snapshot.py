@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from appaudit.errors import InputError
-from appaudit.model import Confidence, Evidence, Finding, Report, Severity
+from appaudit.model import Confidence, Effect, Evidence, EvidenceKind, Severity
+from appaudit.report.model import Finding, Report
 from appaudit.resources import schema_path
 
 
@@ -83,7 +84,7 @@ class Snapshot:
 def _finding(f: dict[str, Any]) -> Finding:
     evidence = tuple(
         Evidence(
-            kind=e["kind"],
+            kind=EvidenceKind(e["kind"]),
             value=e["value"],
             dex=e.get("dex"),
             class_name=e.get("class"),
@@ -98,7 +99,7 @@ def _finding(f: dict[str, Any]) -> Finding:
         severity=Severity.parse(f["severity"]),
         confidence=Confidence(f["confidence"]),
         data_class=f["data_class"],
-        effect=f.get("effect") or "reads",
+        effect=Effect(f.get("effect") or "reads"),
         message=f["message"],
         dormant=bool(f.get("dormant")),
         evidence=evidence,

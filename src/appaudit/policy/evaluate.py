@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from appaudit.model import DataClassResult, PolicyResult, PolicyViolation
 from appaudit.policy.packs import PolicyPack, Trigger
+from appaudit.report.model import DataClassResult, PolicyResult, PolicyViolation
 
 _LEAVES = ("network", "sms")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from appaudit.errors import ConfigError, RuleError
+from appaudit.report.model import Citation, ProvisionKind
 from appaudit.resources import rules_dir, schema_path
 
 
@@ -32,9 +33,9 @@ class Provision:
     paraphrase: str
     source: str
     effective: str
-    confidence: str
+    confidence: Citation
     """V (seen), P (substance seen, number unconfirmed) or U (unverified: must be checked)."""
-    kind: str
+    kind: ProvisionKind
     """prohibited, not_necessary or separate_consent."""
     triggers: tuple[Trigger, ...]
 
@@ -45,7 +46,6 @@ class PolicyPack:
     name: str
     jurisdiction: str
     version: str
-    applies_to: str
     provisions: tuple[Provision, ...]
 
 
@@ -55,7 +55,6 @@ def _pack(doc: dict[str, Any]) -> PolicyPack:
         name=doc["name"],
         jurisdiction=doc["jurisdiction"],
         version=str(doc["version"]),
-        applies_to=doc["applies_to"],
         provisions=tuple(
             Provision(
                 id=p["id"],
@@ -64,8 +63,8 @@ def _pack(doc: dict[str, Any]) -> PolicyPack:
                 paraphrase=p["paraphrase"],
                 source=p["source"],
                 effective=str(p["effective"]),
-                confidence=p["confidence"],
-                kind=p["kind"],
+                confidence=Citation(p["confidence"]),
+                kind=ProvisionKind(p["kind"]),
                 triggers=tuple(
                     Trigger(
                         data_class=t["data_class"], strength=t["strength"], permissions=tuple(t.get("permissions", ()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from appaudit.model import Report
+from appaudit.report.model import Report
 
 Renderer = Callable[..., str]
 

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from appaudit.model import (
-    DATA_CLASSES,
-    PROTECTED_CLASSES,
-    ChainStep,
-    DataClassResult,
-    Evidence,
-    Level,
-    Owner,
-    RecoveredPayload,
-    Report,
-    Severity,
-)
+from appaudit.analysis.facts import ChainStep
+from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, Evidence, Level, Owner, Severity
 from appaudit.report.i18n import has, t
+from appaudit.report.model import DataClassResult, Report
+
+if TYPE_CHECKING:
+    # Annotation only: importing appaudit.apk at run time would load androguard into every format.
+    from appaudit.apk.app import RecoveredPayload
 
 #: Protected classes in report order.
 PROTECTED: tuple[str, ...] = tuple(c for c in DATA_CLASSES if c in PROTECTED_CLASSES)

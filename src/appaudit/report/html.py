@@ -12,18 +12,11 @@ import json
 from html import escape
 from string import Formatter
 
-from appaudit.model import (
-    DataClassResult,
-    Evidence,
-    Finding,
-    HarvestChain,
-    PolicyViolation,
-    Report,
-    Severity,
-    StartupPath,
-)
+from appaudit.analysis.facts import HarvestChain, StartupPath
+from appaudit.model import Evidence, Severity
 from appaudit.report import common as c
 from appaudit.report.i18n import HTML_LANG, check_lang, t
+from appaudit.report.model import DataClassResult, Finding, PolicyViolation, Report
 
 #: No network, no scripts: styles inline, nothing else may load.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

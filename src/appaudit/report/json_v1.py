@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from appaudit.model import ChainStep, DataClassResult, Evidence, Finding, HarvestChain, Owner, Report
+from appaudit.analysis.facts import ChainStep, HarvestChain
+from appaudit.model import Evidence, Owner
+from appaudit.report.model import DataClassResult, Finding, Report
 
 SCHEMA_VERSION = "1"
 

@@ -14,9 +14,11 @@ from collections.abc import Callable, Sequence
 from string import Formatter
 from typing import TypeVar
 
-from appaudit.model import DataClassResult, Evidence, Finding, HarvestChain, PolicyViolation, Report, StartupPath
+from appaudit.analysis.facts import HarvestChain, StartupPath
+from appaudit.model import Evidence
 from appaudit.report import common as c
 from appaudit.report.i18n import check_lang, t
+from appaudit.report.model import DataClassResult, Finding, PolicyViolation, Report
 
 T = TypeVar("T")
 

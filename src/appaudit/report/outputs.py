@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appaudit.errors import ConfigError
-from appaudit.model import Report
 from appaudit.report import FORMAT_MODULES, render
+from appaudit.report.model import Report
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,16 +18,9 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from appaudit.model import (
-    PROTECTED_CLASSES,
-    Confidence,
-    Evidence,
-    Finding,
-    HarvestChain,
-    Report,
-    RuleInfo,
-    Severity,
-)
+from appaudit.analysis.facts import HarvestChain
+from appaudit.model import PROTECTED_CLASSES, Confidence, Evidence, Severity
+from appaudit.report.model import Finding, Report, RuleInfo
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

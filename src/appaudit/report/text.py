@@ -10,10 +10,12 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from appaudit.analysis.facts import ChainStep
 from appaudit.descriptors import java_name
-from appaudit.model import ChainStep, Finding, Report, Severity, Verdict
+from appaudit.model import Severity, Verdict
 from appaudit.report.common import recovered_text
 from appaudit.report.i18n import check_lang, has, t
+from appaudit.report.model import Finding, Report
 
 WIDTH = 80
 #: Evidence locations shown per finding in the terminal (JSON has them all).

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from appaudit.model import Channel
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiTarget:
@@ -36,7 +38,7 @@ class FlowSpec:
     queries: tuple[ApiTarget, ...] = ()
     sms_receive: tuple[ApiTarget, ...] = ()
     cursor_iteration: tuple[ApiTarget, ...] = ()
-    sinks: tuple[tuple[str, tuple[ApiTarget, ...]], ...] = ()
+    sinks: tuple[tuple[Channel, tuple[ApiTarget, ...]], ...] = ()
     """(channel, targets) pairs: network, sms, storage."""
     network_annotations: tuple[str, ...] = ()
     transformers: tuple[tuple[str, tuple[ApiTarget, ...]], ...] = ()
@@ -59,7 +61,7 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         queries=_targets(doc["queries"]),
         sms_receive=_targets(doc["sms_receive"]),
         cursor_iteration=_targets(doc["cursor_iteration"]),
-        sinks=tuple((ch, _targets(items)) for ch, items in sorted(doc["sinks"].items())),
+        sinks=tuple((Channel(ch), _targets(items)) for ch, items in sorted(doc["sinks"].items())),
         network_annotations=tuple(doc["network_annotations"]),
         transformers=tuple((k, _targets(items)) for k, items in sorted(doc["transformers"].items())),
         async_handoffs=tuple(

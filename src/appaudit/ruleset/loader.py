@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from appaudit.errors import RuleError
-from appaudit.model import Confidence, Severity
+from appaudit.model import Confidence, Effect, Severity
 from appaudit.policy.packs import PolicyPack, read_pack
 from appaudit.resources import rules_dir, schema_path
 from appaudit.ruleset.flows import FlowSpec, flow_spec_from
@@ -145,7 +145,7 @@ def _build(doc: dict[str, Any], source: str) -> Rule:
         severity=Severity.parse(doc["severity"]),
         confidence=Confidence(doc["confidence"]),
         data_class=doc["data_class"],
-        effect=doc["effect"],
+        effect=Effect(doc["effect"]),
         requires_permission=tuple(doc.get("requires_permission", ())),
         match_kind=kind,
         match=doc["match"][kind],
@@ -261,6 +261,10 @@ def _cache_file(dirs: Sequence[Path]) -> tuple[Path | None, str]:
         + schema_path("rule.schema.json").read_bytes()
         + schema_path("policy.schema.json").read_bytes()
     )
+    # Slotted dataclasses unpickle their fields by position: a cache written by code whose types
+    # had other fields would load silently wrong, so the source of the pickled types is keyed too.
+    for source in _PICKLED_TYPE_SOURCES:
+        digest.update(source.read_bytes())
     for directory in dirs:
         for path in _rule_files(directory) + _policy_files(directory):
             digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
@@ -270,6 +274,17 @@ def _cache_file(dirs: Sequence[Path]) -> tuple[Path | None, str]:
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "appaudit"
     )
     return Path(base) / f"ruleset-{digest.hexdigest()}.pickle", digest.hexdigest()
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+#: The modules defining the types a cached ruleset holds.
+_PICKLED_TYPE_SOURCES = (
+    *sorted((_PACKAGE / "ruleset").glob("*.py")),
+    *sorted((_PACKAGE / "policy").glob("*.py")),
+    _PACKAGE / "model.py",
+    _PACKAGE / "report" / "model.py",
+    _PACKAGE / "analysis" / "facts.py",
+)
 
 
 def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True) -> Ruleset:

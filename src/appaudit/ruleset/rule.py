@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appaudit.model import Confidence, Severity
+from appaudit.model import Confidence, Effect, Severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +38,7 @@ class Rule:
     severity: Severity
     confidence: Confidence
     data_class: str
-    effect: str
+    effect: Effect
     """``declares`` or ``reads``."""
     requires_permission: tuple[str, ...]
     """For reads: any one makes the read work; empty means no permission is needed."""

@@ -1,4 +1,4 @@
-"""The code index over every DEX of an app: the ``model.CodeIndex`` the rules query."""
+"""The code index over every DEX of an app: the ``apk.dex.types.CodeIndex`` the rules query."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from appaudit.apk.dex.structure import (
     method_annotations,
     supertypes,
 )
+from appaudit.apk.dex.types import CodeHit, Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
-from appaudit.model import CodeHit, CoverageReason, Insn, MethodCode
+from appaudit.model import EvidenceKind
+from appaudit.report.model import CoverageReason
 
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
@@ -51,7 +53,7 @@ class DexCodeIndex:
         self._methods: dict[str, tuple[str, ...]] = {}
         self._defined: frozenset[str] | None = None
 
-    def _hit(self, dex: DexFile, site: Site, kind: str, value: str) -> CodeHit:
+    def _hit(self, dex: DexFile, site: Site, kind: EvidenceKind, value: str) -> CodeHit:
         method = dex.method_ref(site.span.method_idx)
         return CodeHit(
             kind=kind,
@@ -80,7 +82,9 @@ class DexCodeIndex:
                 self._fail(dex.name, query, exc)
         return hits
 
-    def _hits(self, dex: DexFile, sites: Sequence[Site], kind: str, value: Callable[[Site], str]) -> list[CodeHit]:
+    def _hits(
+        self, dex: DexFile, sites: Sequence[Site], kind: EvidenceKind, value: Callable[[Site], str]
+    ) -> list[CodeHit]:
         """A hit per site; a site whose method or reference cannot be resolved is left out and reported."""
         out = []
         for site in sites:
@@ -93,21 +97,21 @@ class DexCodeIndex:
     def invocations(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for name in names for i in dex.find_methods(class_desc, name)]
-            return self._hits(dex, dex.method_sites(ids), "invoke", lambda s: str(dex.method_ref(s.index)))
+            return self._hits(dex, dex.method_sites(ids), EvidenceKind.INVOKE, lambda s: str(dex.method_ref(s.index)))
 
         return self._each(f"invocations of {class_desc}", run)
 
     def static_reads(self, class_desc: str, names: Sequence[str]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for name in names for i in dex.find_fields(class_desc, name)]
-            return self._hits(dex, dex.sget_sites(ids), "sget", lambda s: str(dex.field_ref(s.index)))
+            return self._hits(dex, dex.sget_sites(ids), EvidenceKind.SGET, lambda s: str(dex.field_ref(s.index)))
 
         return self._each(f"static reads of {class_desc}", run)
 
     def string_loads(self, pattern: re.Pattern[bytes]) -> list[CodeHit]:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = dex.find_strings_matching(pattern)
-            return self._hits(dex, dex.string_sites(ids), "const-string", lambda s: dex.string(s.index))
+            return self._hits(dex, dex.string_sites(ids), EvidenceKind.CONST_STRING, lambda s: dex.string(s.index))
 
         return self._each(f"strings matching {pattern.pattern!r}", run)
 
@@ -150,7 +154,9 @@ class DexCodeIndex:
                 continue
             seen.add(m.group())
             value = m.group().decode("utf-8", "replace")
-            hits.append(CodeHit(kind="text", dex=shown, class_name="", method="", offset=m.start(), value=value))
+            hits.append(
+                CodeHit(kind=EvidenceKind.TEXT, dex=shown, class_name="", method="", offset=m.start(), value=value)
+            )
             if len(seen) >= MAX_TEXT_MATCHES:
                 break
         return hits
@@ -267,7 +273,7 @@ class DexCodeIndex:
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for i in dex.find_methods(class_desc, name) if dex.method_ref(i).proto == proto]
             sites = dex.method_sites(ids, limit=limit)
-            return [self._hit(dex, s, "invoke", str(dex.method_ref(s.index))) for s in sites]
+            return [self._hit(dex, s, EvidenceKind.INVOKE, str(dex.method_ref(s.index))) for s in sites]
 
         return self._each(f"callers of {class_desc}->{method}", run)[:limit]
 
@@ -277,7 +283,9 @@ class DexCodeIndex:
 
         def run(dex: DexFile) -> list[CodeHit]:
             ids = [i for i in dex.find_fields(owner, fname) if dex.field_ref(i).type_desc == ftype]
-            return [self._hit(dex, s, "sput", str(dex.field_ref(s.index))) for s in dex.find_sites(SPUT_OPS, ids)]
+            return [
+                self._hit(dex, s, EvidenceKind.SPUT, str(dex.field_ref(s.index))) for s in dex.find_sites(SPUT_OPS, ids)
+            ]
 
         return self._each(f"writes of {field}", run)
 
@@ -289,7 +297,7 @@ class DexCodeIndex:
             tidx = dex.find_type(desc)
             if tidx is None:
                 return []
-            return [self._hit(dex, s, via, desc) for s in dex.find_sites(ops, [tidx])]
+            return [self._hit(dex, s, EvidenceKind(via), desc) for s in dex.find_sites(ops, [tidx])]
 
         return self._each(f"{via} sites of {class_name}", run)
 

@@ -1,0 +1,111 @@
+"""What the chain analysis finds: harvest chains, provider accesses, start-up paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appaudit.model import Channel, Dataflow, Evidence, Trigger
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainStep:
+    """One method on a path, with the offset of the call that leads on (or of the read/sink)."""
+
+    class_name: str
+    method: str
+    offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HarvestChain:
+    """A path from a read of protected data to a place where data leaves the device."""
+
+    data_class: str
+    read: Evidence
+    steps: tuple[ChainStep, ...]
+    """Methods from the read to the sink, in order (the read's method first)."""
+    channel: Channel
+    sink: Evidence
+    transformers: tuple[str, ...] = ()
+    """Serialisation, compression, encryption or encoding seen on the way (e.g. ``json: JSONArray.put``)."""
+    urls: tuple[str, ...] = ()
+    """URL or path strings in the sink's method (e.g. ``https://x/api/contacts/upload``)."""
+    dataflow: Dataflow = Dataflow.UNCONFIRMED
+    """``confirmed`` when the data read was followed along the chain into the sink's method
+    (``analysis.taint``), ``unconfirmed`` when only the calls link them."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderAccess:
+    """One provider query whose URI was resolved to a protected data class."""
+
+    data_class: str
+    uri: str
+    how: str
+    """constant, string, built, parameter or static_field."""
+    bulk: bool
+    """The cursor is iterated in a loop (here or in the method the cursor is handed to)."""
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartupPath:
+    """How a read is reached without user action."""
+
+    data_class: str
+    trigger: Trigger
+    """``startup`` (application, launcher, service, provider), ``boot`` or ``event`` (incoming SMS/call)."""
+    entry: str
+    """The entry component and callback, e.g. ``com.x.App.onCreate``."""
+    steps: tuple[ChainStep, ...]
+    asks_permission_first: bool = False
+    """A method on the path asks for runtime permissions (``requestPermissions``) before the call that
+    leads on to the read: the read then waits for the user's answer. False means no request was seen
+    on the path (the permission was granted earlier, at install for targetSdk < 23, or is never asked)."""
+
+
+#: Channels by which data leaves the device (``storage`` keeps it there).
+LEAVES_DEVICE: tuple[Channel, ...] = (Channel.NETWORK, Channel.SMS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HarvestFacts:
+    """What the chain analysis found, for rules and the report."""
+
+    accesses: tuple[ProviderAccess, ...] = ()
+    sms_receivers: tuple[Evidence, ...] = ()
+    """Sites that decode incoming SMS."""
+    chains: tuple[HarvestChain, ...] = ()
+    startup: tuple[StartupPath, ...] = ()
+    search_truncated: bool = False
+    """The scan's budget of methods to visit ran out: some reads were not searched for chains."""
+
+
+def bulk_reads(facts: HarvestFacts, data_class: str) -> list[Evidence]:
+    """Reads of all of the class: bulk provider queries, and incoming-SMS decodes whose
+    message is followed to a sink (every message is stored or sent on)."""
+    reads = [a.evidence for a in facts.accesses if a.data_class == data_class and a.bulk]
+    reads += [
+        c.read
+        for c in facts.chains
+        if c.data_class == data_class and c.read in facts.sms_receivers and c.dataflow == Dataflow.CONFIRMED
+    ]
+    return reads
+
+
+def is_bulk(facts: HarvestFacts, data_class: str) -> bool:
+    """Some read of the class reads all of it (see :func:`bulk_reads`)."""
+    return bool(bulk_reads(facts, data_class))
+
+
+def counted_chains(facts: HarvestFacts, data_class: str) -> tuple[HarvestChain, ...]:
+    """The chains that say where the class's data goes: those to the network or SMS whose data
+    flow is confirmed, or, when there is none and the reads are bulk, every chain to the network
+    or SMS; and chains to storage on the same terms (confirmed, or bulk reads). Other chains (a
+    single-item read linked to a sink by calls only) are evidence, not a finding."""
+    mine = [c for c in facts.chains if c.data_class == data_class]
+    bulk = is_bulk(facts, data_class)
+    confirmed = [c for c in mine if c.channel in LEAVES_DEVICE and c.dataflow == Dataflow.CONFIRMED]
+    out = confirmed or ([c for c in mine if c.channel in LEAVES_DEVICE] if bulk else [])
+    kept = [c for c in mine if c.channel not in LEAVES_DEVICE and (c.dataflow == Dataflow.CONFIRMED or bulk)]
+    return (*out, *kept)
