@@ -17,14 +17,14 @@ from typing import TypeVar
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import ChainStep, HarvestChain
-from appaudit.analysis.graph import CallGraph, Node
-from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, start_at, step_at
+from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, start_at
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.taint import Flow, Seeds, analyse
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import Channel, Dataflow, Evidence
+from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
@@ -63,16 +63,22 @@ class ChainFinder:
         return [chains[c] for c in sorted(chains)]
 
     def _chain(
-        self, data_class: str, read: Evidence, path: tuple[ChainStep, ...], node: Node, sink: Sink, dataflow: Dataflow
+        self,
+        data_class: str,
+        read: Evidence,
+        path: tuple[ChainStep, ...],
+        node: MethodId,
+        sink: Sink,
+        dataflow: Dataflow,
     ) -> HarvestChain:
-        steps = (*path[:-1], step_at(node, sink.call.offset))
+        steps = (*path[:-1], ChainStep.at(node, sink.call.offset))
         return HarvestChain(
             data_class=data_class,
             read=read,
             steps=steps,
             channel=sink.channel,
             sink=sink.call,
-            transformers=self.sinks.transformers([(s.class_name, s.method) for s in steps]),
+            transformers=self.sinks.transformers([s.method_id for s in steps]),
             urls=sink.urls,
             dataflow=dataflow,
         )
@@ -100,7 +106,7 @@ class ChainFinder:
         it is the same logical call, and Android forbids network calls on the main thread, so
         nearly every upload sits behind one. Searched cheapest first (0-1 breadth-first).
         """
-        start = start_at((read.class_name or "", read.method or ""), read.offset, None)
+        start = start_at(method_of(read), read.offset, None)
         chains: dict[Channel, HarvestChain] = {}
         for visit in bounded_search(start, self._call_hops, depth=self.depth, budget=budget):
             for sink in self.sinks.sinks_in(visit.node):
@@ -122,7 +128,7 @@ class ChainFinder:
         data was published to a Handler, queue or broadcast on the way. Fields written with tainted
         data travel with the path. A sink counts when tainted data is handed to a call in its method.
         """
-        node: Node = (read.class_name or "", read.method or "")
+        node = method_of(read)
         body = self.graph.body(node)
         if body is None:
             return {}
@@ -180,7 +186,7 @@ class ChainFinder:
             return self._handoff_seeds(visit.node, hop.offset, hop.to, flow, visit.carried.published)
         return Seeds(params=flow.calls.get(hop.offset, frozenset()))
 
-    def _analyse(self, node: Node, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
+    def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
@@ -188,7 +194,7 @@ class ChainFinder:
             flow = self._flows[key] = analyse(body, seeds, fields)
         return flow
 
-    def _handoff_seeds(self, node: Node, off: int, callee: Node, flow: Flow, published: bool) -> Seeds:
+    def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
         body = self.graph.body(callee)
         everything = frozenset(range(body.ins_size)) if body is not None else frozenset()

@@ -18,20 +18,16 @@ from appaudit.analysis.bulk import is_bulk
 from appaudit.analysis.chains import ChainFinder
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess, StartupPath
-from appaudit.analysis.graph import CallGraph, Node
+from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.providers import ProviderClassifier, provider_queries
-from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget
+from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget, method_of
 from appaudit.analysis.startup import EntryPoints, entry_points, startup_path
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
-from appaudit.model import PROTECTED_CLASSES, Dataflow, Evidence
+from appaudit.model import PROTECTED_CLASSES, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 __all__ = ["MAX_TOTAL_VISITS", "ChainFinder", "harvest_facts"]
-
-
-def _method(ev: Evidence) -> Node:
-    return (ev.class_name or "", ev.method or "")
 
 
 class _Harvest:
@@ -48,7 +44,7 @@ class _Harvest:
         self.sms: list[Evidence] = []
         self.chains: list[HarvestChain] = []
         self.startup: list[StartupPath] = []
-        self._paths: dict[Node, StartupPath | None] = {}  # per reading method: its path, if any
+        self._paths: dict[MethodId, StartupPath | None] = {}  # per reading method: its path, if any
 
     def find_reads(self, classifier: ProviderClassifier) -> list[tuple[str, Evidence]]:
         """(data class, read) of every resolved provider query of a protected class and SMS decode."""
@@ -78,7 +74,7 @@ class _Harvest:
 
     def add_startup(self, entries: EntryPoints, data_class: str, read: Evidence) -> bool:
         """The start-up path to ``read``'s method for ``data_class``, if there is one (True: found)."""
-        method = _method(read)
+        method = method_of(read)
         if method not in self._paths:  # a method's path to an entry point serves every class it reads
             self._paths[method] = startup_path(self.graph, entries, data_class, read, self.budget)
         path = self._paths[method]
@@ -118,15 +114,15 @@ def harvest_facts(
     try:
         reads = harvest.find_reads(classifier)
         entries = entry_points(app, flows, harvest.graph)
-        offsets: dict[tuple[str, Node], set[int]] = {}  # every read of a class in a method is a source
+        offsets: dict[tuple[str, MethodId], set[int]] = {}  # every read of a class in a method is a source
         for dc, ev in reads:
-            offsets.setdefault((dc, _method(ev)), set()).add(ev.offset or 0)
-        done_chains: set[tuple[str, Node]] = set()
+            offsets.setdefault((dc, method_of(ev)), set()).add(ev.offset or 0)
+        done_chains: set[tuple[str, MethodId]] = set()
         done_startup: set[str] = set()
         for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
-            if (dc, _method(ev)) not in done_chains:
-                done_chains.add((dc, _method(ev)))
-                harvest.add_chains(dc, ev, sorted(offsets[(dc, _method(ev))]))
+            if (dc, method_of(ev)) not in done_chains:
+                done_chains.add((dc, method_of(ev)))
+                harvest.add_chains(dc, ev, sorted(offsets[(dc, method_of(ev))]))
             if dc not in done_startup and harvest.add_startup(entries, dc, ev):
                 done_startup.add(dc)
     except deadline.ScanTimeout:

@@ -24,7 +24,7 @@ from typing import Generic, TypeVar
 
 from appaudit import deadline
 from appaudit.analysis.facts import ChainStep
-from appaudit.analysis.graph import Node
+from appaudit.model import Evidence, MethodId
 
 #: Methods one search may visit before it gives up (bounds time on huge apps).
 MAX_VISITS = 400
@@ -52,16 +52,16 @@ class SearchBudget:
         return True
 
 
-def step_at(node: Node, offset: int | None = None) -> ChainStep:
-    """``node`` as a step of a path, at the call that leads on (or the read or sink)."""
-    return ChainStep(class_name=node[0], method=node[1], offset=offset)
+def method_of(ev: Evidence) -> MethodId:
+    """The method code evidence (a read) is in, where a search starts."""
+    return MethodId(class_name=ev.class_name or "", method=ev.method or "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Hop:
     """An edge the search may take from the method it visits."""
 
-    to: Node
+    to: MethodId
     offset: int
     """The call's offset: in the caller (a hop up) or in the method visited (a hop down)."""
     up: bool
@@ -74,7 +74,7 @@ class Hop:
 class Visit(Generic[_S]):
     """A method the search has reached: the queue's item."""
 
-    node: Node
+    node: MethodId
     descending: bool
     """Reached down a call (only callees are followed from here), not up through callers."""
     cost: int
@@ -85,9 +85,9 @@ class Visit(Generic[_S]):
     """What the caller's search carries along (the data-flow state; None for calls alone)."""
 
 
-def start_at(node: Node, offset: int | None, carried: _S) -> Visit[_S]:
+def start_at(node: MethodId, offset: int | None, carried: _S) -> Visit[_S]:
     """The first visit of a search from ``node`` (the read at ``offset``)."""
-    return Visit(node=node, descending=False, cost=0, path=(step_at(node, offset),), carried=carried)
+    return Visit(node=node, descending=False, cost=0, path=(ChainStep.at(node, offset),), carried=carried)
 
 
 def bounded_search(
@@ -130,9 +130,9 @@ def bounded_search(
                 carried = admitted
             seen.add(key)
             if hop.up:
-                path = (*visit.path, step_at(hop.to, hop.offset))
+                path = (*visit.path, ChainStep.at(hop.to, hop.offset))
             else:  # the call leading on is in the method visited: its step gets the offset
-                path = (*visit.path[:-1], step_at(visit.node, hop.offset), step_at(hop.to))
+                path = (*visit.path[:-1], ChainStep.at(visit.node, hop.offset), ChainStep.at(hop.to))
             reached = Visit(node=hop.to, descending=not hop.up, cost=cost, path=path, carried=carried)
             if free:
                 queue.appendleft(reached)

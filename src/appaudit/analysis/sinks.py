@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from appaudit.analysis.attribution import Attributor
-from appaudit.analysis.graph import CallGraph, Node
+from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.targets import calls_target
 from appaudit.descriptors import java_name
-from appaudit.model import Channel, Evidence, EvidenceKind
+from appaudit.model import Channel, Evidence, EvidenceKind, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
@@ -59,7 +59,7 @@ class SinkFinder:
         self.graph = graph
         self.flows = flows
         self.attributor = attributor
-        self._sinks: dict[Node, list[Sink]] = {}
+        self._sinks: dict[MethodId, list[Sink]] = {}
 
     @cached_property
     def js_bridges(self) -> dict[str, Evidence]:
@@ -70,7 +70,7 @@ class SinkFinder:
         """
         bridges: dict[str, Evidence] = {}
         for site in self.graph.code.invocations("Landroid/webkit/WebView;", ["addJavascriptInterface"]):
-            body = self.graph.body((site.class_name, site.method))
+            body = self.graph.body(MethodId(class_name=site.class_name, method=site.method))
             insn = next((i for i in body.insns if i.offset == site.offset), None) if body else None
             if body is None or insn is None or insn.ref is None:
                 continue
@@ -81,24 +81,24 @@ class SinkFinder:
                 bridges.setdefault(java_name(desc), self.attributor.code_evidence(site))
         return bridges
 
-    def sinks_in(self, node: Node) -> list[Sink]:
+    def sinks_in(self, node: MethodId) -> list[Sink]:
         """Each sink in ``node``: annotated endpoints first, then bridges and sink calls in code order."""
         if node in self._sinks:
             return self._sinks[node]
         found: list[Sink] = []
-        owner = self.attributor.owner(node[0])
-        bridge = self.js_bridges.get(node[0])
-        if bridge is not None and not node[1].startswith("<"):
+        owner = self.attributor.owner(node.class_name)
+        bridge = self.js_bridges.get(node.class_name)
+        if bridge is not None and not node.method.startswith("<"):
             found.append(
                 Sink(channel=Channel.NETWORK, call=replace(bridge, value=f"JavaScript bridge: {bridge.value}"), urls=())
             )
-        for atype, _elements in self.graph.code.annotations_of(*node):
+        for atype, _elements in self.graph.code.annotations_of(node.class_name, node.method):
             if atype == "Landroid/webkit/JavascriptInterface;":
                 marker = Evidence(
                     kind=EvidenceKind.INVOKE,
                     value="@JavascriptInterface method",
-                    class_name=node[0],
-                    method=node[1],
+                    class_name=node.class_name,
+                    method=node.method,
                     owner=owner,
                 )
                 found.append(Sink(channel=Channel.NETWORK, call=marker, urls=()))
@@ -127,7 +127,7 @@ class SinkFinder:
                 return tuple(v for k, v in elements if k == "value")
         return None
 
-    def transformers(self, nodes: Sequence[Node]) -> tuple[str, ...]:
+    def transformers(self, nodes: Sequence[MethodId]) -> tuple[str, ...]:
         """``kind: Class.method`` of every transformer called in ``nodes``, sorted."""
         seen = set()
         for node in nodes:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from appaudit.analysis.facts import ChainStep, StartupPath
 from appaudit.analysis.graph import CallGraph
-from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, start_at
+from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, start_at
 from appaudit.apk.app import AppInfo
 from appaudit.model import Evidence, Trigger
 from appaudit.ruleset.flows import FlowSpec
@@ -72,9 +72,9 @@ def startup_path(
     def callers(visit: Visit[None]) -> Iterator[Hop]:
         return (Hop(to=caller, offset=off, up=True) for caller, off in graph.up(visit.node))
 
-    start = start_at((read.class_name or "", read.method or ""), read.offset, None)
+    start = start_at(method_of(read), read.offset, None)
     for visit in bounded_search(start, callers, depth=STARTUP_DEPTH, budget=budget, free_hops=False):
-        hit = entries.get((visit.node[0], visit.node[1].split("(", 1)[0]))
+        hit = entries.get((visit.node.class_name, visit.node.method.split("(", 1)[0]))
         if hit is not None:
             trigger, label = hit
             steps = tuple(reversed(visit.path))
@@ -91,7 +91,7 @@ def startup_path(
 def asks_permission_first(graph: CallGraph, steps: Sequence[ChainStep]) -> bool:
     """Some method on a start-up path calls ``requestPermissions`` before the call leading on (or the read)."""
     for step in steps:
-        body = graph.body((step.class_name, step.method))
+        body = graph.body(step.method_id)
         if body is None:
             continue
         for ins in body.insns:
