@@ -14,7 +14,7 @@ from functools import cached_property
 
 from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import Evidence, EvidenceKind, MethodId, Owner
+from appaudit.model import Evidence, EvidenceKind, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 #: Implementations followed per virtual/interface call.
@@ -173,12 +173,14 @@ class CallGraph:
             if method in self._async_methods(cls, via):
                 handed.extend(self.code.instantiations(cls, via))
         self.handoffs.update((MethodId(class_name=s.class_name, method=s.method), node) for s in handed)
-        out = sorted({(MethodId(class_name=s.class_name, method=s.method), s.offset) for s in (*sites, *handed)})
+        # Sorted as plain strings first: comparing MethodIds would cost a Python call per comparison.
+        found = sorted({(s.class_name, s.method, s.offset) for s in (*sites, *handed)})
+        out = [(MethodId(class_name=c, method=m), off) for c, m, off in found]
         self._up[node] = out
         return out
 
-    def invokes(self, node: MethodId, owner: Owner | None = None) -> list[Evidence]:
-        """Every invoke in ``node`` as evidence (for sink and transformer matching), owned by ``owner``."""
+    def invokes(self, node: MethodId) -> list[Evidence]:
+        """Every invoke in ``node`` as evidence (for transformer matching)."""
         body = self.body(node)
         if body is None:
             return []
@@ -190,7 +192,6 @@ class CallGraph:
                 class_name=node.class_name,
                 method=node.method,
                 offset=i.offset,
-                owner=owner,
             )
             for i in body.insns
             if i.op.startswith("invoke") and i.ref

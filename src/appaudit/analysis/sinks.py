@@ -19,6 +19,7 @@ from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import java_name
 from appaudit.model import Channel, Evidence, EvidenceKind, MethodId
 from appaudit.ruleset.flows import FlowSpec
@@ -86,7 +87,6 @@ class SinkFinder:
         if node in self._sinks:
             return self._sinks[node]
         found: list[Sink] = []
-        owner = self.attributor.owner(node.class_name)
         bridge = self.js_bridges.get(node.class_name)
         if bridge is not None and not node.method.startswith("<"):
             found.append(
@@ -99,26 +99,48 @@ class SinkFinder:
                     value="@JavascriptInterface method",
                     class_name=node.class_name,
                     method=node.method,
-                    owner=owner,
+                    owner=self.attributor.owner(node.class_name),
                 )
                 found.append(Sink(channel=Channel.NETWORK, call=marker, urls=()))
-        annotated: list[Sink] = []
         urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:MAX_URLS]
-        for ev in self.graph.invokes(node, owner):
-            paths = self._endpoint_paths(ev)
-            if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
-                annotated.append(Sink(channel=Channel.NETWORK, call=ev, urls=paths + urls))
-                continue
-            for channel, targets in self.flows.sinks:
-                if calls_target(targets, ev.value):
-                    found.append(Sink(channel=channel, call=ev, urls=urls))
-                    break
-        self._sinks[node] = annotated + found
+        body = self.graph.body(node)
+        annotated, calls = self._sink_calls(node, body, urls) if body is not None else ([], [])
+        self._sinks[node] = annotated + found + calls
         return self._sinks[node]
 
-    def _endpoint_paths(self, ev: Evidence) -> tuple[str, ...] | None:
-        """The endpoint paths of the app method ``ev`` calls, when it is annotated as an HTTP endpoint."""
-        owner, _, method = ev.value.partition("->")
+    def _sink_calls(self, node: MethodId, body: MethodCode, urls: tuple[str, ...]) -> tuple[list[Sink], list[Sink]]:
+        """(calls of annotated endpoints, sink calls) in ``body``, in code order."""
+        annotated: list[Sink] = []
+        calls: list[Sink] = []
+        for ins in body.insns:
+            if not ins.ref or not ins.op.startswith("invoke"):
+                continue
+            paths = self._endpoint_paths(ins.ref)
+            if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
+                annotated.append(Sink(channel=Channel.NETWORK, call=self._call(node, body, ins), urls=paths + urls))
+                continue
+            for channel, targets in self.flows.sinks:
+                if calls_target(targets, ins.ref):
+                    calls.append(Sink(channel=channel, call=self._call(node, body, ins), urls=urls))
+                    break
+        return annotated, calls
+
+    def _call(self, node: MethodId, body: MethodCode, ins: Insn) -> Evidence:
+        """The sink call ``ins`` of ``node`` as evidence, with its owner."""
+        assert ins.ref is not None
+        return Evidence(
+            kind=EvidenceKind.INVOKE,
+            value=ins.ref,
+            dex=body.dex,
+            class_name=node.class_name,
+            method=node.method,
+            offset=ins.offset,
+            owner=self.attributor.owner(node.class_name),
+        )
+
+    def _endpoint_paths(self, ref: str) -> tuple[str, ...] | None:
+        """The endpoint paths of the app method ``ref`` names, when it is annotated as an HTTP endpoint."""
+        owner, _, method = ref.partition("->")
         cls = java_name(owner)
         if cls not in self.graph.app_classes:
             return None
