@@ -29,6 +29,19 @@ _CALL_EVENTS = ("android.intent.action.PHONE_STATE", "android.intent.action.NEW_
 EntryPoints = dict[tuple[str, str], tuple[Trigger, str]]
 
 
+#: Manifest component kind -> (``entry_methods`` kind, trigger), for those the system starts unasked.
+_STARTED_COMPONENTS = {"service": ("service", Trigger.STARTUP), "provider": ("provider", Trigger.STARTUP)}
+
+
+def _receiver_trigger(actions: Sequence[str], flows: FlowSpec) -> Trigger | None:
+    """What starts a receiver unasked: the boot, an incoming SMS or call; None for anything else."""
+    if any(a in flows.boot_actions for a in actions):
+        return Trigger.BOOT
+    if any(a in _SMS_EVENTS + _CALL_EVENTS for a in actions):
+        return Trigger.EVENT
+    return None
+
+
 def entry_points(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> EntryPoints:
     """The callbacks the system calls unasked, in the manifest's components and their app superclasses."""
     table: EntryPoints = {}
@@ -43,15 +56,13 @@ def entry_points(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> EntryPoints
     for name in app.launcher_activities:
         add(name, "launcher", Trigger.STARTUP)
     for comp in app.components:
-        if comp.kind == "service":
-            add(comp.name, "service", Trigger.STARTUP)
-        elif comp.kind == "provider":
-            add(comp.name, "provider", Trigger.STARTUP)
+        started = _STARTED_COMPONENTS.get(comp.kind)
+        if started is not None:
+            add(comp.name, *started)
         elif comp.kind == "receiver":
-            if any(a in flows.boot_actions for a in comp.actions):
-                add(comp.name, "boot_receiver", Trigger.BOOT)
-            elif any(a in _SMS_EVENTS + _CALL_EVENTS for a in comp.actions):
-                add(comp.name, "boot_receiver", Trigger.EVENT)
+            trigger = _receiver_trigger(comp.actions, flows)
+            if trigger is not None:
+                add(comp.name, "boot_receiver", trigger)
     return table
 
 
