@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -35,10 +36,13 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     # (``--system-site-packages`` would inherit the *base* interpreter's packages, not those of the
     # virtualenv the tests may run in, and the installed tool would die on a missing dependency.)
     venv = tmp_path / "venv"
+    # The installed copy alone: a PYTHONPATH pointing at a source tree would shadow the wheel.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
     venv_site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -47,6 +51,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     Path(venv_site, "_appaudit_test_deps.pth").write_text("".join(f"{d}\n" for d in sorted(ours)))
     inst = subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -54,6 +59,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert inst.returncode == 0, inst.stderr
     where = subprocess.run(
         [str(py), "-c", "import appaudit.resources as r; print(r.rules_dir())"],
+        env=env,
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -62,6 +68,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert where.startswith(str(venv)) and where.endswith("appaudit/_data/rules")
     scan = subprocess.run(
         [str(venv / "bin" / "appaudit"), "scan", fixture_apk("contacts_const"), "--format", "json"],
+        env=env,
         capture_output=True,
         text=True,
         cwd=tmp_path,
