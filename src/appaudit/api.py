@@ -21,7 +21,7 @@ from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import HarvestFacts
 from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
-from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
+from appaudit.analysis.verdict import coverage_from, data_class_results, granted_protected_classes, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
@@ -148,7 +148,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         ruleset_sha256=ruleset.sha256,
         app=facts.app,
         data_classes=DataClassMap(classes),
-        verdict=overall_verdict(classes, coverage),
+        verdict=overall_verdict(classes, coverage, granted=granted_protected_classes(facts.app, ruleset)),
         findings=findings,
         coverage=coverage,
         errors=tuple(
