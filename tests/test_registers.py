@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from appaudit.analysis.registers import Value, values_at
+from appaudit.apk.dex.opcodes import LENGTHS, OPCODES
 from appaudit.apk.dex.types import Insn, MethodCode
 
 URI = "Landroid/net/Uri;"
 BUILDER = "Landroid/net/Uri$Builder;"
 SB = "Ljava/lang/StringBuilder;"
 STRING = "Ljava/lang/String;"
+#: Opcode byte of each mnemonic, for building instructions by name.
+OPCODE = {name: op for op, (name, _fmt, _kind) in enumerate(OPCODES)}
 APPENDED = f"{URI}->withAppendedPath(Landroid/net/Uri;Ljava/lang/String;)Landroid/net/Uri;"
 QUERY_PARAM = f"{BUILDER}->appendQueryParameter(Ljava/lang/String;Ljava/lang/String;)Landroid/net/Uri$Builder;"
 WITH_ID = "Landroid/content/ContentUris;->withAppendedId(Landroid/net/Uri;J)Landroid/net/Uri;"
@@ -16,7 +19,8 @@ WITH_ID = "Landroid/content/ContentUris;->withAppendedId(Landroid/net/Uri;J)Land
 
 def _insn(off: int, op: str, regs: tuple[int, ...], ref: str | None = None) -> Insn:
     kind = "method" if op.startswith("invoke") else ("string" if op.startswith("const-string") else "")
-    return Insn(offset=off, op=op, regs=regs, ref=ref, ref_kind=kind)
+    code = OPCODE[op]
+    return Insn(offset=off, op=op, opcode=code, length=LENGTHS[code], regs=regs, ref=ref, ref_kind=kind)
 
 
 def _method(*insns: Insn, params: tuple[str, ...] = (), static: bool = True) -> MethodCode:
