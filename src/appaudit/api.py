@@ -57,6 +57,13 @@ class ScanOptions:
     """Size, ratio and nesting limits for reading the input (see apk.limits)."""
     timeout: float | None = None
     """Seconds the scan may take before it reports what it has (coverage reason ``timeout``); None: no cap."""
+    data_safety: str | None = None
+    """A Data safety declaration (Play Console CSV or declaration form) to hold against the code."""
+    privacy_policy: str | None = None
+    """A privacy policy (text, HTML or PDF) to hold against the code."""
+    declarations_dir: str | None = None
+    """A folder of declarations named by package (``declarations.find_declarations``), looked up once the
+    APK's package is known; used for what ``data_safety``/``privacy_policy`` do not give."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -66,6 +73,10 @@ class ScanOptions:
             "chain_depth": self.chain_depth,
             "policies": list(self.policies) if self.policies is not None else None,
             "timeout": self.timeout,
+            # only when given, so a report without a declaration is unchanged
+            **({"data_safety": self.data_safety} if self.data_safety else {}),
+            **({"privacy_policy": self.privacy_policy} if self.privacy_policy else {}),
+            **({"declarations_dir": self.declarations_dir} if self.declarations_dir else {}),
         }
 
 
@@ -81,16 +92,19 @@ def _harvest(
 
 @cache
 def _bundled_rules() -> dict[str, Rule]:
-    return {r.id: r for r in load_ruleset().rules}
+    bundled = load_ruleset()
+    return {r.id: r for r in bundled.rules + bundled.declaration_rules}
 
 
-def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
-    """Every rule of ``ruleset`` as a report carries it; the bundled pack's rules are marked documented."""
+def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInfo, ...]:
+    """Every rule of ``ruleset`` as a report carries it (with the declaration rules when a declaration
+    was compared); the bundled pack's rules are marked documented."""
     try:
         bundled = _bundled_rules()
     except RuleError:  # a broken bundled pack only costs the documentation links
         bundled = {}
-    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in ruleset.rules)
+    rules = sorted(ruleset.rules + ruleset.declaration_rules, key=lambda r: r.id) if declarations else ruleset.rules
+    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in rules)
 
 
 def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
@@ -105,9 +119,23 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     t0 = time.perf_counter()
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
+    # imported only when asked for: a scan without a declaration costs nothing more
+    wants_declarations = bool(options.data_safety or options.privacy_policy or options.declarations_dir)
+    if wants_declarations:
+        from appaudit.declarations import compare_declarations, find_declarations, read_declarations
+    # read before the APK, so a bad declaration file fails at once
+    declared = (
+        read_declarations(ruleset, options.data_safety, options.privacy_policy)
+        if options.data_safety or options.privacy_policy
+        else None
+    )
     with deadline.time_cap(options.timeout):
         facts = load_apk(path, options.limits)
         attributor = Attributor(facts.app, ruleset.sdks)
+        if declared is None and options.declarations_dir:
+            found_ds, found_policy = find_declarations(options.declarations_dir, facts.app.package)
+            if found_ds or found_policy:
+                declared = read_declarations(ruleset, found_ds, found_policy)
         with deadline.phase(HARVEST_SHARE):
             harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, attributor, options.chain_depth)
         result = evaluate(ruleset, facts.app, facts.code, harvest)
@@ -141,6 +169,10 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     )
     coverage = coverage_from(facts.coverage_reasons + tuple(hidden), len(facts.app.dex_files))
     classes = data_class_results(findings, harvest)
+    declarations = None
+    if declared is not None:
+        contradictions, declarations = compare_declarations(ruleset, declared, classes, findings)
+        findings = tuple(sorted(findings + contradictions, key=lambda f: f.sort_key()))
     packs = select_packs(ruleset.policy_packs, tuple(options.policies or ())) if options.policies != () else ()
     return Report(
         tool_name=TOOL_NAME,
@@ -154,7 +186,8 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         errors=tuple(
             sorted(facts.errors + result.errors + dex_errors + harvest_errors, key=lambda e: (e.where, e.message))
         ),
-        policies=evaluate_policies(packs, classes),
+        policies=evaluate_policies(packs, classes, findings),
+        declarations=declarations,
         run=None
         if options.deterministic
         else RunInfo(
@@ -163,5 +196,5 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         ),
         options=options.describe(),
         input_path=path,
-        rules=rule_infos(ruleset),
+        rules=rule_infos(ruleset, declarations=declared is not None),
     )

@@ -19,8 +19,10 @@ class Trigger:
 
     data_class: str
     strength: str
-    """declared, read, bulk, exfiltrated or at_startup."""
+    """declared, read, bulk, exfiltrated, at_startup, or declaration (a contradiction finding, see ``rules``)."""
     permissions: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    """For strength ``declaration``: the contradiction rules (AA-DEC-*) whose finding for the class triggers it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +72,10 @@ def _pack(doc: dict[str, Any]) -> PolicyPack:
                 kind=ProvisionKind(p["kind"]),
                 triggers=tuple(
                     Trigger(
-                        data_class=t["data_class"], strength=t["strength"], permissions=tuple(t.get("permissions", ()))
+                        data_class=t["data_class"],
+                        strength=t["strength"],
+                        permissions=tuple(t.get("permissions", ())),
+                        rules=tuple(t.get("rules", ())),
                     )
                     for t in p["triggers"]
                 ),
