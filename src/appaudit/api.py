@@ -19,6 +19,7 @@ from appaudit.analysis.coverage import (
 )
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import HarvestFacts
+from appaudit.analysis.fingerprints import app_fingerprints
 from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, granted_protected_classes, overall_verdict
@@ -197,4 +198,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         options=options.describe(),
         input_path=path,
         rules=rule_infos(ruleset, declarations=declared is not None),
+        fingerprints=app_fingerprints(
+            facts.code, harvest, facts.app.signer_sha256, (e for f in findings for e in f.evidence)
+        ),
     )
