@@ -179,6 +179,28 @@ def read_debug_info(dex: DexFile, span: CodeSpan) -> DebugInfo | None:
     return DebugInfo(line_start=line_start, parameter_names=tuple(names), events=tuple(events), damaged=damaged)
 
 
+def _start_local(dex: DexFile, pos: int, at: int, *, extended: bool) -> tuple[DebugEvent, int]:
+    """Decode a start-local operand list at ``pos``: the event and the position after it.
+
+    The extended form carries a signature index too; the plain form leaves it 0 (no signature)."""
+    data = dex.data
+    reg, pos = uleb128(data, pos)
+    name_idx, pos = uleb128(data, pos)
+    type_idx, pos = uleb128(data, pos)
+    sig_idx = 0
+    if extended:
+        sig_idx, pos = uleb128(data, pos)
+    event = DebugEvent(
+        offset=at,
+        kind="start_local",
+        register=reg,
+        name=_string_or_none(dex, name_idx),
+        type_desc=_type_or_none(dex, type_idx),
+        signature=_string_or_none(dex, sig_idx),
+    )
+    return event, pos
+
+
 def _run_program(dex: DexFile, pos: int, line: int, code_bytes: int, events: list[DebugEvent]) -> bool:
     """Run the program from ``pos`` appending to ``events``; True when it had to be cut short."""
     data = dex.data
@@ -199,22 +221,8 @@ def _run_program(dex: DexFile, pos: int, line: int, code_bytes: int, events: lis
             step, pos = sleb128(data, pos)
             line += step
         elif op in (DBG_START_LOCAL, DBG_START_LOCAL_EXTENDED):
-            reg, pos = uleb128(data, pos)
-            name_idx, pos = uleb128(data, pos)
-            type_idx, pos = uleb128(data, pos)
-            sig_idx = 0
-            if op == DBG_START_LOCAL_EXTENDED:
-                sig_idx, pos = uleb128(data, pos)
-            events.append(
-                DebugEvent(
-                    offset=at,
-                    kind="start_local",
-                    register=reg,
-                    name=_string_or_none(dex, name_idx),
-                    type_desc=_type_or_none(dex, type_idx),
-                    signature=_string_or_none(dex, sig_idx),
-                )
-            )
+            event, pos = _start_local(dex, pos, at, extended=op == DBG_START_LOCAL_EXTENDED)
+            events.append(event)
         elif op in (DBG_END_LOCAL, DBG_RESTART_LOCAL):
             reg, pos = uleb128(data, pos)
             kind = "end_local" if op == DBG_END_LOCAL else "restart_local"
