@@ -21,7 +21,7 @@ Nothing here runs during a scan: it is for ``appaudit show`` and excerpts.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from appaudit.apk.dex.code import decode_method
@@ -29,7 +29,7 @@ from appaudit.apk.dex.debuginfo import DebugEvent, DebugInfo, read_debug_info
 from appaudit.apk.dex.reader import CodeSpan, DexFile
 from appaudit.apk.dex.smali_text import Registers, escape_string, format_instruction, local_text, method_header
 from appaudit.apk.dex.structure import MethodEntry
-from appaudit.apk.dex.tries import read_tries
+from appaudit.apk.dex.tries import TryBlock, read_tries
 from appaudit.apk.dex.types import Insn
 from appaudit.errors import DexFormatError
 
@@ -152,19 +152,7 @@ def disassemble(dex: DexFile, entry: MethodEntry, notes: Mapping[int, str] | Non
         for extra in rest:
             add(ins.offset, "insn", extra, "payload")
         _track(dex, ins, known)
-    for block in tries:
-        last = max((o for o in starts if block.start <= o < block.end), default=None)
-        if last is None or block.start not in starts:
-            continue
-        start, end = label("try_start_", block.start), f":try_end_{block.end // 2:x}"
-        if ("try_end_", block.end) not in labels:
-            labels.add(("try_end_", block.end))
-            add(last, "try_end", end, "label")
-        for h in block.handlers:
-            if h.type_desc is None:
-                add(last, "catch", f".catchall {{{start} .. {end}}} {label('catchall_', h.offset)}", "catch")
-            else:
-                add(last, "catch", f".catch {h.type_desc} {{{start} .. {end}}} {label('catch_', h.offset)}", "catch")
+    _add_tries(tries, starts, labels, label, add)
     for prefix, offset in labels:
         if prefix != "try_end_" and offset in starts:
             add(offset, "label", f":{prefix}{offset // 2:x}", "label", prefix=prefix)
@@ -178,6 +166,32 @@ def disassemble(dex: DexFile, entry: MethodEntry, notes: Mapping[int, str] | Non
         debug=debug,
         truncated=truncated or damaged_tries,
     )
+
+
+def _add_tries(
+    tries: Sequence[TryBlock],
+    starts: set[int],
+    labels: set[tuple[str, int]],
+    label: Callable[[str, int], str],
+    add: _Add,
+) -> None:
+    """Add each try block's ``:try_end_`` label and ``.catch`` lines after its last instruction.
+
+    A block that does not start on, or cover, a decoded instruction is left out (damaged or cut code).
+    """
+    for block in tries:
+        last = max((o for o in starts if block.start <= o < block.end), default=None)
+        if last is None or block.start not in starts:
+            continue
+        start, end = label("try_start_", block.start), f":try_end_{block.end // 2:x}"
+        if ("try_end_", block.end) not in labels:
+            labels.add(("try_end_", block.end))
+            add(last, "try_end", end, "label")
+        for h in block.handlers:
+            if h.type_desc is None:
+                add(last, "catch", f".catchall {{{start} .. {end}}} {label('catchall_', h.offset)}", "catch")
+            else:
+                add(last, "catch", f".catch {h.type_desc} {{{start} .. {end}}} {label('catch_', h.offset)}", "catch")
 
 
 def _decode(dex: DexFile, span: CodeSpan) -> tuple[list[Insn], bool]:
