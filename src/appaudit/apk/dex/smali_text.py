@@ -153,14 +153,7 @@ def format_instruction(
     else:
         operands.extend(regs.name(x) for x in r)
     if ins.index is not None:
-        if kind == "CALL_SITE":
-            operands.append(f"call_site_{ins.index}")
-        elif name == "const-method-handle":
-            operands.append(f"method_handle_{ins.index}")
-        else:
-            operands.append(_ref(dex, kind, ins.index))
-        if ins.proto_index is not None:
-            operands.append(_ref(dex, "PROTO", ins.proto_index))
+        operands.extend(_index_operands(dex, ins.index, ins.proto_index, name, kind))
     if ins.literal is not None:
         operands.append(_wide(ins.literal) if name.startswith("const-wide") else _hex(ins.literal))
     if ins.target is not None:
@@ -171,6 +164,19 @@ def format_instruction(
     if len(ins.regs) == 0 and fmt not in ("10x", "10t", "20t", "30t", "35c", "3rc", "45cc", "4rcc"):
         comment = "truncated instruction"
     return (name + " " + ", ".join(operands)).rstrip(), comment
+
+
+def _index_operands(dex: DexFile, index: int, proto_index: int | None, name: str, kind: str) -> list[str]:
+    """The operands an instruction's pool ``index`` (and ``proto_index``, for invoke-polymorphic) stand for."""
+    if kind == "CALL_SITE":
+        operands = [f"call_site_{index}"]
+    elif name == "const-method-handle":
+        operands = [f"method_handle_{index}"]
+    else:
+        operands = [_ref(dex, kind, index)]
+    if proto_index is not None:
+        operands.append(_ref(dex, "PROTO", proto_index))
+    return operands
 
 
 def _payload(
