@@ -7,7 +7,7 @@ Only apps sharing a key are ever compared, so the work is the sum over keys of
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 
 from appaudit.families.model import WEIGHTS, AppNode, FamiliesResult, Family, Key, Link, Reason, SharedKey
@@ -47,6 +47,50 @@ class _UnionFind:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
+def _pairs(lists: Mapping[Key, set[int]], n: int, max_shared: int) -> tuple[dict[int, int], dict[int, str], int]:
+    """(pair -> reason bits, app -> its SDK set, keys left out as too common) of the ``n`` apps.
+
+    A pair is ``i * n + j`` (i < j): ints keep 10^6 pairs small. SDK sets make no pair themselves.
+    """
+    sdk_set: dict[int, str] = {}
+    pairs: dict[int, int] = defaultdict(int)
+    common = 0
+    for key, members in lists.items():
+        if key.reason == Reason.SDK_SET:
+            sdk_set.update(dict.fromkeys(members, key.value))
+            continue
+        if len(members) > max_shared:
+            common += 1
+            continue
+        bit = _BITS[key.reason]
+        for i, j in combinations(sorted(members), 2):
+            pairs[i * n + j] |= bit
+    return pairs, sdk_set, common
+
+
+def _shared_keys(
+    lists: Mapping[Key, set[int]], uf: _UnionFind, wanted: set[int], max_shared: int
+) -> tuple[dict[int, list[SharedKey]], set[int]]:
+    """(family root -> the keys two or more of its apps share, apps holding a key other than an SDK set).
+
+    Only the ``wanted`` families get their keys; keys held by more than ``max_shared`` apps are left out.
+    """
+    shared_of: dict[int, list[SharedKey]] = defaultdict(list)
+    keyed: set[int] = set()
+    for key, members in lists.items():
+        if key.reason != Reason.SDK_SET:
+            keyed |= members
+        if len(members) > max_shared or len(members) < 2:
+            continue
+        by_root: dict[int, int] = defaultdict(int)
+        for i in members:
+            by_root[uf.find(i)] += 1
+        for root, count in by_root.items():
+            if count > 1 and root in wanted:
+                shared_of[root].append(SharedKey(key=key, apps=count))
+    return shared_of, keyed
+
+
 def group(
     apps: Sequence[AppNode],
     keys: Iterable[tuple[Key, int]],
@@ -65,20 +109,8 @@ def group(
     lists: dict[Key, set[int]] = defaultdict(set)
     for key, i in keys:
         lists[key].add(i)
-    sdk_set: dict[int, str] = {}
     n = len(apps)
-    pairs: dict[int, int] = defaultdict(int)  # i * n + j (i < j) -> reason bits: ints keep 10^6 pairs small
-    common = 0
-    for key, members in lists.items():
-        if key.reason == Reason.SDK_SET:
-            sdk_set.update(dict.fromkeys(members, key.value))
-            continue
-        if len(members) > max_shared:
-            common += 1
-            continue
-        bit = _BITS[key.reason]
-        for i, j in combinations(sorted(members), 2):
-            pairs[i * n + j] |= bit
+    pairs, sdk_set, common = _pairs(lists, n, max_shared)
     uf = _UnionFind(len(apps))
     links: list[tuple[int, int, float, tuple[Reason, ...]]] = []
     for pair, mask in pairs.items():
@@ -99,19 +131,7 @@ def group(
         if (root := uf.find(i)) in wanted:
             a, b = sorted((apps[i].sha256, apps[j].sha256))
             links_of[root].append(Link(a=a, b=b, score=s, reasons=r))
-    shared_of: dict[int, list[SharedKey]] = defaultdict(list)
-    keyed: set[int] = set()
-    for key, members in lists.items():
-        if key.reason != Reason.SDK_SET:
-            keyed |= members
-        if len(members) > max_shared or len(members) < 2:
-            continue
-        by_root: dict[int, int] = defaultdict(int)
-        for i in members:
-            by_root[uf.find(i)] += 1
-        for root, n in by_root.items():
-            if n > 1 and root in wanted:
-                shared_of[root].append(SharedKey(key=key, apps=n))
+    shared_of, keyed = _shared_keys(lists, uf, wanted, max_shared)
     order = list(Reason)
     families = [
         Family(
