@@ -12,14 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from appaudit.batch.executors import DaskExecutor, Executor, LocalExecutor
-from appaudit.batch.inputs import APK_SUFFIXES, collect_inputs, hash_files
+from appaudit.batch.inputs import APK_SUFFIXES, Inputs, collect_inputs, hash_files
 from appaudit.batch.isolation import WorkerLimits
 from appaudit.batch.records import ScanRecord, ScanTask
+from appaudit.batch.remote import RemoteObject
 from appaudit.batch.store import ResultStore
 from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.declarations import declarations_key
@@ -144,6 +145,82 @@ def _from_store(path: str, sha: str, ruleset_sha256: str, store: ResultStore) ->
     )
 
 
+def _identify(
+    inputs: Inputs, remote: Mapping[str, RemoteObject], store: ResultStore, workers: int
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """(input -> sha256, input -> why it cannot be scanned, URLs whose sha256 is not known yet).
+
+    A file's sha256 comes from the store's path cache when its size and mtime match, else from hashing
+    it (which the cache then remembers); a URL's from the store when its size and version tag match,
+    else its worker computes it (see batch.remote).
+    """
+    shas: dict[str, str] = {}
+    errors: dict[str, str] = {p.path: p.reason for p in inputs.problems}
+    unkeyed: list[str] = []
+    unknown: list[str] = []
+    for path in inputs.files:
+        if path in remote:
+            obj = remote[path]
+            cached = store.known_object(path, obj.size, obj.tag) if obj.size is not None and obj.tag else None
+            if cached is None:
+                unkeyed.append(path)
+            else:
+                shas[path] = cached
+            continue
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            errors[path] = f"cannot be read: {exc.strerror or exc}"
+            continue
+        known = store.known_file(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        if known is None:
+            unknown.append(path)
+        else:
+            shas[path] = known
+    hashed = hash_files(unknown, workers)
+    for h in hashed:
+        if h.sha256 is None:
+            errors[h.path] = h.error or "cannot be read"
+        else:
+            shas[h.path] = h.sha256
+    store.remember_files((os.path.abspath(h.path), h.size, h.mtime_ns, h.sha256) for h in hashed if h.sha256)
+    return shas, errors, unkeyed
+
+
+def _save(store: ResultStore, record: ScanRecord, remote: Mapping[str, RemoteObject], shas: dict[str, str]) -> None:
+    """Store ``record``; a URL first keyed by its worker gets its sha256 in ``shas`` and in the object cache."""
+    store.save(record)
+    if record.path in remote and record.path not in shas:
+        shas[record.path] = record.apk_sha256
+        obj = remote[record.path]
+        if obj.size is not None and obj.tag:
+            store.remember_objects([(record.path, obj.size, obj.tag, record.apk_sha256)])
+
+
+def _outcomes(
+    inputs: Inputs,
+    shas: Mapping[str, str],
+    errors: Mapping[str, str],
+    done: Mapping[str, Outcome],
+    ruleset_sha256: str,
+    store: ResultStore,
+) -> list[Outcome]:
+    """One outcome per input, in input order: scanned now, a duplicate of one scanned now, stored, or missing."""
+    by_sha = {o.apk_sha256: o for o in done.values() if o.apk_sha256}
+    outcomes: list[Outcome] = []
+    for path in (*inputs.files, *(p.path for p in inputs.problems)):
+        shown = redact(path)
+        sha = shas.get(path)
+        if sha is None:
+            missing = Outcome(path=shown, apk_sha256=None, status="missing", error=errors.get(path))
+            outcomes.append(done.get(path) or missing)
+        elif sha in by_sha:
+            outcomes.append(replace(by_sha[sha], path=shown))
+        else:
+            outcomes.append(_from_store(shown, sha, ruleset_sha256, store))
+    return outcomes
+
+
 def run_batch(
     paths: Sequence[str], options: BatchOptions, on_event: Callable[[BatchEvent], None] | None = None
 ) -> BatchResult:
@@ -167,38 +244,8 @@ def run_batch(
         max_tasks=options.max_tasks_per_worker,
     )
     with ResultStore(options.db) as store:
-        shas: dict[str, str] = {}
-        errors: dict[str, str] = {p.path: p.reason for p in inputs.problems}
         remote = {o.url: o for o in inputs.remote}
-        unkeyed: list[str] = []
-        """URLs whose sha256 is not known yet: their worker computes it (see batch.remote)."""
-        unknown: list[str] = []
-        for path in inputs.files:
-            if path in remote:
-                obj = remote[path]
-                cached = store.known_object(path, obj.size, obj.tag) if obj.size is not None and obj.tag else None
-                if cached is None:
-                    unkeyed.append(path)
-                else:
-                    shas[path] = cached
-                continue
-            try:
-                st = os.stat(path)
-            except OSError as exc:
-                errors[path] = f"cannot be read: {exc.strerror or exc}"
-                continue
-            known = store.known_file(os.path.abspath(path), st.st_size, st.st_mtime_ns)
-            if known is None:
-                unknown.append(path)
-            else:
-                shas[path] = known
-        hashed = hash_files(unknown, options.workers)
-        for h in hashed:
-            if h.sha256 is None:
-                errors[h.path] = h.error or "cannot be read"
-            else:
-                shas[h.path] = h.sha256
-        store.remember_files((os.path.abspath(h.path), h.size, h.mtime_ns, h.sha256) for h in hashed if h.sha256)
+        shas, errors, unkeyed = _identify(inputs, remote, store, options.workers)
 
         stored = store.statuses(ruleset.sha256)
         first: dict[str, str] = {}
@@ -229,12 +276,7 @@ def run_batch(
         with contextlib.closing(executor.run(tasks, ruleset, limits)) as results:
             for record in results:
                 if record.apk_sha256:  # else the worker could not read it at all: nothing to key it by
-                    store.save(record)
-                    if record.path in remote and record.path not in shas:
-                        shas[record.path] = record.apk_sha256
-                        obj = remote[record.path]
-                        if obj.size is not None and obj.tag:
-                            store.remember_objects([(record.path, obj.size, obj.tag, record.apk_sha256)])
+                    _save(store, record, remote, shas)
                 done[record.path] = _from_record(redact(record.path), record)
                 emit(
                     Scanned(
@@ -249,18 +291,7 @@ def run_batch(
                 )
         scan_elapsed = time.perf_counter() - t0
 
-        by_sha = {o.apk_sha256: o for o in done.values() if o.apk_sha256}
-        outcomes: list[Outcome] = []
-        for path in (*inputs.files, *(p.path for p in inputs.problems)):
-            shown = redact(path)
-            sha = shas.get(path)
-            if sha is None:
-                missing = Outcome(path=shown, apk_sha256=None, status="missing", error=errors.get(path))
-                outcomes.append(done.get(path) or missing)
-            elif sha in by_sha:
-                outcomes.append(replace(by_sha[sha], path=shown))
-            else:
-                outcomes.append(_from_store(shown, sha, ruleset.sha256, store))
+        outcomes = _outcomes(inputs, shas, errors, done, ruleset.sha256, store)
         summary = store.summarize_run(outcomes, ruleset.sha256, scanned=len(done), duplicates=duplicates)
     return BatchResult(
         db=str(options.db),
