@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from appaudit.errors import RuleError
 from appaudit.model import Confidence, Effect, Severity
 from appaudit.policy.packs import PolicyPack, read_pack
 from appaudit.resources import rules_dir, schema_path
+from appaudit.ruleset.cache import cache_file, read_cached, write_cached
 from appaudit.ruleset.declarations import PhraseList, declaration_files, load_declarations
 from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
@@ -283,46 +282,6 @@ def _rule_files(directory: Path) -> list[Path]:
     )
 
 
-def _cache_file(dirs: Sequence[Path]) -> tuple[Path | None, str]:
-    """Where a validated copy of these rule directories would be cached, and their digest.
-
-    The digest covers the tool version, the rule schema and every rule file's
-    name and bytes, so any edit invalidates the cache. APPAUDIT_CACHE_DIR
-    overrides the location; APPAUDIT_NO_CACHE=1 disables it.
-    """
-    from appaudit import __version__
-
-    digest = hashlib.sha256(
-        __version__.encode()
-        + schema_path("rule.schema.json").read_bytes()
-        + schema_path("policy.schema.json").read_bytes()
-    )
-    # Slotted dataclasses unpickle their fields by position: a cache written by code whose types
-    # had other fields would load silently wrong, so the source of the pickled types is keyed too.
-    for source in _PICKLED_TYPE_SOURCES:
-        digest.update(source.read_bytes())
-    for directory in dirs:
-        for path in _rule_files(directory) + _policy_files(directory) + declaration_files(directory):
-            digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    if os.environ.get("APPAUDIT_NO_CACHE") == "1":
-        return None, digest.hexdigest()
-    base = os.environ.get("APPAUDIT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "appaudit"
-    )
-    return Path(base) / f"ruleset-{digest.hexdigest()}.pickle", digest.hexdigest()
-
-
-_PACKAGE = Path(__file__).resolve().parent.parent
-#: The modules defining the types a cached ruleset holds.
-_PICKLED_TYPE_SOURCES = (
-    *sorted((_PACKAGE / "ruleset").glob("*.py")),
-    *sorted((_PACKAGE / "policy").glob("*.py")),
-    _PACKAGE / "model.py",
-    _PACKAGE / "report" / "model.py",
-    _PACKAGE / "analysis" / "facts.py",
-)
-
-
 def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True) -> Ruleset:
     """Load the bundled rules (unless ``bundled`` is False) and every ``extra_dirs``.
 
@@ -331,26 +290,19 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
     rule files; a missing, unreadable or stale cache just means validating again.
     """
     dirs: list[Path] = ([rules_dir()] if bundled else []) + [Path(d) for d in extra_dirs]
-    cache, _digest = _cache_file(dirs)
-    if cache is not None and cache.is_file():
-        try:
-            with cache.open("rb") as fh:
-                cached = pickle.load(fh)  # noqa: S301 - the user's own cache, written below
-            if isinstance(cached, Ruleset):
-                return cached
-        except Exception:  # noqa: S110 - a broken cache is rebuilt
-            pass
+    cache = cache_file(dirs, _source_files)
+    cached = read_cached(cache) if cache is not None else None
+    if isinstance(cached, Ruleset):
+        return cached
     ruleset = _load_and_validate(dirs)
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(ruleset, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache)
-        except OSError:
-            pass
+        write_cached(cache, ruleset)
     return ruleset
+
+
+def _source_files(directory: Path) -> list[Path]:
+    """Every file of a rule directory a loaded ruleset depends on: rules, data, policy packs, declarations."""
+    return _rule_files(directory) + _policy_files(directory) + declaration_files(directory)
 
 
 def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
