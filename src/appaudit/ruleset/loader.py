@@ -305,6 +305,38 @@ def _source_files(directory: Path) -> list[Path]:
     return _rule_files(directory) + _policy_files(directory) + declaration_files(directory)
 
 
+def _detection_rules(text: str, source: str, seen: dict[str, str]) -> list[Rule]:
+    """The rules of one rule file (one rule or a list), validated; ``seen`` maps each id loaded so far to where.
+
+    Raises RuleError for a declaration rule (they belong in ``declarations/rules/``) and a duplicate id.
+    """
+    doc = _yaml_load(text, source)
+    docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
+    rules: list[Rule] = []
+    for i, item in enumerate(docs):
+        where = source if not isinstance(doc, list) else f"{source}[{i}]"
+        rule = _validated_rule(item, where, source)
+        if rule.match_kind == "declaration" or rule.data_class == "any":
+            raise RuleError(where, "match", "declaration rules belong in declarations/rules/")
+        if item["id"] in seen:
+            raise RuleError(where, "id", f"duplicate rule id {item['id']} (also in {seen[item['id']]})")
+        seen[item["id"]] = where
+        rules.append(rule)
+    return rules
+
+
+def _policy_packs(dirs: Sequence[Path], digest: hashlib._Hash) -> tuple[PolicyPack, ...]:
+    """The validated packs of every directory's ``policies/``, by id; each file's name and bytes go into ``digest``."""
+    packs: dict[str, PolicyPack] = {}
+    for directory in dirs:
+        for path in _policy_files(directory):
+            source = f"{directory.name}/policies/{path.name}"
+            digest.update(f"policies/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
+            pack = read_pack(path, source)
+            packs[pack.id] = pack  # a user's pack replaces a bundled one with the same id
+    return tuple(packs[k] for k in sorted(packs))
+
+
 def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
     digest = hashlib.sha256()
     rules: list[Rule] = []
@@ -334,24 +366,8 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
             if path.name == "coverage_signals.yaml":
                 signals.extend(_coverage_signals(text, source, _schema()))
                 continue
-            doc = _yaml_load(text, source)
-            docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
-            for i, item in enumerate(docs):
-                where = source if not isinstance(doc, list) else f"{source}[{i}]"
-                rule = _validated_rule(item, where, source)
-                if rule.match_kind == "declaration" or rule.data_class == "any":
-                    raise RuleError(where, "match", "declaration rules belong in declarations/rules/")
-                if item["id"] in seen:
-                    raise RuleError(where, "id", f"duplicate rule id {item['id']} (also in {seen[item['id']]})")
-                seen[item["id"]] = where
-                rules.append(rule)
-    packs: dict[str, PolicyPack] = {}
-    for directory in dirs:
-        for path in _policy_files(directory):
-            source = f"{directory.name}/policies/{path.name}"
-            digest.update(f"policies/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
-            pack = read_pack(path, source)
-            packs[pack.id] = pack  # a user's pack replaces a bundled one with the same id
+            rules.extend(_detection_rules(text, source, seen))
+    packs = _policy_packs(dirs, digest)
     rules.sort(key=lambda r: r.id)
     declaration_rules, phrases, declarations_sha = load_declarations(
         dirs, lambda item, where: _validated_rule(item, where, where.split("[")[0]), _validated_data
@@ -369,7 +385,7 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
         coverage_signals=tuple(signals),
         flows=flows,
         sdks=tuple(sdks),
-        policy_packs=tuple(packs[k] for k in sorted(packs)),
+        policy_packs=packs,
         sources=tuple(str(d) for d in dirs),
     )
 
