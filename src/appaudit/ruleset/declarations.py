@@ -77,7 +77,7 @@ def load_declarations(
     ``validate_rule(doc, where)`` and ``validate_data(text, source, definition)`` are the
     loader's own schema checks, so one mechanism validates every rule file.
     """
-    from appaudit.ruleset.loader import _yaml_load
+    from appaudit.ruleset.validation import yaml_load
 
     digest = hashlib.sha256()
     rules: dict[str, Rule] = {}
@@ -107,7 +107,7 @@ def load_declarations(
                     )
                 )
                 continue
-            doc = _yaml_load(text, source)
+            doc = yaml_load(text, source)
             items = doc if isinstance(doc, list) else [doc]
             for i, item in enumerate(items):
                 where = source if not isinstance(doc, list) else f"{source}[{i}]"

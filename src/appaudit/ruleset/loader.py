@@ -6,22 +6,28 @@ An invalid rule is an error naming the file and the key, never skipped.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from appaudit.errors import RuleError
 from appaudit.model import Confidence, Effect, Severity
 from appaudit.policy.packs import PolicyPack, read_pack
-from appaudit.resources import rules_dir, schema_path
+from appaudit.resources import rules_dir
 from appaudit.ruleset.cache import cache_file, read_cached, write_cached
 from appaudit.ruleset.declarations import PhraseList, declaration_files, load_declarations
 from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
+from appaudit.ruleset.validation import (
+    check_regexes,
+    key_path,
+    rule_schema,
+    rule_validator,
+    validated,
+    validated_data,
+    yaml_load,
+)
 
 _RULE_SUFFIXES = (".yaml", ".yml")
 #: Files in a rule directory that hold data, not rules.
@@ -93,58 +99,6 @@ class Ruleset:
         return next((r for r in self.every_rule if r.id == rule_id), None)
 
 
-@cache
-def _schema() -> dict[str, Any]:
-    """The rule schema, read once per process (every data file is validated against its $defs)."""
-    schema: dict[str, Any] = json.loads(schema_path("rule.schema.json").read_text(encoding="utf-8"))
-    return schema
-
-
-def _validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(_schema())
-
-
-def _key_path(error: Any) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    return ".".join(parts) if parts else "(top level)"
-
-
-def _yaml_load(text: str, source: str) -> Any:
-    import yaml  # only when rules are (re)validated: a cached ruleset needs no YAML
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(parse)"
-        raise RuleError(source, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-
-
-#: Matcher keys that hold a regular expression: (kind, key, compiled over bytes).
-_REGEX_KEYS = (
-    ("string", "regex", True),
-    ("zip_entry", "regex", False),
-    ("application_class", "regex", False),
-    ("entry_text", "entries", False),
-    ("entry_text", "regex", True),
-)
-
-
-def _check_regexes(doc: dict[str, Any], source: str, prefix: str = "") -> None:
-    for key in ("match", "except_in_methods_with"):
-        for kind, name, as_bytes in _REGEX_KEYS:
-            spec = (doc.get(key) or {}).get(kind)
-            if not spec or name not in spec:
-                continue
-            try:
-                re.compile(spec[name].encode("utf-8") if as_bytes else spec[name])
-            except re.error as exc:
-                raise RuleError(source, f"{prefix}{key}.{kind}.{name}", f"invalid regular expression: {exc}") from exc
-
-
 def _build(doc: dict[str, Any], source: str) -> Rule:
     (kind,) = doc["match"].keys()
     exception = doc.get("except_in_methods_with") or {}
@@ -179,7 +133,7 @@ def _build(doc: dict[str, Any], source: str) -> Rule:
 
 
 def _split_permissions(text: str, source: str) -> list[SplitPermission]:
-    doc = _yaml_load(text, source)
+    doc = yaml_load(text, source)
     out = []
     items = doc.get("split_permissions") if isinstance(doc, dict) else None
     if not isinstance(items, list):
@@ -200,38 +154,18 @@ def _split_permissions(text: str, source: str) -> list[SplitPermission]:
 
 def _validated_rule(item: Any, where: str, source: str) -> Rule:
     """One rule document checked against the rule schema and built (RuleError names file and key)."""
-    errors = sorted(_rule_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
+    errors = sorted(rule_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
     if errors:
-        raise RuleError(where, _key_path(errors[0]), errors[0].message)
-    _check_regexes(item, where)
+        raise RuleError(where, key_path(errors[0]), errors[0].message)
+    check_regexes(item, where)
     return _build(item, source)
 
 
-@cache
-def _rule_validator() -> Any:
-    return _validator()
-
-
-def _validated_data(text: str, source: str, definition: str) -> Any:
-    return _validated(text, source, _schema(), definition)
-
-
-def _validated(text: str, source: str, schema: dict[str, Any], definition: str) -> Any:
-    import jsonschema
-
-    doc = _yaml_load(text, source)
-    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]})
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise RuleError(source, _key_path(errors[0]), errors[0].message)
-    return doc
-
-
 def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[CoverageSignal]:
-    doc = _validated(text, source, schema, "coverage_signals")
+    doc = validated(text, source, schema, "coverage_signals")
     out = []
     for i, item in enumerate(doc["signals"]):
-        _check_regexes(item, source, f"signals.{i}.")
+        check_regexes(item, source, f"signals.{i}.")
         ((kind, match),) = item["match"].items()
         out.append(
             CoverageSignal(
@@ -246,7 +180,7 @@ def _coverage_signals(text: str, source: str, schema: dict[str, Any]) -> list[Co
 
 
 def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
-    doc = _validated(text, source, schema, "sdks")
+    doc = validated(text, source, schema, "sdks")
     return [
         SdkInfo(
             id=i["id"],
@@ -262,7 +196,7 @@ def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
 
 
 def _flows(text: str, source: str, schema: dict[str, Any]) -> FlowSpec:
-    return flow_spec_from(_validated(text, source, schema, "flows"))
+    return flow_spec_from(validated(text, source, schema, "flows"))
 
 
 def _policy_files(directory: Path) -> list[Path]:
@@ -310,7 +244,7 @@ def _detection_rules(text: str, source: str, seen: dict[str, str]) -> list[Rule]
 
     Raises RuleError for a declaration rule (they belong in ``declarations/rules/``) and a duplicate id.
     """
-    doc = _yaml_load(text, source)
+    doc = yaml_load(text, source)
     docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
     rules: list[Rule] = []
     for i, item in enumerate(docs):
@@ -358,19 +292,19 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
                 splits.extend(_split_permissions(text, source))
                 continue
             if path.name == "sdks.yaml":
-                sdks.extend(_sdks(text, source, _schema()))
+                sdks.extend(_sdks(text, source, rule_schema()))
                 continue
             if path.name == "flows.yaml":
-                flows = _flows(text, source, _schema())
+                flows = _flows(text, source, rule_schema())
                 continue
             if path.name == "coverage_signals.yaml":
-                signals.extend(_coverage_signals(text, source, _schema()))
+                signals.extend(_coverage_signals(text, source, rule_schema()))
                 continue
             rules.extend(_detection_rules(text, source, seen))
     packs = _policy_packs(dirs, digest)
     rules.sort(key=lambda r: r.id)
     declaration_rules, phrases, declarations_sha = load_declarations(
-        dirs, lambda item, where: _validated_rule(item, where, where.split("[")[0]), _validated_data
+        dirs, lambda item, where: _validated_rule(item, where, where.split("[")[0]), validated_data
     )
     clash = sorted({r.id for r in rules} & {r.id for r in declaration_rules})
     if clash:
