@@ -24,8 +24,6 @@ from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
 
 _RULE_SUFFIXES = (".yaml", ".yml")
-#: Files in a rule directory that hold data, not rules.
-DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml", "flows.yaml", "sdks.yaml"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,8 +35,7 @@ class SdkInfo:
     vendor: str
     category: str
     prefixes: tuple[str, ...]
-    collects: tuple[str, ...]
-    verified: bool = True
+    """Package prefixes of its code (whole segments; the longest matching prefix wins)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +71,6 @@ class Ruleset:
     sdks: tuple[SdkInfo, ...] = ()
     policy_packs: tuple[PolicyPack, ...] = ()
     """Packs from each rule directory's ``policies/`` folder, validated."""
-    sources: tuple[str, ...]
-    """The rule directories, in load order."""
 
     def by_id(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -224,8 +219,6 @@ def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
             vendor=i["vendor"],
             category=i["category"],
             prefixes=tuple(i["prefixes"]),
-            collects=tuple(i["collects"]),
-            verified=i.get("verified", True),
         )
         for i in doc["sdks"]
     ]
@@ -378,7 +371,6 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
         flows=flows,
         sdks=tuple(sdks),
         policy_packs=tuple(packs[k] for k in sorted(packs)),
-        sources=tuple(str(d) for d in dirs),
     )
 
 
