@@ -201,12 +201,9 @@ def scan(
         chain_depth=chain_depth,
         policies=tuple(policy or ()) or None,
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
+        baseline=accepted,
     )
     report = run_scan(path, options)
-    if accepted is not None:
-        from appaudit.history.baseline import apply_baseline
-
-        report = apply_baseline(report, accepted)
     rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt), lang=lang.value)
     write_files(rendered)
     for spec, text in rendered:

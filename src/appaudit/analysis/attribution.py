@@ -18,9 +18,7 @@ from dataclasses import replace
 
 from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess
 from appaudit.apk.app import AppInfo
-from appaudit.descriptors import java_name
 from appaudit.model import Evidence, Owner, OwnerKind
-from appaudit.report.model import Finding
 from appaudit.ruleset.loader import SdkInfo
 
 _OBFUSCATED_SEGMENT = re.compile(r"[A-Za-z0-9_$]{1,2}")
@@ -78,18 +76,11 @@ class Attributor:
         self._cache[class_name] = owner
         return owner
 
-    def evidence(self, ev: Evidence, *, callee: bool = False) -> Evidence:
-        """``ev`` with its owner; ``callee``: the owner of the invoked class, not of the caller."""
+    def evidence(self, ev: Evidence) -> Evidence:
+        """``ev`` with the owner of its class (unchanged when it is not code evidence)."""
         if ev.class_name is None:
             return ev
-        if callee and ev.kind == "invoke" and "->" in ev.value:
-            owner_desc = ev.value.split("->", 1)[0]
-            return replace(ev, owner=self.owner(java_name(owner_desc)))
         return replace(ev, owner=self.owner(ev.class_name))
-
-    def finding(self, f: Finding, *, callee: bool = False) -> Finding:
-        evidence = tuple(self.evidence(e, callee=callee) for e in f.evidence)
-        return replace(f, evidence=evidence, owners=owners_of(evidence))
 
     def harvest(self, facts: HarvestFacts) -> HarvestFacts:
         def chain(c: HarvestChain) -> HarvestChain:
@@ -105,9 +96,3 @@ class Attributor:
             chains=tuple(chain(c) for c in facts.chains),
         )
 
-
-def owners_of(evidence: Sequence[Evidence]) -> tuple[Owner, ...]:
-    """The distinct owners of ``evidence``, first party first, then by name."""
-    found = {e.owner for e in evidence if e.owner is not None}
-    order = {"first_party": 0, "sdk": 1, "unknown": 2}
-    return tuple(sorted(found, key=lambda o: (order.get(o.kind, 3), o.name)))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from appaudit.analysis.attribution import owners_of
 from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, counted_chains, is_bulk
+from appaudit.engine.evaluate import owners_of
 from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict
 from appaudit.report.model import Coverage, CoverageReason, DataClassResult, Finding
 

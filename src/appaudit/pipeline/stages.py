@@ -1,0 +1,218 @@
+"""The stages of one scan, in the order ``api.scan`` runs them.
+
+Each stage takes the values the earlier ones made and returns one frozen value
+(the attribute stage returns the :class:`Attributor`, which only caches
+answers); what a stage learns the scan could not see or do it reports to the
+scan's :class:`Diagnostics` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from appaudit import __version__, deadline
+from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.coverage import (
+    missing_class_reasons,
+    native_code_reasons,
+    reflection_reasons,
+    signal_reasons,
+)
+from appaudit.analysis.facts import HarvestFacts
+from appaudit.analysis.flows import harvest_facts
+from appaudit.analysis.providers import ProviderClassifier
+from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
+from appaudit.apk import load_apk
+from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.index import DexCodeIndex
+from appaudit.apk.limits import Limits
+from appaudit.engine import evaluate
+from appaudit.engine.evaluate import Suppressions
+from appaudit.errors import RuleError
+from appaudit.model import Verdict
+from appaudit.pipeline.diagnostics import Diagnostics, DiagnosticsResult
+from appaudit.policy import evaluate_policies, select_packs
+from appaudit.report.model import Coverage, DataClassMap, Finding, PolicyResult, Report, RuleInfo, RunInfo
+from appaudit.ruleset import Rule, Ruleset, load_ruleset
+from appaudit.ruleset.docs import rule_info
+
+TOOL_NAME = "appaudit"
+
+#: Share of a --timeout budget the harvest-chain search may use; rule matching keeps the rest.
+HARVEST_SHARE = 0.7
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Loaded:
+    """The input, read."""
+
+    app: AppInfo
+    """Identity, manifest and entries of the app."""
+    code: DexCodeIndex
+    """The index over every DEX file that could be reached; it decodes on demand, and records what it could not."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Analysed:
+    """What the harvest-chain analysis proved."""
+
+    harvest: HarvestFacts | None
+    """Provider accesses, chains to sinks and start-up paths, their evidence attributed; None: the analysis failed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Matched:
+    """What the rules found."""
+
+    findings: tuple[Finding, ...]
+    """Sorted, each attributed and (under a baseline) marked suppressed as it was made."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Judged:
+    """The answers: coverage, per data class, for the app, per policy."""
+
+    coverage: Coverage
+    data_classes: DataClassMap
+    verdict: Verdict
+    policies: tuple[PolicyResult, ...]
+
+
+def load(path: str, limits: Limits, diagnostics: Diagnostics) -> Loaded:
+    """Read the APK or bundle at ``path`` (InputError when it is neither); what could not be read is reported."""
+    facts = load_apk(path, limits)
+    diagnostics.add_reasons(facts.coverage_reasons)
+    diagnostics.add_errors(facts.errors)
+    return Loaded(app=facts.app, code=facts.code)
+
+
+def attribute(loaded: Loaded, ruleset: Ruleset) -> Attributor:
+    """The one owner lookup of the scan: the analysis and the rules give each piece of evidence its owner with it."""
+    return Attributor(loaded.app, ruleset.sdks)
+
+
+def analyse(
+    loaded: Loaded, ruleset: Ruleset, owners: Attributor, depth: int, diagnostics: Diagnostics
+) -> Analysed:
+    """Harvest chains up to ``depth`` hops, in ``HARVEST_SHARE`` of the time left; a failure costs the chains only."""
+    try:
+        with deadline.phase(HARVEST_SHARE):
+            facts = harvest_facts(loaded.app, loaded.code, ruleset.flows, ProviderClassifier(ruleset.rules), depth)
+    except Exception as exc:  # the chain analysis must not lose the rule findings
+        diagnostics.add_error("harvest chains", f"{type(exc).__name__}: {exc}")
+        return Analysed(harvest=None)
+    facts = owners.harvest(facts)
+    if facts.search_truncated:
+        diagnostics.add_reason(
+            "search_budget",
+            "the chain and start-up searches visited their limit of methods "
+            "(analysis.flows.MAX_TOTAL_VISITS); some reads were not followed to a sink or an entry point",
+        )
+    return Analysed(harvest=facts)
+
+
+def match(
+    loaded: Loaded,
+    ruleset: Ruleset,
+    analysed: Analysed,
+    owners: Attributor,
+    baseline: Suppressions | None,
+    diagnostics: Diagnostics,
+) -> Matched:
+    """Every rule over the app; a rule that fails is reported and costs only its own finding."""
+    result = evaluate(ruleset, loaded.app, loaded.code, analysed.harvest, owners=owners, baseline=baseline)
+    diagnostics.add_errors(result.errors)
+    return Matched(findings=result.findings)
+
+
+def inspect(loaded: Loaded, ruleset: Ruleset, diagnostics: Diagnostics) -> None:
+    """Report the code the scan cannot see: hidden-code signs, then what the code index could not read.
+
+    The last stage to query the code, so the index's record of damage is complete.
+    """
+    app, code = loaded.app, loaded.code
+    sdk_prefixes = [p for sdk in ruleset.sdks for p in sdk.prefixes]
+    diagnostics.add_reasons(signal_reasons(app, code, ruleset.coverage_signals))
+    diagnostics.add_reasons(missing_class_reasons(app, code))
+    diagnostics.add_reasons(native_code_reasons(app, code, sdk_prefixes))
+    diagnostics.add_reasons(reflection_reasons(code, sdk_prefixes))
+    diagnostics.add_reasons(code.damage_reasons())
+    for where, message in code.errors + code.text_errors:
+        diagnostics.add_error(where, message)
+
+
+def timed_out(cap: deadline.TimeCap, diagnostics: Diagnostics) -> None:
+    """Report what stopped early because the scan's time cap passed."""
+    stopped = cap.stopped()
+    if stopped and cap.seconds is not None:
+        diagnostics.add_reason(
+            "timeout",
+            f"the {cap.seconds:g} s time cap passed during: {', '.join(stopped)}; "
+            "only what was found before it is reported",
+        )
+
+
+def judge(
+    loaded: Loaded,
+    ruleset: Ruleset,
+    analysed: Analysed,
+    matched: Matched,
+    diagnostics: DiagnosticsResult,
+    policies: Sequence[str] | None,
+) -> Judged:
+    """Coverage, the per-data-class answers, the verdict and the ``policies`` packs (None: all; empty: none)."""
+    coverage = coverage_from(diagnostics.reasons, len(loaded.app.dex_files))
+    classes = data_class_results(matched.findings, analysed.harvest)
+    packs = select_packs(ruleset.policy_packs, tuple(policies or ())) if policies != () else ()
+    return Judged(
+        coverage=coverage,
+        data_classes=DataClassMap(classes),
+        verdict=overall_verdict(classes, coverage),
+        policies=evaluate_policies(packs, classes),
+    )
+
+
+@cache
+def _bundled_rules() -> dict[str, Rule]:
+    return {r.id: r for r in load_ruleset().rules}
+
+
+def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
+    """Every rule of ``ruleset`` as a report carries it; the bundled pack's rules are marked documented."""
+    try:
+        bundled = _bundled_rules()
+    except RuleError:  # a broken bundled pack only costs the documentation links
+        bundled = {}
+    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in ruleset.rules)
+
+
+def report(
+    path: str,
+    ruleset: Ruleset,
+    loaded: Loaded,
+    matched: Matched,
+    judged: Judged,
+    diagnostics: DiagnosticsResult,
+    *,
+    options: dict[str, object],
+    run: RunInfo | None,
+) -> Report:
+    """The report of the scan of ``path``: ``options`` as recorded, ``run`` the timing (None: deterministic)."""
+    return Report(
+        tool_name=TOOL_NAME,
+        tool_version=__version__,
+        ruleset_sha256=ruleset.sha256,
+        app=loaded.app,
+        data_classes=judged.data_classes,
+        verdict=judged.verdict,
+        findings=matched.findings,
+        coverage=judged.coverage,
+        errors=diagnostics.errors,
+        policies=judged.policies,
+        run=run,
+        options=options,
+        input_path=path,
+        rules=rule_infos(ruleset),
+    )
