@@ -146,6 +146,8 @@ CLOSED_SET_FIELDS = [
     ("appaudit.report.model", "PolicyViolation", "confidence"),
     ("appaudit.report.model", "Report", "verdict"),
     ("appaudit.ruleset.rule", "Rule", "effect"),
+    ("appaudit.ruleset.rule", "Rule", "attribute_to"),
+    ("appaudit.policy.packs", "Trigger", "strength"),
     ("appaudit.policy.packs", "Provision", "kind"),
     ("appaudit.policy.packs", "Provision", "confidence"),
 ]
