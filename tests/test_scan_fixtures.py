@@ -17,6 +17,7 @@ EXPECTED = {
         {"contacts": "declared", "sms": "declared", "call_log": "declared", "phone_identity": "declared"},
     ),
     "contacts_const": ("harvests", {"contacts": "harvested"}),
+    "contacts_debuginfo": ("harvests", {"contacts": "harvested"}),
     "contacts_all_uris": ("harvests", {"contacts": "harvested"}),
     "contacts_uri": ("harvests", {"contacts": "harvested"}),
     "signed": ("harvests", {"contacts": "harvested"}),
