@@ -17,11 +17,10 @@ from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.engine.evaluate import Suppressions
 from appaudit.pipeline import Diagnostics, stages
-from appaudit.pipeline.stages import TOOL_NAME, rule_infos
 from appaudit.report.model import Report, RunInfo
 from appaudit.ruleset import Ruleset, load_ruleset
 
-__all__ = ["TOOL_NAME", "Limits", "ScanOptions", "rule_infos", "scan"]
+__all__ = ["Limits", "ScanOptions", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
