@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -47,10 +48,17 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> CliResult:
     return CliResult(code=code if isinstance(code, int) else 0, out=captured.out, err=captured.err)
 
 
-def run_process(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m appaudit ARGS`` as a real process."""
+def run_process(
+    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m appaudit ARGS`` as a real process (``env``: variables added to the current ones)."""
     return subprocess.run(
-        [sys.executable, "-m", "appaudit", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=120
+        [sys.executable, "-m", "appaudit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -39,8 +39,9 @@ def _make_baseline(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_new_harvest_fails_the_gate_unchanged_version_passes(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # v1 only declares the permissions; v2 (contacts_const) adds a contacts harvest
-    v1 = _make_baseline("permission_only", tmp_path, capsys)
+    # v1 only declares the permissions; v2 (contacts_const) adds a contacts harvest.
+    # The two fixtures have different package names, so this baseline opts out of pinning.
+    v1 = _make_baseline("permission_only", tmp_path, capsys, "--any-package")
     assert (
         run_cli(["scan", fixture_apk("permission_only"), "--baseline", str(v1), "--fail-on", "info"], capsys).code == 0
     )
@@ -60,11 +61,12 @@ def test_new_harvest_fails_the_gate_unchanged_version_passes(
 def test_baseline_of_contacts_const_passes_it_and_its_rebuild(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    base = _make_baseline("contacts_const", tmp_path, capsys)
+    base = _make_baseline("contacts_const", tmp_path, capsys, "--any-package")
     assert run_cli(["scan", fixture_apk("contacts_const")], capsys).code == 1
-    for name in ("contacts_const", "signed"):  # signed.apk: same DEX, rebuilt and signed
+    # signed.apk: same DEX, rebuilt and signed (under another package name, hence --any-package)
+    for name in ("contacts_const", "signed"):
         res = run_cli(["scan", fixture_apk(name), "--baseline", str(base), "--fail-on", "info"], capsys)
-        assert res.code == 0, name
+        assert (res.code, res.err) == (0, ""), name
         assert "Findings (6, 6 suppressed)" in res.out
     # a different harvest (a helper class) is new
     assert run_cli(["scan", fixture_apk("chain_helper_class"), "--baseline", str(base)], capsys).code == 1
@@ -73,8 +75,8 @@ def test_baseline_of_contacts_const_passes_it_and_its_rebuild(
 def test_earlier_json_report_is_a_baseline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     old = tmp_path / "old.json"
     assert run_cli(["scan", fixture_apk("contacts_const"), "-f", f"json:{old}"], capsys).code == 1
-    res = run_cli(["scan", fixture_apk("signed"), "--baseline", str(old), "-f", "json"], capsys)
-    assert res.code == 0
+    res = run_cli(["scan", fixture_apk("contacts_const"), "--baseline", str(old), "-f", "json"], capsys)
+    assert (res.code, res.err) == (0, "")
     doc = json.loads(res.out)
     report_schema_validator().validate(doc)
     sha = json.loads(old.read_text())["app"]["sha256"]
@@ -84,15 +86,46 @@ def test_earlier_json_report_is_a_baseline(capsys: pytest.CaptureFixture[str], t
     assert run_cli(["scan", fixture_apk("sms_inbox"), "--baseline", str(old)], capsys).code == 1
 
 
-def test_pinned_package_does_not_match_another_app(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    base = _make_baseline("contacts_const", tmp_path, capsys, "--pin-package")
-    assert "package: com.example.fixture.contacts_const" in base.read_text()
+def test_baselines_are_pinned_to_the_package_by_default(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    base = _make_baseline("contacts_const", tmp_path, capsys)
+    entries = load_baseline(base).suppressions
+    assert {s.package for s in entries} == {"com.example.fixture.contacts_const"}
     assert run_cli(["scan", fixture_apk("contacts_const"), "--baseline", str(base)], capsys).code == 0
-    assert run_cli(["scan", fixture_apk("signed"), "--baseline", str(base)], capsys).code == 1
+    res = run_cli(["scan", fixture_apk("signed"), "--baseline", str(base)], capsys)
+    assert res.code == 1
+    assert res.err == (
+        f"appaudit: warning: baseline {base} is for package com.example.fixture.contacts_const, "
+        "not com.example.fixture.signed: its entries for that package suppress nothing here\n"
+    )
+    assert "Findings (6)" in res.out
+
+
+def test_earlier_report_of_another_package_suppresses_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old = tmp_path / "old.json"
+    assert run_cli(["scan", fixture_apk("contacts_const"), "-f", f"json:{old}"], capsys).code == 1
+    res = run_cli(["scan", fixture_apk("signed"), "--baseline", str(old), "-f", "json"], capsys)
+    assert res.code == 1
+    assert not any(f["suppressed"] for f in json.loads(res.out)["findings"])
+    assert res.err.startswith(f"appaudit: warning: baseline {old} is for package com.example.fixture.contacts_const")
+
+
+def test_any_package_and_the_deprecated_pin_package(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    anywhere = _make_baseline("contacts_const", tmp_path, capsys, "--any-package")
+    assert {s.package for s in load_baseline(anywhere).suppressions} == {None}
+    res = run_cli(["baseline", fixture_apk("contacts_const"), "--pin-package"], capsys)
+    assert res.code == 0
+    assert res.err == (
+        "appaudit: warning: --pin-package is deprecated: entries are pinned to the package by default "
+        "(--any-package to opt out)\n"
+    )
+    assert res.out == run_cli(["baseline", fixture_apk("contacts_const")], capsys).out
+    assert run_cli(["baseline", fixture_apk("benign"), "--pin-package", "--any-package"], capsys).code == 2
 
 
 def test_sarif_carries_the_suppressions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    base = _make_baseline("permission_only", tmp_path, capsys)
+    base = _make_baseline("permission_only", tmp_path, capsys, "--any-package")
     res = run_cli(["scan", fixture_apk("contacts_const"), "--baseline", str(base), "-f", "sarif"], capsys)
     results = {r["ruleId"]: r for r in json.loads(res.out)["runs"][0]["results"]}
     sha = scan(fixture_apk("permission_only")).app.sha256

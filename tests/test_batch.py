@@ -165,6 +165,7 @@ def test_inputs_directories_lists_and_duplicates(tmp_path: Path) -> None:
     shutil.copy(fixture_apk("benign"), tree / "a" / "b" / "one.APK")
     shutil.copy(fixture_apk("picker"), tree / "a" / "two.xapk")
     shutil.copy(fixture_apk("picker"), tree / "same_as_two.apks")
+    shutil.copy(fixture_apk("sms_receiver"), tree / "a" / "b" / "three.apkm")  # a split bundle's suffix
     (tree / "notes.txt").write_text("not an apk")
     (tree / "link").symlink_to(tree / "a", target_is_directory=True)  # not followed
     listing = tmp_path / "list.txt"
@@ -175,6 +176,7 @@ def test_inputs_directories_lists_and_duplicates(tmp_path: Path) -> None:
     found = collect_inputs([str(tree), str(listing), str(noext)])
     assert found.files == (
         str(tree / "a" / "b" / "one.APK"),
+        str(tree / "a" / "b" / "three.apkm"),
         str(tree / "a" / "two.xapk"),
         str(tree / "same_as_two.apks"),
         fixture_apk("sms_const"),
@@ -186,24 +188,25 @@ def test_inputs_directories_lists_and_duplicates(tmp_path: Path) -> None:
     result = run_batch(
         [str(tree), str(listing), str(noext)], BatchOptions(db=tmp_path / "r.sqlite", workers=2), events.append
     )
-    assert events[0] == Planned(inputs=6, to_scan=4, cached=0, duplicates=1, missing=1)
+    assert events[0] == Planned(inputs=7, to_scan=5, cached=0, duplicates=1, missing=1)
     got = {Path(o.path).name: (o.status, o.verdict, o.error) for o in result.outcomes}
     assert got == {
         "one.APK": ("ok", report_json("benign")["verdict"], None),
+        "three.apkm": ("ok", report_json("sms_receiver")["verdict"], None),
         "two.xapk": ("ok", report_json("picker")["verdict"], None),
         "same_as_two.apks": ("ok", report_json("picker")["verdict"], None),
         "sms_const.apk": ("ok", report_json("sms_const")["verdict"], None),
         "noext": ("ok", report_json("calllog")["verdict"], None),
         "missing.apk": ("missing", None, "no such file"),
     }
-    assert len(scans(tmp_path / "r.sqlite")) == 4
+    assert len(scans(tmp_path / "r.sqlite")) == 5
 
 
 def test_missing_path_and_empty_directory_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or directory"):
         run_batch([str(tmp_path / "nope")], BatchOptions(db=tmp_path / "r.sqlite"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=r"no APK found \(looked for \*\.apk, \*\.apks, \*\.xapk\)"):
+    with pytest.raises(InputError, match=r"no APK found \(looked for \*\.apk, \*\.apks, \*\.xapk, \*\.apkm\)"):
         run_batch([str(tmp_path / "empty")], BatchOptions(db=tmp_path / "r.sqlite"))
     binary = tmp_path / "blob"
     binary.write_bytes(b"\xff\xfe\x00garbage")
@@ -267,11 +270,33 @@ def test_cli_plain_progress_summary_and_exit_codes(capsys: pytest.CaptureFixture
         + "".join(f"  {rule:<14}     1\n" for rule in rules)
         + "failed (1):\n"
         f"  error {garbage}: not a zip archive (an APK is a zip file)\n"
+        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high): exit 0\n"
     )
     assert run_cli([*args, "--db", str(db), "--fail-on", "low"], capsys).code == 1
     assert run_cli([*args, "--db", str(db), "--fail-on", "never"], capsys).code == 0
     only_bad = run_cli(["batch", str(garbage), "--db", str(db)], capsys)
     assert only_bad.code == 3 and "status: error 1\n" in only_bad.out
+    assert only_bad.out.endswith("appaudit: no input could be scanned: exit 3\n")
+
+
+def test_batch_inconclusive_fails_the_default_gate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    packed = str(ROOT / "fixtures" / "hostile" / "packer_stub.apk")
+    args = ["batch", packed, fixture_apk("benign"), "--workers", "1", "--db", str(tmp_path / "r.sqlite")]
+    res = run_cli(args, capsys)
+    assert res.code == 1
+    assert res.out.endswith(
+        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
+        "1 inconclusive, which fails the gate (--allow-inconclusive to pass it): exit 1\n"
+    )
+    res = run_cli([*args, "--allow-inconclusive"], capsys)
+    assert res.code == 0
+    assert res.out.endswith(
+        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
+        "1 inconclusive, allowed (--allow-inconclusive): exit 0\n"
+    )
+    assert run_cli([*args, "--fail-on", "never"], capsys).code == 0
 
 
 def test_cli_usage_and_input_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -373,3 +398,16 @@ def test_every_sql_example_of_the_batch_docs_runs(fixture_run: tuple[Path, list[
         for block in examples:
             for statement in filter(str.strip, block.split(";")):
                 con.execute(statement).fetchall()  # raises on a column or table the store lacks
+
+
+def test_batch_gate_line_counts_inconclusive_in_the_plural() -> None:
+    from appaudit.gate import Gate, batch_gate
+    from appaudit.model import Severity
+
+    result = batch_gate([("inconclusive", None), ("inconclusive", 1), ("harvests", 4)], Gate(fail_on=Severity.HIGH))
+    assert (result.failed, result.line) == (
+        True,
+        "appaudit: 3 APKs scanned; 1 with a finding at or above high (--fail-on high); "
+        "2 inconclusive, which fail the gate (--allow-inconclusive to pass them): exit 1",
+    )
+    assert batch_gate([], Gate(fail_on=None)).line == "appaudit: no input could be scanned: exit 3"

@@ -52,7 +52,19 @@ def test_missing_file_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 def test_directory_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     res = run_cli(["scan", str(tmp_path)], capsys)
-    assert (res.code, res.err) == (3, f"appaudit: error: {tmp_path}: is a directory, not an APK file\n")
+    assert (res.code, res.err) == (
+        3,
+        f"appaudit: error: {tmp_path}: is a directory, not an APK file (to scan the APKs in it: "
+        f"appaudit batch {tmp_path})\n",
+    )
+
+
+def test_empty_file_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.apk"
+    empty.write_bytes(b"")
+    for args in (["scan", str(empty)], ["diff", str(empty), fixture_apk("benign")], ["baseline", str(empty)]):
+        res = run_cli(args, capsys)
+        assert (res.code, res.out, res.err) == (3, "", f"appaudit: error: {empty}: empty file (0 bytes), not an APK\n")
 
 
 def test_not_a_zip_exit_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -267,3 +279,113 @@ def test_no_file_written_when_one_cannot_be(capsys: pytest.CaptureFixture[str], 
     assert res.code == 4 and res.out == ""
     assert res.err.startswith(f"appaudit: error: cannot write sarif output {blocker / 'b.sarif'}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+# ---------------------------------------------------------------- the gate and its closing line (issue 14)
+HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "line"),
+    [
+        (
+            [],
+            1,
+            "appaudit: verdict inconclusive, which fails the gate (--allow-inconclusive to pass it); "
+            "0 findings at or above high (--fail-on high): exit 1",
+        ),
+        (
+            ["--allow-inconclusive"],
+            0,
+            "appaudit: verdict inconclusive, allowed (--allow-inconclusive); "
+            "0 findings at or above high (--fail-on high): exit 0",
+        ),
+        (["--fail-on", "never"], 0, "appaudit: verdict inconclusive; 1 finding (--fail-on never): exit 0"),
+    ],
+)
+def test_inconclusive_fails_the_default_gate(
+    args: list[str], code: int, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = run_cli(["scan", str(HOSTILE / "packer_stub.apk"), *args], capsys)
+    assert (res.code, res.out.splitlines()[-1], res.err) == (code, line, "")
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "code", "line"),
+    [
+        ("contacts_const", [], 1, "appaudit: verdict harvests; 5 findings at or above high (--fail-on high): exit 1"),
+        (
+            "contacts_const",
+            ["--fail-on", "critical"],
+            1,
+            "appaudit: verdict harvests; 1 finding at or above critical (--fail-on critical): exit 1",
+        ),
+        ("benign", [], 0, "appaudit: verdict no_evidence; 0 findings at or above high (--fail-on high): exit 0"),
+        (
+            "permission_only",
+            ["--fail-on", "medium"],
+            1,
+            "appaudit: verdict declared_only; 3 findings at or above medium (--fail-on medium): exit 1",
+        ),
+    ],
+)
+def test_closing_line_says_why_the_exit_code(
+    name: str, args: list[str], code: int, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = run_cli(["scan", fixture_apk(name), *args], capsys)
+    assert (res.code, res.out.splitlines()[-1]) == (code, line)
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "html", "markdown"])
+def test_closing_line_only_after_text(fmt: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run_cli(["scan", fixture_apk("contacts_const"), "-f", fmt], capsys)
+    assert res.code == 1 and "appaudit: verdict" not in res.out
+    res = run_cli(["scan", fixture_apk("contacts_const"), "-f", f"text:{tmp_path / 'r.txt'}"], capsys)
+    assert (res.code, res.out) == (1, "")
+    assert "appaudit: verdict" not in (tmp_path / "r.txt").read_text()
+
+
+# ---------------------------------------------------------------- CLI polish (issue 14, item 7)
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["scan"], "appaudit: error: Missing argument 'PATH'. (see 'appaudit scan --help')\n"),
+        (
+            ["scan", "x.apk", "--fail-on", "bad"],
+            "appaudit: error: Invalid value for '--fail-on': 'bad' is not one of 'info', 'low', 'medium', "
+            "'high', 'critical', 'never'. (see 'appaudit scan --help')\n",
+        ),
+        (
+            ["scan", "x.apk", "--frmat", "json"],
+            "appaudit: error: No such option: --frmat (Possible options: --format) (see 'appaudit scan --help')\n",
+        ),
+        (
+            ["scan", "x.apk", "-f", "pdf"],
+            "appaudit: error: Invalid value for '--format' / '--output': unknown format 'pdf' "
+            "(choose from text, json, sarif, html, markdown) (see 'appaudit scan --help')\n",
+        ),
+        (
+            ["scan", "x.apk", "-f", "pdf:out.pdf"],
+            "appaudit: error: Invalid value for '--format' / '--output': unknown format 'pdf' in 'pdf:out.pdf' "
+            "(choose from text, json, sarif, html, markdown) (see 'appaudit scan --help')\n",
+        ),
+    ]
+    for args, err in cases:
+        res = run_cli(args, capsys)
+        assert (res.code, res.out, res.err) == (2, "", err)
+    bare = run_cli([], capsys)
+    assert bare.code == 2 and bare.out.startswith("Usage: appaudit [OPTIONS] COMMAND [ARGS]...\n")
+
+
+@pytest.mark.parametrize("command", ["scan", "batch", "diff", "baseline", "batch-export", "rules show"])
+def test_help_at_80_columns(command: str) -> None:
+    res = run_process([*command.split(), "--help"], env={"COLUMNS": "80"})
+    assert res.returncode == 0
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for bad in ("╭", "│", "{", "<str>", "<path>", "<int", "<float", " .\n", "cr itical"):
+        assert bad not in res.stdout, (bad, command)
+    if command in ("scan", "batch", "diff"):
+        assert "<info|low|medium|high|critical|never>" in res.stdout
+    if command == "batch":
+        assert "Worker processes (default: the CPU count)." in res.stdout
+        assert lines[0] == "Usage: appaudit batch [OPTIONS] PATH..."

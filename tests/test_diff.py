@@ -16,8 +16,14 @@ UPLOAD = ("com.example.fixture.Uploader", "upload(Ljava/lang/String;)V")
 
 def _diff(old: str, new: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
     res = run_cli(["diff", old, new, "--format", "json", *extra], capsys)
-    assert res.err == ""
-    return res.code, json.loads(res.out)
+    doc = json.loads(res.out)
+    # The fixtures are different packages: diff says so on stderr, and nothing else.
+    warning = (
+        f"appaudit: warning: {old} is package {doc['old']['package']}, {new} is {doc['new']['package']}: "
+        "comparing two different apps\n"
+    )
+    assert res.err == ("" if doc["same_package"] else warning)
+    return res.code, doc
 
 
 def _json_report(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -141,12 +147,35 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Verdict: declared_only -> harvests" in lines
     assert "  - android.permission.READ_SMS" in lines
     assert "  contacts: declared -> harvested" in lines
-    i = lines.index("Findings appeared (7)")
-    assert lines[i + 1 : i + 3] == [
+    # counted per finding, as scan counts them (AA-CON-001 is in both versions: scan says "Findings (6)")
+    i = lines.index("Findings appeared (5, 7 places)")
+    assert lines[i + 1 : i + 5] == [
         "  + CRITICAL AA-CON-010 [contacts] Contacts read in bulk and sent off the device",
         f"      in {H}.{HARVEST}",
+        f"      in {UPLOAD[0]}.{UPLOAD[1]}",
+        "  + HIGH     AA-CON-002 [contacts] Code reads a contacts provider URI constant",
     ]
-    assert "Findings gone (4)" in lines
+    j = lines.index("Findings gone (3, 4 places)")
+    assert lines[j + 3 : j + 6] == [
+        "  - MEDIUM   AA-SMS-001 [sms] Declares an SMS read or receive permission",
+        "      in permission: android.permission.READ_SMS",
+        "      in permission: android.permission.RECEIVE_SMS",
+    ]
+    assert res.err == (
+        f"appaudit: warning: {fixture_apk('permission_only')} is package com.example.fixture.permission_only, "
+        f"{fixture_apk('contacts_const')} is com.example.fixture.contacts_const: comparing two different apps\n"
+    )
+
+
+def test_json_counts_per_finding_and_same_package(capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc = _diff(fixture_apk("permission_only"), fixture_apk("contacts_const"), capsys)
+    assert doc["finding_counts"] == {"appeared": 5, "disappeared": 3, "severity_changed": 0}
+    assert doc["same_package"] is False
+    _, same = _diff(fixture_apk("contacts_const"), fixture_apk("contacts_const"), capsys)
+    assert (same["same_package"], same["finding_counts"]) == (
+        True,
+        {"appeared": 0, "disappeared": 0, "severity_changed": 0},
+    )
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,7 +228,13 @@ def test_diff_reports_sdks_and_policy_violations(capsys: pytest.CaptureFixture[s
     res = run_cli(["diff", fixture_apk("permission_only"), fixture_apk("sdk_harvest"), "--format", "json"], capsys)
     doc = json.loads(res.out)
     assert doc["sdks"] == {"added": ["LenddoEFL data SDK"], "removed": []}
-    assert "google-play: GP-CONTACTS-PICKER" in doc["policy_violations"]["added"]
+    assert "google-play: GP-CONTACTS-PICKER" in doc["policy_violations"]["added"]  # deprecated strings
+    assert {"policy": "google-play", "provision": "GP-CONTACTS-PICKER"} in doc["policies"]["added"]
+    assert [f"{p['policy']}: {p['provision']}" for p in doc["policies"]["added"]] == doc["policy_violations"]["added"]
     # READ_CALL_LOG, READ_SMS and RECEIVE_SMS are no longer declared
     assert doc["policy_violations"]["removed"] == ["google-play: GP-PL-2025", "google-play: GP-SMS-CALLLOG"]
+    assert doc["policies"]["removed"] == [
+        {"policy": "google-play", "provision": "GP-PL-2025"},
+        {"policy": "google-play", "provision": "GP-SMS-CALLLOG"},
+    ]
     assert res.code == 1

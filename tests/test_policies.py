@@ -78,3 +78,26 @@ def test_invalid_pack_names_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(RuleError) as exc:
         load_policy_packs(directory=tmp_path)
     assert exc.value.source == "policies/bad.yaml" and exc.value.key == "provisions.0.kind"
+
+
+def test_chinese_provisions_have_a_chinese_paraphrase_in_every_report() -> None:
+    china = load_policy_packs(["china"])[0]
+    assert all(p.paraphrase_zh and any("\u4e00" <= ch <= "\u9fff" for ch in p.paraphrase_zh) for p in china.provisions)
+    cited = report_json("contacts_const")["policies"]
+    by_id = {p.id: p for p in china.provisions}
+    violations = [v for pack in cited if pack["id"] == "china" for v in pack["violations"]]
+    assert violations and all(v["paraphrase_zh"] == by_id[v["provision"]].paraphrase_zh for v in violations)
+    others = [v for pack in cited if pack["id"] != "china" for v in pack["violations"]]
+    assert others and all(v["paraphrase_zh"] is None for v in others)
+
+
+def test_no_citation_hedges_in_what_a_report_prints() -> None:
+    # P and U already say how sure a citation is; a report never says "from memory" or the like.
+    hedges = ("memory", "recalled", "secondary", "inferred", "not confirmed", "not retrieved", "unconfirmed")
+    texts = [
+        f"{pack.id} {p.id}: {text}"
+        for pack in load_policy_packs()
+        for p in pack.provisions
+        for text in (p.instrument, p.article, p.paraphrase, p.paraphrase_zh or "", p.source)
+    ]
+    assert [t for t in texts if any(h in t.lower() for h in hedges)] == []

@@ -10,7 +10,8 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +20,8 @@ from appaudit.analysis.depth import CHAIN_DEPTH
 
 if TYPE_CHECKING:
     from appaudit.batch import BatchOptions, BatchResult
+    from appaudit.config import Config
+    from appaudit.gate import Gate
     from appaudit.history.snapshot import Snapshot
     from appaudit.model import Severity
 
@@ -42,6 +45,9 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help and errors: rich's boxes wrap option choices mid-word at 80
+    # columns, show `{path}`/`<str>` placeholders and turn "[default: ...]" into markup.
+    rich_markup_mode=None,
 )
 
 
@@ -64,6 +70,14 @@ class FailOn(StrEnum):
     high = "high"
     critical = "critical"
     never = "never"
+
+
+class _Command(typer.core.TyperCommand):
+    """Usage lines name arguments as click and the README do (``PATH``), not typer's ``{PATH}``."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
 def _version(value: bool) -> None:
@@ -92,7 +106,60 @@ def _failed(worst: Severity | None, fail_on: FailOn) -> bool:
     return fail_on is not FailOn.never and worst is not None and worst >= Severity.parse(fail_on.value)
 
 
-RulesOption = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")]
+def _gate(fail_on: FailOn | None, allow_inconclusive: bool | None, config: Config) -> Gate:
+    """The gate from the options given, else the configuration file, else the defaults."""
+    from appaudit.gate import Gate
+    from appaudit.model import Severity
+
+    level = _fail_on(fail_on, config)
+    allow = allow_inconclusive if allow_inconclusive is not None else bool(config.allow_inconclusive)
+    return Gate(
+        fail_on=None if level is FailOn.never else Severity.parse(level.value),
+        allow_inconclusive=allow,
+    )
+
+
+AllowInconclusiveOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-inconclusive/--no-allow-inconclusive",
+        help="Pass an inconclusive verdict (by default it fails the gate: hidden code could read protected data).",
+        show_default=False,
+    ),
+]
+
+
+def _config(path: Path | None) -> Config:
+    """The configuration file's defaults (``--config FILE``, else found from the current directory)."""
+    from appaudit.config import load_config
+
+    return load_config(path)
+
+
+def _fail_on(given: FailOn | None, config: Config) -> FailOn:
+    """--fail-on as given, else the configuration's, else ``high``."""
+    if given is not None:
+        return given
+    return FailOn(config.fail_on) if config.fail_on is not None else FailOn.high
+
+
+def _rules(given: list[Path] | None, config: Config) -> tuple[Path, ...]:
+    """--rules as given (they replace the configuration's), else the configuration's."""
+    return tuple(given) if given else (config.rules or ())
+
+
+RulesOption = Annotated[
+    list[Path] | None, typer.Option("--rules", metavar="DIR", help="Extra rule directory (repeatable).")
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="Configuration file (default: appaudit.toml or [tool.appaudit] in pyproject.toml, "
+        "searched from the current directory upward).",
+    ),
+]
 
 
 def _check_timeout(value: float | None) -> float | None:
@@ -112,9 +179,9 @@ def _check_limits(values: list[str] | None) -> list[str] | None:
     return values
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODES_HELP)
 def scan(
-    path: Annotated[str, typer.Argument(help="The APK or bundle file to scan.", show_default=False)],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="The APK or bundle file to scan.", show_default=False)],
     fmt: Annotated[
         list[str] | None,
         typer.Option(
@@ -127,22 +194,26 @@ def scan(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the format given without a path here (after all rendered)."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the format given without a path here (after all rendered)."
+        ),
     ] = None,
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
-    ] = FailOn.high,
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity. [default: high]"),
+    ] = None,
     rules: RulesOption = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
             "--baseline",
+            metavar="FILE",
             help="Suppression file or earlier JSON report: matching findings are marked suppressed and never gate.",
         ),
     ] = None,
     policy: Annotated[
         list[str] | None,
-        typer.Option("--policy", help="Policy pack to evaluate (repeatable; default all): " + POLICY_IDS),
+        typer.Option("--policy", metavar="ID", help="Policy pack to evaluate (repeatable; default all): " + POLICY_IDS),
     ] = None,
     deterministic: Annotated[
         bool,
@@ -151,7 +222,8 @@ def scan(
         ),
     ] = False,
     chain_depth: Annotated[
-        int, typer.Option("--chain-depth", min=0, max=12, help="Method hops searched from a read to a sink.")
+        int,
+        typer.Option("--chain-depth", metavar="N", min=0, max=12, help="Method hops searched from a read to a sink."),
     ] = CHAIN_DEPTH,
     lang: Annotated[
         Lang, typer.Option("--lang", help="Language of the text, HTML and Markdown reports (JSON keys stay English).")
@@ -174,16 +246,23 @@ def scan(
             help="Change an input limit, e.g. max_entry_size=512M (repeatable; see README, Limits).",
         ),
     ] = None,
+    allow_inconclusive: AllowInconclusiveOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Scan one APK or split bundle (.apks, .xapk, .apkm) and report what it declares and what its code reads."""
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
+    from appaudit.gate import scan_gate
     from appaudit.report.outputs import parse_output_specs, render_outputs, write_files
 
+    settings = _config(config)
+    if not fmt and output is None:  # --format and --output together replace the configuration's
+        fmt, output = list(settings.formats or ()), settings.output
     try:
         specs = parse_output_specs(fmt or (), output)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--format' / '--output'") from exc
+    baseline = baseline if baseline is not None else settings.baseline
     accepted = None
     if baseline is not None:
         from appaudit.history.baseline import load_baseline
@@ -195,24 +274,45 @@ def scan(
     for item in limit or ():
         limits = parse_limit(item, limits)
     options = ScanOptions(
-        rules_dirs=tuple(rules or ()),
+        rules_dirs=_rules(rules, settings),
         limits=limits,
         timeout=timeout,
         chain_depth=chain_depth,
-        policies=tuple(policy or ()) or None,
+        policies=tuple(policy) if policy else settings.policies,
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
         baseline=accepted,
     )
+    _check_input(path)
     report = run_scan(path, options)
+    if accepted is not None and accepted.foreign_to(report.app.package):
+        _warn(
+            f"baseline {baseline} is for package {', '.join(sorted(accepted.packages))}, "
+            f"not {report.app.package}: its entries for that package suppress nothing here"
+        )
     rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt), lang=lang.value)
     write_files(rendered)
     for spec, text in rendered:
         if spec.path is None:
             sys.stdout.write(text)
-    raise typer.Exit(EXIT_FINDINGS if _failed(report.gating_severity(), fail_on) else EXIT_OK)
+    result = scan_gate(report, _gate(fail_on, allow_inconclusive, settings))
+    if any(spec.path is None and spec.fmt == "text" for spec, _ in rendered):
+        # Like ruff's "Found 3 errors": what was found and why the exit code is what it is.
+        sys.stdout.write(result.line + "\n")
+    raise typer.Exit(EXIT_FINDINGS if result.failed else EXIT_OK)
 
 
-def _snapshot(path: str, rules: list[Path] | None) -> Snapshot:
+def _check_input(path: str) -> None:
+    """Two inputs a user gives by mistake, named plainly (InputError, exit 3) before the scan reads them."""
+    from appaudit.errors import InputError
+
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(path, f"is a directory, not an APK file (to scan the APKs in it: appaudit batch {path})")
+    if p.is_file() and p.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes), not an APK")
+
+
+def _snapshot(path: str, rules: tuple[Path, ...]) -> Snapshot:
     """An APK (scanned now) or an earlier JSON report, as a Snapshot."""
     from appaudit.history.snapshot import Snapshot, looks_like_json, read_report_document
 
@@ -221,7 +321,8 @@ def _snapshot(path: str, rules: list[Path] | None) -> Snapshot:
     from appaudit.api import ScanOptions
     from appaudit.api import scan as run_scan
 
-    return Snapshot.from_report(run_scan(path, ScanOptions(rules_dirs=tuple(rules or ()))), path)
+    _check_input(path)
+    return Snapshot.from_report(run_scan(path, ScanOptions(rules_dirs=rules)), path)
 
 
 BASELINE_HELP = (
@@ -230,22 +331,34 @@ BASELINE_HELP = (
 )
 
 
-@app.command("baseline", epilog=BASELINE_HELP)
+@app.command("baseline", cls=_Command, epilog=BASELINE_HELP)
 def make_baseline(
-    path: Annotated[str, typer.Argument(help="The APK (or an earlier JSON report) to accept.", show_default=False)],
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help="The APK (or an earlier JSON report) to accept.", show_default=False)
+    ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the baseline here (JSON if it ends in .json).")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the baseline here (JSON if it ends in .json)."),
     ] = None,
+    any_package: Annotated[
+        bool,
+        typer.Option("--any-package", help="Entries match any application package (by default only PATH's)."),
+    ] = False,
     pin_package: Annotated[
-        bool, typer.Option("--pin-package", help="Entries match only this application package.")
+        bool, typer.Option("--pin-package", hidden=True, help="Deprecated: pinning is the default.")
     ] = False,
     rules: RulesOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Write a suppression file accepting every finding of PATH (use it with scan --baseline)."""
+    """Write a suppression file accepting every finding of PATH, in its package (use it with scan --baseline)."""
     from appaudit.history.baseline import baseline_from_snapshot, render_baseline
     from appaudit.report.outputs import OutputSpec, write_files
 
-    accepted = baseline_from_snapshot(_snapshot(path, rules), pin_package=pin_package)
+    if pin_package and any_package:
+        raise typer.BadParameter("cannot be combined with --any-package", param_hint="--pin-package")
+    if pin_package:
+        _warn("--pin-package is deprecated: entries are pinned to the package by default (--any-package to opt out)")
+    accepted = baseline_from_snapshot(_snapshot(path, _rules(rules, _config(config))), any_package=any_package)
     text = render_baseline(accepted, fmt="json" if output is not None and output.suffix == ".json" else "yaml")
     if output is None:
         sys.stdout.write(text)
@@ -260,31 +373,44 @@ DIFF_EXIT_HELP = (
 )
 
 
-@app.command(epilog=DIFF_EXIT_HELP)
+@app.command(cls=_Command, epilog=DIFF_EXIT_HELP)
 def diff(
-    old: Annotated[str, typer.Argument(help="The earlier version: an APK or its JSON report.", show_default=False)],
-    new: Annotated[str, typer.Argument(help="The later version: an APK or its JSON report.", show_default=False)],
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="The earlier version: an APK or its JSON report.", show_default=False)
+    ],
+    new: Annotated[
+        str, typer.Argument(metavar="NEW", help="The later version: an APK or its JSON report.", show_default=False)
+    ],
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity appeared.")
-    ] = FailOn.high,
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity appeared. [default: high]"),
+    ] = None,
     rules: RulesOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show the findings, permissions, data-class levels and verdict that changed from OLD to NEW."""
     from appaudit.history.diff import compare, render_json, render_text
 
-    changes = compare(_snapshot(old, rules), _snapshot(new, rules))
+    settings = _config(config)
+    extra = _rules(rules, settings)
+    changes = compare(_snapshot(old, extra), _snapshot(new, extra))
+    if not changes.same_package:
+        _warn(f"{old} is package {changes.old.package}, {new} is {changes.new.package}: comparing two different apps")
     sys.stdout.write(render_json(changes) if fmt is DiffFormat.json else render_text(changes))
-    raise typer.Exit(EXIT_FINDINGS if _failed(changes.worst_new(), fail_on) else EXIT_OK)
+    raise typer.Exit(EXIT_FINDINGS if _failed(changes.worst_new(), _fail_on(fail_on, settings)) else EXIT_OK)
 
 
 rules_app = typer.Typer(
-    help="List, show, validate and document rules.", no_args_is_help=True, pretty_exceptions_enable=False
+    help="List, show, validate and document rules.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(rules_app, name="rules")
 
 
-@rules_app.command("list")
+@rules_app.command("list", cls=_Command)
 def rules_list(rules: RulesOption = None) -> None:
     """One line per rule: id, severity, data class, title."""
     from appaudit.ruleset import load_ruleset
@@ -294,7 +420,7 @@ def rules_list(rules: RulesOption = None) -> None:
     raise typer.Exit(EXIT_OK)
 
 
-@rules_app.command("show")
+@rules_app.command("show", cls=_Command)
 def rules_show(
     rule_id: Annotated[str, typer.Argument(metavar="ID", help="A rule id, e.g. AA-CON-002.", show_default=False)],
     rules: RulesOption = None,
@@ -303,15 +429,25 @@ def rules_show(
     from appaudit.ruleset import load_ruleset
     from appaudit.ruleset.docs import rule_markdown
 
-    rule = load_ruleset(tuple(rules or ())).by_id(rule_id.upper())
+    ruleset = load_ruleset(tuple(rules or ()))
+    rule = ruleset.by_id(rule_id.upper())
     if rule is None:
+        from appaudit.policy.describe import find_provision
+
+        if find_provision(ruleset.policy_packs, rule_id) is not None:
+            raise typer.BadParameter(
+                f"{rule_id!r} is a policy provision, not a rule (see `appaudit policies show {rule_id}`)",
+                param_hint="ID",
+            )
         raise typer.BadParameter(f"no rule {rule_id!r} (see `appaudit rules list`)", param_hint="ID")
     sys.stdout.write(rule_markdown(rule))
     raise typer.Exit(EXIT_OK)
 
 
 @rules_app.command(
-    "validate", epilog="Exit codes: 0 valid; 2 usage error; 4 an invalid rule (the message names file and key)."
+    "validate",
+    cls=_Command,
+    epilog="Exit codes: 0 valid; 2 usage error; 4 an invalid rule (the message names file and key).",
 )
 def rules_validate(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A rule directory.", show_default=False)],
@@ -325,7 +461,9 @@ def rules_validate(
 
 
 @rules_app.command(
-    "docs", epilog="Exit codes: 0 written (or up to date with --check); 1 stale with --check; 4 rule error."
+    "docs",
+    cls=_Command,
+    epilog="Exit codes: 0 written (or up to date with --check); 1 stale with --check; 4 rule error.",
 )
 def rules_docs(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where the pages go (docs/rules).")],
@@ -346,6 +484,50 @@ def rules_docs(
         raise typer.Exit(EXIT_FINDINGS if stale else EXIT_OK)
     changed = write_docs(ruleset.rules, directory)
     sys.stdout.write(f"{directory}: {len(ruleset.rules)} rules, {len(changed)} files updated\n")
+    raise typer.Exit(EXIT_OK)
+
+
+policies_app = typer.Typer(
+    help="List and show the policy packs' provisions (instrument, article, paraphrase, source, confidence).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(policies_app, name="policies")
+
+
+@policies_app.command("list", cls=_Command)
+def policies_list(rules: RulesOption = None) -> None:
+    """One line per policy pack, then one per provision: id, confidence (V, P, U), kind, instrument and article."""
+    from appaudit.policy.describe import packs_listing
+    from appaudit.ruleset import load_ruleset
+
+    sys.stdout.write(packs_listing(load_ruleset(tuple(rules or ())).policy_packs))
+    raise typer.Exit(EXIT_OK)
+
+
+@policies_app.command("show", cls=_Command)
+def policies_show(
+    provision_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A provision id, e.g. CN-PIPL-6, or a pack id, e.g. china.")
+    ],
+    rules: RulesOption = None,
+) -> None:
+    """A provision: instrument, article, paraphrase (English and Chinese), source, date in force, confidence."""
+    from appaudit.policy.describe import find_provision, provision_text
+    from appaudit.ruleset import load_ruleset
+
+    packs = load_ruleset(tuple(rules or ())).policy_packs
+    found = find_provision(packs, provision_id)
+    if found is not None:
+        sys.stdout.write(provision_text(*found))
+        raise typer.Exit(EXIT_OK)
+    pack = next((p for p in packs if p.id == provision_id.lower()), None)
+    if pack is None:
+        raise typer.BadParameter(
+            f"no provision or policy pack {provision_id!r} (see `appaudit policies list`)", param_hint="ID"
+        )
+    sys.stdout.write("\n".join(provision_text(pack, p) for p in pack.provisions))
     raise typer.Exit(EXIT_OK)
 
 
@@ -420,49 +602,61 @@ def _summary_text(result: BatchResult, elapsed: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-@app.command(epilog=BATCH_EXIT_HELP)
+@app.command(cls=_Command, epilog=BATCH_EXIT_HELP)
 def batch(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="APK files, directories (searched recursively) or text files listing paths.", show_default=False
+            metavar="PATH...",
+            help="APK files, directories (searched recursively) or text files listing paths.",
+            show_default=False,
         ),
     ],
     workers: Annotated[
-        int | None, typer.Option("--workers", "-j", min=1, help="Worker processes [default: the CPU count].")
+        int | None,
+        typer.Option("--workers", "-j", metavar="N", min=1, help="Worker processes (default: the CPU count)."),
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.01, help="Seconds one APK may take.")] = 120.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="SECONDS", min=0.01, help="Seconds one APK may take.")
+    ] = 120.0,
     max_memory: Annotated[
-        int, typer.Option("--max-memory", min=0, help="Address-space cap per worker in MiB (0: none).")
+        int, typer.Option("--max-memory", metavar="MIB", min=0, help="Address-space cap per worker in MiB (0: none).")
     ] = 2048,
-    db: Annotated[Path, typer.Option("--db", help="The SQLite results store.")] = Path("results.sqlite"),
+    db: Annotated[Path, typer.Option("--db", metavar="FILE", help="The SQLite results store.")] = Path(
+        "results.sqlite"
+    ),
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when an APK has a finding at or above this severity.")
-    ] = FailOn.high,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule directory (repeatable).")] = None,
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 when an APK has a finding at or above this severity. [default: high]"),
+    ] = None,
+    rules: RulesOption = None,
     rescan: Annotated[bool, typer.Option("--rescan", help="Scan again APKs the store already has.")] = False,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Scan again APKs whose stored result is an error.")
     ] = False,
     executor: Annotated[Executor, typer.Option("--executor", help="Where scans run.")] = Executor.local,
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Dask scheduler address (with --executor dask).")
+        str | None,
+        typer.Option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --executor dask)."),
     ] = None,
+    allow_inconclusive: AllowInconclusiveOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Scan many APKs in parallel into a SQLite store; re-runs skip APKs already scanned with the same rules."""
     import time
 
     from appaudit.batch import BatchOptions, default_workers, run_batch
-    from appaudit.model import Severity
+    from appaudit.gate import batch_gate
 
     if (executor is Executor.dask) != (scheduler is not None):
         raise typer.BadParameter("required with --executor dask, and only then", param_hint="--scheduler")
+    settings = _config(config)
     options = BatchOptions(
         db=db,
         workers=workers or default_workers(),
         timeout_s=timeout,
         max_memory_mb=max_memory,
-        rules_dirs=tuple(rules or ()),
+        rules_dirs=_rules(rules, settings),
         rescan=rescan,
         retry_failed=retry_failed,
         executor=executor.value,
@@ -478,14 +672,12 @@ def batch(
         _error(f"interrupted: finished APKs are saved in {db}; run the same command again to resume")
         raise typer.Exit(130) from None
     sys.stdout.write(_summary_text(result, time.perf_counter() - t0))
-    outcomes = result.outcomes
-    if not any(o.status == "ok" for o in outcomes):
+    scanned = [(o.verdict, o.max_severity_rank) for o in result.outcomes if o.status == "ok"]
+    gated = batch_gate(scanned, _gate(fail_on, allow_inconclusive, settings))
+    sys.stdout.write(gated.line + "\n")
+    if not scanned:
         raise typer.Exit(EXIT_INPUT)
-    threshold = None if fail_on is FailOn.never else int(Severity.parse(fail_on.value))
-    flagged = threshold is not None and any(
-        o.max_severity_rank is not None and o.max_severity_rank >= threshold for o in outcomes
-    )
-    raise typer.Exit(EXIT_FINDINGS if flagged else EXIT_OK)
+    raise typer.Exit(EXIT_FINDINGS if gated.failed else EXIT_OK)
 
 
 def _batch_with_progress_bar(paths: list[str], options: BatchOptions) -> BatchResult:
@@ -540,12 +732,15 @@ def _batch_with_progress_bar(paths: list[str], options: BatchOptions) -> BatchRe
         return run_batch(paths, options, on_event=on_event)
 
 
-@app.command("batch-export", epilog=BATCH_EXIT_HELP)
+@app.command("batch-export", cls=_Command, epilog=BATCH_EXIT_HELP)
 def batch_export(
-    db: Annotated[Path, typer.Option("--db", help="The SQLite results store.")] = Path("results.sqlite"),
+    db: Annotated[Path, typer.Option("--db", metavar="FILE", help="The SQLite results store.")] = Path(
+        "results.sqlite"
+    ),
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Export format.")] = ExportFormat.jsonl,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (replaced only once the export completed).")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here (replaced only once the export completed)."),
     ] = None,
 ) -> None:
     """Export a results store: one scan per line, as JSON Lines or CSV."""
@@ -591,7 +786,7 @@ def _lines_text(span: tuple[int, int]) -> str:
     return f"line {span[0]}" if span[0] == span[1] else f"lines {span[0]}-{span[1]}"
 
 
-@app.command(epilog=SHOW_EXIT_HELP)
+@app.command(cls=_Command, epilog=SHOW_EXIT_HELP)
 def show(
     path: Annotated[str, typer.Argument(metavar="PATH", help="The APK or bundle.", show_default=False)],
     target: Annotated[
@@ -672,16 +867,49 @@ def _error(message: str) -> None:
     sys.stderr.write(f"appaudit: error: {message}\n")
 
 
+def _warn(message: str) -> None:
+    sys.stderr.write(f"appaudit: warning: {message}\n")
+
+
+def _click_exceptions() -> ModuleType:
+    """click's exceptions module as typer uses it (typer 0.28 vendors click as ``typer._click``)."""
+    import importlib
+
+    return importlib.import_module(typer.BadParameter.__module__)
+
+
+def _usage_error(exc: Any) -> int:
+    """A usage error as one line on stderr (the README's promise), pointing at the command's help."""
+    ctx = exc.ctx
+    no_args = getattr(_click_exceptions(), "NoArgsIsHelpError", ())
+    if isinstance(exc, no_args) and ctx is not None:
+        sys.stdout.write(ctx.get_help() + "\n")
+        return EXIT_USAGE
+    message = " ".join(exc.format_message().split())
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None and "(see " not in message else ""
+    _error(message + hint)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and exit with a documented code."""
     from appaudit.errors import AppAuditError, ConfigError, InputError, RuleError
 
     command = typer.main.get_command(app)
+    clicks = _click_exceptions()
     try:
-        # Standalone mode: typer/click print usage errors and exit 2 themselves,
-        # and every command ends with typer.Exit(code).
-        command.main(args=argv, prog_name="appaudit", standalone_mode=True)
-        code: int = EXIT_OK
+        # Not standalone: click's usage errors come here, to be printed as one line;
+        # every command ends with typer.Exit(code), which click returns as the code.
+        rv = command.main(args=argv, prog_name="appaudit", standalone_mode=False)
+        code: int = rv if isinstance(rv, int) else EXIT_OK
+    except clicks.UsageError as exc:
+        code = _usage_error(exc)
+    except clicks.ClickException as exc:
+        _error(" ".join(exc.format_message().split()))
+        code = exc.exit_code
+    except (getattr(clicks, "Abort", typer.Abort), typer.Abort):
+        _error("interrupted")
+        code = 130
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
     except InputError as exc:

@@ -14,9 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, counted_chains, is_bulk
-from appaudit.engine.evaluate import owners_of
+from appaudit.apk.app import AppInfo
+from appaudit.engine.evaluate import effective_permissions, owners_of
 from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict
 from appaudit.report.model import Coverage, CoverageReason, DataClassResult, Finding
+from appaudit.ruleset import Ruleset
+
+#: Coverage reasons that make even the permissions uncertain: hidden code may then hold any of them.
+PERMISSIONS_UNCERTAIN = frozenset({"manifest_unreadable"})
 
 
 def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None = None) -> dict[str, DataClassResult]:
@@ -80,20 +85,51 @@ def coverage_from(reasons: Sequence[CoverageReason], dex_count: int) -> Coverage
     return Coverage(status=CoverageStatus.COMPLETE)
 
 
-def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage) -> Verdict:
+def granting_permissions(ruleset: Ruleset) -> dict[str, frozenset[str]]:
+    """Per protected data class, the permissions that grant it in ``ruleset``.
+
+    Those its ``declares`` rules match and those its ``reads`` rules require:
+    the one permission-to-class mapping the rules already carry.
+    """
+    granted: dict[str, set[str]] = {dc: set() for dc in PROTECTED_CLASSES}
+    for rule in ruleset.rules:
+        if rule.data_class not in granted:
+            continue
+        granted[rule.data_class].update(rule.requires_permission)
+        if rule.match_kind == "permission":
+            granted[rule.data_class].update(rule.match.get("any", ()))
+    return {dc: frozenset(perms) for dc, perms in granted.items()}
+
+
+def granted_protected_classes(app: AppInfo, ruleset: Ruleset) -> frozenset[str]:
+    """The protected data classes some permission of the app grants, Android's implicit grants included.
+
+    Code loaded at run time runs with the manifest's permissions only, so these
+    are the classes hidden code could read.
+    """
+    have = effective_permissions(app, ruleset.split_permissions)
+    return frozenset(dc for dc, perms in granting_permissions(ruleset).items() if have & perms)
+
+
+def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage, *, granted: frozenset[str]) -> Verdict:
     """The app's verdict from the protected classes (contacts, SMS, call log).
 
     ``harvests`` needs proof of bulk reading or exfiltration (harvest chains);
     until a finding carries that proof the strongest verdict is ``at_risk``.
     Anything short of a working read is ``inconclusive`` when part of the code
-    could not be seen: an app is never called clean while the scan was blind.
+    could not be seen *and* that code could reach protected data: ``granted``
+    (the protected classes the app's permissions grant, see
+    :func:`granted_protected_classes`) is not empty, or the manifest itself was
+    unreadable. Otherwise hidden code has no permission to read them and the
+    verdict follows what was seen; coverage still says ``partial`` and why.
     """
     protected = [results[dc] for dc in DATA_CLASSES if dc in PROTECTED_CLASSES]
     if any(r.level in (Level.HARVESTED, Level.EXFILTRATED, Level.BULK) for r in protected):
         return Verdict.HARVESTS
     if any(r.read for r in protected):
         return Verdict.AT_RISK
-    if coverage.status != "complete":
+    uncertain = any(r.code in PERMISSIONS_UNCERTAIN for r in coverage.reasons)
+    if coverage.status is not CoverageStatus.COMPLETE and (uncertain or granted):
         return Verdict.INCONCLUSIVE
     if any(r.dormant for r in protected):
         return Verdict.DORMANT_CODE

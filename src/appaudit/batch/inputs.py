@@ -1,7 +1,7 @@
 """Which files a batch scans: directories (recursively), APK files and files that list paths.
 
 A PATH on the command line is
-- a directory: every ``*.apk``, ``*.apks`` and ``*.xapk`` below it (any case,
+- a directory: every ``*.apk``, ``*.apks``, ``*.xapk`` and ``*.apkm`` below it (any case,
   symlinked directories not followed), in sorted order;
 - a file that starts like a zip: an APK, whatever its name;
 - any other file: a list of paths, one per line (blank lines and lines
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from appaudit.errors import InputError
 
-APK_SUFFIXES = (".apk", ".apks", ".xapk")
+#: The names ``scan`` accepts as an APK or a split bundle (apk/bundle.py reads all four).
+APK_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 

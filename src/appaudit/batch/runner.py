@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appaudit.batch.executors import DaskExecutor, Executor, LocalExecutor
-from appaudit.batch.inputs import collect_inputs, hash_files
+from appaudit.batch.inputs import APK_SUFFIXES, collect_inputs, hash_files
 from appaudit.batch.isolation import WorkerLimits
 from appaudit.batch.records import ScanRecord, ScanTask
 from appaudit.batch.store import ResultStore
@@ -147,7 +147,8 @@ def run_batch(
     emit = on_event or (lambda _event: None)
     inputs = collect_inputs(paths)
     if not inputs.files and not inputs.problems:
-        raise InputError(" ".join(paths), "no APK found (looked for *.apk, *.apks, *.xapk)")
+        looked = ", ".join(f"*{suffix}" for suffix in APK_SUFFIXES)
+        raise InputError(" ".join(paths), f"no APK found (looked for {looked})")
     if options.timeout_s <= 0:
         raise ConfigError("--timeout must be more than 0 seconds")
     ruleset = load_ruleset(options.rules_dirs)

@@ -10,6 +10,12 @@ covered by an entry, so a harvest that moves to, or spreads into, new code is
 new; an entry with neither class nor evidence covers its rule everywhere.
 Suppressed findings stay in the report, marked, and do not count for
 ``--fail-on``.
+
+Baselines are pinned to the application package by default: ``appaudit
+baseline`` writes the package into every entry (``any_package`` leaves it
+out), and an earlier JSON report used as a baseline accepts its findings in
+its own package only. A baseline made from one app must never silently
+accept another app's findings.
 """
 
 from __future__ import annotations
@@ -88,6 +94,15 @@ class Baseline:
     source: str = ""
     """Where it was read from (for messages)."""
 
+    @property
+    def packages(self) -> frozenset[str]:
+        """The packages its entries are pinned to (empty: every entry applies to any package)."""
+        return frozenset(s.package for s in self.suppressions if s.package is not None)
+
+    def foreign_to(self, package: str | None) -> bool:
+        """Whether the baseline names packages and ``package`` is not one of them: it is another app's."""
+        return bool(self.packages) and package not in self.packages
+
     def suppression(self, rule_id: str, sites: Sequence[tuple[str, str]], package: str | None) -> str | None:
         """The reason(s) that accept a finding of ``rule_id`` at every one of ``sites``
         (:meth:`Finding.sites`), None when one site is not accepted.
@@ -137,12 +152,13 @@ def baseline_from_findings(
     )
 
 
-def baseline_from_snapshot(snapshot: Snapshot, *, pin_package: bool = False) -> Baseline:
-    """The baseline of one scanned version: reason ``baseline of <apk sha256>``."""
+def baseline_from_snapshot(snapshot: Snapshot, *, any_package: bool = False) -> Baseline:
+    """The baseline of one scanned version: reason ``baseline of <apk sha256>``, pinned to its package
+    unless ``any_package``."""
     return baseline_from_findings(
         snapshot.findings,
         reason=f"baseline of {snapshot.sha256}",
-        package=snapshot.package if pin_package else None,
+        package=None if any_package else snapshot.package,
         source=snapshot.source,
     )
 
@@ -197,7 +213,10 @@ def load_baseline(path: str | Path) -> Baseline:
             raise ConfigError(f"{where}: {exc.reason}") from exc
         snapshot = Snapshot.from_document(report, where)
         return baseline_from_findings(
-            snapshot.findings, reason=f"in the baseline report of {snapshot.sha256}", source=where
+            snapshot.findings,
+            reason=f"in the baseline report of {snapshot.sha256}",
+            package=snapshot.package,
+            source=where,
         )
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:

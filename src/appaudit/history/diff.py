@@ -4,12 +4,14 @@ Findings are compared site by site: a finding is identified by its rule id and
 one :attr:`appaudit.model.Evidence.site` (class and method; never offsets), so
 a rule that spreads into a new method has *appeared* there. A site whose
 finding changed severity (dormant code that became live when its permission
-was added) is listed as changed.
+was added) is listed as changed. Counts are per finding (rule), as ``scan``
+counts them, with each finding's sites listed under it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +78,11 @@ class ReportDiff:
     @property
     def verdict_changed(self) -> bool:
         return self.old.verdict != self.new.verdict
+
+    @property
+    def same_package(self) -> bool:
+        """False when both packages are known and differ: the two inputs are different apps."""
+        return self.old.package is None or self.new.package is None or self.old.package == self.new.package
 
     @property
     def empty(self) -> bool:
@@ -147,6 +154,17 @@ def compare(old: Snapshot, new: Snapshot) -> ReportDiff:
     )
 
 
+def finding_count(sites: Sequence[SiteFinding]) -> int:
+    """How many findings (rules) ``sites`` belong to: ``scan`` counts a finding once, whatever its sites."""
+    return len({s.rule_id for s in sites})
+
+
+def _violation(text: str) -> dict[str, str]:
+    """``pack: provision`` as an object."""
+    policy, _, provision = text.partition(": ")
+    return {"policy": policy, "provision": provision}
+
+
 def _identity(s: Snapshot) -> dict[str, Any]:
     return {
         "source": s.source,
@@ -180,7 +198,18 @@ def to_dict(diff: ReportDiff) -> dict[str, Any]:
         "permissions": {"added": list(diff.permissions_added), "removed": list(diff.permissions_removed)},
         "data_classes": [{"data_class": c.data_class, "old": c.old, "new": c.new} for c in diff.levels],
         "sdks": {"added": list(diff.sdks_added), "removed": list(diff.sdks_removed)},
+        # Deprecated: "pack: provision" strings, kept for existing consumers; "policies" has the same as objects.
         "policy_violations": {"added": list(diff.violations_added), "removed": list(diff.violations_removed)},
+        "policies": {
+            "added": [_violation(v) for v in diff.violations_added],
+            "removed": [_violation(v) for v in diff.violations_removed],
+        },
+        "same_package": diff.same_package,
+        "finding_counts": {
+            "appeared": finding_count(diff.appeared),
+            "disappeared": finding_count(diff.disappeared),
+            "severity_changed": finding_count([c.new for c in diff.changed]),
+        },
         "findings": {
             "appeared": [_site(s) for s in diff.appeared],
             "disappeared": [_site(s) for s in diff.disappeared],
@@ -200,8 +229,26 @@ def _name(s: Snapshot) -> str:
     return f"{s.package or '(unknown package)'} {s.version_name or '?'} ({s.version_code or '?'})"
 
 
-def _site_line(mark: str, s: SiteFinding) -> list[str]:
-    return [f"  {mark} {s.severity.label.upper():<8} {s.rule_id} [{s.data_class}] {s.title}", f"      in {s.where}"]
+def _grouped(mark: str, sites: Sequence[SiteFinding], was: dict[str, str] | None = None) -> list[str]:
+    """One heading line per finding (rule, in the order of its first site), its sites under it."""
+    by_rule: dict[str, list[SiteFinding]] = {}
+    for s in sites:
+        by_rule.setdefault(s.rule_id, []).append(s)
+    lines: list[str] = []
+    for rule_sites in by_rule.values():
+        first = rule_sites[0]
+        head = f"  {mark} {first.severity.label.upper():<8} {first.rule_id} [{first.data_class}] {first.title}"
+        if was is not None:
+            head += f" (was {was[first.rule_id]})"
+        lines.append(head)
+        lines.extend(f"      in {s.where}" for s in rule_sites)
+    return lines
+
+
+def _counted(title: str, sites: Sequence[SiteFinding]) -> str:
+    n, places = finding_count(sites), len(sites)
+    where = f", {places} places" if places != n else ""
+    return f"{title} ({n}{where})"
 
 
 def render_text(diff: ReportDiff) -> str:
@@ -229,14 +276,12 @@ def render_text(diff: ReportDiff) -> str:
             lines += [f"  + {x}" for x in added] + [f"  - {x}" for x in removed]
     for title, mark, items in (("Findings appeared", "+", diff.appeared), ("Findings gone", "-", diff.disappeared)):
         if items:
-            lines += ["", f"{title} ({len(items)})"]
-            for s in items:
-                lines += _site_line(mark, s)
+            lines += ["", _counted(title, items)]
+            lines += _grouped(mark, items)
     if diff.changed:
-        lines += ["", f"Severity changed ({len(diff.changed)})"]
-        for c in diff.changed:
-            lines += _site_line("~", c.new)
-            lines[-2] += f" (was {c.old.severity.label})"
+        changed = [c.new for c in diff.changed]
+        lines += ["", _counted("Severity changed", changed)]
+        lines += _grouped("~", changed, was={c.new.rule_id: c.old.severity.label for c in diff.changed})
     if diff.empty:
         lines += ["", "No changes."]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from appaudit.analysis.coverage import (
 from appaudit.analysis.facts import HarvestFacts
 from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
-from appaudit.analysis.verdict import coverage_from, data_class_results, overall_verdict
+from appaudit.analysis.verdict import coverage_from, data_class_results, granted_protected_classes, overall_verdict
 from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.index import DexCodeIndex
@@ -169,7 +169,7 @@ def judge(
     return Judged(
         coverage=coverage,
         data_classes=DataClassMap(classes),
-        verdict=overall_verdict(classes, coverage),
+        verdict=overall_verdict(classes, coverage, granted=granted_protected_classes(loaded.app, ruleset)),
         policies=evaluate_policies(packs, classes),
     )
 

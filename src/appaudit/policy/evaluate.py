@@ -45,6 +45,7 @@ def evaluate_policies(packs: Sequence[PolicyPack], results: Mapping[str, DataCla
                         instrument=prov.instrument,
                         article=prov.article,
                         paraphrase=prov.paraphrase,
+                        paraphrase_zh=prov.paraphrase_zh,
                         source=prov.source,
                         effective=prov.effective,
                         confidence=prov.confidence,

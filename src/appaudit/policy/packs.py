@@ -38,6 +38,8 @@ class Provision:
     kind: ProvisionKind
     """prohibited, not_necessary or separate_consent."""
     triggers: tuple[Trigger, ...]
+    paraphrase_zh: str | None = None
+    """The paraphrase in Simplified Chinese (given for every Chinese provision); None where there is none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +63,7 @@ def _pack(doc: dict[str, Any]) -> PolicyPack:
                 instrument=p["instrument"],
                 article=p["article"],
                 paraphrase=p["paraphrase"],
+                paraphrase_zh=p.get("paraphrase_zh"),
                 source=p["source"],
                 effective=str(p["effective"]),
                 confidence=Citation(p["confidence"]),

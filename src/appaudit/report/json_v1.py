@@ -162,6 +162,7 @@ def to_dict(report: Report) -> dict[str, Any]:
                         "instrument": v.instrument,
                         "article": v.article,
                         "paraphrase": v.paraphrase,
+                        "paraphrase_zh": v.paraphrase_zh,
                         "source": v.source,
                         "effective": v.effective,
                         "confidence": v.confidence,

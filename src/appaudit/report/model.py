@@ -184,6 +184,8 @@ class PolicyViolation:
     data_classes: tuple[str, ...]
     triggered_by: tuple[str, ...]
     """Why, e.g. ``contacts: sent off the device by network``."""
+    paraphrase_zh: str | None = None
+    """The paraphrase in Simplified Chinese, where the pack gives one (every Chinese provision)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

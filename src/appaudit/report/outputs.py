@@ -34,7 +34,8 @@ def parse_output_specs(values: Sequence[str], output: Path | None = None) -> tup
     for value in values or ("text",):
         name, sep, path = value.partition(":")
         if name not in FORMAT_MODULES:
-            raise ValueError(f"unknown format {name!r} in {value!r} (choose from {', '.join(FORMAT_MODULES)})")
+            where = f" in {value!r}" if sep else ""
+            raise ValueError(f"unknown format {name!r}{where} (choose from {', '.join(FORMAT_MODULES)})")
         if sep and not path:
             raise ValueError(f"{value!r}: no file after ':'")
         specs.append(OutputSpec(fmt=name, path=Path(path) if sep else None))

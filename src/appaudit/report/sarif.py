@@ -24,8 +24,9 @@ from appaudit.report.model import Finding, Report, RuleInfo
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-#: The project's home. Placeholder (the project is not published yet): set it and helpUri follows.
-PROJECT_URL = "https://appaudit.invalid"
+#: The project's published home (None until it is published: no host is invented). When set,
+#: the driver's informationUri and each bundled rule's helpUri (its docs/rules page) follow.
+PROJECT_URL: str | None = None
 FINGERPRINT = "appaudit/v1"
 #: Evidence locations listed per result; the rest are counted in the message.
 MAX_LOCATIONS = 10
@@ -50,9 +51,9 @@ _PRECISION = {Confidence.HIGH: "high", Confidence.MEDIUM: "medium", Confidence.L
 CWE_PRIVATE_INFORMATION = "external/cwe/cwe-359"
 
 
-def help_uri(rule_id: str) -> str:
-    """The rule's documentation page in the repository (``docs/rules/<id>.md``)."""
-    return f"{PROJECT_URL}/docs/rules/{rule_id}.md"
+def help_uri(rule_id: str) -> str | None:
+    """The rule's documentation page in the repository (``docs/rules/<id>.md``); None while PROJECT_URL is."""
+    return f"{PROJECT_URL}/docs/rules/{rule_id}.md" if PROJECT_URL else None
 
 
 def fingerprint(finding: Finding) -> str:
@@ -77,8 +78,9 @@ def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
         "fullDescription": {"text": rule.rationale},
         "help": {"text": f"{rule.message}\n\n{rule.rationale}", "markdown": rule.help_markdown},
     }
-    if rule.documented:
-        descriptor["helpUri"] = help_uri(rule.id)
+    uri = help_uri(rule.id) if rule.documented else None
+    if uri is not None:  # the rule's page is in `help` either way
+        descriptor["helpUri"] = uri
     descriptor["defaultConfiguration"] = {"level": level}
     descriptor["properties"] = {
         "security-severity": SECURITY_SEVERITY[rule.severity],
@@ -210,7 +212,7 @@ def to_dict(report: Report) -> dict[str, Any]:
                 "name": report.tool_name,
                 "version": report.tool_version,
                 "semanticVersion": report.tool_version,
-                "informationUri": PROJECT_URL,
+                **({"informationUri": PROJECT_URL} if PROJECT_URL else {}),
                 "rules": [_rule_descriptor(r) for r in rules],
             }
         },
