@@ -70,3 +70,30 @@ def test_baseline_marks_findings_as_the_engine_makes_them() -> None:
     report = scan(fixture_apk("contacts_const"), ScanOptions(baseline=accepted, deterministic=True))
     assert [f.rule_id for f in report.findings if f.suppressed] == ["AA-CON-001"]
     assert report.options == ScanOptions().describe()  # a baseline is not a scan option the report records
+
+
+def test_each_stage_reports_what_it_could_not_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    from appaudit.analysis.facts import HarvestFacts
+    from appaudit.engine import matchers
+
+    def broken(*_args: object) -> HarvestFacts:
+        raise ValueError("no chains today")
+
+    def refuse(_spec: object, _ctx: object) -> list[object]:
+        raise KeyError("field")
+
+    monkeypatch.setattr(stages, "harvest_facts", broken)
+    monkeypatch.setitem(matchers.MATCHERS, "field", refuse)
+    report = scan(fixture_apk("contacts_const"))
+    field_rules = sorted(r.id for r in load_ruleset().rules if r.match_kind == "field")
+    assert field_rules  # the bundled pack has field rules, or this test checks nothing
+    assert [(e.where, e.message) for e in report.errors] == [
+        ("harvest chains", "ValueError: no chains today"),
+        *((f"rule {rid}", "KeyError: 'field'") for rid in field_rules),
+    ]
+    # the analysis and the field rules failed; the permission rule still ran
+    contacts = report.data_classes["contacts"]
+    assert (contacts.rule_ids, contacts.level, contacts.chains) == (("AA-CON-001",), "declared", ())
+
+    monkeypatch.setattr(stages, "harvest_facts", lambda *_args: HarvestFacts(search_truncated=True))
+    assert [r.code for r in scan(fixture_apk("contacts_const")).coverage.reasons] == ["search_budget"]
