@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appaudit.analysis.attribution import Attributor
-from appaudit.apk.app import AppInfo
+from appaudit.apk.app import AppInfo, Manifest
 from appaudit.ruleset import load_ruleset
 from conftest import report_json
 
@@ -14,16 +14,8 @@ def _app(package: str, app_class: str | None = None, launchers: tuple[str, ...] 
         sha1="0" * 40,
         md5="0" * 32,
         size=0,
-        package=package,
+        manifest=Manifest(package=package, application_class=app_class, launcher_activities=launchers),
         label=None,
-        version_name=None,
-        version_code=None,
-        min_sdk=None,
-        target_sdk=None,
-        permissions=(),
-        application_class=app_class,
-        launcher_activities=launchers,
-        components=(),
         signer_sha256=(),
         dex_files=(),
     )

@@ -68,12 +68,12 @@ def test_not_a_dex(data: bytes, message: str) -> None:
 
 
 def test_leb128_past_the_end_and_bad_mutf8() -> None:
-    from appaudit.apk.dex.reader import _uleb128, decode_mutf8
+    from appaudit.apk.dex.encoding import decode_mutf8, uleb128
     from appaudit.errors import DexFormatError
 
-    assert _uleb128(b"\xe5\x8e\x26", 0) == (624485, 3)
+    assert uleb128(b"\xe5\x8e\x26", 0) == (624485, 3)
     with pytest.raises(DexFormatError, match="runs past the end of the file"):
-        _uleb128(b"\xe5\x8e", 0)
+        uleb128(b"\xe5\x8e", 0)
     assert decode_mutf8(b"ok\xc0\x80x") == "ok\x00x"
     assert decode_mutf8(b"\xc5A") == "\ufffdA"  # neither UTF-8 nor MUTF-8: replaced, not raised
 
@@ -140,3 +140,28 @@ def test_damaged_dex_costs_coverage_not_the_report() -> None:
     assert index.errors and all("Error" not in msg for _, msg in index.errors)
     (reason,) = index.damage_reasons()
     assert reason.code == "dex_damaged" and reason.detail.startswith("classes.dex: ")
+
+
+def test_decode_method_payloads_truncation_and_unresolvable_references() -> None:
+    """One Insn per instruction: a payload by its name and size, an instruction running past the method's end
+    by its mnemonic only (and the walk stops there), a pool index out of range left unresolved."""
+    from appaudit.apk.dex.code import decode_method
+    from appaudit.apk.dex.reader import CodeSpan
+    from appaudit.apk.dex.types import Insn
+
+    dex = open_dex(dex_bytes())
+    body = (
+        b"\x12\xf1"  # const/4 v1, #-1
+        + b"\x1a\x00\xff\xff"  # const-string v0, string@65535 (out of range)
+        + b"\x00\x01\x01\x00" + b"\x05\x00\x00\x00" + b"\x04\x00\x00\x00"  # packed-switch-payload, 1 target (6 units)
+        + b"\x18\x02\x01\x00"  # const-wide v2: 5 units, only 2 present
+    )
+    start = len(dex.data)
+    dex.data = dex.data + body
+    insns = decode_method(dex, CodeSpan(start, start + len(body), 0, 0))
+    assert insns == (
+        Insn(offset=0, op="const/4", opcode=0x12, length=1, regs=(1,), literal=-1),
+        Insn(offset=2, op="const-string", opcode=0x1A, length=2, regs=(0,), index=0xFFFF),
+        Insn(offset=6, op="packed-switch-payload", opcode=0x0100, length=6),
+        Insn(offset=18, op="const-wide", opcode=0x18, length=5),
+    )

@@ -42,8 +42,9 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from appaudit.apk.dex.code import Instruction, instruction_starts
+from appaudit.apk.dex.code import decode_method, instruction_starts
 from appaudit.apk.dex.reader import DexFile
+from appaudit.apk.dex.types import Insn
 
 logger.disable("androguard")
 
@@ -266,18 +267,20 @@ def _ag_ref(view: AgView, ins: Any) -> Any:
     return None
 
 
-def _our_ref(dex: DexFile, ins: Instruction) -> Any:
+def _our_ref(dex: DexFile, ins: Insn) -> Any:
+    """The reference of one of our decoded instructions, spelled as ``_ag_ref`` spells androguard's:
+    the resolved ``Insn.ref`` the analysis reads, and the encoded indices of the pool items it does not resolve."""
     op = ins.opcode
     if op in OPS_INVOKE:
-        return ("method", str(dex.method_ref(ins.index)))  # type: ignore[arg-type]
-    if op in OPS_INVOKE_POLYMORPHIC:
-        return ("method", str(dex.method_ref(ins.index)), dex.proto_desc(ins.proto_index))  # type: ignore[arg-type]
+        return ("method", ins.ref)
     if op in OPS_STRING:
-        return ("string", dex.string(ins.index))  # type: ignore[arg-type]
+        return ("string", ins.ref)
     if op in OPS_FIELD:
-        return ("field", str(dex.field_ref(ins.index)))  # type: ignore[arg-type]
+        return ("field", ins.ref)
     if op in OPS_TYPE:
-        return ("type", dex.type_desc(ins.index))  # type: ignore[arg-type]
+        return ("type", ins.ref)
+    if op in OPS_INVOKE_POLYMORPHIC:
+        return ("method", ins.ref, dex.proto_desc(ins.proto_index))  # type: ignore[arg-type]
     if op in OPS_CALL_SITE:
         return ("call_site", ins.index)
     if op == OP_METHOD_HANDLE:
@@ -405,7 +408,7 @@ def build_view(raw: bytes, sample_seed: str | None) -> AgView:
     return view
 
 
-def androguard_rejects(data: bytes, pos: int, end: int, ins: Instruction) -> bool:
+def androguard_rejects(data: bytes, pos: int, end: int, ins: Insn) -> bool:
     """Whether androguard 4.1.4's linear sweep raises ``InvalidInstruction`` at ``pos``.
 
     Its rules: an unused opcode; a non-zero high byte in formats 10x, 20t, 30t and 32x
@@ -642,7 +645,7 @@ def test_instruction_boundaries_of_every_method(case: Case) -> None:
             mismatched.append(meth.ref)
             continue
         pos = span.start + meth.reject_at
-        ins = next(i for i in case.dex.instructions(span) if i.offset == meth.reject_at)
+        ins = next(i for i in decode_method(case.dex, span) if i.offset == meth.reject_at)
         if not androguard_rejects(data, pos, span.end, ins):
             rejected_unexplained.append((meth.ref, meth.reject_at, data[pos : pos + 2].hex()))
     assert mismatched == []
@@ -666,7 +669,7 @@ KNOWN_REJECTED: dict[str, list[str]] = {
 def test_decoded_instructions(case: Case) -> None:
     spans = {s.start: s for s in case.dex.code_spans}
     ours = {
-        start: [(i.offset, i.name, _our_ref(case.dex, i)) for i in case.dex.instructions(spans[start])]
+        start: [(i.offset, i.op, _our_ref(case.dex, i)) for i in decode_method(case.dex, spans[start])]
         for start in case.view.decoded
     }
     assert ours == case.view.decoded

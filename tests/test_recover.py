@@ -98,7 +98,8 @@ def test_repeating_xor_key_is_derived_from_the_dex_header(key: bytes) -> None:
 
 
 def test_random_bytes_and_media_yield_nothing_and_cost_only_the_budget() -> None:
-    from appaudit.apk.recover import Key, TrialBudget, plan, rc4_search, worth_rc4
+    from appaudit.apk.keys import Key
+    from appaudit.apk.recover import TrialBudget, plan, rc4_search, worth_rc4
 
     noise = bytes((i * 7919 + (i >> 3) * 104729) % 251 for i in range(8192))
     assert plan(noise[:4096]) is None
@@ -113,7 +114,8 @@ def test_random_bytes_and_media_yield_nothing_and_cost_only_the_budget() -> None
 
 
 def test_rc4_key_found_among_candidates_with_and_without_a_length_prefix() -> None:
-    from appaudit.apk.recover import Key, Plan, TrialBudget, rc4, rc4_search, unwrap
+    from appaudit.apk.keys import Key
+    from appaudit.apk.recover import Plan, TrialBudget, rc4, rc4_search, unwrap
 
     dex = dex_of("contacts_const")
     other = dex_of("sms_inbox")
@@ -134,7 +136,7 @@ def test_rc4_key_found_among_candidates_with_and_without_a_length_prefix() -> No
 
 def test_key_candidates_are_the_stubs_arrays_and_their_xor() -> None:
     from appaudit.apk.dex.reader import DexFile
-    from appaudit.apk.recover import key_candidates
+    from appaudit.apk.keys import key_candidates
 
     with zipfile.ZipFile(HOSTILE / "encrypted_payloads.apk") as z:
         stub = DexFile(z.read("classes.dex"), "classes.dex")

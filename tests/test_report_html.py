@@ -269,7 +269,9 @@ def _evil_report() -> Report:
         triggered_by=(EVIL,),
     )
     pack = PolicyResult(id="evil", name="<Evil pack>", jurisdiction="X", version="1", violations=(violation,))
-    app = dataclasses.replace(base.app, package="com.evil<x>&y", version_name="<1>")
+    app = dataclasses.replace(
+        base.app, manifest=dataclasses.replace(base.app.manifest, package="com.evil<x>&y", version_name="<1>")
+    )
     return dataclasses.replace(
         base,
         app=app,

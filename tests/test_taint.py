@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from appaudit.analysis.taint import Seeds, analyse
+from appaudit.apk.dex.opcodes import LENGTHS, OPCODES
 from appaudit.apk.dex.types import Insn, MethodCode
 from conftest import report_json
 
 CURSOR = "Landroid/database/Cursor;->getString(I)Ljava/lang/String;"
 QUERY = "Landroid/content/ContentResolver;->query(Landroid/net/Uri;[Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;Ljava/lang/String;)Landroid/database/Cursor;"  # noqa: E501
 POST = "Lcom/x/Net;->post(Ljava/lang/String;)V"
+#: Opcode byte of each mnemonic, for building instructions by name.
+OPCODE = {name: op for op, (name, _fmt, _kind) in enumerate(OPCODES)}
 
 
 def method(*insns: tuple, registers: int = 8, ins: int = 1, static: bool = True) -> MethodCode:  # type: ignore[type-arg]
@@ -21,7 +24,9 @@ def method(*insns: tuple, registers: int = 8, ins: int = 1, static: bool = True)
         ref = rest[0] if rest else None
         target = rest[1] if len(rest) > 1 else None
         kind = "method" if op.startswith("invoke") else ("field" if ref and ":" in ref else "")
-        body.append(Insn(offset=off, op=op, regs=regs, ref=ref, ref_kind=kind, target=target))
+        code = OPCODE[op]
+        size = LENGTHS[code]
+        body.append(Insn(offset=off, op=op, opcode=code, length=size, regs=regs, ref=ref, ref_kind=kind, target=target))
     return MethodCode(
         class_name="com.x.A",
         method="m()V",

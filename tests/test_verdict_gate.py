@@ -32,7 +32,7 @@ def test_granted_protected_classes(benign, permissions, target_sdk, granted) -> 
     from appaudit.analysis.verdict import granted_protected_classes
     from appaudit.ruleset import load_ruleset
 
-    app = replace(benign.app, permissions=permissions, target_sdk=target_sdk)
+    app = replace(benign.app, manifest=replace(benign.app.manifest, permissions=permissions, target_sdk=target_sdk))
     assert granted_protected_classes(app, load_ruleset()) == frozenset(granted)
 
 

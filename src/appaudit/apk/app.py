@@ -1,4 +1,4 @@
-"""What the APK layer reads about an app: identity, manifest components, recovered payloads."""
+"""What the APK layer reads about an app: identity, manifest (with its components), recovered payloads."""
 
 from __future__ import annotations
 
@@ -42,25 +42,50 @@ class RecoveredPayload:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Manifest:
+    """What an APK's AndroidManifest.xml says, as plain values; a field the manifest does not give
+    (or an unreadable manifest does not show) keeps its empty default."""
+
+    package: str | None = None
+    label: str | None = None
+    """``android:label`` of <application> as written (a literal or ``@7F0B001C``)."""
+    version_name: str | None = None
+    version_code: str | None = None
+    min_sdk: int | None = None
+    target_sdk: int | None = None
+    permissions: tuple[str, ...] = ()
+    """uses-permission and uses-permission-sdk-23 names, sorted, unique."""
+    application_class: str | None = None
+    """The <application>'s ``android:name``, qualified."""
+    launcher_activities: tuple[str, ...] = ()
+    """Activities (and aliases, by their target) with a MAIN/LAUNCHER intent filter, sorted."""
+    components: tuple[Component, ...] = ()
+    """Activities, aliases, services, receivers and providers, sorted by kind and name."""
+    split: str | None = None
+    """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
+    notes: tuple[str, ...] = ()
+    """How the file had to be read when androguard's parser rejected it (empty when it did not)."""
+    incomplete: bool = False
+    """The tolerant reader stopped before the end of the <manifest> element: facts may be missing."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppInfo:
-    """Identity and manifest facts of the scanned APK."""
+    """Identity of the scanned APK and what its manifest says.
+
+    The manifest's facts are read through ``manifest``; the properties below
+    name the ones every layer reads (``app.package``, ``app.permissions``, ...).
+    """
 
     sha256: str
     sha1: str
     md5: str
     size: int
-    package: str | None
+    manifest: Manifest
+    """The app's manifest (a bundle's: its base APK's)."""
     label: str | None
-    """The app's name as the launcher shows it (default configuration), when it could be read."""
-    version_name: str | None
-    version_code: str | None
-    min_sdk: int | None
-    target_sdk: int | None
-    permissions: tuple[str, ...]
-    """uses-permission and uses-permission-sdk-23 names, sorted, unique."""
-    application_class: str | None
-    launcher_activities: tuple[str, ...]
-    components: tuple[Component, ...]
+    """The app's name as the launcher shows it (default configuration), when it could be read:
+    ``manifest.label`` with a resource reference resolved."""
     signer_sha256: tuple[str, ...]
     """SHA-256 of each signer certificate (DER), sorted."""
     dex_files: tuple[str, ...]
@@ -75,3 +100,39 @@ class AppInfo:
     """For a bundle: the APKs analysed as the app, base first (empty for a plain APK)."""
     recovered: tuple[RecoveredPayload, ...] = ()
     """Payloads recovered from encoded or encrypted entries (see ``apk.recover``)."""
+
+    @property
+    def package(self) -> str | None:
+        return self.manifest.package
+
+    @property
+    def version_name(self) -> str | None:
+        return self.manifest.version_name
+
+    @property
+    def version_code(self) -> str | None:
+        return self.manifest.version_code
+
+    @property
+    def min_sdk(self) -> int | None:
+        return self.manifest.min_sdk
+
+    @property
+    def target_sdk(self) -> int | None:
+        return self.manifest.target_sdk
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        return self.manifest.permissions
+
+    @property
+    def application_class(self) -> str | None:
+        return self.manifest.application_class
+
+    @property
+    def launcher_activities(self) -> tuple[str, ...]:
+        return self.manifest.launcher_activities
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        return self.manifest.components

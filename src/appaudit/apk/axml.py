@@ -97,6 +97,32 @@ class _StringPool:
         return data[pos : min(pos + 2 * n, self.end)].decode("utf-16-le", "replace")
 
 
+class _Tree:
+    """The element tree as Android's parser builds it: one root, ended when the root ends."""
+
+    def __init__(self) -> None:
+        self.root: ET.Element | None = None
+        self.open: list[ET.Element] = []
+
+    def start(self, element: ET.Element) -> bool:
+        """Add ``element`` under the open one; False when it is a second root (the document has ended)."""
+        if self.open:
+            self.open[-1].append(element)
+        elif self.root is None:
+            self.root = element
+        else:
+            return False
+        self.open.append(element)
+        return True
+
+    def end(self) -> bool:
+        """Close the open element; False when that was the root (the rest is not read by Android either)."""
+        if self.open:
+            self.open.pop()
+            return bool(self.open)
+        return True
+
+
 def parse_axml(data: bytes) -> AxmlDocument:
     """The element tree of binary XML ``data``, read as tolerantly as Android does."""
     if len(data) < 8:
@@ -106,8 +132,7 @@ def parse_axml(data: bytes) -> AxmlDocument:
     pos = header_size if 8 <= header_size < end else 8
     pool: _StringPool | None = None
     res_ids: tuple[int, ...] = ()
-    stack: list[ET.Element] = []
-    root: ET.Element | None = None
+    tree = _Tree()
     elements = 0
     while pos + 8 <= end:
         ctype, chsize, csize = struct.unpack_from("<HHI", data, pos)
@@ -119,24 +144,14 @@ def parse_axml(data: bytes) -> AxmlDocument:
             res_ids = struct.unpack_from(f"<{(csize - chsize) // 4}I", data, pos + chsize)
         elif ctype == _START_ELEMENT and pool is not None and pos + chsize + 20 <= pos + csize:
             elements += 1
-            if elements > MAX_ELEMENTS:
+            if elements > MAX_ELEMENTS or not tree.start(_element(data, pos + chsize, pos + csize, pool, res_ids)):
                 break
-            element = _element(data, pos + chsize, pos + csize, pool, res_ids)
-            if stack:
-                stack[-1].append(element)
-            elif root is None:
-                root = element
-            else:
-                break  # a second root: Android's parser has ended the document
-            stack.append(element)
-        elif ctype == _END_ELEMENT and stack:
-            stack.pop()
-            if not stack:
-                break  # the root ended: the rest is not read by Android either
+        elif ctype == _END_ELEMENT and not tree.end():
+            break
         pos += csize
-    if root is None:
+    if tree.root is None:
         raise AxmlError("no element could be read")
-    return AxmlDocument(root=root, complete=not stack)
+    return AxmlDocument(root=tree.root, complete=not tree.open)
 
 
 def _element(data: bytes, ext: int, chunk_end: int, pool: _StringPool, res_ids: tuple[int, ...]) -> ET.Element:

@@ -11,13 +11,13 @@ reported as the reference, not resolved through resources.arsc.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from androguard.core.axml import AXMLPrinter
 from loguru import logger
 
-from appaudit.apk.app import Component
+from appaudit.apk.app import Component, Manifest
 from appaudit.apk.axml import AxmlError, parse_axml
 
 # androguard logs through loguru at DEBUG; errors reach the report instead.
@@ -28,29 +28,6 @@ _COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provide
 _PERMISSION_TAGS = ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
 MAIN = "android.intent.action.MAIN"
 LAUNCHER = "android.intent.category.LAUNCHER"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ManifestFacts:
-    """What the manifest says, as plain values."""
-
-    package: str | None
-    label: str | None
-    """``android:label`` of <application> as written (a literal or ``@7F0B001C``)."""
-    version_name: str | None
-    version_code: str | None
-    min_sdk: int | None
-    target_sdk: int | None
-    permissions: tuple[str, ...]
-    application_class: str | None
-    launcher_activities: tuple[str, ...]
-    components: tuple[Component, ...]
-    split: str | None = None
-    """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
-    notes: tuple[str, ...] = ()
-    """How the file had to be read when androguard's parser rejected it (empty when it did not)."""
-    incomplete: bool = False
-    """The tolerant reader stopped before the end of the <manifest> element: facts may be missing."""
 
 
 class ManifestError(Exception):
@@ -121,13 +98,13 @@ def recover_permissions(raw: bytes) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if _PERMISSION_NAME.fullmatch(n)))
 
 
-def parse_manifest(raw: bytes) -> ManifestFacts:
-    """Parse binary AXML into :class:`ManifestFacts`; raise ManifestError if unreadable.
+def parse_manifest(raw: bytes) -> Manifest:
+    """Parse binary AXML into :class:`Manifest`; raise ManifestError if unreadable.
 
     androguard's parser first; when it rejects the file (malware tampers with
     binary XML in ways Android tolerates), the tolerant reader in ``axml``,
     which reads it the way Android does. What the fallback had to do is in
-    ``ManifestFacts.notes``; a manifest it could read only in part also gets
+    ``Manifest.notes``; a manifest it could read only in part also gets
     the permission names of its whole string pool and ``incomplete``.
     """
     try:
@@ -172,8 +149,8 @@ def _named(elem: Any, *names: str) -> list[Any]:
     return [e for e in elem.iter() if _local(e.tag) in names]
 
 
-def _facts(root: Any) -> ManifestFacts:
-    """ManifestFacts from a <manifest> element (lxml from androguard, or ElementTree from ``axml``)."""
+def _facts(root: Any) -> Manifest:
+    """The :class:`Manifest` of a <manifest> element (lxml from androguard, or ElementTree from ``axml``)."""
 
     package = root.get("package")
     permissions: set[str] = set()
@@ -205,7 +182,7 @@ def _facts(root: Any) -> ManifestFacts:
             if c.kind in ("activity", "activity-alias") and MAIN in c.actions and LAUNCHER in c.categories
         }
     )
-    return ManifestFacts(
+    return Manifest(
         package=package,
         label=label,
         version_name=_attr(root, "versionName"),

@@ -13,10 +13,11 @@ nothing is guessed:
   header size, endian tag) agree;
 * **RC4** under a key found in the app's own code: byte-array constants, the
   XOR of two byte arrays of one method (how string-obfuscating packers build
-  their keys) and short string constants, with or without a 4-byte length
-  prefix. A key is accepted only when the first bytes decrypt to a DEX header
-  (the same 20 known bytes) or a zip local header; the loader then parses the
-  whole result, and a payload that does not parse is reported, not used.
+  their keys) and short string constants (:mod:`~appaudit.apk.keys`), with or
+  without a 4-byte length prefix. A key is accepted only when the first bytes
+  decrypt to a DEX header (the same 20 known bytes) or a zip local header; the
+  loader then parses the whole result, and a payload that does not parse is
+  reported, not used.
 
 Layers combine (RC4 then zlib, base64 then zlib, ...) up to :data:`MAX_LAYERS`.
 Nothing here knows a sample's names: the candidates are every entry that is
@@ -43,19 +44,17 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from appaudit import deadline
-from appaudit.apk.dex.reader import CodeSpan, DexFile
+from appaudit.apk.keys import Key
 
 __all__ = [
     "HEAD_SIZE",
-    "Key",
     "Plan",
     "Recovery",
     "TrialBudget",
-    "key_candidates",
     "plan",
     "rc4",
     "rc4_search",
@@ -98,17 +97,6 @@ _MEDIA_MAGIC = (
     b"%PDF",
     b"\x00\x00\x01\x00",
 )
-#: Key candidates: byte arrays and strings of this many bytes.
-_KEY_LENGTHS = range(1, 257)
-_STRING_KEY_LENGTHS = range(2, 65)
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """An RC4 key candidate and where in the code it was found."""
-
-    value: bytes
-    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,56 +258,6 @@ def _xor_repeat(data: bytes, key: bytes) -> bytes:
 
 
 # ----------------------------------------------------------------- RC4 search
-def key_candidates(dex_files: Sequence[DexFile]) -> Iterator[Key]:
-    """RC4 key candidates from the code, likeliest first, each value once.
-
-    Byte arrays of a method and the XOR of every ordered pair of them (the
-    longer one is the data, the shorter one repeats), then string constants.
-    """
-    seen: set[bytes] = set()
-
-    def fresh(value: bytes) -> bool:
-        if value in seen or not value or len(value) not in _KEY_LENGTHS:
-            return False
-        seen.add(value)
-        return True
-
-    for dex in dex_files:
-        by_method: dict[CodeSpan, list[bytes]] = {}
-        for span, array in dex.byte_arrays(max_len=_KEY_LENGTHS[-1]):
-            by_method.setdefault(span, []).append(array)
-        for span, arrays in by_method.items():
-            where = _method_name(dex, span)
-            for array in arrays:
-                if fresh(array):
-                    yield Key(array, f"byte array in {where}")
-            if 2 <= len(arrays) <= 8:
-                for a in arrays:
-                    for b in arrays:
-                        if a is not b and len(a) >= len(b):
-                            mixed = bytes(x ^ b[i % len(b)] for i, x in enumerate(a))
-                            if fresh(mixed):
-                                yield Key(mixed, f"XOR of two byte arrays in {where}")
-    for dex in dex_files:
-        for idx in range(dex.string_ids_size):
-            try:
-                text = dex.string(idx)
-            except Exception:  # noqa: BLE001 - a damaged string is skipped, never fatal
-                continue
-            if len(text) in _STRING_KEY_LENGTHS:
-                value = text.encode("utf-8", "surrogatepass")
-                if fresh(value):
-                    yield Key(value, f"string constant in {dex.name}")
-
-
-def _method_name(dex: DexFile, span: CodeSpan) -> str:
-    try:
-        ref = dex.method_ref(span.method_idx)
-    except Exception:  # noqa: BLE001 - a damaged reference only costs the label
-        return dex.name
-    return str(ref)
-
-
 def _rc4_probe(heads: Sequence[bytes], key: bytes) -> tuple[int, int] | None:
     """(index in ``heads``, where the ciphertext starts: 0, or 4 after a length prefix) of the first entry
     that ``key`` decrypts to a payload. One keystream serves every entry."""

@@ -19,7 +19,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from appaudit.apk.dex.reader import NO_INDEX, CodeSpan, DexFile, _uleb128
+from appaudit.apk.dex.encoding import uleb128
+from appaudit.apk.dex.reader import CodeSpan, DexFile
+from appaudit.apk.dex.tables import NO_INDEX
 from appaudit.errors import DexFormatError
 
 DBG_END_SEQUENCE = 0x00
@@ -109,7 +111,7 @@ class DebugInfo:
 
 def sleb128(data: bytes, pos: int) -> tuple[int, int]:
     """(value, next position) of the SLEB128 at ``pos`` (at most 5 bytes, as the format allows)."""
-    value, end = _uleb128(data, pos)
+    value, end = uleb128(data, pos)
     bits = min(7 * (end - pos), 32)
     value &= (1 << bits) - 1
     if value & (1 << (bits - 1)):
@@ -165,10 +167,10 @@ def read_debug_info(dex: DexFile, span: CodeSpan) -> DebugInfo | None:
     line_start = 0
     damaged = False
     try:
-        line_start, pos = _uleb128(data, off)
-        n_params, pos = _uleb128(data, pos)
+        line_start, pos = uleb128(data, off)
+        n_params, pos = uleb128(data, pos)
         for _ in range(min(n_params, MAX_PARAMETERS)):
-            idx, pos = _uleb128(data, pos)
+            idx, pos = uleb128(data, pos)
             names.append(_string_or_none(dex, idx))
         damaged = n_params > MAX_PARAMETERS
         damaged |= _run_program(dex, pos, line_start, code_bytes, events)
@@ -191,18 +193,18 @@ def _run_program(dex: DexFile, pos: int, line: int, code_bytes: int, events: lis
         if op == DBG_END_SEQUENCE:
             return False
         if op == DBG_ADVANCE_PC:
-            step, pos = _uleb128(data, pos)
+            step, pos = uleb128(data, pos)
             address += step
         elif op == DBG_ADVANCE_LINE:
             step, pos = sleb128(data, pos)
             line += step
         elif op in (DBG_START_LOCAL, DBG_START_LOCAL_EXTENDED):
-            reg, pos = _uleb128(data, pos)
-            name_idx, pos = _uleb128(data, pos)
-            type_idx, pos = _uleb128(data, pos)
+            reg, pos = uleb128(data, pos)
+            name_idx, pos = uleb128(data, pos)
+            type_idx, pos = uleb128(data, pos)
             sig_idx = 0
             if op == DBG_START_LOCAL_EXTENDED:
-                sig_idx, pos = _uleb128(data, pos)
+                sig_idx, pos = uleb128(data, pos)
             events.append(
                 DebugEvent(
                     offset=at,
@@ -214,7 +216,7 @@ def _run_program(dex: DexFile, pos: int, line: int, code_bytes: int, events: lis
                 )
             )
         elif op in (DBG_END_LOCAL, DBG_RESTART_LOCAL):
-            reg, pos = _uleb128(data, pos)
+            reg, pos = uleb128(data, pos)
             kind = "end_local" if op == DBG_END_LOCAL else "restart_local"
             events.append(DebugEvent(offset=at, kind=kind, register=reg))
         elif op == DBG_SET_PROLOGUE_END:
@@ -222,7 +224,7 @@ def _run_program(dex: DexFile, pos: int, line: int, code_bytes: int, events: lis
         elif op == DBG_SET_EPILOGUE_BEGIN:
             events.append(DebugEvent(offset=at, kind="epilogue_begin"))
         elif op == DBG_SET_FILE:
-            name_idx, pos = _uleb128(data, pos)
+            name_idx, pos = uleb128(data, pos)
             events.append(DebugEvent(offset=at, kind="source_file", name=_string_or_none(dex, name_idx)))
         else:  # a special opcode: advance both registers and emit a position
             adjusted = op - DBG_FIRST_SPECIAL

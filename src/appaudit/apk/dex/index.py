@@ -7,9 +7,8 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from appaudit import deadline
-from appaudit.apk.container import Entry, EntryError, ZipContainer
-from appaudit.apk.dex.code import Instruction
-from appaudit.apk.dex.opcodes import OPCODES
+from appaudit.apk.container import ZipContainer
+from appaudit.apk.dex.code import decode_method
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
     ACC_NATIVE,
@@ -20,7 +19,8 @@ from appaudit.apk.dex.structure import (
     method_annotations,
     supertypes,
 )
-from appaudit.apk.dex.types import CodeHit, Insn, MethodCode
+from appaudit.apk.dex.text import TextSearch
+from appaudit.apk.dex.types import CodeHit, MethodCode
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
 from appaudit.model import EvidenceKind
@@ -32,8 +32,6 @@ NEW_INSTANCE_OPS = frozenset((0x22,))
 CONST_CLASS_OPS = frozenset((0x1C,))
 #: What the reader raises on a damaged DEX; the others are a safety net for bugs, reported by type name.
 _UNEXPECTED = (IndexError, ValueError, OverflowError, KeyError, struct.error, RecursionError)
-#: Distinct matches kept per embedded file by :meth:`DexCodeIndex.text_matches`.
-MAX_TEXT_MATCHES = 200
 
 
 class DexCodeIndex:
@@ -41,13 +39,9 @@ class DexCodeIndex:
 
     def __init__(self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()) -> None:
         self.dex_files = tuple(dex_files)
-        self.texts = tuple(texts)
-        """(APK, prefix shown before its entry names) whose entries :meth:`text_matches` searches."""
+        self.text = TextSearch(texts)
         self.errors: list[tuple[str, str]] = []
         """(dex name, message) for each DEX that failed part-way through a query."""
-        self.text_errors: list[tuple[str, str]] = []
-        """(entry, message) for each embedded file :meth:`text_matches` could not read."""
-        self._last_text: tuple[tuple[int, int] | None, bytes] = (None, b"")
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
         self._methods: dict[str, tuple[str, ...]] = {}
@@ -116,50 +110,13 @@ class DexCodeIndex:
         return self._each(f"strings matching {pattern.pattern!r}", run)
 
     def text_matches(self, entries: re.Pattern[str], pattern: re.Pattern[bytes]) -> list[CodeHit]:
-        """Matches of ``pattern`` in the bytes of the zip entries whose names ``entries`` fully matches.
+        """Matches of ``pattern`` in the zip entries ``entries`` fully matches (see :mod:`.text`)."""
+        return self.text.matches(entries, pattern)
 
-        For code that is not DEX but whose text a scan can still read: a React
-        Native bundle, a Dart snapshot's strings. Each hit names the entry (as
-        ``dex``) and the byte offset; at most MAX_TEXT_MATCHES distinct values per entry.
-        """
-        hits: list[CodeHit] = []
-        try:
-            for apk, prefix in self.texts:
-                for entry in apk.entries:
-                    if entries.fullmatch(entry.name):
-                        hits.extend(self._text_hits(apk, entry, prefix + entry.name, pattern))
-        except deadline.ScanTimeout:
-            deadline.note("embedded text search")
-        return hits
-
-    def _text_hits(self, apk: ZipContainer, entry: Entry, shown: str, pattern: re.Pattern[bytes]) -> list[CodeHit]:
-        deadline.check()
-        key = (id(apk), entry.index)
-        if self._last_text[0] == key:  # the signals for one file (plugins, URLs) come one after the other
-            data = self._last_text[1]
-        else:
-            try:
-                data = apk.read(entry)
-            except EntryError as exc:  # over the limits or corrupt: reported, not fatal
-                if (shown, f"not searched: {exc.reason}") not in self.text_errors:
-                    self.text_errors.append((shown, f"not searched: {exc.reason}"))
-                return []
-            self._last_text = (key, data)
-        hits: list[CodeHit] = []
-        seen: set[bytes] = set()
-        for n, m in enumerate(pattern.finditer(data)):
-            if n % 256 == 0:
-                deadline.check()
-            if m.group() in seen:
-                continue
-            seen.add(m.group())
-            value = m.group().decode("utf-8", "replace")
-            hits.append(
-                CodeHit(kind=EvidenceKind.TEXT, dex=shown, class_name="", method="", offset=m.start(), value=value)
-            )
-            if len(seen) >= MAX_TEXT_MATCHES:
-                break
-        return hits
+    @property
+    def text_errors(self) -> list[tuple[str, str]]:
+        """(entry, message) for each embedded file :meth:`text_matches` could not read."""
+        return self.text.errors
 
     def defined_classes(self) -> frozenset[str]:
         if self._defined is not None:
@@ -256,7 +213,7 @@ class DexCodeIndex:
                     ins_size=entry.ins_size,
                     is_static=bool(entry.access_flags & ACC_STATIC),
                     param_types=params,
-                    insns=tuple(_resolve(dex, ins) for ins in dex.instructions(entry.span)),
+                    insns=decode_method(dex, entry.span),
                 )
         except deadline.ScanTimeout:
             deadline.note("code search")
@@ -347,35 +304,3 @@ class DexCodeIndex:
                 for atype, elements in anns:
                     out.append((atype, tuple(sorted((k, str(v)) for k, v in elements.items()))))
         return tuple(out)
-
-
-def _resolve(dex: DexFile, ins: Instruction) -> Insn:
-    kind = OPCODES[ins.opcode][2] if ins.opcode < 0x100 else ""
-    ref: str | None = None
-    ref_kind = ""
-    if ins.index is not None:
-        try:
-            if kind in ("METH", "METH_PROTO"):
-                ref, ref_kind = str(dex.method_ref(ins.index)), "method"
-            elif kind == "FIELD":
-                ref, ref_kind = str(dex.field_ref(ins.index)), "field"
-            elif kind == "STRING":
-                ref, ref_kind = dex.string(ins.index), "string"
-            elif kind == "TYPE":
-                ref, ref_kind = dex.type_desc(ins.index), "type"
-        except DexFormatError:
-            ref, ref_kind = None, ""
-    return Insn(
-        offset=ins.offset,
-        op=ins.name,
-        regs=ins.registers,
-        ref=ref,
-        ref_kind=ref_kind,
-        literal=ins.literal,
-        target=ins.target,
-    )
-
-
-def opcode_name(op: int) -> str:
-    """Mnemonic of an opcode byte."""
-    return OPCODES[op][0]

@@ -24,12 +24,13 @@ import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from appaudit.apk.dex.code import Instruction, decode_at, instruction_starts
+from appaudit.apk.dex.code import decode_method
 from appaudit.apk.dex.debuginfo import DebugEvent, DebugInfo, read_debug_info
 from appaudit.apk.dex.reader import CodeSpan, DexFile
 from appaudit.apk.dex.smali_text import Registers, escape_string, format_instruction, local_text, method_header
 from appaudit.apk.dex.structure import MethodEntry
 from appaudit.apk.dex.tries import read_tries
+from appaudit.apk.dex.types import Insn
 from appaudit.errors import DexFormatError
 
 #: Instructions decoded per method; a longer method is shown up to here (``Disassembly.truncated``).
@@ -179,47 +180,44 @@ def disassemble(dex: DexFile, entry: MethodEntry, notes: Mapping[int, str] | Non
     )
 
 
-def _decode(dex: DexFile, span: CodeSpan) -> tuple[list[Instruction], bool]:
-    out: list[Instruction] = []
+def _decode(dex: DexFile, span: CodeSpan) -> tuple[list[Insn], bool]:
+    """The method's instructions, at most MAX_METHOD_INSTRUCTIONS, and whether some were left out."""
     try:
-        for pos in instruction_starts(dex.data, span.start, span.end):
-            if len(out) >= MAX_METHOD_INSTRUCTIONS:
-                return out, True
-            out.append(decode_at(dex.data, pos, span.start, span.end))
+        insns = decode_method(dex, span)
     except (IndexError, struct.error):
-        return out, True
-    return out, False
+        return [], True
+    return list(insns[:MAX_METHOD_INSTRUCTIONS]), len(insns) > MAX_METHOD_INSTRUCTIONS
 
 
-def _held_strings(ins: Instruction, regs: Registers, known: Mapping[int, str]) -> str | None:
+def _held_strings(ins: Insn, regs: Registers, known: Mapping[int, str]) -> str | None:
     """``v1 = "..."`` for each argument register of an invoke known to hold a string constant."""
-    if not known or not ins.name.startswith("invoke"):
+    if not known or not ins.op.startswith("invoke"):
         return None
-    held = [f'{regs.name(x)} = "{escape_string(known[x])}"' for x in ins.registers if x in known]
+    held = [f'{regs.name(x)} = "{escape_string(known[x])}"' for x in ins.regs if x in known]
     return ", ".join(held) or None
 
 
-def _track(dex: DexFile, ins: Instruction, known: dict[int, str]) -> None:
+def _track(dex: DexFile, ins: Insn, known: dict[int, str]) -> None:
     """Update which registers hold a known string after ``ins``."""
-    if ins.opcode in (0x1A, 0x1B) and ins.index is not None and ins.registers:
+    if ins.opcode in (0x1A, 0x1B) and ins.index is not None and ins.regs:
         try:
-            known[ins.registers[0]] = dex.string(ins.index)
+            known[ins.regs[0]] = dex.string(ins.index)
         except DexFormatError:
-            known.pop(ins.registers[0], None)
+            known.pop(ins.regs[0], None)
         return
-    if ins.opcode in (0x07, 0x08, 0x09) and len(ins.registers) == 2:  # move-object*
-        src = known.get(ins.registers[1])
+    if ins.opcode in (0x07, 0x08, 0x09) and len(ins.regs) == 2:  # move-object*
+        src = known.get(ins.regs[1])
         if src is None:
-            known.pop(ins.registers[0], None)
+            known.pop(ins.regs[0], None)
         else:
-            known[ins.registers[0]] = src
+            known[ins.regs[0]] = src
         return
-    if ins.opcode >= 0x100 or ins.opcode in _READS_FIRST or not ins.registers:
+    if ins.opcode >= 0x100 or ins.opcode in _READS_FIRST or not ins.regs:
         return
-    name = ins.name
+    name = ins.op
     if name.startswith(("invoke", "filled-new-array")):
         return  # they write no register (the result goes through move-result)
-    first = ins.registers[0]
+    first = ins.regs[0]
     known.pop(first, None)
     known.pop(first + 1, None)  # a wide result takes two registers
 
@@ -247,7 +245,7 @@ def _add_debug(debug: DebugInfo, regs: Registers, add: _Add) -> None:
 
 
 def _assemble(
-    items: list[tuple[int, int, str, int, str, str, str | None]], insns: list[Instruction], debug: DebugInfo | None
+    items: list[tuple[int, int, str, int, str, str, str | None]], insns: list[Insn], debug: DebugInfo | None
 ) -> tuple[SmaliLine, ...]:
     """Give each sorted item its instruction group and source line."""
     group_of = {ins.offset: k for k, ins in enumerate(insns)}

@@ -9,11 +9,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 
-from appaudit.apk.dex.code import Instruction
 from appaudit.apk.dex.debuginfo import DebugEvent, read_debug_info
 from appaudit.apk.dex.opcodes import OPCODES
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.dex.structure import MethodEntry
+from appaudit.apk.dex.types import Insn
 from appaudit.descriptors import split_params
 from appaudit.errors import DexFormatError
 
@@ -129,7 +129,7 @@ def _ref(dex: DexFile, kind: str, index: int) -> str:
 
 def format_instruction(
     dex: DexFile,
-    ins: Instruction,
+    ins: Insn,
     regs: Registers,
     label: Callable[[str, int], str],
     switch_of: Mapping[int, int],
@@ -138,12 +138,12 @@ def format_instruction(
     """(smali text, comment) of one instruction; a payload's text spans several lines."""
     if ins.opcode in _PAYLOAD_OPS:
         return _payload(dex, ins, label, switch_of, data_base), None
-    if ins.name == "nop":  # also an opcode-0 unit with an unknown high byte, which the walker steps over as one
+    if ins.op == "nop":  # also an opcode-0 unit with an unknown high byte, which the walker steps over as one
         return "nop", None
     name, fmt, kind = OPCODES[ins.opcode]
     if name == "(unused)":
         return f"# unused opcode 0x{ins.opcode:02x}", None
-    r = ins.registers
+    r = ins.regs
     operands: list[str] = []
     comment = None
     if fmt in ("35c", "45cc"):
@@ -168,13 +168,13 @@ def format_instruction(
         if prefix is None:
             prefix = "goto_" if name.startswith("goto") else "cond_"
         operands.append(label(prefix, ins.target))
-    if len(ins.registers) == 0 and fmt not in ("10x", "10t", "20t", "30t", "35c", "3rc", "45cc", "4rcc"):
+    if len(ins.regs) == 0 and fmt not in ("10x", "10t", "20t", "30t", "35c", "3rc", "45cc", "4rcc"):
         comment = "truncated instruction"
     return (name + " " + ", ".join(operands)).rstrip(), comment
 
 
 def _payload(
-    dex: DexFile, ins: Instruction, label: Callable[[str, int], str], switch_of: Mapping[int, int], base: int
+    dex: DexFile, ins: Insn, label: Callable[[str, int], str], switch_of: Mapping[int, int], base: int
 ) -> str:
     data = dex.data
     pos = base + ins.offset
@@ -207,7 +207,7 @@ def _payload(
         body = [f"    {_wide(v) if width == 8 else _hex(v) + suffix}" for v in values]
         return "\n".join([f".array-data {width}", *body, *_more(size, shown), ".end array-data"])
     except struct.error:
-        return f"# damaged {ins.name}"
+        return f"# damaged {ins.op}"
 
 
 def _more(size: int, shown: int) -> list[str]:

@@ -9,13 +9,13 @@ import struct
 import weakref
 from dataclasses import dataclass
 
-from appaudit.apk.dex.reader import ClassDef, CodeSpan, DexFile, _uleb128, class_data_methods
+from appaudit.apk.dex.encoding import class_data_methods, uleb128
+from appaudit.apk.dex.reader import CodeSpan, DexFile
+from appaudit.apk.dex.tables import ClassDef
 from appaudit.errors import DexFormatError
 
 ACC_STATIC = 0x8
 ACC_NATIVE = 0x100
-ACC_ABSTRACT = 0x400
-ACC_INTERFACE = 0x200
 #: Nesting of encoded arrays and annotations inside an annotation value (javac never nests deeply).
 MAX_VALUE_DEPTH = 16
 
@@ -107,7 +107,7 @@ def _read_encoded_value(dex: DexFile, pos: int, depth: int = 0) -> tuple[object,
     pos += 1
     vtype, varg = head & 0x1F, head >> 5
     if vtype == 0x1C:  # array
-        n, pos = _uleb128(data, pos)
+        n, pos = uleb128(data, pos)
         if n > len(data) - pos:
             raise DexFormatError(f"{dex.name}: encoded array at {pos:#x} longer than the file")
         items = []
@@ -116,12 +116,12 @@ def _read_encoded_value(dex: DexFile, pos: int, depth: int = 0) -> tuple[object,
             items.append(item)
         return items, pos
     if vtype == 0x1D:  # nested annotation
-        _t, pos = _uleb128(data, pos)
-        n, pos = _uleb128(data, pos)
+        _t, pos = uleb128(data, pos)
+        n, pos = uleb128(data, pos)
         if n > len(data) - pos:
             raise DexFormatError(f"{dex.name}: encoded annotation at {pos:#x} longer than the file")
         for _ in range(n):
-            _name, pos = _uleb128(data, pos)
+            _name, pos = uleb128(data, pos)
             _v, pos = _read_encoded_value(dex, pos, depth + 1)
         return None, pos
     if vtype in (0x1E, 0x1F):  # null, boolean
@@ -167,14 +167,14 @@ def _method_annotations(dex: DexFile, ci: int) -> dict[int, list[tuple[str, dict
             for k in range(count):
                 (item_off,) = struct.unpack_from("<I", data, set_off + 4 + 4 * k)
                 p = item_off + 1  # skip visibility
-                tidx, p = _uleb128(data, p)
-                n, p = _uleb128(data, p)
+                tidx, p = uleb128(data, p)
+                n, p = uleb128(data, p)
                 work += 1 + n
                 if work > size:
                     raise DexFormatError(f"{dex.name}: annotations of class #{ci} read more items than the file holds")
                 elements: dict[str, object] = {}
                 for _ in range(n):
-                    name_idx, p = _uleb128(data, p)
+                    name_idx, p = uleb128(data, p)
                     value, p = _read_encoded_value(dex, p)
                     elements[dex.string(name_idx)] = value
                 anns.append((dex.type_desc(tidx), elements))

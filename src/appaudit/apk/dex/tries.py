@@ -11,7 +11,8 @@ import struct
 from dataclasses import dataclass
 
 from appaudit.apk.dex.debuginfo import sleb128
-from appaudit.apk.dex.reader import CodeSpan, DexFile, _uleb128
+from appaudit.apk.dex.encoding import uleb128
+from appaudit.apk.dex.reader import CodeSpan, DexFile
 from appaudit.errors import DexFormatError
 
 #: Handlers read per try block (a javac method has a few; the format allows 2^31).
@@ -70,10 +71,10 @@ def _handlers(dex: DexFile, pos: int) -> tuple[Handler, ...]:
         raise DexFormatError(f"{dex.name}: catch handler at {pos:#x} lists {abs(size)} types")
     out: list[Handler] = []
     for _ in range(abs(size)):
-        type_idx, pos = _uleb128(data, pos)
-        addr, pos = _uleb128(data, pos)
+        type_idx, pos = uleb128(data, pos)
+        addr, pos = uleb128(data, pos)
         out.append(Handler(type_desc=dex.type_desc(type_idx), offset=2 * addr))
     if size <= 0:
-        addr, pos = _uleb128(data, pos)
+        addr, pos = uleb128(data, pos)
         out.append(Handler(type_desc=None, offset=2 * addr))
     return tuple(out)

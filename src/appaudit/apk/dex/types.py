@@ -44,20 +44,32 @@ class CodeHit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Insn:
-    """One decoded instruction with its constant-pool reference resolved."""
+    """One decoded instruction: its operands as encoded and its constant-pool reference resolved
+    (made by ``apk.dex.code.decode_method``; the analysis reads ``op``, ``regs``, ``ref``, ``literal``,
+    ``target``, the smali view the encoded ones too)."""
 
     offset: int
     """Byte offset from the start of the method's bytecode."""
     op: str
-    """Mnemonic, e.g. ``invoke-virtual/range``."""
+    """Mnemonic, e.g. ``invoke-virtual/range``; payloads are ``*-payload``."""
+    opcode: int
+    """Opcode byte; payloads are 0x0100, 0x0200 or 0x0300 (their identifying unit)."""
+    length: int
+    """Length in 16-bit code units."""
     regs: tuple[int, ...] = ()
+    """Register operands in order (for /range forms: every register of the range)."""
     ref: str | None = None
     """Method ``Lc;->n(p)r``, field ``Lc;->n:T``, type descriptor or string value."""
     ref_kind: str = ""
     """``method``, ``field``, ``type``, ``string`` or empty."""
     literal: int | None = None
     target: int | None = None
-    """Branch target as a byte offset."""
+    """Branch or payload target as a byte offset."""
+    index: int | None = None
+    """The constant-pool index as encoded (string, type, field, method, proto, call site or method
+    handle), also where ``ref`` is not resolved."""
+    proto_index: int | None = None
+    """invoke-polymorphic's second index (a proto)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,74 @@
+"""The DEX format's variable-length encodings: ULEB128 numbers, Modified UTF-8 strings and
+the member lists of a class_data item.
+
+Reference: https://source.android.com/docs/core/runtime/dex-format
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from appaudit.errors import DexFormatError
+
+
+def uleb128(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, next position) of the ULEB128 at ``pos``; DexFormatError if it runs off the end."""
+    try:
+        result = data[pos]
+        pos += 1
+        if result < 0x80:
+            return result, pos
+        result &= 0x7F
+        shift = 7
+        while True:
+            b = data[pos]
+            pos += 1
+            result |= (b & 0x7F) << shift
+            if b < 0x80 or shift >= 28:
+                return result, pos
+            shift += 7
+    except IndexError:
+        raise DexFormatError(f"a LEB128 value at {pos:#x} runs past the end of the file") from None
+
+
+def class_data_methods(data: bytes, off: int, budget: list[int]) -> Iterator[tuple[int, int, int]]:
+    """(method_idx, access_flags, code_off) of each method of the class_data item at ``off``.
+
+    ``budget`` holds how many more members the file can plausibly hold (its
+    size, at most one byte each); a class listing more raises DexFormatError,
+    so absurd counts never turn into long loops.
+    """
+    if off >= len(data):
+        raise DexFormatError(f"class_data offset {off:#x} is outside the file")
+    n_sf, pos = uleb128(data, off)
+    n_if, pos = uleb128(data, pos)
+    n_dm, pos = uleb128(data, pos)
+    n_vm, pos = uleb128(data, pos)
+    total = n_sf + n_if + n_dm + n_vm
+    if total > budget[0]:
+        raise DexFormatError("class data lists more members than the file can hold")
+    budget[0] -= total
+    for _ in range(n_sf + n_if):
+        _d, pos = uleb128(data, pos)
+        _a, pos = uleb128(data, pos)
+    for count in (n_dm, n_vm):
+        midx = 0
+        for _ in range(count):
+            diff, pos = uleb128(data, pos)
+            access, pos = uleb128(data, pos)
+            code_off, pos = uleb128(data, pos)
+            midx += diff
+            yield midx, access, code_off
+
+
+def decode_mutf8(raw: bytes) -> str:
+    """Decode Modified UTF-8 (DEX strings): 0xC0 0x80 is NUL, surrogates come as pairs."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        fixed = raw.replace(b"\xc0\x80", b"\x00")
+        try:
+            text = fixed.decode("utf-8", errors="surrogatepass")
+        except UnicodeDecodeError:  # not MUTF-8 either: a damaged or hostile string
+            return fixed.decode("utf-8", errors="replace")
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")

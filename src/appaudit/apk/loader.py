@@ -1,0 +1,137 @@
+"""``load_apk``: one input (a plain APK or a split bundle) to :class:`ApkFacts`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+
+from appaudit.apk.anomalies import record_anomalies
+from appaudit.apk.app import AppInfo
+from appaudit.apk.bundle import open_bundle
+from appaudit.apk.collector import MANIFEST, Collector
+from appaudit.apk.container import EntryError, ZipContainer, ZipError
+from appaudit.apk.dex.index import DexCodeIndex
+from appaudit.apk.limits import DEFAULT_LIMITS, Limits
+from appaudit.apk.manifest import resolve_label
+from appaudit.apk.payloads import Searched, nested_payloads, recovered_payloads
+from appaudit.apk.signing import signer_sha256
+from appaudit.errors import InputError
+from appaudit.report.model import CoverageReason, ScanErrorEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApkFacts:
+    """Everything the rules engine may look at for one APK."""
+
+    app: AppInfo
+    code: DexCodeIndex
+    coverage_reasons: tuple[CoverageReason, ...]
+    errors: tuple[ScanErrorEntry, ...]
+
+
+def _read_input(path: str, limits: Limits) -> bytes:
+    if not os.path.exists(path):
+        raise InputError(path, "no such file")
+    if os.path.isdir(path):
+        raise InputError(path, "is a directory, not an APK file")
+    try:
+        with open(path, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > limits.max_input_size:
+                    raise InputError(
+                        path, f"is {info.st_size} bytes, over the {limits.max_input_size}-byte limit (max_input_size)"
+                    )
+                raw = fh.read()
+            else:  # a pipe or device: read in chunks, never past the limit
+                buf = bytearray()
+                while len(buf) <= limits.max_input_size and (chunk := fh.read(1 << 20)):
+                    buf += chunk
+                raw = bytes(buf)
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if len(raw) > limits.max_input_size:  # a pipe or device, or a file that grew since it was measured
+        raise InputError(path, f"is larger than the {limits.max_input_size}-byte limit (max_input_size)")
+    return raw
+
+
+def _app_code(found: Collector, apk: ZipContainer, prefix: str) -> None:
+    """The classes*.dex of one APK (or of a split), and its entries for coverage signals."""
+    record_anomalies(found, apk, prefix)
+    found.entry_names.update(apk.names())
+    found.classes_dex(apk, prefix)
+    found.texts.append((apk, prefix))
+
+
+def _label(label: str | None, base: ZipContainer) -> str | None:
+    """The manifest's label, a ``@ID`` reference resolved through the base APK's resources.arsc."""
+    arsc = None
+    if (label or "").startswith("@") and "resources.arsc" in base:
+        try:
+            arsc = base.read("resources.arsc")
+        except (EntryError, ZipError):  # an unreadable resource table costs the label only
+            arsc = None
+    return resolve_label(label, arsc)
+
+
+def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
+    """Open the APK or bundle at ``path``; raise InputError when it is neither."""
+    raw = _read_input(path, limits)
+    found = Collector(path, limits)
+    try:
+        outer = found.container(raw)
+    except ZipError as exc:
+        if not raw.startswith(b"PK"):
+            raise InputError(path, "not a zip archive (an APK is a zip file)") from None
+        raise InputError(path, f"not a readable zip archive ({exc})") from None
+
+    if MANIFEST in outer:
+        manifest = found.app_manifest(found.manifest(outer, ""), "")
+        base_raw, base_zip, fmt = raw, outer, "apk"
+        _app_code(found, outer, "")
+        apks: list[Searched] = [(outer, "", 0)]
+        splits: tuple[str, ...] = ()
+    else:
+        if not any(n.lower().endswith(".apk") for n in outer.names()):
+            raise InputError(path, "zip has no AndroidManifest.xml: not an APK")
+        bundle = open_bundle(found, outer)
+        record_anomalies(found, outer, "")
+        base = bundle.base
+        manifest = found.app_manifest(base.manifest, base.name + "!")
+        base_raw, base_zip, fmt = base.raw, base.zip, bundle.format
+        apks = []
+        for apk in (base, *bundle.splits):
+            _app_code(found, apk.zip, apk.name + "!")
+            apks.append((apk.zip, apk.name + "!", 1))
+        found.entry_names.update(outer.names())
+        splits = tuple(a.name for a in (base, *bundle.splits))
+    nested_payloads(found, apks)
+    recovered_payloads(found, apks)
+    if not found.dex_files:
+        found.reasons.append(CoverageReason(code="no_dex", detail="the APK contains no readable classes*.dex"))
+
+    signers, problems = signer_sha256(base_raw, base_zip.names(), base_zip.read)
+    for problem in problems:
+        found.error("signature", problem)
+    app = AppInfo(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        sha1=hashlib.sha1(raw).hexdigest(),  # noqa: S324 - identity, not security
+        md5=hashlib.md5(raw).hexdigest(),  # noqa: S324 - identity, not security
+        size=len(raw),
+        manifest=manifest,
+        label=_label(manifest.label, base_zip),
+        signer_sha256=signers,
+        dex_files=tuple(d.name for d in found.dex_files),
+        zip_entries=tuple(sorted(found.entry_names)),
+        input_format=fmt,
+        splits=splits,
+        recovered=tuple(found.recovered),
+    )
+    return ApkFacts(
+        app=app,
+        code=DexCodeIndex(found.dex_files, texts=found.texts),
+        coverage_reasons=tuple(found.reasons),
+        errors=tuple(found.errors),
+    )
