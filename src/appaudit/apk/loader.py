@@ -8,7 +8,7 @@ import stat
 from dataclasses import dataclass
 
 from appaudit.apk.anomalies import record_anomalies
-from appaudit.apk.app import AppInfo
+from appaudit.apk.app import AppInfo, InputFormat
 from appaudit.apk.bundle import open_bundle
 from appaudit.apk.collector import MANIFEST, Collector
 from appaudit.apk.container import EntryError, ZipContainer, ZipError
@@ -89,7 +89,8 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
 
     if MANIFEST in outer:
         manifest = found.app_manifest(found.manifest(outer, ""), "")
-        base_raw, base_zip, fmt = raw, outer, "apk"
+        fmt: InputFormat = "apk"
+        base_raw, base_zip = raw, outer
         _app_code(found, outer, "")
         apks: list[Searched] = [(outer, "", 0)]
         splits: tuple[str, ...] = ()
