@@ -75,9 +75,12 @@ class Judged:
     """The answers: coverage, per data class, for the app, per policy."""
 
     coverage: Coverage
+    """``complete``, ``partial`` or ``blind``, with the reasons the stages reported."""
     data_classes: DataClassMap
+    """One answer per data class, in ``DATA_CLASSES`` order."""
     verdict: Verdict
     policies: tuple[PolicyResult, ...]
+    """One result per selected policy pack."""
 
 
 def load(path: str, limits: Limits, diagnostics: Diagnostics) -> Loaded:
