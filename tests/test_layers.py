@@ -26,10 +26,13 @@ FORBIDDEN = {
     # baselines and diffs work on model objects and JSON documents; the CLI does the scanning
     "history": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli"},
     "batch": {"cli"},
+    # declarations read files and compare them with the report's results: no APK, analysis, formats or CLI
+    "declarations": {"apk", "engine", "analysis", "report", "api", "cli", "history"},
     # the CI gate and the configuration file are pure: report objects and plain data in, decisions out
     "gate": {"apk", "engine", "ruleset", "analysis", "api", "cli", "history"},
     "config": {"apk", "engine", "ruleset", "analysis", "report", "api", "cli", "history", "model"},
 }
+FORBIDDEN["report"].add("declarations")  # the formats may use only its types (declarations.model)
 # Only the CLI drives batches: no lower layer may import appaudit.batch.
 for _banned in FORBIDDEN.values():
     if _banned is not FORBIDDEN["batch"]:
@@ -39,7 +42,13 @@ for _banned in FORBIDDEN.values():
 #: The modules holding the types a layer makes: layers above may import them although the rest of
 #: that layer is forbidden to them (``model`` and ``errors`` import none of them).
 TYPE_MODULES = frozenset(
-    {"appaudit.apk.app", "appaudit.apk.dex.types", "appaudit.analysis.facts", "appaudit.report.model"}
+    {
+        "appaudit.apk.app",
+        "appaudit.apk.dex.types",
+        "appaudit.analysis.facts",
+        "appaudit.report.model",
+        "appaudit.declarations.model",
+    }
 )
 #: The packages that import nothing of another layer, type modules included.
 NO_TYPE_MODULES = {"model", "errors"}
@@ -158,6 +167,11 @@ CLOSED_SET_FIELDS = [
     ("appaudit.policy.packs", "Trigger", "strength"),
     ("appaudit.policy.packs", "Provision", "kind"),
     ("appaudit.policy.packs", "Provision", "confidence"),
+    ("appaudit.declarations.model", "DataSafety", "format"),
+    ("appaudit.declarations.model", "PrivacyPolicy", "format"),
+    ("appaudit.declarations.model", "PolicyMention", "stance"),
+    ("appaudit.declarations.model", "ClassComparison", "declared"),
+    ("appaudit.declarations.model", "ClassComparison", "policy"),
 ]
 
 
@@ -168,10 +182,11 @@ def test_closed_set_field_is_an_enum_or_literal(module: str, cls: str, name: str
     import typing
 
     from appaudit.apk.app import AppInfo
+    from appaudit.declarations.model import DeclarationReport
 
     owner = getattr(importlib.import_module(module), cls)
-    # AppInfo is imported by report.model for type checking only (see there)
-    hint = typing.get_type_hints(owner, localns={"AppInfo": AppInfo})[name]
+    # AppInfo and DeclarationReport are imported by report.model for type checking only (see there)
+    hint = typing.get_type_hints(owner, localns={"AppInfo": AppInfo, "DeclarationReport": DeclarationReport})[name]
     is_enum = isinstance(hint, type) and issubclass(hint, enum.Enum)
     assert is_enum or typing.get_origin(hint) is typing.Literal, f"{cls}.{name}: {hint!r}"
 

@@ -97,3 +97,15 @@ def test_each_stage_reports_what_it_could_not_do(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(stages, "harvest_facts", lambda *_args: HarvestFacts(search_truncated=True))
     assert [r.code for r in scan(fixture_apk("contacts_const")).coverage.reasons] == ["search_budget"]
+
+
+def test_baseline_marks_contradiction_findings_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)  # declaration paths appear in the evidence as given
+    data_safety = "tests/declarations/console_hides_contacts.csv"
+    accepted = Baseline(suppressions=(Suppression(rule_id="AA-DEC-001", reason="form fixed in the next release"),))
+    report = scan(fixture_apk("contacts_const"), ScanOptions(data_safety=data_safety, baseline=accepted))
+    assert [(f.rule_id, f.suppression) for f in report.findings if f.suppressed] == [
+        ("AA-DEC-001", "form fixed in the next release")
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from appaudit.declarations import CONTRADICTIONS
 from appaudit.engine.matchers import MATCHERS
 from appaudit.errors import RuleError
 from appaudit.ruleset import load_ruleset
@@ -77,7 +78,10 @@ def test_rule_positive_and_negative(rule_id: str) -> None:
 
 def test_schema_match_kinds_equal_registry() -> None:
     schema = json.loads((ROOT / "schemas" / "rule.schema.json").read_text())
-    assert set(schema["$defs"]["match"]["properties"]) == set(MATCHERS)
+    # ``declaration`` rules are evaluated by appaudit.declarations after the data-class results, not the engine
+    assert set(schema["$defs"]["match"]["properties"]) == set(MATCHERS) | {"declaration"}
+    kinds = schema["$defs"]["match"]["properties"]["declaration"]["properties"]["contradiction"]["enum"]
+    assert set(kinds) == set(CONTRADICTIONS)
 
 
 def test_ruleset_hash_is_stable_and_content_based(tmp_path: Path) -> None:

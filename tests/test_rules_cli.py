@@ -15,26 +15,26 @@ DOCS = ROOT / "docs" / "rules"
 
 
 def test_docs_rules_is_up_to_date() -> None:
-    stale = stale_docs(load_ruleset().rules, DOCS)
+    stale = stale_docs(load_ruleset().every_rule, DOCS)
     assert stale == [], f"docs/rules is stale ({', '.join(stale)}): run `appaudit rules docs docs/rules`"
 
 
 def test_every_rule_has_a_page_with_every_section() -> None:
-    for rule in load_ruleset().rules:
+    for rule in load_ruleset().every_rule:
         page = (DOCS / f"{rule.id}.md").read_text()
         assert page.startswith(f"# {rule.id}: {rule.title}\n{GENERATED_NOTE}\n")
         for heading in ("## What it finds", "## Why it matters", "## Example", "## What a compliant app does"):
             assert f"\n{heading}\n" in page
         assert all(f"- [{ref.title}]({ref.url})" in page for ref in rule.references)
     index = (DOCS / "README.md").read_text()
-    assert index.count("\n| [AA-") == len(load_ruleset().rules)
+    assert index.count("\n| [AA-") == len(load_ruleset().every_rule)
 
 
 def test_rules_docs_check_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run_cli(["rules", "docs", str(DOCS), "--check"], capsys).code == 0
     out = tmp_path / "docs"
     res = run_cli(["rules", "docs", str(out)], capsys)
-    n = len(load_ruleset().rules)
+    n = len(load_ruleset().every_rule)
     assert (res.code, res.out) == (0, f"{out}: {n} rules, {n + 1} files updated\n")
     assert run_cli(["rules", "docs", str(out), "--check"], capsys).code == 0
     (out / "AA-CON-001.md").write_text((out / "AA-CON-001.md").read_text() + "edited\n")
@@ -56,7 +56,7 @@ def test_rules_docs_check_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path
 def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
     res = run_cli(["rules", "list"], capsys)
     lines = res.out.splitlines()
-    assert res.code == 0 and len(lines) == len(load_ruleset().rules)
+    assert res.code == 0 and len(lines) == len(load_ruleset().every_rule)
     assert "AA-CON-002  high      contacts           Code reads a contacts provider URI constant" in lines
 
 
@@ -81,7 +81,7 @@ def test_rules_show_extra_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path
 
 def test_validate_bundled_pack(capsys: pytest.CaptureFixture[str]) -> None:
     res = run_cli(["rules", "validate", str(ROOT / "rules")], capsys)
-    assert (res.code, res.out) == (0, f"{ROOT / 'rules'}: {len(load_ruleset().rules)} rules valid\n")
+    assert (res.code, res.out) == (0, f"{ROOT / 'rules'}: {len(load_ruleset().every_rule)} rules valid\n")
 
 
 def test_validate_own_rules(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -43,6 +43,13 @@ class ScanOptions:
     baseline: Suppressions | None = None
     """Findings accepted earlier (``history.baseline.load_baseline``): each finding it covers is reported
     suppressed. Not recorded in the report's options."""
+    data_safety: str | None = None
+    """A Data safety declaration (Play Console CSV or declaration form) to hold against the code."""
+    privacy_policy: str | None = None
+    """A privacy policy (text, HTML or PDF) to hold against the code."""
+    declarations_dir: str | None = None
+    """A folder of declarations named by package (``declarations.find_declarations``), looked up once the
+    APK's package is known; used for what ``data_safety``/``privacy_policy`` do not give."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -52,6 +59,10 @@ class ScanOptions:
             "chain_depth": self.chain_depth,
             "policies": list(self.policies) if self.policies is not None else None,
             "timeout": self.timeout,
+            # only when given, so a report without a declaration is unchanged
+            **({"data_safety": self.data_safety} if self.data_safety else {}),
+            **({"privacy_policy": self.privacy_policy} if self.privacy_policy else {}),
+            **({"declarations_dir": self.declarations_dir} if self.declarations_dir else {}),
         }
 
 
@@ -68,19 +79,22 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     if ruleset is None:
         ruleset = load_ruleset(options.rules_dirs, bundled=options.bundled_rules)
     diagnostics = Diagnostics()
+    declared = stages.declared(ruleset, options.data_safety, options.privacy_policy)
     with deadline.time_cap(options.timeout) as cap:
         loaded = stages.load(path, options.limits, diagnostics)
+        if declared is None and options.declarations_dir:
+            declared = stages.declared_for(ruleset, options.declarations_dir, loaded.app.package)
         owners = stages.attribute(loaded, ruleset)
         analysed = stages.analyse(loaded, ruleset, owners, options.chain_depth, diagnostics)
         matched = stages.match(loaded, ruleset, analysed, owners, options.baseline, diagnostics)
         stages.inspect(loaded, ruleset, diagnostics)
     stages.timed_out(cap, diagnostics)
     found = diagnostics.result()
-    judged = stages.judge(loaded, ruleset, analysed, matched, found, options.policies)
+    judged = stages.judge(loaded, ruleset, analysed, matched, found, options.policies, declared, options.baseline)
     run = None
     if not options.deterministic:
         run = RunInfo(
             started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             duration_s=round(time.perf_counter() - t0, 3),
         )
-    return stages.report(path, ruleset, loaded, matched, judged, found, options=options.describe(), run=run)
+    return stages.report(path, ruleset, loaded, judged, found, options=options.describe(), run=run)

@@ -246,6 +246,21 @@ def scan(
             help="Change an input limit, e.g. max_entry_size=512M (repeatable; see README, Limits).",
         ),
     ] = None,
+    data_safety: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-safety",
+            metavar="FILE",
+            help="Hold the code against this Data safety declaration: a Play Console CSV export or a "
+            "declaration form (YAML/JSON); see docs/declarations.md.",
+        ),
+    ] = None,
+    privacy_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--privacy-policy", metavar="FILE", help="Hold the code against this privacy policy (text, HTML or PDF)."
+        ),
+    ] = None,
     allow_inconclusive: AllowInconclusiveOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -280,10 +295,16 @@ def scan(
         chain_depth=chain_depth,
         policies=tuple(policy) if policy else settings.policies,
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
+        data_safety=str(data_safety) if data_safety else None,
+        privacy_policy=str(privacy_policy) if privacy_policy else None,
         baseline=accepted,
     )
     _check_input(path)
     report = run_scan(path, options)
+    if report.declarations is not None:  # said, never fatal: an unknown row, a policy without text
+        ds = report.declarations.data_safety
+        for note in (ds.warnings if ds else ()) + report.declarations.incomplete:
+            sys.stderr.write(f"appaudit: warning: {note}\n")
     if accepted is not None and accepted.foreign_to(report.app.package):
         _warn(
             f"baseline {baseline} is for package {', '.join(sorted(accepted.packages))}, "
@@ -415,7 +436,7 @@ def rules_list(rules: RulesOption = None) -> None:
     """One line per rule: id, severity, data class, title."""
     from appaudit.ruleset import load_ruleset
 
-    for r in load_ruleset(tuple(rules or ())).rules:
+    for r in load_ruleset(tuple(rules or ())).every_rule:
         sys.stdout.write(f"{r.id}  {r.severity.label:<8}  {r.data_class:<17}  {r.title}\n")
     raise typer.Exit(EXIT_OK)
 
@@ -456,7 +477,7 @@ def rules_validate(
     from appaudit.ruleset.loader import validate_directory
 
     checked = validate_directory(directory)
-    sys.stdout.write(f"{directory}: {len(checked.rules)} rules valid\n")
+    sys.stdout.write(f"{directory}: {len(checked.every_rule)} rules valid\n")
     raise typer.Exit(EXIT_OK)
 
 
@@ -476,14 +497,14 @@ def rules_docs(
 
     ruleset = load_ruleset(tuple(rules or ()))
     if check:
-        stale = stale_docs(ruleset.rules, directory)
+        stale = stale_docs(ruleset.every_rule, directory)
         for name in stale:
             sys.stderr.write(f"appaudit: stale: {directory / name}\n")
         if stale:
             sys.stderr.write("appaudit: run `appaudit rules docs docs/rules` to update\n")
         raise typer.Exit(EXIT_FINDINGS if stale else EXIT_OK)
-    changed = write_docs(ruleset.rules, directory)
-    sys.stdout.write(f"{directory}: {len(ruleset.rules)} rules, {len(changed)} files updated\n")
+    changed = write_docs(ruleset.every_rule, directory)
+    sys.stdout.write(f"{directory}: {len(ruleset.every_rule)} rules, {len(changed)} files updated\n")
     raise typer.Exit(EXIT_OK)
 
 
@@ -631,6 +652,15 @@ def batch(
     ] = None,
     rules: RulesOption = None,
     rescan: Annotated[bool, typer.Option("--rescan", help="Scan again APKs the store already has.")] = False,
+    declarations: Annotated[
+        Path | None,
+        typer.Option(
+            "--declarations",
+            metavar="DIR",
+            help="Hold each app against its declarations in DIR: PACKAGE.csv/.yaml/.json (Data safety) and "
+            "PACKAGE.policy.txt/.html/.pdf (privacy policy); see docs/declarations.md.",
+        ),
+    ] = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Scan again APKs whose stored result is an error.")
     ] = False,
@@ -661,6 +691,7 @@ def batch(
         retry_failed=retry_failed,
         executor=executor.value,
         scheduler=scheduler,
+        declarations_dir=declarations,
     )
     t0 = time.perf_counter()
     try:

@@ -103,6 +103,10 @@ class EvidenceKind(StrEnum):
     CONST_CLASS = "const-class"
     TEXT = "text"
     """A match in a non-DEX code file (see ``CodeIndex.text_matches``)."""
+    DECLARATION = "declaration"
+    """A row of the app's Data safety declaration (``appaudit.declarations``)."""
+    POLICY_TEXT = "policy_text"
+    """A sentence of the app's privacy policy, or a note that it names nothing of a class."""
 
 
 class Channel(StrEnum):

@@ -35,6 +35,8 @@ class ScanTask:
 
     apk_sha256: str
     path: str
+    declarations_dir: str | None = None
+    """Where to look for the app's declarations by package (``batch --declarations``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from appaudit.batch.executors import DaskExecutor, Executor, LocalExecutor
@@ -22,6 +22,7 @@ from appaudit.batch.isolation import WorkerLimits
 from appaudit.batch.records import ScanRecord, ScanTask
 from appaudit.batch.store import ResultStore
 from appaudit.batch.summary import BatchSummary, Outcome, summarize
+from appaudit.declarations import declarations_key
 from appaudit.errors import ConfigError, InputError
 from appaudit.ruleset import load_ruleset
 
@@ -55,6 +56,8 @@ class BatchOptions:
     scheduler: str | None = None
     """The Dask scheduler's address (``tcp://host:8786``), for the dask executor."""
     max_tasks_per_worker: int = 200
+    declarations_dir: str | Path | None = None
+    """Each app's declarations, found by package (see ``declarations.find_declarations``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +155,10 @@ def run_batch(
     if options.timeout_s <= 0:
         raise ConfigError("--timeout must be more than 0 seconds")
     ruleset = load_ruleset(options.rules_dirs)
+    declarations = str(options.declarations_dir) if options.declarations_dir is not None else None
+    if declarations is not None:
+        # results depend on the declarations too: key the store by both, so an edited declaration rescans
+        ruleset = replace(ruleset, sha256=declarations_key(ruleset, declarations))
     executor = make_executor(options)
     limits = WorkerLimits(
         timeout_s=options.timeout_s,
@@ -187,7 +194,7 @@ def run_batch(
             if path in shas:
                 first.setdefault(shas[path], path)
         tasks = [
-            ScanTask(apk_sha256=sha, path=path)
+            ScanTask(apk_sha256=sha, path=path, declarations_dir=declarations)
             for sha, path in first.items()
             if options.rescan or sha not in stored or (options.retry_failed and stored[sha] != "ok")
         ]

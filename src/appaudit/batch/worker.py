@@ -83,13 +83,13 @@ def _release_caches() -> None:
 
 def scan_task(task: ScanTask, ruleset: Ruleset, max_memory_mb: int) -> tuple[ScanRecord, bool]:
     """Scan one APK into a record; the flag says the process should exit (it ran out of memory)."""
-    from appaudit.api import scan
+    from appaudit.api import ScanOptions, scan
     from appaudit.errors import InputError
 
     t0 = time.perf_counter()
     try:
         _test_hook(task.path)
-        report = scan(task.path, ruleset=ruleset)
+        report = scan(task.path, ScanOptions(declarations_dir=task.declarations_dir), ruleset=ruleset)
         return record_from_report(report, task, time.perf_counter() - t0), False
     except MemoryError:
         cap = f" (--max-memory {max_memory_mb} MB)" if max_memory_mb else ""

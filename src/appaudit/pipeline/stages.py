@@ -9,8 +9,9 @@ scan's :class:`Diagnostics` itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 from appaudit import __version__, deadline
 from appaudit.analysis.attribution import Attributor
@@ -37,6 +38,9 @@ from appaudit.policy import evaluate_policies, select_packs
 from appaudit.report.model import Coverage, DataClassMap, Finding, PolicyResult, Report, RuleInfo, RunInfo
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
+
+if TYPE_CHECKING:  # appaudit.declarations is imported only by a scan given a declaration
+    from appaudit.declarations import DeclarationReport, Declared
 
 TOOL_NAME = "appaudit"
 
@@ -74,6 +78,8 @@ class Matched:
 class Judged:
     """The answers: coverage, per data class, for the app, per policy."""
 
+    findings: tuple[Finding, ...]
+    """The rules' findings and the declarations' contradiction findings, sorted."""
     coverage: Coverage
     """``complete``, ``partial`` or ``blind``, with the reasons the stages reported."""
     data_classes: DataClassMap
@@ -81,6 +87,25 @@ class Judged:
     verdict: Verdict
     policies: tuple[PolicyResult, ...]
     """One result per selected policy pack."""
+    declarations: DeclarationReport | None = None
+    """How the declarations given compare with the code (None: none was given)."""
+
+
+def declared(ruleset: Ruleset, data_safety: str | None, privacy_policy: str | None) -> Declared | None:
+    """The declarations given, read before the APK so that a bad file fails at once (None: none given)."""
+    if not (data_safety or privacy_policy):
+        return None
+    from appaudit.declarations import read_declarations
+
+    return read_declarations(ruleset, data_safety, privacy_policy)
+
+
+def declared_for(ruleset: Ruleset, directory: str, package: str | None) -> Declared | None:
+    """The declarations a folder holds for ``package`` (``declarations.find_declarations``; None: none)."""
+    from appaudit.declarations import find_declarations
+
+    data_safety, policy = find_declarations(directory, package)
+    return declared(ruleset, data_safety, policy)
 
 
 def load(path: str, limits: Limits, diagnostics: Diagnostics) -> Loaded:
@@ -164,38 +189,57 @@ def judge(
     matched: Matched,
     diagnostics: DiagnosticsResult,
     policies: Sequence[str] | None,
+    declared: Declared | None = None,
+    baseline: Suppressions | None = None,
 ) -> Judged:
-    """Coverage, the per-data-class answers, the verdict and the ``policies`` packs (None: all; empty: none)."""
+    """Coverage, the per-data-class answers, the verdict, the ``declared`` declarations held against them and
+    the ``policies`` packs (None: all; empty: none)."""
     coverage = coverage_from(diagnostics.reasons, len(loaded.app.dex_files))
     classes = data_class_results(matched.findings, analysed.harvest)
+    findings, declarations = matched.findings, None
+    if declared is not None:
+        from appaudit.declarations import compare_declarations
+
+        contradictions, declarations = compare_declarations(ruleset, declared, classes, findings)
+        if baseline is not None:
+            # declarations/ makes its findings without a baseline: mark the accepted ones here
+            package = loaded.app.package
+            contradictions = tuple(
+                replace(f, suppression=baseline.suppression(f.rule_id, f.sites(), package)) for f in contradictions
+            )
+        findings = tuple(sorted(findings + contradictions, key=lambda f: f.sort_key()))
     packs = select_packs(ruleset.policy_packs, tuple(policies or ())) if policies != () else ()
     return Judged(
+        findings=findings,
         coverage=coverage,
         data_classes=DataClassMap(classes),
         verdict=overall_verdict(classes, coverage, granted=granted_protected_classes(loaded.app, ruleset)),
-        policies=evaluate_policies(packs, classes),
+        policies=evaluate_policies(packs, classes, findings),
+        declarations=declarations,
     )
 
 
 @cache
 def _bundled_rules() -> dict[str, Rule]:
-    return {r.id: r for r in load_ruleset().rules}
+    bundled = load_ruleset()
+    return {r.id: r for r in bundled.rules + bundled.declaration_rules}
 
 
-def rule_infos(ruleset: Ruleset) -> tuple[RuleInfo, ...]:
-    """Every rule of ``ruleset`` as a report carries it; the bundled pack's rules are marked documented."""
+def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInfo, ...]:
+    """Every rule of ``ruleset`` as a report carries it (with the declaration rules when a declaration
+    was compared); the bundled pack's rules are marked documented."""
     try:
         bundled = _bundled_rules()
     except RuleError:  # a broken bundled pack only costs the documentation links
         bundled = {}
-    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in ruleset.rules)
+    rules = ruleset.every_rule if declarations else ruleset.rules
+    return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in rules)
 
 
 def report(
     path: str,
     ruleset: Ruleset,
     loaded: Loaded,
-    matched: Matched,
     judged: Judged,
     diagnostics: DiagnosticsResult,
     *,
@@ -210,12 +254,13 @@ def report(
         app=loaded.app,
         data_classes=judged.data_classes,
         verdict=judged.verdict,
-        findings=matched.findings,
+        findings=judged.findings,
         coverage=judged.coverage,
         errors=diagnostics.errors,
         policies=judged.policies,
+        declarations=judged.declarations,
         run=run,
         options=options,
         input_path=path,
-        rules=rule_infos(ruleset),
+        rules=rule_infos(ruleset, declarations=judged.declarations is not None),
     )

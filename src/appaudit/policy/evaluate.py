@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from appaudit.policy.packs import PolicyPack, Trigger
-from appaudit.report.model import DataClassResult, PolicyResult, PolicyViolation
+from appaudit.report.model import DataClassResult, Finding, PolicyResult, PolicyViolation
 
 _LEAVES = ("network", "sms")
 
 
-def _met(trigger: Trigger, result: DataClassResult) -> str | None:
+def _met(trigger: Trigger, result: DataClassResult, findings: Sequence[Finding] = ()) -> str | None:
     """Why ``trigger`` holds for this data class, or None."""
+    if trigger.strength == "declaration":
+        hits = sorted(
+            {f.rule_id for f in findings if f.data_class == trigger.data_class and f.rule_id in trigger.rules}
+        )
+        return f"declaration contradicted ({', '.join(hits)})" if hits else None
     if trigger.strength == "declared":
         perms = [p for p in result.permissions if not trigger.permissions or p in trigger.permissions]
         return f"declares {', '.join(perms)}" if result.declared and perms else None
@@ -29,14 +34,21 @@ def _met(trigger: Trigger, result: DataClassResult) -> str | None:
     return None
 
 
-def evaluate_policies(packs: Sequence[PolicyPack], results: Mapping[str, DataClassResult]) -> tuple[PolicyResult, ...]:
-    """One PolicyResult per pack, listing each provision whose triggers hold."""
+def evaluate_policies(
+    packs: Sequence[PolicyPack], results: Mapping[str, DataClassResult], findings: Sequence[Finding] = ()
+) -> tuple[PolicyResult, ...]:
+    """One PolicyResult per pack, listing each provision whose triggers hold (``declaration`` triggers:
+    when one of their contradiction rules has a finding for the class)."""
     out = []
     for pack in packs:
         violations = []
         for prov in pack.provisions:
             reasons = sorted(
-                {f"{t.data_class}: {why}" for t in prov.triggers if (why := _met(t, results[t.data_class])) is not None}
+                {
+                    f"{t.data_class}: {why}"
+                    for t in prov.triggers
+                    if (why := _met(t, results[t.data_class], findings)) is not None
+                }
             )
             if reasons:
                 violations.append(

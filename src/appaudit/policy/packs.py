@@ -18,9 +18,11 @@ class Trigger:
     """What makes a provision apply: a data class at a strength, optionally via named permissions."""
 
     data_class: str
-    strength: Literal["declared", "read", "bulk", "exfiltrated", "at_startup"]
-    """declared, read, bulk, exfiltrated or at_startup (the policy schema's enum)."""
+    strength: Literal["declared", "read", "bulk", "exfiltrated", "at_startup", "declaration"]
+    """declared, read, bulk, exfiltrated, at_startup, or declaration (a contradiction finding, see ``rules``)."""
     permissions: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    """For strength ``declaration``: the contradiction rules (AA-DEC-*) whose finding for the class triggers it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +72,10 @@ def _pack(doc: dict[str, Any]) -> PolicyPack:
                 kind=ProvisionKind(p["kind"]),
                 triggers=tuple(
                     Trigger(
-                        data_class=t["data_class"], strength=t["strength"], permissions=tuple(t.get("permissions", ()))
+                        data_class=t["data_class"],
+                        strength=t["strength"],
+                        permissions=tuple(t.get("permissions", ())),
+                        rules=tuple(t.get("rules", ())),
                     )
                     for t in p["triggers"]
                 ),

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     # every report-only command, and import this module back (apk reports coverage reasons).
     from appaudit.apk.app import AppInfo
 
+    # declarations' package imports this module (its findings are Findings)
+    from appaudit.declarations.model import DeclarationReport
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
@@ -246,6 +249,8 @@ class Report:
     """The path as given (display only; not part of the JSON identity)."""
     rules: tuple[RuleInfo, ...] = field(default=(), compare=False)
     """Every rule of the ruleset used, sorted by id (for SARIF; not in the JSON)."""
+    declarations: DeclarationReport | None = None
+    """The declarations given and how they compare with the code (None: none was given)."""
 
     def max_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)

@@ -20,6 +20,7 @@ from appaudit.errors import RuleError
 from appaudit.model import Confidence, Effect, Severity
 from appaudit.policy.packs import PolicyPack, read_pack
 from appaudit.resources import rules_dir, schema_path
+from appaudit.ruleset.declarations import PhraseList, declaration_files, load_declarations
 from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
 
@@ -71,9 +72,21 @@ class Ruleset:
     sdks: tuple[SdkInfo, ...] = ()
     policy_packs: tuple[PolicyPack, ...] = ()
     """Packs from each rule directory's ``policies/`` folder, validated."""
+    declaration_rules: tuple[Rule, ...] = ()
+    """Rules of ``declarations/rules/`` (match kind ``declaration``), used only when a declaration is given."""
+    policy_phrases: tuple[PhraseList, ...] = ()
+    """Privacy-policy phrase lists of ``declarations/phrases/``, one per language."""
+    declarations_sha256: str = ""
+    """Of the declaration rules and phrase lists (kept out of ``sha256``: reports without a declaration do not
+    depend on them)."""
+
+    @property
+    def every_rule(self) -> tuple[Rule, ...]:
+        """Detection and declaration rules, sorted by id (what ``rules list``, ``show`` and ``docs`` cover)."""
+        return tuple(sorted(self.rules + self.declaration_rules, key=lambda r: r.id))
 
     def by_id(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+        return next((r for r in self.every_rule if r.id == rule_id), None)
 
 
 @cache
@@ -181,6 +194,24 @@ def _split_permissions(text: str, source: str) -> list[SplitPermission]:
     return out
 
 
+def _validated_rule(item: Any, where: str, source: str) -> Rule:
+    """One rule document checked against the rule schema and built (RuleError names file and key)."""
+    errors = sorted(_rule_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise RuleError(where, _key_path(errors[0]), errors[0].message)
+    _check_regexes(item, where)
+    return _build(item, source)
+
+
+@cache
+def _rule_validator() -> Any:
+    return _validator()
+
+
+def _validated_data(text: str, source: str, definition: str) -> Any:
+    return _validated(text, source, _schema(), definition)
+
+
 def _validated(text: str, source: str, schema: dict[str, Any], definition: str) -> Any:
     import jsonschema
 
@@ -236,7 +267,12 @@ def _rule_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise RuleError(str(directory), "(directory)", "rule directory does not exist")
     return sorted(
-        p for p in directory.rglob("*") if p.suffix in _RULE_SUFFIXES and p.is_file() and "policies" not in p.parts
+        p
+        for p in directory.rglob("*")
+        if p.suffix in _RULE_SUFFIXES
+        and p.is_file()
+        and "policies" not in p.parts
+        and p.relative_to(directory).parts[0] != "declarations"
     )
 
 
@@ -259,7 +295,7 @@ def _cache_file(dirs: Sequence[Path]) -> tuple[Path | None, str]:
     for source in _PICKLED_TYPE_SOURCES:
         digest.update(source.read_bytes())
     for directory in dirs:
-        for path in _rule_files(directory) + _policy_files(directory):
+        for path in _rule_files(directory) + _policy_files(directory) + declaration_files(directory):
             digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     if os.environ.get("APPAUDIT_NO_CACHE") == "1":
         return None, digest.hexdigest()
@@ -311,7 +347,6 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
 
 
 def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
-    validator = None
     digest = hashlib.sha256()
     rules: list[Rule] = []
     splits: list[SplitPermission] = []
@@ -344,17 +379,13 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
             docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
             for i, item in enumerate(docs):
                 where = source if not isinstance(doc, list) else f"{source}[{i}]"
-                if validator is None:
-                    validator = _validator()
-                errors = sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path))
-                if errors:
-                    first = errors[0]
-                    raise RuleError(where, _key_path(first), first.message)
-                _check_regexes(item, where)
+                rule = _validated_rule(item, where, source)
+                if rule.match_kind == "declaration" or rule.data_class == "any":
+                    raise RuleError(where, "match", "declaration rules belong in declarations/rules/")
                 if item["id"] in seen:
                     raise RuleError(where, "id", f"duplicate rule id {item['id']} (also in {seen[item['id']]})")
                 seen[item["id"]] = where
-                rules.append(_build(item, source))
+                rules.append(rule)
     packs: dict[str, PolicyPack] = {}
     for directory in dirs:
         for path in _policy_files(directory):
@@ -363,7 +394,16 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
             pack = read_pack(path, source)
             packs[pack.id] = pack  # a user's pack replaces a bundled one with the same id
     rules.sort(key=lambda r: r.id)
+    declaration_rules, phrases, declarations_sha = load_declarations(
+        dirs, lambda item, where: _validated_rule(item, where, where.split("[")[0]), _validated_data
+    )
+    clash = sorted({r.id for r in rules} & {r.id for r in declaration_rules})
+    if clash:
+        raise RuleError("declarations/rules", "id", f"rule id {clash[0]} is also a detection rule")
     return Ruleset(
+        declaration_rules=declaration_rules,
+        policy_phrases=phrases,
+        declarations_sha256=declarations_sha,
         rules=tuple(rules),
         sha256=digest.hexdigest(),
         split_permissions=tuple(splits),
@@ -384,8 +424,8 @@ def validate_directory(directory: str | Path) -> Ruleset:
     if not ruleset.rules and not _rule_files(path):
         raise RuleError(str(path), "(directory)", "no rule files (*.yaml, *.yml) found")
     if path.resolve() != rules_dir().resolve():
-        bundled = {r.id: r.source for r in load_ruleset().rules}
-        for rule in ruleset.rules:
+        bundled = {r.id: r.source for r in load_ruleset().every_rule}
+        for rule in ruleset.every_rule:
             if rule.id in bundled:
                 raise RuleError(rule.source, "id", f"duplicate rule id {rule.id} (also in {bundled[rule.id]})")
     return ruleset
