@@ -118,8 +118,8 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         found.error("signature", problem)
     app = AppInfo(
         sha256=hashlib.sha256(raw).hexdigest(),
-        sha1=hashlib.sha1(raw).hexdigest(),  # noqa: S324 - identity, not security
-        md5=hashlib.md5(raw).hexdigest(),  # noqa: S324 - identity, not security
+        sha1=hashlib.sha1(raw).hexdigest(),  # identity, not security
+        md5=hashlib.md5(raw).hexdigest(),  # identity, not security
         size=len(raw),
         manifest=manifest,
         label=_label(manifest.label, base_zip),

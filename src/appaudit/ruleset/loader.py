@@ -112,7 +112,7 @@ def _yaml_load(text: str, source: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=loader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(parse)"
@@ -328,10 +328,10 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
     if cache is not None and cache.is_file():
         try:
             with cache.open("rb") as fh:
-                cached = pickle.load(fh)  # noqa: S301 - the user's own cache, written below
+                cached = pickle.load(fh)  # the user's own cache, written below
             if isinstance(cached, Ruleset):
                 return cached
-        except Exception:  # noqa: S110 - a broken cache is rebuilt
+        except Exception:  # a broken cache is rebuilt
             pass
     ruleset = _load_and_validate(dirs)
     if cache is not None:
