@@ -330,7 +330,7 @@ def test_store_is_wal_and_schema_versioned(fixture_run: tuple[Path, list[Any], A
     con = sqlite3.connect(db)
     try:
         assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
     finally:
         con.close()
 

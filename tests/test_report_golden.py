@@ -69,6 +69,7 @@ def test_json_identical_apart_from_run() -> None:
         "coverage",
         "policies",
         "errors",
+        "fingerprints",
         "run",
     ]
 

@@ -48,6 +48,10 @@ EXPECTED = {
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),
+    "family_a": ("harvests", {"contacts": "harvested"}),
+    "family_b": ("harvests", {"contacts": "harvested"}),
+    "family_obfuscated": ("harvests", {"contacts": "harvested"}),
+    "family_same_host": ("harvests", {"call_log": "harvested"}),
     "sdk_api_baiqishi": ("at_risk", {"contacts": "read", "call_log": "read"}),
     "neighbours": (
         "no_evidence",

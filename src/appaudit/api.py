@@ -1,7 +1,7 @@
 """The library's entry point: ``scan(path) -> Report``. Never prints, never exits.
 
 A scan is the sequence of stages in :mod:`appaudit.pipeline` (load, attribute,
-analyse, match, inspect, judge, report); :func:`scan` runs them in order.
+analyse, match, inspect, judge, fingerprint, report); :func:`scan` runs them in order.
 """
 
 from __future__ import annotations
@@ -97,4 +97,5 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
             started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             duration_s=round(time.perf_counter() - t0, 3),
         )
-    return stages.report(path, ruleset, loaded, judged, found, options=options.describe(), run=run)
+    prints = stages.fingerprint(loaded, analysed, judged)
+    return stages.report(path, ruleset, loaded, judged, prints, found, options=options.describe(), run=run)

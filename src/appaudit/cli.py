@@ -898,6 +898,14 @@ def _error(message: str) -> None:
     sys.stderr.write(f"appaudit: error: {message}\n")
 
 
+# ---------------------------------------------------------------- families and browse (issue 17)
+
+from appaudit.cli_store import BROWSE_HELP, FAMILIES_HELP, browse, families  # noqa: E402  (commands beside; registered here)
+
+app.command(epilog=FAMILIES_HELP)(families)
+app.command(epilog=BROWSE_HELP)(browse)
+
+
 def _warn(message: str) -> None:
     sys.stderr.write(f"appaudit: warning: {message}\n")
 

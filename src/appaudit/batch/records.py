@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from appaudit import __version__
+from appaudit.batch.fingerprint_rows import EndpointRow, FingerprintRow, rows_from_report
 from appaudit.model import Evidence
 from appaudit.report.json_v1 import to_dict
 from appaudit.report.model import Finding, Report
@@ -128,6 +129,8 @@ class ScanRecord:
     data_classes: tuple[DataClassRow, ...] = ()
     chains: tuple[ChainRow, ...] = ()
     recovered: tuple[RecoveredRow, ...] = ()
+    fingerprints: tuple[FingerprintRow, ...] = ()
+    endpoints: tuple[EndpointRow, ...] = ()
 
 
 def failure_record(
@@ -175,6 +178,8 @@ def _finding_rows(report: Report) -> tuple[FindingRow, ...]:
 def record_from_report(report: Report, task: ScanTask, duration_s: float) -> ScanRecord:
     """The store's record of a successful scan."""
     worst = report.max_severity()
+    doc = to_dict(report)
+    fingerprints, endpoints = rows_from_report(doc)
     return ScanRecord(
         apk_sha256=task.apk_sha256,
         ruleset_sha256=report.ruleset_sha256,
@@ -189,7 +194,9 @@ def record_from_report(report: Report, task: ScanTask, duration_s: float) -> Sca
         version_name=report.app.version_name,
         version_code=report.app.version_code,
         coverage=report.coverage.status,
-        report_json=json.dumps(to_dict(report), ensure_ascii=False, separators=(",", ":")),
+        report_json=json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
+        fingerprints=fingerprints,
+        endpoints=endpoints,
         findings=_finding_rows(report),
         data_classes=tuple(
             DataClassRow(

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appaudit.batch.family_schema import FAMILY_SCHEMA, migrate, replace_members, save_rows
 from appaudit.batch.records import ScanRecord
 from appaudit.errors import ConfigError, InputError
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -135,11 +136,18 @@ class ResultStore:
                 self._db.executescript(SCHEMA)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and migrate(self._db, row[0], SCHEMA_VERSION):  # schema 3: families added
+                row = (SCHEMA_VERSION,)
+            if row is not None and row[0] == SCHEMA_VERSION:
+                self._db.executescript(FAMILY_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot use results database {self.path}: {exc}") from exc
         if row is None or row[0] != SCHEMA_VERSION:
             found = row[0] if row else "none"
-            raise ConfigError(f"{self.path}: results schema version {found}, this appaudit uses {SCHEMA_VERSION}")
+            raise ConfigError(
+                f"{self.path}: results schema version {found}, this appaudit uses {SCHEMA_VERSION} "
+                "(and migrates only version 3): scan into a new --db"
+            )
 
     def __enter__(self) -> ResultStore:
         return self
@@ -207,10 +215,15 @@ class ResultStore:
                 "INSERT INTO recovered_payloads VALUES (?, ?, ?, ?, ?, ?)",
                 [(*key, p.entry, p.steps, p.size, p.sha256) for p in record.recovered],
             )
+            save_rows(db, key, record.fingerprints, record.endpoints)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def replace_family_members(self, rows: Iterable[tuple[str, int, int, float]]) -> None:
+        """Replace ``family_members`` with (apk sha256, family, family size, min score) rows."""
+        replace_members(self._db, list(rows))
 
     def remember_files(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
         """Cache (path, size, mtime_ns, sha256) so unchanged files are not hashed again."""

@@ -22,6 +22,8 @@ from appaudit.analysis.coverage import (
     signal_reasons,
 )
 from appaudit.analysis.facts import HarvestFacts
+from appaudit.analysis.fingerprint_types import Fingerprints
+from appaudit.analysis.fingerprints import app_fingerprints
 from appaudit.analysis.flows import harvest_facts
 from appaudit.analysis.providers import ProviderClassifier
 from appaudit.analysis.verdict import coverage_from, data_class_results, granted_protected_classes, overall_verdict
@@ -219,6 +221,12 @@ def judge(
     )
 
 
+def fingerprint(loaded: Loaded, analysed: Analysed, judged: Judged) -> Fingerprints:
+    """What links the app to others: its chains' and read sites' code, endpoints, signers, the SDKs of its findings."""
+    evidence = (e for f in judged.findings for e in f.evidence)
+    return app_fingerprints(loaded.code, analysed.harvest, loaded.app.signer_sha256, evidence)
+
+
 @cache
 def _bundled_rules() -> dict[str, Rule]:
     bundled = load_ruleset()
@@ -241,6 +249,7 @@ def report(
     ruleset: Ruleset,
     loaded: Loaded,
     judged: Judged,
+    fingerprints: Fingerprints,
     diagnostics: DiagnosticsResult,
     *,
     options: dict[str, object],
@@ -263,4 +272,5 @@ def report(
         options=options,
         input_path=path,
         rules=rule_infos(ruleset, declarations=judged.declarations is not None),
+        fingerprints=fingerprints,
     )

@@ -12,6 +12,7 @@ from typing import Any
 from appaudit.analysis.facts import ChainStep, HarvestChain
 from appaudit.declarations.model import DataSafety, DeclarationReport, PrivacyPolicy
 from appaudit.model import Evidence, Owner
+from appaudit.report.json_fingerprints import fingerprints_dict
 from appaudit.report.model import DataClassResult, Finding, Report
 
 SCHEMA_VERSION = "1"
@@ -239,6 +240,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         # only when a declaration was given, so other reports keep their exact bytes
         **({"declarations": _declarations(report.declarations)} if report.declarations is not None else {}),
         "errors": [{"where": e.where, "message": e.message} for e in report.errors],
+        "fingerprints": fingerprints_dict(report.fingerprints),
         "run": (
             {"started_at": report.run.started_at, "duration_s": report.run.duration_s}
             if report.run is not None

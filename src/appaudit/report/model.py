@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from appaudit.analysis.facts import HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.fingerprint_types import Fingerprints
 from appaudit.model import (
     Channel,
     Confidence,
@@ -249,6 +250,8 @@ class Report:
     """The path as given (display only; not part of the JSON identity)."""
     rules: tuple[RuleInfo, ...] = field(default=(), compare=False)
     """Every rule of the ruleset used, sorted by id (for SARIF; not in the JSON)."""
+    fingerprints: Fingerprints = field(default_factory=Fingerprints)
+    """What links this app to others (``analysis.fingerprints``; ``appaudit families``)."""
     declarations: DeclarationReport | None = None
     """The declarations given and how they compare with the code (None: none was given)."""
 

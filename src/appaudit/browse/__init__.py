@@ -1,0 +1,1 @@
+"""``appaudit browse``: Datasette over a results store (metadata, named queries and one plugin)."""

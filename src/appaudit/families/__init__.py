@@ -1,0 +1,1 @@
+"""Families: apps linked by shared harvesting code, upload endpoints or signer (``appaudit families``)."""
