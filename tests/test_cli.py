@@ -151,12 +151,13 @@ def test_output_file_written_after_render(capsys: pytest.CaptureFixture[str], tm
 def test_output_not_created_when_render_fails(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import appaudit.report
+    import appaudit.report.json_v1
+    import appaudit.report.sarif
 
     def broken(*_a: object, **_k: object) -> str:
         raise ValueError("cannot render")
 
-    monkeypatch.setitem(appaudit.report.FORMATS, "json", broken)
+    monkeypatch.setattr(appaudit.report.json_v1, "render", broken)
     out = tmp_path / "r.json"
     res = run_cli(["scan", fixture_apk("contacts_const"), "-f", "json", "-o", str(out)], capsys)
     assert res.code == 5 and not out.exists()
@@ -246,12 +247,13 @@ def test_bad_output_combinations_exit_2(
 def test_no_file_written_when_one_format_fails(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import appaudit.report
+    import appaudit.report.json_v1
+    import appaudit.report.sarif
 
     def broken(*_a: object, **_k: object) -> str:
         raise ValueError("cannot render")
 
-    monkeypatch.setitem(appaudit.report.FORMATS, "sarif", broken)
+    monkeypatch.setattr(appaudit.report.sarif, "render", broken)
     res = run_cli(
         ["scan", fixture_apk("contacts_const"), "-f", f"json:{tmp_path / 'a.json'}", "-f", f"sarif:{tmp_path / 'b'}"],
         capsys,

@@ -1,4 +1,4 @@
-"""The wheel carries the rules and schemas, and an installed copy finds them."""
+"""The wheel carries the rules, schemas and report assets, and an installed copy finds them."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert "appaudit/_data/schemas/baseline.schema.json" in names
     assert "appaudit/_data/rules/contacts/contacts-provider-constant.yaml" in names
     assert "appaudit/_data/rules/split_permissions.yaml" in names
+    # the report's package data: the HTML style sheet and every language's message catalogue
+    from appaudit.report.i18n import LANGS
+
+    assert {"appaudit/report/assets/report.css", *(f"appaudit/report/assets/{lang}.json" for lang in LANGS)} <= names
 
     # Install into a fresh venv that sees this interpreter's dependencies through a .pth file.
     # (``--system-site-packages`` would inherit the *base* interpreter's packages, not those of the

@@ -16,11 +16,12 @@ import pytest
 from appaudit.model import Evidence, Owner, Verdict
 from appaudit.report import render
 from appaudit.report.common import is_web_link
-from appaudit.report.i18n import EN, LANGS, ZH, t
+from appaudit.report.i18n import LANGS, catalogue, t
 from appaudit.report.model import Coverage, CoverageReason, Finding, PolicyResult, PolicyViolation, Report
 from conftest import ALL_FIXTURES, fixture_apk, run_cli
 from pngdecode import decode
 
+EN, ZH = catalogue("en"), catalogue("zh")
 CHROMIUM = Path("/usr/bin/chromium")
 LANG_FORMATS = [(fmt, lang) for fmt in ("html", "markdown") for lang in LANGS]
 

@@ -19,7 +19,6 @@ from appaudit import __version__
 from appaudit.analysis.depth import CHAIN_DEPTH
 
 if TYPE_CHECKING:
-    from appaudit.batch import BatchOptions, BatchResult
     from appaudit.config import Config
     from appaudit.gate import Gate
     from appaudit.history.snapshot import Snapshot
@@ -571,58 +570,6 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
-def _progress_on_terminal() -> bool:
-    """A live progress bar only on a terminal and outside CI; plain lines otherwise."""
-    return sys.stdout.isatty() and os.environ.get("CI", "").lower() != "true"
-
-
-def _plain_progress(event: object) -> None:
-    from appaudit.batch import Planned, Scanned
-
-    if isinstance(event, Planned):
-        sys.stdout.write(
-            f"{event.inputs} inputs: {event.to_scan} to scan, {event.cached} already in the store, "
-            f"{event.duplicates} duplicates, {event.missing} unreadable\n"
-        )
-    elif isinstance(event, Scanned):
-        what = event.verdict if event.status == "ok" else f"{event.error}"
-        line = f"[{event.done}/{event.total}] {event.status} {event.path}: {what} ({event.duration_s:.2f} s)"
-        sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _summary_text(result: BatchResult, elapsed: float) -> str:
-    """The end-of-run summary, plain text (the same on a terminal and in a log)."""
-    from appaudit.batch.summary import LEVEL_ORDER
-
-    s = result.summary
-    rate = s.scanned / result.scan_elapsed_s if result.scan_elapsed_s > 0 and s.scanned else 0.0
-    lines = [
-        f"{s.inputs} inputs: {s.scanned} scanned, {s.cached} from the store, {s.duplicates} duplicates; "
-        f"{elapsed:.1f} s, {rate:.2f} APKs/s",
-        f"results: {result.db} (ruleset {result.ruleset_sha256[:12]})",
-        "status: " + ", ".join(f"{k} {v}" for k, v in s.by_status.items()),
-        "verdict: " + (", ".join(f"{k} {v}" for k, v in s.by_verdict.items()) or "-"),
-    ]
-    levels = [lv for lv in LEVEL_ORDER if lv != "none"]
-    if s.levels:
-        lines.append("data class levels (APKs):")
-        lines.append("  " + f"{'':<18}" + "".join(f"{lv:>12}" for lv in levels))
-        lines.extend(
-            "  " + f"{dc:<18}" + "".join(f"{counts.get(lv, 0):>12}" for lv in levels) for dc, counts in s.levels.items()
-        )
-    if s.top_rules:
-        lines.append("top rules (APKs):")
-        lines.extend(f"  {rule:<14}{n:>6}" for rule, n in s.top_rules)
-    if s.top_sdks:
-        lines.append("top SDKs in findings (APKs):")
-        lines.extend(f"  {sdk:<22}{n:>6}" for sdk, n in s.top_sdks)
-    if s.failures:
-        lines.append(f"failed ({len(s.failures)}):")
-        lines.extend(f"  {o.status} {o.path}: {o.error}" for o in s.failures)
-    return "\n".join(lines) + "\n"
-
-
 @app.command(cls=_Command, epilog=BATCH_EXIT_HELP)
 def batch(
     paths: Annotated[
@@ -675,7 +622,8 @@ def batch(
     """Scan many APKs in parallel into a SQLite store; re-runs skip APKs already scanned with the same rules."""
     import time
 
-    from appaudit.batch import BatchOptions, default_workers, run_batch
+    from appaudit.batch import BatchOptions, default_workers
+    from appaudit.batch.present import run_with_progress, summary_text
     from appaudit.gate import batch_gate
 
     if (executor is Executor.dask) != (scheduler is not None):
@@ -695,72 +643,17 @@ def batch(
     )
     t0 = time.perf_counter()
     try:
-        if _progress_on_terminal():
-            result = _batch_with_progress_bar(paths, options)
-        else:
-            result = run_batch(paths, options, on_event=_plain_progress)
+        result = run_with_progress(paths, options, sys.stdout)
     except KeyboardInterrupt:
         _error(f"interrupted: finished APKs are saved in {db}; run the same command again to resume")
         raise typer.Exit(130) from None
-    sys.stdout.write(_summary_text(result, time.perf_counter() - t0))
+    sys.stdout.write(summary_text(result, time.perf_counter() - t0))
     scanned = [(o.verdict, o.max_severity_rank) for o in result.outcomes if o.status == "ok"]
     gated = batch_gate(scanned, _gate(fail_on, allow_inconclusive, settings))
     sys.stdout.write(gated.line + "\n")
     if not scanned:
         raise typer.Exit(EXIT_INPUT)
     raise typer.Exit(EXIT_FINDINGS if gated.failed else EXIT_OK)
-
-
-def _batch_with_progress_bar(paths: list[str], options: BatchOptions) -> BatchResult:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    from appaudit.batch import BatchEvent, Planned, Scanned, run_batch
-
-    class RateColumn(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text(f"{speed:.1f} APK/s" if speed else "– APK/s", style="progress.data.speed")
-
-    console = Console(file=sys.stdout)
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task_id = progress.add_task("hashing", total=None)
-
-    def on_event(event: BatchEvent) -> None:
-        if isinstance(event, Planned):
-            progress.update(task_id, description="scanning", total=event.to_scan, completed=0)
-            progress.reset(task_id, total=event.to_scan)
-            progress.console.print(
-                f"{event.inputs} inputs: {event.to_scan} to scan, {event.cached} already in the store, "
-                f"{event.duplicates} duplicates, {event.missing} unreadable",
-                highlight=False,
-            )
-        elif isinstance(event, Scanned):
-            progress.advance(task_id)
-            if event.status != "ok":
-                progress.console.print(f"{event.status} {event.path}: {event.error}", highlight=False, markup=False)
-
-    with progress:
-        return run_batch(paths, options, on_event=on_event)
 
 
 @app.command("batch-export", cls=_Command, epilog=BATCH_EXIT_HELP)

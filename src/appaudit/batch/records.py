@@ -13,7 +13,7 @@ from enum import StrEnum
 from appaudit import __version__
 from appaudit.batch.fingerprint_rows import EndpointRow, FingerprintRow, rows_from_report
 from appaudit.model import Evidence
-from appaudit.report.json_v1 import to_dict
+from appaudit.report.json_v1 import owner_ref, to_dict
 from appaudit.report.model import Finding, Report
 
 
@@ -57,7 +57,8 @@ class FindingRow:
     offset: int | None
     value: str | None
     component: str | None = None
-    """Whose code: ``first_party``, ``sdk:<id>`` or ``unknown:<why>``; None for manifest evidence."""
+    """Whose code, as :func:`appaudit.report.json_v1.owner_ref` spells it (``first_party``, ``sdk:<id>``,
+    ``unknown:<why>``); None for manifest evidence."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,14 +148,6 @@ def failure_record(
     )
 
 
-def _component(e: Evidence | None) -> str | None:
-    if e is None or e.owner is None:
-        return None
-    if e.owner.kind == "sdk":
-        return f"sdk:{e.owner.sdk_id}"
-    return "first_party" if e.owner.kind == "first_party" else f"unknown:{e.owner.name}"
-
-
 def _finding_rows(report: Report) -> tuple[FindingRow, ...]:
     def row(f: Finding, e: Evidence | None) -> FindingRow:
         return FindingRow(
@@ -169,7 +162,7 @@ def _finding_rows(report: Report) -> tuple[FindingRow, ...]:
             method=e.method if e else None,
             offset=e.offset if e else None,
             value=e.value if e else None,
-            component=_component(e),
+            component=owner_ref(e.owner) if e is not None and e.owner is not None else None,
         )
 
     return tuple(row(f, e) for f in report.findings for e in (f.evidence or (None,)))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from appaudit.errors import InputError
-from appaudit.model import Confidence, Effect, Evidence, EvidenceKind, Severity
+from appaudit.report.json_v1_read import from_dict
 from appaudit.report.model import Finding, Report
 from appaudit.resources import schema_path
 
@@ -58,54 +58,8 @@ class Snapshot:
 
     @classmethod
     def from_document(cls, doc: dict[str, Any], source: str) -> Snapshot:
-        """From a JSON v1 report already checked by :func:`read_report_document`."""
-        app = doc["app"]
-        return cls(
-            source=source,
-            sha256=app["sha256"],
-            package=app.get("package"),
-            version_name=app.get("version_name"),
-            version_code=app.get("version_code"),
-            verdict=doc["verdict"],
-            permissions=tuple(app.get("permissions") or ()),
-            levels=tuple((name, r["level"]) for name, r in doc["data_classes"].items()),
-            findings=tuple(_finding(f) for f in doc["findings"]),
-            sdks=tuple(
-                sorted(
-                    {c["name"] for f in doc["findings"] for c in f.get("components") or () if c.get("kind") == "sdk"}
-                )
-            ),
-            violations=tuple(
-                sorted(f"{p['id']}: {v['provision']}" for p in doc.get("policies") or () for v in p["violations"])
-            ),
-        )
-
-
-def _finding(f: dict[str, Any]) -> Finding:
-    evidence = tuple(
-        Evidence(
-            kind=EvidenceKind(e["kind"]),
-            value=e["value"],
-            dex=e.get("dex"),
-            class_name=e.get("class"),
-            method=e.get("method"),
-            offset=e.get("offset"),
-        )
-        for e in f["evidence"]
-    )
-    return Finding(
-        rule_id=f["rule_id"],
-        title=f.get("title") or f["rule_id"],
-        severity=Severity.parse(f["severity"]),
-        confidence=Confidence(f["confidence"]),
-        data_class=f["data_class"],
-        effect=Effect(f.get("effect") or "reads"),
-        message=f["message"],
-        dormant=bool(f.get("dormant")),
-        evidence=evidence,
-        evidence_total=f.get("evidence_total", len(evidence)),
-        suppression=(f.get("suppression_reason") or "suppressed") if f.get("suppressed") else None,
-    )
+        """From a JSON v1 report already checked by :func:`read_report_document` (read as the Report it was)."""
+        return cls.from_report(from_dict(doc), source)
 
 
 @cache

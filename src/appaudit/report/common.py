@@ -1,15 +1,18 @@
-"""Wording shared by the human-readable formats (HTML, Markdown): pure functions of the model.
+"""Wording of the human-readable formats: the one implementation of each label and short form.
 
-Everything returns plain (unescaped) text; each format escapes it its own way.
+Pure functions of the model, used by :mod:`appaudit.report.view` (which the
+text, HTML and Markdown formats render from). Everything returns plain
+(unescaped) text; each format escapes it its own way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from string import Formatter
 from typing import TYPE_CHECKING
 
-from appaudit.analysis.facts import ChainStep
+from appaudit.descriptors import java_name
 from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, Evidence, Level, Owner, Severity
 from appaudit.report.i18n import has, t
 from appaudit.report.model import DataClassResult, Report
@@ -32,17 +35,12 @@ SHOWN_CHAINS = 10
 CAVEATED = frozenset({"P", "U"})
 
 
-def java(desc: str) -> str:
-    """``Lpkg/Cls;`` as ``pkg.Cls``; anything else unchanged."""
-    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
-
-
 def short_value(kind: str, value: str) -> str:
-    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``."""
+    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``, ``sms: pkg.Cls.m()``."""
     if kind in ("sget", "invoke") and "->" in value:
         owner, member = value.split("->", 1)
         name = member.split(":", 1)[0].split("(", 1)[0]
-        return f"{java(owner)}.{name}" + ("()" if kind == "invoke" else "")
+        return f"{java_name(owner)}.{name}" + ("()" if kind == "invoke" else "")
     if kind == "const-string":
         return f'"{value}"'
     if kind == "sink" and ": " in value:
@@ -51,30 +49,27 @@ def short_value(kind: str, value: str) -> str:
     return value
 
 
-def short_method(step: ChainStep) -> str:
-    """``Cls.method`` (simple class name, no prototype) for compact chains."""
-    return f"{step.class_name.rsplit('.', 1)[-1]}.{step.method.split('(', 1)[0]}"
-
-
-def full_method(class_name: str | None, method: str | None) -> str:
-    """``pkg.Cls.method(proto)ret`` or empty."""
-    if not class_name:
-        return ""
-    return f"{class_name}.{method}" if method else class_name
+def method_text(class_name: str, method: str | None, offset: int | None = None, *, compact: bool = False) -> str:
+    """``pkg.Cls.method() +offset`` (no offset when None); ``compact``: ``Cls.method``, for one-line chains."""
+    name = (method or "").split("(", 1)[0]
+    if compact:
+        return f"{class_name.rsplit('.', 1)[-1]}.{name}"
+    return f"{class_name}.{name}()" + (f" +{offset}" if offset is not None else "")
 
 
 def site(e: Evidence) -> str:
-    """Where a piece of code evidence is: ``pkg.Cls.method() +offset``."""
-    if e.class_name is None:
-        return e.value
-    method = (e.method or "").split("(", 1)[0]
-    offset = f" +{e.offset}" if e.offset is not None else ""
-    return f"{e.class_name}.{method}(){offset}"
+    """Where a piece of evidence is: ``pkg.Cls.method() +offset`` for code, its value otherwise."""
+    return e.value if e.class_name is None else method_text(e.class_name, e.method, e.offset)
 
 
-def step_text(step: ChainStep) -> str:
-    offset = f" +{step.offset}" if step.offset is not None else ""
-    return f"{step.class_name}.{step.method.split('(', 1)[0]}(){offset}"
+def fill_message(key: str, lang: str, escape: Callable[[str], str], values: Mapping[str, str]) -> str:
+    """Message ``key`` with its own text passed through ``escape`` and placeholders filled with ready markup."""
+    out = []
+    for literal, name, _spec, _conv in Formatter().parse(t(key, lang)):
+        out.append(escape(literal))
+        if name is not None:
+            out.append(values[name])
+    return "".join(out)
 
 
 def class_label(name: str, lang: str) -> str:
@@ -220,6 +215,7 @@ class NeighbourRow:
     level: str | None
     """None when the class is not touched at all (formats show a dash)."""
     severity: Severity | None
+    severity_label: str
     owners: str
     harm: str
     """The harassment practice it enables, or empty."""
@@ -241,6 +237,7 @@ def neighbour_rows(report: Report, lang: str) -> list[NeighbourRow]:
                 reads=reads_label(r, lang),
                 level=level_label(r.level, lang) if active else None,
                 severity=r.severity,
+                severity_label=severity_label(r.severity, lang),
                 owners=owners_text(r.owners, lang),
                 harm=t(f"harm.{name}", lang) if name in HARM_CLASSES and active else "",
             )

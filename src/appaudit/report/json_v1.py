@@ -1,6 +1,9 @@
-"""JSON report, schema version 1 (schemas/report-v1.schema.json).
+"""JSON report, schema version 1 (schemas/report-v1.schema.json), written and read.
 
-The JSON is kept apart from the internal model: this module is the contract.
+The JSON is kept apart from the internal model: this module is the contract,
+one :func:`to_dict` here and its inverse ``from_dict`` in :mod:`appaudit.report.json_v1_read`,
+which history (diffs, baselines) and the batch store reuse, so every field, owners
+included, is spelled one way.
 Everything outside ``run`` is deterministic for the same APK and rules.
 """
 
@@ -10,8 +13,8 @@ import json
 from typing import Any
 
 from appaudit.analysis.facts import ChainStep, HarvestChain
-from appaudit.declarations.model import DataSafety, DeclarationReport, PrivacyPolicy
 from appaudit.model import Evidence, Owner
+from appaudit.report.json_declarations import declarations_dict
 from appaudit.report.json_fingerprints import fingerprints_dict
 from appaudit.report.model import DataClassResult, Finding, Report
 
@@ -20,6 +23,17 @@ SCHEMA_VERSION = "1"
 
 def _owner(o: Owner) -> dict[str, Any]:
     return {"kind": o.kind, "name": o.name, "sdk_id": o.sdk_id, "vendor": o.vendor, "category": o.category}
+
+
+def owner_ref(o: Owner) -> str:
+    """The owner as one short string (the batch store's ``component`` column, an index key).
+
+    ``first_party``, ``sdk:<sdk_id>`` or ``unknown:<why>``: derived from the same
+    fields the JSON ``component`` object carries, and the only place that spells it.
+    """
+    if o.kind == "sdk":
+        return f"sdk:{o.sdk_id}"
+    return "first_party" if o.kind == "first_party" else f"unknown:{o.name}"
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
@@ -92,66 +106,6 @@ def _finding(f: Finding) -> dict[str, Any]:
         "components": [_owner(o) for o in f.owners],
         "suppressed": f.suppressed,
         "suppression_reason": f.suppression,
-    }
-
-
-def _data_safety(d: DataSafety) -> dict[str, Any]:
-    return {
-        "source": d.source,
-        "format": d.format,
-        "no_data_collected": None if d.collects_any is None else not d.collects_any,
-        "classes": {
-            u.data_class: {
-                "collected": u.collected,
-                "shared": u.shared,
-                "ephemeral": u.ephemeral,
-                "optional": u.optional,
-                "purposes": list(u.purposes),
-                "rows": list(u.rows),
-            }
-            for u in d.uses
-        },
-        "warnings": list(d.warnings),
-    }
-
-
-def _privacy_policy(p: PrivacyPolicy) -> dict[str, Any]:
-    return {
-        "source": p.source,
-        "format": p.format,
-        "text_found": p.text_found,
-        "characters": p.characters,
-        "mentions": [
-            {
-                "data_class": m.data_class,
-                "stance": m.stance,
-                "language": m.language,
-                "phrase": m.phrase,
-                "sentence": m.sentence,
-            }
-            for m in p.mentions
-        ],
-    }
-
-
-def _declarations(d: DeclarationReport) -> dict[str, Any]:
-    return {
-        "complete": d.complete,
-        "incomplete": list(d.incomplete),
-        "rules_sha256": d.rules_sha256,
-        "data_safety": _data_safety(d.data_safety) if d.data_safety is not None else None,
-        "privacy_policy": _privacy_policy(d.privacy_policy) if d.privacy_policy is not None else None,
-        "classes": {
-            c.data_class: {
-                "declared": c.declared,
-                "policy": c.policy,
-                "found": c.found,
-                "leaves_by": list(c.leaves_by),
-                "sent_by_sdks": list(c.sent_by_sdks),
-                "rule_ids": list(c.rule_ids),
-            }
-            for c in d.classes
-        },
     }
 
 
@@ -238,7 +192,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             for p in report.policies
         ],
         # only when a declaration was given, so other reports keep their exact bytes
-        **({"declarations": _declarations(report.declarations)} if report.declarations is not None else {}),
+        **({"declarations": declarations_dict(report.declarations)} if report.declarations is not None else {}),
         "errors": [{"where": e.where, "message": e.message} for e in report.errors],
         "fingerprints": fingerprints_dict(report.fingerprints),
         "run": (

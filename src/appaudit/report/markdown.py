@@ -8,17 +8,23 @@ Deterministic: the only time shown is ``report.run``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
-from string import Formatter
 from typing import TypeVar
 
-from appaudit.analysis.facts import HarvestChain, StartupPath
-from appaudit.model import Evidence
-from appaudit.report import common as c
-from appaudit.report.i18n import check_lang, t
-from appaudit.report.model import DataClassResult, Finding, PolicyViolation, Report
+from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, fill_message, join
+from appaudit.report.i18n import t
+from appaudit.report.model import Report
+from appaudit.report.view import (
+    ChainView,
+    ClassView,
+    EvidenceView,
+    FindingView,
+    ReportView,
+    StartupView,
+    ViolationView,
+)
+from appaudit.report.view_build import build
 
 T = TypeVar("T")
 
@@ -68,127 +74,108 @@ def _kv(rows: list[tuple[str, str]]) -> list[str]:
     return _table(["", ""], [[f"**{_text(k)}**", v] for k, v in rows])
 
 
-def _verdict(report: Report, lang: str) -> list[str]:
-    v = report.verdict.value
-    label = t("verdict", lang) + t("colon", lang) + t(f"verdict.{v}", lang)
+def _verdict(view: ReportView, lang: str) -> list[str]:
+    label = t("verdict", lang) + t("colon", lang) + view.verdict_label
     out = [f"> ## {_text(label)}", ">"]
-    out.append(f"> {_text(t(f'verdict.{v}.why', lang))}")
+    out.append(f"> {_text(view.verdict_why)}")
     out.append("")
-    lines = c.summary_lines(report, lang)
-    out.extend(f"- {_text(s)}" for s in lines)
-    n, packs = c.violation_count(report)
-    if n:
-        out.append(f"- {_text(t('sum.violations', lang, n=n, packs=packs))}")
-    if lines or n:
+    out.extend(f"- {_text(s)}" for s in view.summary)
+    if view.violations:
+        out.append(f"- {_text(t('sum.violations', lang, n=view.violations, packs=view.violated_packs))}")
+    if view.summary or view.violations:
         out.append("")
-    if v == "inconclusive":
+    if view.verdict.value == "inconclusive":
         out.append(f"**{_text(t('verdict.inconclusive.explain', lang))}**")
         out.append("")
-        out.extend(_coverage_reasons(report, lang))
+        out.extend(_coverage_reasons(view, lang))
         out.append("")
-    elif report.coverage.status != "complete":
-        out.append(_text(t("verdict.partial.note", lang, status=report.coverage.status)))
+    elif view.coverage != "complete":
+        out.append(_text(t("verdict.partial.note", lang, status=view.coverage)))
         out.append("")
     return out
 
 
-def _providers(r: DataClassResult, lang: str) -> str:
-    items = []
-    for a in r.accesses[: c.SHOWN_CHAINS]:
-        bulk = t("provider.bulk", lang) if a.bulk else ""
-        items.append(
-            _fill(
-                "provider.how",
-                lang,
-                uri=_code(c.short_value("sget", a.uri), cell=True),
-                how=_text(c.resolved_label(a.how, lang)),
-                bulk=_text(bulk),
-                site=_code(c.site(a.evidence), cell=True),
-            )
+def _providers(cv: ClassView, lang: str) -> str:
+    items = [
+        _fill(
+            "provider.how",
+            lang,
+            uri=_code(a.uri, cell=True),
+            how=_text(a.how),
+            bulk=_text(t("provider.bulk", lang) if a.bulk else ""),
+            site=_code(a.site, cell=True),
         )
-    more = len(r.accesses) - c.SHOWN_CHAINS
-    if more > 0:
-        items.append(_text(t("and_more", lang, n=more)))
+        for a in cv.accesses
+    ]
+    if cv.more_accesses:
+        items.append(_text(t("and_more", lang, n=cv.more_accesses)))
     return "<br>".join(items)
 
 
 def _fill(key: str, lang: str, **md_values: str) -> str:
     """Message ``key`` with its own text escaped and placeholders filled with ready Markdown."""
-    out = []
-    for literal, name, _spec, _conv in Formatter().parse(t(key, lang)):
-        out.append(_text(literal))
-        if name is not None:
-            out.append(md_values[name])
-    return "".join(out)
+    return fill_message(key, lang, _text, md_values)
 
 
-def _at(e: Evidence) -> str:
-    return f"{_code(c.short_value(e.kind, e.value))} @ {_code(c.site(e))}"
+def _at(e: EvidenceView) -> str:
+    return f"{_code(e.short)} @ {_code(e.site)}"
 
 
-def _chain(i: int, chain: HarvestChain, lang: str) -> list[str]:
-    out = [f"{i}. **{_text(c.channel_label(chain.channel, lang))}**"]
-    out.append(f"   - {_text(t('chain.read', lang))}{_text(t('colon', lang))}{_at(chain.read)}")
-    out.append(f"   - {_text(t('chain.steps', lang))}{_text(t('colon', lang))}")
-    out.extend(f"     {n}. {_code(c.step_text(s))}" for n, s in enumerate(chain.steps, 1))
-    out.append(f"   - {_text(t('chain.sink', lang))}{_text(t('colon', lang))}{_at(chain.sink)}")
-    flow = _text(t(f"chain.dataflow.{chain.dataflow}", lang))
-    out.append(f"   - {_text(t('chain.dataflow', lang))}{_text(t('colon', lang))}{flow}")
-    if chain.transformers:
-        items = ", ".join(_code(x) for x in chain.transformers)
-        out.append(f"   - {_text(t('chain.transformers', lang))}{_text(t('colon', lang))}{items}")
-    if chain.urls:
-        items = ", ".join(_code(u) for u in chain.urls)
-        out.append(f"   - {_text(t('chain.urls', lang))}{_text(t('colon', lang))}{items}")
-    owners = [o for o in (chain.read.owner, chain.sink.owner) if o is not None]
-    if owners:
-        labels = c.join(dict.fromkeys(c.owner_label(o, lang) for o in owners), lang)
-        out.append(f"   - {_text(t('field.by_whom', lang))}{_text(t('colon', lang))}{_text(labels)}")
+def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
+    colon = _text(t("colon", lang))
+    out = [f"{i}. **{_text(ch.channel_label)}**"]
+    out.append(f"   - {_text(t('chain.read', lang))}{colon}{_at(ch.read)}")
+    out.append(f"   - {_text(t('chain.steps', lang))}{colon}")
+    out.extend(f"     {n}. {_code(s.text)}" for n, s in enumerate(ch.steps, 1))
+    out.append(f"   - {_text(t('chain.sink', lang))}{colon}{_at(ch.sink)}")
+    out.append(f"   - {_text(t('chain.dataflow', lang))}{colon}{_text(ch.dataflow_label)}")
+    if ch.transformers:
+        items = ", ".join(_code(x) for x in ch.transformers)
+        out.append(f"   - {_text(t('chain.transformers', lang))}{colon}{items}")
+    if ch.urls:
+        items = ", ".join(_code(u) for u in ch.urls)
+        out.append(f"   - {_text(t('chain.urls', lang))}{colon}{items}")
+    if ch.owners:
+        out.append(f"   - {_text(t('field.by_whom', lang))}{colon}{_text(join(ch.owners, lang))}")
     return out
 
 
-def _startup(i: int, path: StartupPath, lang: str) -> list[str]:
-    asks = f" ({_text(t('text.asks_first', lang))})" if path.asks_permission_first else ""
-    out = [f"{i}. **{_text(c.trigger_label(path.trigger, lang))}**: {_code(path.entry)}{asks}"]
-    out.extend(f"   {n}. {_code(c.step_text(s))}" for n, s in enumerate(path.steps, 1))
+def _startup(i: int, path: StartupView, lang: str) -> list[str]:
+    asks = f" ({_text(t('text.asks_first', lang))})" if path.asks_first else ""
+    out = [f"{i}. **{_text(path.trigger_label)}**: {_code(path.entry)}{asks}"]
+    out.extend(f"   {n}. {_code(s.text)}" for n, s in enumerate(path.steps, 1))
     return out
 
 
-def _protected_class(name: str, r: DataClassResult, lang: str) -> list[str]:
-    badge = c.level_label(r.level, lang)
-    if r.severity is not None:
-        badge += f", {c.severity_label(r.severity, lang)}"
-    out = [f"### {_text(c.class_label(name, lang))} ({_code(name)}): {_text(badge)}", ""]
+def _protected_class(cv: ClassView, lang: str) -> list[str]:
+    name = cv.name
+    badge = cv.level_label + (f", {cv.severity_label}" if cv.severity is not None else "")
+    out = [f"### {_text(cv.label)} ({_code(name)}): {_text(badge)}", ""]
     yes = f"**{_text(t('yes', lang))}**"
     rows: list[tuple[str, str]] = [(t("field.what", lang), _text(t(f"dc.{name}.what", lang)))]
-    if r.level.value == "none":
+    if cv.level == "none":
         rows.append((t("field.how", lang), _text(t("class.status.none", lang))))
     else:
-        perms = ", ".join(_code(p, cell=True) for p in r.permissions) or _text(t("field.not_declared", lang))
+        perms = ", ".join(_code(p, cell=True) for p in cv.permissions) or _text(t("field.not_declared", lang))
         rows.append((t("field.permissions", lang), perms))
-        read = t("class.read.yes", lang) if r.read else t("class.read.dormant" if r.dormant else "class.read.no", lang)
-        providers = _providers(r, lang)
+        read = t("class.read.yes" if cv.read else "class.read.dormant" if cv.dormant else "class.read.no", lang)
+        providers = _providers(cv, lang)
         rows.append((t("field.how", lang), _text(read) + (f"<br>{providers}" if providers else "")))
-        if r.owners:
-            rows.append((t("field.by_whom", lang), "<br>".join(_text(c.owner_label(o, lang)) for o in r.owners)))
-        rows.append(
-            (t("field.bulk", lang), f"{yes} {_text(t('bulk.yes', lang))}" if r.bulk else _text(t("bulk.no", lang)))
-        )
-        leaves = (
-            f"{yes} {_text(c.join((c.channel_label(ch, lang) for ch in r.exfiltrated), lang))}"
-            if r.exfiltrated
-            else _text(t("leaves.no", lang))
-        )
+        if cv.owners:
+            rows.append((t("field.by_whom", lang), "<br>".join(_text(o) for o in cv.owners)))
+        bulk = f"{yes} {_text(t('bulk.yes', lang))}" if cv.bulk else _text(t("bulk.no", lang))
+        rows.append((t("field.bulk", lang), bulk))
+        leaves = f"{yes} {_text(join(cv.exfiltrated_labels, lang))}" if cv.exfiltrated else _text(t("leaves.no", lang))
         rows.append((t("field.leaves", lang), leaves))
-        startup = f"{yes} {_text(t('startup.yes', lang))}" if r.at_startup else _text(t("startup.no", lang))
+        startup = f"{yes} {_text(t('startup.yes', lang))}" if cv.at_startup else _text(t("startup.no", lang))
         rows.append((t("field.startup", lang), startup))
-        if r.rule_ids:
-            rows.append((t("field.rules", lang), " ".join(_code(x, cell=True) for x in r.rule_ids)))
-    if r.read or r.dormant or r.declared:
+        if cv.rule_ids:
+            rows.append((t("field.rules", lang), " ".join(_code(x, cell=True) for x in cv.rule_ids)))
+    if cv.read or cv.dormant or cv.declared:
         rows.append((t("field.enables", lang), f"**{_text(t(f'harm.{name}', lang))}**"))
     out.extend(_kv(rows))
-    out.extend(_numbered("sec.chains", r.chains, _chain, lang))
-    out.extend(_numbered("sec.startup", r.startup_paths, _startup, lang))
+    out.extend(_numbered("sec.chains", cv.chains, _chain, lang))
+    out.extend(_numbered("sec.startup", cv.startup_paths, _startup, lang))
     return out
 
 
@@ -197,80 +184,70 @@ def _numbered(title: str, items: Sequence[T], render: Callable[[int, T, str], li
     if not items:
         return []
     out = [f"#### {_text(t(title, lang))} ({len(items)})", ""]
-    for i, item in enumerate(items[: c.SHOWN_CHAINS], 1):
+    for i, item in enumerate(items[:SHOWN_CHAINS], 1):
         out.extend(render(i, item, lang))
-    if len(items) > c.SHOWN_CHAINS:
-        out.append(_text(t("and_more", lang, n=len(items) - c.SHOWN_CHAINS)))
+    if len(items) > SHOWN_CHAINS:
+        out.append(_text(t("and_more", lang, n=len(items) - SHOWN_CHAINS)))
     return [*out, ""]
 
 
-def _source(url: str) -> str:
-    return f"<{url}>" if c.is_web_link(url) else _text(url)
-
-
-def _violation(v: PolicyViolation, lang: str) -> list[str]:
-    conf = v.confidence if v.confidence in ("V", "P", "U") else "U"
+def _violation(v: ViolationView, lang: str) -> list[str]:
     article = _text(v.article)
-    if conf in c.CAVEATED:
-        article += f" **({_text(c.confidence_text(conf, lang))})**"
+    if v.caveated:
+        article += f" **({_text(v.conf_label)})**"
     head = (
-        f"- **{_text(v.provision)}** — {_text(c.policy_kind(v.kind, lang))} — "
-        f"{_text(t('pol.confidence', lang))} {_text(c.confidence_text(v.confidence, lang))}"
+        f"- **{_text(v.provision)}** — {_text(v.kind_label)} — "
+        f"{_text(t('pol.confidence', lang))} {_text(v.confidence_label)}"
     )
     colon = _text(t("colon", lang))
+    source = f"<{v.source}>" if v.source_is_link else _text(v.source)
     return [
         head,
         f"  - {_text(v.instrument)}, {article}",
         f"  - {_text(t('pol.says', lang))}{colon}{_text(v.paraphrase)}",
         f"  - {_text(t('pol.triggered_by', lang))}{colon}{_text('; '.join(v.triggered_by))}",
-        f"  - {_text(t('pol.source', lang))}{colon}{_source(v.source)} · {_text(t('pol.effective', lang))} "
-        f"{_text(v.effective)}",
+        f"  - {_text(t('pol.source', lang))}{colon}{source} · {_text(t('pol.effective', lang))} {_text(v.effective)}",
     ]
 
 
-def _policies(report: Report, lang: str) -> list[str]:
+def _policies(view: ReportView, lang: str) -> list[str]:
     out = [f"## {_text(t('sec.policies', lang))}", ""]
-    if not report.policies:
+    if not view.packs_evaluated:
         return [*out, _text(t("pol.not_evaluated", lang)), ""]
     out.extend([_text(t("pol.intro", lang)), ""])
-    violated = [p for p in report.policies if p.violations]
-    if not violated:
+    if not view.violated:
         out.extend([_text(t("pol.none", lang)), ""])
-    for p in violated:
-        title = t("pol.pack", lang, name=p.name, jurisdiction=p.jurisdiction, id=p.id, version=p.version)
-        out.extend([f"### {_text(title)} ({len(p.violations)})", ""])
+    for p in view.violated:
+        out.extend([f"### {_text(p.title)} ({len(p.violations)})", ""])
         for v in p.violations:
             out.extend(_violation(v, lang))
         out.append("")
-    clean = [p.id for p in report.policies if not p.violations]
-    if clean:
-        out.extend([_text(t("pol.clean_packs", lang, packs=c.join(clean, lang))), ""])
+    if view.clean_packs:
+        out.extend([_text(t("pol.clean_packs", lang, packs=join(view.clean_packs, lang))), ""])
     return out
 
 
-def _finding(f: Finding, lang: str) -> list[str]:
+def _finding(f: FindingView, lang: str) -> list[str]:
     head = (
-        f"### {_text(c.severity_label(f.severity, lang).upper())} {_text(f.rule_id)} "
-        f"\\[{_text(c.class_label(f.data_class, lang))}\\] {_text(f.title)}"
+        f"### {_text(f.severity_label.upper())} {_text(f.rule_id)} \\[{_text(f.data_class_label)}\\] {_text(f.title)}"
     )
     out = [head, "", _text(f.message), ""]
     if f.dormant:
         out.extend([f"*{_text(t('find.dormant', lang))}*", ""])
-    if f.owners:
-        owners = t("find.components", lang) + t("colon", lang) + c.owners_text(f.owners, lang)
-        out.extend([_text(owners), ""])
-    shown = f.evidence[: c.SHOWN_EVIDENCE]
+    if f.owners_text:
+        out.extend([_text(t("find.components", lang) + t("colon", lang) + f.owners_text), ""])
+    shown = f.evidence[:SHOWN_EVIDENCE]
     if shown:
         headers = [t(f"ev.{k}", lang) for k in ("rule", "severity", "class", "method", "offset", "value", "component")]
         rows = [
             [
                 _text(f.rule_id),
-                _text(c.severity_label(f.severity, lang)),
+                _text(f.severity_label),
                 _code(e.class_name, cell=True) if e.class_name else _text(e.kind),
                 _code(e.method, cell=True) if e.method else "",
                 str(e.offset) if e.offset is not None else "",
-                _code(c.short_value(e.kind, e.value), cell=True),
-                _text(c.owner_label(e.owner, lang)) if e.owner is not None else "",
+                _code(e.short, cell=True),
+                _text(e.owner) if e.owner is not None else "",
             ]
             for e in shown
         ]
@@ -281,109 +258,103 @@ def _finding(f: Finding, lang: str) -> list[str]:
     return out
 
 
-def _findings(report: Report, lang: str) -> list[str]:
-    out = [f"## {_text(t('sec.findings', lang))} ({len(report.findings)})", ""]
-    if not report.findings:
+def _findings(view: ReportView, lang: str) -> list[str]:
+    out = [f"## {_text(t('sec.findings', lang))} ({len(view.findings)})", ""]
+    if not view.findings:
         return [*out, _text(t("find.none", lang)), ""]
-    out.extend([_text(t("find.intro", lang, n=len(report.findings))), ""])
-    for f in report.findings:
+    out.extend([_text(t("find.intro", lang, n=len(view.findings))), ""])
+    for f in view.findings:
         out.extend(_finding(f, lang))
     return out
 
 
-def _neighbours(report: Report, lang: str) -> list[str]:
-    headers = [t(k, lang) for k in c.NEIGHBOUR_HEADERS]
+def _neighbours(view: ReportView, lang: str) -> list[str]:
+    headers = [t(k, lang) for k in NEIGHBOUR_HEADERS]
     rows = [
         [
             f"{_text(n.label)} {_code(n.name, cell=True)}",
             _text(n.declared),
             _text(n.reads),
             _text(n.level) if n.level is not None else "\\-",
-            _text(c.severity_label(n.severity, lang)),
+            _text(n.severity_label),
             _text(n.owners),
             _text(n.harm) if n.harm else "",
         ]
-        for n in c.neighbour_rows(report, lang)
+        for n in view.neighbours
     ]
     return [f"## {_text(t('sec.neighbours', lang))}", "", *_table(headers, rows)]
 
 
-def _coverage_reasons(report: Report, lang: str) -> list[str]:
+def _coverage_reasons(view: ReportView, lang: str) -> list[str]:
     out = []
-    for reason in report.coverage.reasons:
-        explain = c.coverage_reason_text(reason.code, lang)
-        text = f"- {_code(reason.code)}{_text(t('colon', lang))}" + (f"{_text(explain)} " if explain else "")
+    for reason in view.reasons:
+        text = f"- {_code(reason.code)}{_text(t('colon', lang))}" + (
+            f"{_text(reason.explain)} " if reason.explain else ""
+        )
         out.append(text + _text(reason.detail))
     return out
 
 
-def _coverage(report: Report, lang: str) -> list[str]:
-    cov = report.coverage
+def _coverage(view: ReportView, lang: str) -> list[str]:
     colon = _text(t("colon", lang))
     out = [f"## {_text(t('sec.coverage', lang))}", ""]
-    out.extend([f"{_text(t('cov.status', lang))}{colon}**{_text(c.coverage_status_text(cov.status, lang))}**", ""])
-    if cov.reasons:
-        out.extend([_text(t("cov.reasons", lang)) + colon.strip(), "", *_coverage_reasons(report, lang), ""])
-    if report.errors:
-        out.extend([f"### {_text(t('sec.errors', lang))} ({len(report.errors)})", "", _text(t("err.intro", lang)), ""])
-        out.extend(f"- {_code(err.where)}{colon}{_text(err.message)}" for err in report.errors)
+    out.extend([f"{_text(t('cov.status', lang))}{colon}**{_text(view.coverage_label)}**", ""])
+    if view.reasons:
+        out.extend([_text(t("cov.reasons", lang)) + colon.strip(), "", *_coverage_reasons(view, lang), ""])
+    if view.errors:
+        out.extend([f"### {_text(t('sec.errors', lang))} ({len(view.errors)})", "", _text(t("err.intro", lang)), ""])
+        out.extend(f"- {_code(where)}{colon}{_text(message)}" for where, message in view.errors)
         out.append("")
     return out
 
 
-def _provenance(report: Report, lang: str) -> list[str]:
-    app = report.app
-    signers = "<br>".join(_code(s, cell=True) for s in app.signer_sha256) or _text(t("prov.unsigned", lang))
-    sdk = f"{app.min_sdk if app.min_sdk is not None else '?'} / {app.target_sdk if app.target_sdk is not None else '?'}"
+def _provenance(view: ReportView, lang: str) -> list[str]:
+    p = view.provenance
+    signers = "<br>".join(_code(s, cell=True) for s in p.signers) or _text(t("prov.unsigned", lang))
     rows: list[tuple[str, str]] = [
-        (t("prov.file", lang), _code(report.input_path, cell=True) if report.input_path else "\\-"),
-        (t("prov.package", lang), _code(app.package or t("unknown", lang), cell=True)),
-        (t("prov.label", lang), _text(app.label) if app.label else "-"),
-        (t("prov.version", lang), _text(f"{app.version_name or '?'} / {app.version_code or '?'}")),
-        (t("prov.sdk", lang), _text(sdk)),
-        (t("prov.sha256", lang), _code(app.sha256, cell=True)),
-        (t("prov.sha1", lang), _code(app.sha1, cell=True)),
-        (t("prov.md5", lang), _code(app.md5, cell=True)),
-        (t("prov.size", lang), _text(t("prov.size.bytes", lang, n=app.size))),
+        (t("prov.file", lang), _code(p.input_path, cell=True) if p.input_path else "\\-"),
+        (t("prov.package", lang), _code(p.package, cell=True)),
+        (t("prov.label", lang), _text(p.label) if p.label else "-"),
+        (t("prov.version", lang), _text(p.version)),
+        (t("prov.sdk", lang), _text(p.sdk)),
+        (t("prov.sha256", lang), _code(p.sha256, cell=True)),
+        (t("prov.sha1", lang), _code(p.sha1, cell=True)),
+        (t("prov.md5", lang), _code(p.md5, cell=True)),
+        (t("prov.size", lang), _text(p.size)),
         (t("prov.signers", lang), signers),
-        (t("prov.dex", lang), ", ".join(_code(d, cell=True) for d in app.dex_files) or "\\-"),
-        (t("prov.recovered", lang), "<br>".join(_text(c.recovered_text(r, lang)) for r in app.recovered) or "\\-"),
-        (t("prov.app_class", lang), _code(app.application_class, cell=True) if app.application_class else "\\-"),
-        (t("prov.launchers", lang), "<br>".join(_code(a, cell=True) for a in app.launcher_activities) or "\\-"),
-        (t("prov.tool", lang), _text(f"{report.tool_name} {report.tool_version}")),
-        (t("prov.ruleset", lang), _code(report.ruleset_sha256, cell=True)),
-        (t("prov.options", lang), _code(json.dumps(report.options, sort_keys=True, ensure_ascii=False), cell=True)),
-        (t("prov.policies", lang), "<br>".join(_text(f"{p.id} {p.version}") for p in report.policies) or "\\-"),
+        (t("prov.dex", lang), ", ".join(_code(d, cell=True) for d in p.dex_files) or "\\-"),
+        (t("prov.recovered", lang), "<br>".join(_text(r) for r in p.recovered) or "\\-"),
+        (t("prov.app_class", lang), _code(p.application_class, cell=True) if p.application_class else "\\-"),
+        (t("prov.launchers", lang), "<br>".join(_code(a, cell=True) for a in p.launchers) or "\\-"),
+        (t("prov.tool", lang), _text(p.tool)),
+        (t("prov.ruleset", lang), _code(p.ruleset, cell=True)),
+        (t("prov.options", lang), _code(p.options, cell=True)),
+        (t("prov.policies", lang), "<br>".join(_text(x) for x in p.policies) or "\\-"),
     ]
-    if report.run is not None:
-        run = t("prov.run.value", lang, started=report.run.started_at, seconds=report.run.duration_s)
-        rows.append((t("prov.run", lang), _text(run)))
+    if p.run is not None:
+        rows.append((t("prov.run", lang), _text(p.run)))
     return [f"## {_text(t('sec.provenance', lang))}", "", *_kv(rows)]
 
 
 def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     """The report as Markdown (``color`` is ignored)."""
-    check_lang(lang)
-    app = report.app
-    package = app.package or t("unknown", lang)
-    version = f"{app.version_name or '?'} ({app.version_code or '?'})"
+    view = build(report, lang)
+    package = view.provenance.package
     out = [
-        f"# {_text(t('doc.title', lang) + t('colon', lang))}{_code(package)} {_text(version, inline=True)}",
+        f"# {_text(t('doc.title', lang) + t('colon', lang))}{_code(package)} {_text(view.version, inline=True)}",
         "",
-        f"{_text(t('doc.subtitle', lang))} · sha256 {_code(app.sha256)}",
+        f"{_text(t('doc.subtitle', lang))} · sha256 {_code(view.provenance.sha256)}",
         "",
     ]
-    out.extend(_verdict(report, lang))
+    out.extend(_verdict(view, lang))
     out.extend([f"## {_text(t('sec.protected', lang))}", ""])
-    for name in c.PROTECTED:
-        r = report.data_classes.get(name)
-        if r is not None:
-            out.extend(_protected_class(name, r, lang))
-    out.extend(_policies(report, lang))
-    out.extend(_findings(report, lang))
-    out.extend(_neighbours(report, lang))
-    out.extend(_coverage(report, lang))
-    out.extend(_provenance(report, lang))
+    for cv in view.protected:
+        out.extend(_protected_class(cv, lang))
+    out.extend(_policies(view, lang))
+    out.extend(_findings(view, lang))
+    out.extend(_neighbours(view, lang))
+    out.extend(_coverage(view, lang))
+    out.extend(_provenance(view, lang))
     out.append("---")
     out.append("")
     out.append(_text(t("doc.generated", lang, tool=report.tool_name, version=report.tool_version)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appaudit.errors import ConfigError
-from appaudit.report import FORMAT_MODULES, render
+from appaudit.report import FORMATS, render
 from appaudit.report.model import Report
 
 
@@ -23,7 +23,7 @@ class OutputSpec:
     """One requested output."""
 
     fmt: str
-    """A key of ``FORMAT_MODULES``."""
+    """A key of ``FORMATS``."""
     path: Path | None = None
     """None: standard output."""
 
@@ -33,9 +33,9 @@ def parse_output_specs(values: Sequence[str], output: Path | None = None) -> tup
     specs: list[OutputSpec] = []
     for value in values or ("text",):
         name, sep, path = value.partition(":")
-        if name not in FORMAT_MODULES:
+        if name not in FORMATS:
             where = f" in {value!r}" if sep else ""
-            raise ValueError(f"unknown format {name!r}{where} (choose from {', '.join(FORMAT_MODULES)})")
+            raise ValueError(f"unknown format {name!r}{where} (choose from {', '.join(FORMATS)})")
         if sep and not path:
             raise ValueError(f"{value!r}: no file after ':'")
         specs.append(OutputSpec(fmt=name, path=Path(path) if sep else None))

@@ -10,12 +10,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from appaudit.analysis.facts import ChainStep
-from appaudit.descriptors import java_name
 from appaudit.model import Severity, Verdict
-from appaudit.report.common import recovered_text
-from appaudit.report.i18n import check_lang, has, t
-from appaudit.report.model import Finding, Report
+from appaudit.report.i18n import t
+from appaudit.report.model import Report
+from appaudit.report.view import FindingView, ReportView
+from appaudit.report.view_build import build
 
 WIDTH = 80
 #: Evidence locations shown per finding in the terminal (JSON has them all).
@@ -39,26 +38,15 @@ _SEVERITY_STYLE = {
 }
 
 
-def _yes(flag: bool, lang: str = "en") -> str:
+def _yes(flag: bool, lang: str) -> str:
     return t("yes", lang) if flag else "-"
-
-
-def short_value(kind: str, value: str) -> str:
-    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``."""
-    if kind in ("sget", "invoke") and "->" in value:
-        owner, member = value.split("->", 1)
-        name = member.split(":", 1)[0].split("(", 1)[0]
-        return f"{java_name(owner)}.{name}" + ("()" if kind == "invoke" else "")
-    if kind == "const-string":
-        return f'"{value}"'
-    return value
 
 
 def _indented(text: Text | str, style: str = "") -> Padding:
     return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, 9))
 
 
-def _finding_lines(f: Finding, lang: str = "en") -> list[Text | Padding]:
+def _finding_lines(f: FindingView, lang: str) -> list[Text | Padding]:
     head = Text()
     head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
     head.append(f" {f.rule_id} ", style="bold")
@@ -72,10 +60,7 @@ def _finding_lines(f: Finding, lang: str = "en") -> list[Text | Padding]:
     if f.suppression is not None:
         lines.append(_indented(f"suppressed: {f.suppression}", "green"))
     code = [e for e in f.evidence if e.class_name is not None]
-    for e in code[:SHOWN_EVIDENCE]:
-        method = (e.method or "").split("(", 1)[0]
-        where = f"{e.class_name}.{method}() +{e.offset} [{e.dex}]"
-        lines.append(_indented(f"{short_value(e.kind, e.value)} {t('text.in', lang)} {where}"))
+    lines.extend(_indented(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]") for e in code[:SHOWN_EVIDENCE])
     others = [e for e in f.evidence if e.class_name is None]
     if others:
         lines.append(_indented(", ".join(e.value for e in others)))
@@ -85,38 +70,27 @@ def _finding_lines(f: Finding, lang: str = "en") -> list[Text | Padding]:
     return lines
 
 
-def _short_method(step: ChainStep) -> str:
-    return f"{step.class_name.rsplit('.', 1)[-1]}.{step.method.split('(', 1)[0]}"
-
-
-def _chain_lines(report: Report, lang: str = "en") -> list[Text | Padding]:
+def _chain_lines(view: ReportView, lang: str) -> list[Text | Padding]:
     lines: list[Text | Padding] = []
-    for name, r in report.data_classes.items():
-        for chain in r.chains:
-            flow = "" if chain.dataflow == "confirmed" else f" ({t('text.unconfirmed', lang)})"
-            lines.append(
-                Text(f"{name} -> {chain.channel}{flow}: " + " -> ".join(_short_method(s) for s in chain.steps))
-            )
-            sink = short_value("invoke", chain.sink.value)
+    for cv in view.classes:
+        for chain in cv.chains:
+            flow = "" if chain.confirmed else f" ({t('text.unconfirmed', lang)})"
+            steps = " -> ".join(s.compact for s in chain.steps)
+            lines.append(Text(f"{cv.name} -> {chain.channel}{flow}: {steps}"))
             via = f"; {t('text.via', lang)} {', '.join(chain.transformers)}" if chain.transformers else ""
-            extra = f"{t('text.sink', lang)} {sink}{via}"
+            extra = f"{t('text.sink', lang)} {chain.sink.short}{via}"
             if chain.urls:
                 extra += f"; {', '.join(chain.urls)}"
             lines.append(_indented(extra, "dim"))
         lines.extend(
             Text(
-                t("text.read_on", lang, name=name, trigger=_trigger(path.trigger, lang))
-                + " -> ".join(_short_method(s) for s in path.steps)
-                + (f" ({t('text.asks_first', lang)})" if path.asks_permission_first else "")
+                t("text.read_on", lang, name=cv.name, trigger=path.trigger_term)
+                + " -> ".join(s.compact for s in path.steps)
+                + (f" ({t('text.asks_first', lang)})" if path.asks_first else "")
             )
-            for path in r.startup_paths
+            for path in cv.startup_paths
         )
     return lines
-
-
-def _trigger(trigger: str, lang: str) -> str:
-    """The trigger as the JSON names it in English, translated otherwise."""
-    return t(f"trigger.{trigger}", lang) if lang != "en" and has(f"trigger.{trigger}", lang) else trigger
 
 
 def _label(key: str, lang: str, width: int = 7) -> str:
@@ -127,7 +101,7 @@ def _label(key: str, lang: str, width: int = 7) -> str:
 
 def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     """The report as terminal text in ``lang``; ANSI colours only when ``color`` is True."""
-    check_lang(lang)
+    view = build(report, lang)
     buf = io.StringIO()
     console = Console(
         file=buf,
@@ -139,44 +113,38 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         emoji=False,
         markup=False,  # names from the APK (entries, classes) are printed as they are, never as markup
     )
-    app = report.app
-    version = f"{app.version_name or '?'} ({app.version_code or '?'})"
-    console.print(
-        Text(
-            f"{report.tool_name} {report.tool_version}: {app.package or t('text.unknown_package', lang)} {version}",
-            style="bold",
-        )
-    )
-    console.print(f"{_label('text.file', lang)}{report.input_path}", overflow="fold")
-    console.print(f"sha256 {app.sha256}")
-    dex = ", ".join(app.dex_files) or t("text.none", lang)
-    console.print(f"dex    {dex}   min/target sdk {app.min_sdk}/{app.target_sdk}")
-    for payload in app.recovered:
-        console.print(f"{_label('prov.recovered', lang)}{recovered_text(payload, lang)}", overflow="fold")
+    prov = view.provenance
+    package = view.package or t("text.unknown_package", lang)
+    console.print(Text(f"{view.tool}: {package} {view.version}", style="bold"))
+    console.print(f"{_label('text.file', lang)}{prov.input_path}", overflow="fold")
+    console.print(f"sha256 {prov.sha256}")
+    dex = ", ".join(prov.dex_files) or t("text.none", lang)
+    console.print(f"dex    {dex}   min/target sdk {view.min_sdk}/{view.target_sdk}")
+    for payload in prov.recovered:
+        console.print(f"{_label('prov.recovered', lang)}{payload}", overflow="fold")
     verdict = Text(t("verdict", lang) + t("colon", lang))
-    verdict.append(t(f"verdict.{report.verdict.value}", lang), style=_VERDICT_STYLE[report.verdict])
-    verdict.append(f" - {t(f'verdict.{report.verdict.value}.why', lang)}")
+    verdict.append(view.verdict_label, style=_VERDICT_STYLE[view.verdict])
+    verdict.append(f" - {view.verdict_why}")
     console.print()
     console.print(verdict)
 
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("data_class", "declared", "reads", "bulk", "leaves_by", "startup", "severity"):
         table.add_column(t(f"col.{column}", lang))
-    for name, r in report.data_classes.items():
-        reads = t("yes", lang) if r.read else (t("dormant", lang) if r.dormant else "-")
-        sev = r.severity.label if r.severity is not None else "-"
+    for cv in view.classes:
+        sev = cv.severity.label if cv.severity is not None else "-"
         table.add_row(
-            name,
-            _yes(r.declared, lang),
-            reads,
-            _yes(r.bulk, lang),
-            ",".join(r.exfiltrated) or "-",
-            _yes(r.at_startup, lang),
-            Text(sev, style=_SEVERITY_STYLE.get(r.severity, "")) if r.severity is not None else sev,
+            cv.name,
+            _yes(cv.declared, lang),
+            cv.reads,
+            _yes(cv.bulk, lang),
+            ",".join(cv.exfiltrated) or "-",
+            _yes(cv.at_startup, lang),
+            Text(sev, style=_SEVERITY_STYLE[cv.severity]) if cv.severity is not None else sev,
         )
     console.print()
     console.print(table)
-    chain_lines = _chain_lines(report, lang)
+    chain_lines = _chain_lines(view, lang)
     if chain_lines:
         console.print()
         console.print(Text(t("text.chains", lang), style="bold"))
@@ -184,30 +152,29 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
             console.print(line, overflow="fold")
 
     console.print()
-    suppressed = sum(f.suppressed for f in report.findings)
-    heading = t("text.findings", lang, n=len(report.findings))
-    if suppressed:
-        heading = heading.rstrip(")") + f", {suppressed} suppressed)"
+    heading = t("text.findings", lang, n=len(view.findings))
+    if view.suppressed:
+        heading = heading.rstrip(")") + f", {view.suppressed} suppressed)"
     console.print(Text(heading, style="bold"))
-    for f in report.findings:
+    for f in view.findings:
         for line in _finding_lines(f, lang):
             console.print(line, overflow="fold")
-    violated = [p for p in report.policies if p.violations]
-    if violated:
+    if view.violated:
         console.print()
         console.print(Text(t("text.policies", lang), style="bold"))
         mark = {"V": "", "P": "*", "U": "!"}
-        for pack in violated:
+        for pack in view.violated:
             ids = ", ".join(v.provision + mark.get(v.confidence, "") for v in pack.violations)
             console.print(Text(f"  {pack.id:<12} {ids}"), overflow="fold")
         console.print(Text("  " + t("text.policies.legend", lang), style="dim"))
     console.print()
-    cov = report.coverage
-    console.print(Text(t("text.coverage", lang, status=cov.status), style="bold" if cov.status != "complete" else ""))
-    for reason in cov.reasons:
+    console.print(
+        Text(t("text.coverage", lang, status=view.coverage), style="bold" if view.coverage != "complete" else "")
+    )
+    for reason in view.reasons:
         console.print(f"  {reason.code}: {reason.detail}", overflow="fold")
-    if report.errors:
-        console.print(Text(t("text.errors", lang, n=len(report.errors)), style="bold red"))
-        for err in report.errors:
-            console.print(f"  {err.where}: {err.message}", overflow="fold")
+    if view.errors:
+        console.print(Text(t("text.errors", lang, n=len(view.errors)), style="bold red"))
+        for where, message in view.errors:
+            console.print(f"  {where}: {message}", overflow="fold")
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

@@ -1,0 +1,224 @@
+"""Building the :class:`~appaudit.report.view.ReportView` of a report in one language."""
+
+from __future__ import annotations
+
+import json
+
+from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
+from appaudit.model import Evidence
+from appaudit.report import common as c
+from appaudit.report.i18n import check_lang, t
+from appaudit.report.model import DataClassResult, Finding, PolicyResult, PolicyViolation, Report
+from appaudit.report.view import (
+    AccessView,
+    ChainView,
+    ClassView,
+    EvidenceView,
+    FindingView,
+    PackView,
+    ProvenanceView,
+    ReasonView,
+    ReportView,
+    StartupView,
+    StepView,
+    ViolationView,
+)
+
+
+def _evidence(e: Evidence, lang: str) -> EvidenceView:
+    return EvidenceView(
+        kind=e.kind,
+        value=e.value,
+        short=c.short_value(e.kind, e.value),
+        site=c.site(e),
+        dex=e.dex,
+        class_name=e.class_name,
+        method=e.method,
+        offset=e.offset,
+        owner=c.owner_label(e.owner, lang) if e.owner is not None else None,
+    )
+
+
+def _steps(steps: tuple[ChainStep, ...]) -> tuple[StepView, ...]:
+    return tuple(
+        StepView(
+            text=c.method_text(s.class_name, s.method, s.offset),
+            compact=c.method_text(s.class_name, s.method, compact=True),
+        )
+        for s in steps
+    )
+
+
+def _chain(ch: HarvestChain, lang: str) -> ChainView:
+    owners = [o for o in (ch.read.owner, ch.sink.owner) if o is not None]
+    return ChainView(
+        channel=ch.channel,
+        channel_label=c.channel_label(ch.channel, lang),
+        confirmed=ch.dataflow == "confirmed",
+        dataflow=ch.dataflow,
+        dataflow_label=t(f"chain.dataflow.{ch.dataflow}", lang),
+        read=_evidence(ch.read, lang),
+        sink=_evidence(ch.sink, lang),
+        steps=_steps(ch.steps),
+        transformers=ch.transformers,
+        urls=ch.urls,
+        owners=tuple(dict.fromkeys(c.owner_label(o, lang) for o in owners)),
+    )
+
+
+def _startup(p: StartupPath, lang: str) -> StartupView:
+    label = c.trigger_label(p.trigger, lang)
+    return StartupView(
+        trigger_label=label,
+        trigger_term=p.trigger if lang == "en" else label,
+        entry=p.entry,
+        steps=_steps(p.steps),
+        asks_first=p.asks_permission_first,
+    )
+
+
+def _class(name: str, r: DataClassResult, lang: str) -> ClassView:
+    return ClassView(
+        name=name,
+        label=c.class_label(name, lang),
+        level=r.level.value,
+        level_label=c.level_label(r.level, lang),
+        severity=r.severity,
+        severity_label=c.severity_label(r.severity, lang),
+        declared=r.declared,
+        read=r.read,
+        dormant=r.dormant,
+        bulk=r.bulk,
+        at_startup=r.at_startup,
+        reads=c.reads_label(r, lang),
+        exfiltrated=r.exfiltrated,
+        exfiltrated_labels=tuple(c.channel_label(ch, lang) for ch in r.exfiltrated),
+        permissions=r.permissions,
+        owners=tuple(c.owner_label(o, lang) for o in r.owners),
+        owners_text=c.owners_text(r.owners, lang),
+        rule_ids=r.rule_ids,
+        accesses=tuple(
+            AccessView(
+                uri=c.short_value("sget", a.uri),
+                how=c.resolved_label(a.how, lang),
+                bulk=a.bulk,
+                site=c.site(a.evidence),
+            )
+            for a in r.accesses[: c.SHOWN_CHAINS]
+        ),
+        more_accesses=max(0, len(r.accesses) - c.SHOWN_CHAINS),
+        chains=tuple(_chain(ch, lang) for ch in r.chains),
+        startup_paths=tuple(_startup(p, lang) for p in r.startup_paths),
+    )
+
+
+def _finding(f: Finding, lang: str) -> FindingView:
+    return FindingView(
+        rule_id=f.rule_id,
+        title=f.title,
+        message=f.message,
+        severity=f.severity,
+        severity_label=c.severity_label(f.severity, lang),
+        data_class=f.data_class,
+        data_class_label=c.class_label(f.data_class, lang),
+        dormant=f.dormant,
+        suppressed=f.suppressed,
+        suppression=f.suppression,
+        owners_text=c.owners_text(f.owners, lang),
+        evidence=tuple(_evidence(e, lang) for e in f.evidence),
+        evidence_total=f.evidence_total,
+    )
+
+
+def _violation(v: PolicyViolation, lang: str) -> ViolationView:
+    conf = v.confidence if v.confidence in ("V", "P", "U") else "U"
+    return ViolationView(
+        provision=v.provision,
+        instrument=v.instrument,
+        article=v.article,
+        paraphrase=v.paraphrase,
+        source=v.source,
+        source_is_link=c.is_web_link(v.source),
+        effective=v.effective,
+        confidence=v.confidence,
+        conf=conf,
+        confidence_label=c.confidence_text(v.confidence, lang),
+        conf_label=c.confidence_text(conf, lang),
+        caveated=conf in c.CAVEATED,
+        kind=v.kind,
+        kind_label=c.policy_kind(v.kind, lang),
+        triggered_by=v.triggered_by,
+    )
+
+
+def _pack(p: PolicyResult, lang: str) -> PackView:
+    title = t("pol.pack", lang, name=p.name, jurisdiction=p.jurisdiction, id=p.id, version=p.version)
+    return PackView(
+        id=p.id, version=p.version, title=title, violations=tuple(_violation(v, lang) for v in p.violations)
+    )
+
+
+def _provenance(report: Report, lang: str) -> ProvenanceView:
+    app = report.app
+    run = report.run
+    return ProvenanceView(
+        input_path=report.input_path,
+        package=app.package or t("unknown", lang),
+        label=app.label,
+        version=f"{app.version_name or '?'} / {app.version_code or '?'}",
+        sdk=f"{app.min_sdk if app.min_sdk is not None else '?'} / "
+        f"{app.target_sdk if app.target_sdk is not None else '?'}",
+        sha256=app.sha256,
+        sha1=app.sha1,
+        md5=app.md5,
+        size=t("prov.size.bytes", lang, n=app.size),
+        signers=app.signer_sha256,
+        dex_files=app.dex_files,
+        recovered=tuple(c.recovered_text(r, lang) for r in app.recovered),
+        application_class=app.application_class,
+        launchers=app.launcher_activities,
+        tool=f"{report.tool_name} {report.tool_version}",
+        ruleset=report.ruleset_sha256,
+        options=json.dumps(report.options, sort_keys=True, ensure_ascii=False),
+        policies=tuple(f"{p.id} {p.version}" for p in report.policies),
+        run=t("prov.run.value", lang, started=run.started_at, seconds=run.duration_s) if run is not None else None,
+    )
+
+
+def build(report: Report, lang: str) -> ReportView:
+    """The view of ``report`` in ``lang`` (ValueError for an unsupported language)."""
+    check_lang(lang)
+    app = report.app
+    classes = tuple(_class(name, r, lang) for name, r in report.data_classes.items())
+    by_name = {cv.name: cv for cv in classes}
+    n, packs = c.violation_count(report)
+    return ReportView(
+        lang=lang,
+        tool=f"{report.tool_name} {report.tool_version}",
+        package=app.package,
+        version=f"{app.version_name or '?'} ({app.version_code or '?'})",
+        min_sdk=app.min_sdk,
+        target_sdk=app.target_sdk,
+        verdict=report.verdict,
+        verdict_label=t(f"verdict.{report.verdict.value}", lang),
+        verdict_why=t(f"verdict.{report.verdict.value}.why", lang),
+        summary=tuple(c.summary_lines(report, lang)),
+        violations=n,
+        violated_packs=packs,
+        classes=classes,
+        protected=tuple(by_name[name] for name in c.PROTECTED if name in by_name),
+        neighbours=tuple(c.neighbour_rows(report, lang)),
+        findings=tuple(_finding(f, lang) for f in report.findings),
+        suppressed=sum(f.suppressed for f in report.findings),
+        packs_evaluated=bool(report.policies),
+        violated=tuple(_pack(p, lang) for p in report.policies if p.violations),
+        clean_packs=tuple(p.id for p in report.policies if not p.violations),
+        coverage=report.coverage.status,
+        coverage_label=c.coverage_status_text(report.coverage.status, lang),
+        reasons=tuple(
+            ReasonView(code=r.code, detail=r.detail, explain=c.coverage_reason_text(r.code, lang))
+            for r in report.coverage.reasons
+        ),
+        errors=tuple((e.where, e.message) for e in report.errors),
+        provenance=_provenance(report, lang),
+    )

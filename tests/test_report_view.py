@@ -1,0 +1,61 @@
+"""The one view model the human-readable formats render from, and its one implementation of each short form."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from appaudit.api import scan
+from appaudit.model import Evidence
+from appaudit.report.common import method_text, short_value, site, trigger_label
+from appaudit.report.view_build import build
+from conftest import fixture_apk
+
+REPORT = Path(__file__).resolve().parent.parent / "src" / "appaudit" / "report"
+
+
+def test_short_value_every_kind() -> None:
+    invoke = "Ljava/net/HttpURLConnection;->getOutputStream()Ljava/io/OutputStream;"
+    assert short_value("invoke", invoke) == "java.net.HttpURLConnection.getOutputStream()"
+    assert short_value("sget", "Landroid/provider/CallLog$Calls;->CONTENT_URI:Landroid/net/Uri;") == (
+        "android.provider.CallLog$Calls.CONTENT_URI"
+    )
+    assert short_value("const-string", "content://sms") == '"content://sms"'
+    assert short_value("sink", f"network: {invoke}") == "network: java.net.HttpURLConnection.getOutputStream()"
+    assert short_value("permission", "android.permission.READ_SMS") == "android.permission.READ_SMS"
+
+
+def test_method_text_and_site() -> None:
+    assert method_text("com.a.B", "run(I)V", 12) == "com.a.B.run() +12"
+    assert method_text("com.a.B", "run(I)V") == "com.a.B.run()"
+    assert method_text("com.a.B", "run(I)V", 12, compact=True) == "B.run"
+    code = Evidence(kind="invoke", value="x", dex="classes.dex", class_name="com.a.B", method="run()V", offset=4)
+    assert site(code) == "com.a.B.run() +4"
+    assert site(Evidence(kind="permission", value="android.permission.READ_SMS")) == "android.permission.READ_SMS"
+
+
+def test_trigger_label_and_the_terminal_term() -> None:
+    assert (trigger_label("startup", "en"), trigger_label("startup", "zh")) == ("start-up", "启动")
+    assert trigger_label("unheard-of", "zh") == "unheard-of"
+    report = scan(fixture_apk("contacts_const"))
+    en, zh = build(report, "en"), build(report, "zh")
+    (path_en,) = next(cv for cv in en.classes if cv.name == "contacts").startup_paths
+    (path_zh,) = next(cv for cv in zh.classes if cv.name == "contacts").startup_paths
+    assert (path_en.trigger_label, path_en.trigger_term) == ("start-up", "startup")
+    assert (path_zh.trigger_label, path_zh.trigger_term) == ("启动", "启动")
+
+
+def test_renderers_read_only_the_view() -> None:
+    """text, HTML and Markdown take their wording from view_build, never from the model's objects directly."""
+    for name in ("text.py", "html.py", "markdown.py"):
+        tree = ast.parse((REPORT / name).read_text())
+        imported: dict[str, set[str]] = {}
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and n.module:
+                imported.setdefault(n.module, set()).update(a.name for a in n.names)
+        model = imported.get("appaudit.model", set()) | imported.get("appaudit.report.model", set())
+        assert model <= {"Report", "Severity", "Verdict"}, name
+        common = imported.get("appaudit.report.common", set())
+        assert common <= {"NEIGHBOUR_HEADERS", "SHOWN_CHAINS", "SHOWN_EVIDENCE", "join", "fill_message"}, name
+        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert "build" in calls, name
