@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 
-from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess
 from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeHit
 from appaudit.model import Evidence, Owner, OwnerKind
 from appaudit.ruleset.loader import SdkInfo
 
@@ -76,23 +75,14 @@ class Attributor:
         self._cache[class_name] = owner
         return owner
 
-    def evidence(self, ev: Evidence) -> Evidence:
-        """``ev`` with the owner of its class (unchanged when it is not code evidence)."""
-        if ev.class_name is None:
-            return ev
-        return replace(ev, owner=self.owner(ev.class_name))
-
-    def harvest(self, facts: HarvestFacts) -> HarvestFacts:
-        def chain(c: HarvestChain) -> HarvestChain:
-            return replace(c, read=self.evidence(c.read), sink=self.evidence(c.sink))
-
-        def access(a: ProviderAccess) -> ProviderAccess:
-            return replace(a, evidence=self.evidence(a.evidence))
-
-        return replace(
-            facts,
-            accesses=tuple(access(a) for a in facts.accesses),
-            sms_receivers=tuple(self.evidence(e) for e in facts.sms_receivers),
-            chains=tuple(chain(c) for c in facts.chains),
+    def code_evidence(self, hit: CodeHit) -> Evidence:
+        """Evidence located exactly at ``hit``, with the owner of its class."""
+        return Evidence(
+            kind=hit.kind,
+            value=hit.value,
+            dex=hit.dex,
+            class_name=hit.class_name,
+            method=hit.method,
+            offset=hit.offset,
+            owner=self.owner(hit.class_name),
         )
-

@@ -129,11 +129,11 @@ def analyse(
     """Harvest chains up to ``depth`` hops, in ``HARVEST_SHARE`` of the time left; a failure costs the chains only."""
     try:
         with deadline.phase(HARVEST_SHARE):
-            facts = harvest_facts(loaded.app, loaded.code, ruleset.flows, ProviderClassifier(ruleset.rules), depth)
+            classifier = ProviderClassifier(ruleset.rules)
+            facts = harvest_facts(loaded.app, loaded.code, ruleset.flows, classifier, owners, depth)
     except Exception as exc:  # the chain analysis must not lose the rule findings
         diagnostics.add_error("harvest chains", f"{type(exc).__name__}: {exc}")
         return Analysed(harvest=None)
-    facts = owners.harvest(facts)
     if facts.search_truncated:
         diagnostics.add_reason(
             "search_budget",
