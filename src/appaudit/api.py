@@ -15,12 +15,13 @@ from pathlib import Path
 from appaudit import deadline
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
+from appaudit.apk.source import read_input
 from appaudit.engine.evaluate import Suppressions
 from appaudit.pipeline import Diagnostics, stages
 from appaudit.report.model import Report, RunInfo
 from appaudit.ruleset import Ruleset, load_ruleset
 
-__all__ = ["Limits", "ScanOptions", "scan"]
+__all__ = ["Limits", "ScanOptions", "fetch_input", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,8 +67,20 @@ class ScanOptions:
         }
 
 
-def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
+def fetch_input(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of the input at ``path`` (a local path or a URL), bounded by ``limits``; InputError when unreadable."""
+    return read_input(path, limits)
+
+
+def scan(
+    path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None, data: bytes | None = None
+) -> Report:
     """Scan one APK or split bundle. Raises InputError for a file that is neither, RuleError for bad rules.
+
+    ``path`` may be a URL (``s3://``, ``https://``, ...; see ``appaudit.urls``):
+    the report names it without user info or query, and hashes the bytes read.
+    ``data``: the input's bytes, already read (by :func:`fetch_input`), scanned
+    as the input at ``path`` instead of reading it again.
 
     With ``options.timeout`` the scan stops searching when the cap passes (a
     cooperative deadline, see ``appaudit.deadline``) and reports what it found
@@ -81,7 +94,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     diagnostics = Diagnostics()
     declared = stages.declared(ruleset, options.data_safety, options.privacy_policy)
     with deadline.time_cap(options.timeout) as cap:
-        loaded = stages.load(path, options.limits, diagnostics)
+        loaded = stages.load(path, options.limits, diagnostics, data=data)
         if declared is None and options.declarations_dir:
             declared = stages.declared_for(ruleset, options.declarations_dir, loaded.app.package)
         owners = stages.attribute(loaded, ruleset)

@@ -8,6 +8,7 @@ scan's :class:`Diagnostics` itself.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -31,15 +32,17 @@ from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.limits import Limits
+from appaudit.apk.source import supplied
 from appaudit.engine import evaluate
 from appaudit.engine.evaluate import Suppressions
-from appaudit.errors import RuleError
+from appaudit.errors import InputError, RuleError
 from appaudit.model import Verdict
 from appaudit.pipeline.diagnostics import Diagnostics, DiagnosticsResult
 from appaudit.policy import evaluate_policies, select_packs
 from appaudit.report.model import Coverage, DataClassMap, Finding, PolicyResult, Report, RuleInfo, RunInfo
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
+from appaudit.urls import redact
 
 if TYPE_CHECKING:  # appaudit.declarations is imported only by a scan given a declaration
     from appaudit.declarations import DeclarationReport, Declared
@@ -110,9 +113,16 @@ def declared_for(ruleset: Ruleset, directory: str, package: str | None) -> Decla
     return declared(ruleset, data_safety, policy)
 
 
-def load(path: str, limits: Limits, diagnostics: Diagnostics) -> Loaded:
-    """Read the APK or bundle at ``path`` (InputError when it is neither); what could not be read is reported."""
-    facts = load_apk(path, limits)
+def load(path: str, limits: Limits, diagnostics: Diagnostics, *, data: bytes | None = None) -> Loaded:
+    """Read the APK or bundle at ``path`` (InputError when it is neither; a URL's secrets never in its message),
+    or ``data`` as that input when given; what could not be read is reported."""
+    try:
+        with supplied(path, data) if data is not None else contextlib.nullcontext():
+            facts = load_apk(path, limits)
+    except InputError as exc:  # a URL's secrets (user info, query) never reach the message
+        if exc.path == path and redact(path) != path:
+            raise InputError(redact(path), exc.reason) from None
+        raise
     diagnostics.add_reasons(facts.coverage_reasons)
     diagnostics.add_errors(facts.errors)
     return Loaded(app=facts.app, code=facts.code)
@@ -255,7 +265,8 @@ def report(
     options: dict[str, object],
     run: RunInfo | None,
 ) -> Report:
-    """The report of the scan of ``path``: ``options`` as recorded, ``run`` the timing (None: deterministic)."""
+    """The report of the scan of ``path`` (named without a URL's secrets): ``options`` as recorded,
+    ``run`` the timing (None: deterministic)."""
     return Report(
         tool_name=TOOL_NAME,
         tool_version=__version__,
@@ -270,7 +281,7 @@ def report(
         declarations=judged.declarations,
         run=run,
         options=options,
-        input_path=path,
+        input_path=redact(path),
         rules=rule_infos(ruleset, declarations=judged.declarations is not None),
         fingerprints=fingerprints,
     )
