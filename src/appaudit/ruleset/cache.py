@@ -64,7 +64,7 @@ def read_cached(cache: Path) -> Any:
         return None
     try:
         with cache.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - the user's own cache, written by write_cached
+            return pickle.load(fh)  # the user's own cache, written by write_cached
     except Exception:  # a broken cache is rebuilt
         return None
 

@@ -30,8 +30,6 @@ from appaudit.ruleset.validation import (
 )
 
 _RULE_SUFFIXES = (".yaml", ".yml")
-#: Files in a rule directory that hold data, not rules.
-DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml", "flows.yaml", "sdks.yaml"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,8 +41,7 @@ class SdkInfo:
     vendor: str
     category: str
     prefixes: tuple[str, ...]
-    collects: tuple[str, ...]
-    verified: bool = True
+    """Package prefixes of its code (whole segments; the longest matching prefix wins)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,8 +77,6 @@ class Ruleset:
     sdks: tuple[SdkInfo, ...] = ()
     policy_packs: tuple[PolicyPack, ...] = ()
     """Packs from each rule directory's ``policies/`` folder, validated."""
-    sources: tuple[str, ...]
-    """The rule directories, in load order."""
     declaration_rules: tuple[Rule, ...] = ()
     """Rules of ``declarations/rules/`` (match kind ``declaration``), used only when a declaration is given."""
     policy_phrases: tuple[PhraseList, ...] = ()
@@ -188,8 +183,6 @@ def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
             vendor=i["vendor"],
             category=i["category"],
             prefixes=tuple(i["prefixes"]),
-            collects=tuple(i["collects"]),
-            verified=i.get("verified", True),
         )
         for i in doc["sdks"]
     ]
@@ -320,7 +313,6 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
         flows=flows,
         sdks=tuple(sdks),
         policy_packs=packs,
-        sources=tuple(str(d) for d in dirs),
     )
 
 
