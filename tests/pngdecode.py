@@ -41,30 +41,35 @@ def decode(data: bytes) -> tuple[int, int, int, list[bytes]]:
         start = y * (stride + 1)
         ftype = raw[start]
         line = bytearray(raw[start + 1 : start + 1 + stride])
-        if ftype == 1:
-            for i in range(bpp, stride):
-                line[i] = (line[i] + line[i - bpp]) & 0xFF
-        elif ftype == 2:
-            for i in range(stride):
-                line[i] = (line[i] + prev[i]) & 0xFF
-        elif ftype == 3:
-            for i in range(stride):
-                left = line[i - bpp] if i >= bpp else 0
-                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
-        elif ftype == 4:
-            for i in range(stride):
-                a = line[i - bpp] if i >= bpp else 0
-                b = prev[i]
-                cc = prev[i - bpp] if i >= bpp else 0
-                p = a + b - cc
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - cc)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else cc)
-                line[i] = (line[i] + pred) & 0xFF
-        elif ftype != 0:
-            raise ValueError(f"bad filter type {ftype}")
+        _unfilter(ftype, line, prev, bpp, stride)
         rows.append(bytes(line))
         prev = line
     return width, height, bpp, rows
+
+
+def _unfilter(ftype: int, line: bytearray, prev: bytearray, bpp: int, stride: int) -> None:
+    """Undo filter ``ftype`` on ``line`` in place, given the previous row already unfiltered (PNG spec 9.2)."""
+    if ftype == 1:
+        for i in range(bpp, stride):
+            line[i] = (line[i] + line[i - bpp]) & 0xFF
+    elif ftype == 2:
+        for i in range(stride):
+            line[i] = (line[i] + prev[i]) & 0xFF
+    elif ftype == 3:
+        for i in range(stride):
+            left = line[i - bpp] if i >= bpp else 0
+            line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
+    elif ftype == 4:
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            cc = prev[i - bpp] if i >= bpp else 0
+            p = a + b - cc
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - cc)
+            pred = a if pa <= pb and pa <= pc else (b if pb <= pc else cc)
+            line[i] = (line[i] + pred) & 0xFF
+    elif ftype != 0:
+        raise ValueError(f"bad filter type {ftype}")
 
 
 def pixels(rows: list[bytes], bpp: int) -> list[bytes]:
