@@ -308,6 +308,45 @@ def _ag_instructions(code: Any) -> Iterator[tuple[int, Any]]:
         off += ins.get_length()
 
 
+def _sweep_method(view: AgView, cname: str, m: Any, code: Any, start: int, size: int) -> AgMethod:
+    """One method's code swept as androguard does (``start``: its insns offset in a DEX of ``size`` bytes).
+
+    Its reference sites go into ``view``'s site tables and its small fill-array payloads into
+    ``view.byte_arrays``, neither when androguard rejects the method.
+    """
+    ref = view.methods[m.get_method_idx()]
+    meth = AgMethod(cname, ref, start, min(start + 2 * code.get_insns_size(), size), [], None, False)
+    sites: list[tuple[dict[int, set[SiteKey]], int, SiteKey]] = []
+    arrays: list[tuple[int, bytes]] = []
+    off = 0
+    try:
+        for ins in _ag_sweep(code):
+            meth.starts.append(off)
+            op = ins.OP
+            if op == 0 and ins.get_name() in PAYLOAD_NAMES:
+                meth.has_payload = True
+                name = ins.get_name()
+                if name == "fill-array-data-payload" and ins.element_width == 1 and 0 < ins.size <= 256:
+                    arrays.append((start, bytes(ins.data[: ins.size])))
+            elif op in OPS_INVOKE:
+                sites.append((view.invokes, ins.get_ref_kind(), (cname, ref, off)))
+            elif op in OPS_INVOKE_POLYMORPHIC:
+                sites.append((view.invokes, ins.BBBB, (cname, ref, off)))
+            elif op in OPS_SGET:
+                sites.append((view.sgets, ins.get_ref_kind(), (cname, ref, off)))
+            elif op in OPS_STRING:
+                sites.append((view.const_strings, ins.get_ref_kind(), (cname, ref, off)))
+            off += ins.get_length()
+    except InvalidInstruction:
+        meth.reject_at = off  # the instruction androguard refused starts where the last one ended
+        sites = []  # normalisation: sites in rejected methods are compared by neither side
+        arrays = []
+    view.byte_arrays.extend(arrays)
+    for table, idx, key in sites:
+        table.setdefault(idx, set()).add(key)
+    return meth
+
+
 def build_view(raw: bytes, sample_seed: str | None) -> AgView:
     """Parse ``raw`` with androguard and copy out tables, code, decoded samples and sites.
 
@@ -358,36 +397,7 @@ def build_view(raw: bytes, sample_seed: str | None) -> AgView:
             if code is None:
                 continue
             start = m.get_code_off() + 16
-            ref = view.methods[m.get_method_idx()]
-            meth = AgMethod(cname, ref, start, min(start + 2 * code.get_insns_size(), len(raw)), [], None, False)
-            sites: list[tuple[dict[int, set[SiteKey]], int, SiteKey]] = []
-            arrays: list[tuple[int, bytes]] = []
-            off = 0
-            try:
-                for ins in _ag_sweep(code):
-                    meth.starts.append(off)
-                    op = ins.OP
-                    if op == 0 and ins.get_name() in PAYLOAD_NAMES:
-                        meth.has_payload = True
-                        name = ins.get_name()
-                        if name == "fill-array-data-payload" and ins.element_width == 1 and 0 < ins.size <= 256:
-                            arrays.append((start, bytes(ins.data[: ins.size])))
-                    elif op in OPS_INVOKE:
-                        sites.append((view.invokes, ins.get_ref_kind(), (cname, ref, off)))
-                    elif op in OPS_INVOKE_POLYMORPHIC:
-                        sites.append((view.invokes, ins.BBBB, (cname, ref, off)))
-                    elif op in OPS_SGET:
-                        sites.append((view.sgets, ins.get_ref_kind(), (cname, ref, off)))
-                    elif op in OPS_STRING:
-                        sites.append((view.const_strings, ins.get_ref_kind(), (cname, ref, off)))
-                    off += ins.get_length()
-            except InvalidInstruction:
-                meth.reject_at = off  # the instruction androguard refused starts where the last one ended
-                sites = []  # normalisation: sites in rejected methods are compared by neither side
-                arrays = []
-            view.byte_arrays.extend(arrays)
-            for table, idx, key in sites:
-                table.setdefault(idx, set()).add(key)
+            meth = _sweep_method(view, cname, m, code, start, len(raw))
             assert start not in view.code, f"two methods share the code item at {start:#x}"
             view.code[start] = meth
             codes[start] = code
