@@ -133,9 +133,7 @@ def attribute(loaded: Loaded, ruleset: Ruleset) -> Attributor:
     return Attributor(loaded.app, ruleset.sdks)
 
 
-def analyse(
-    loaded: Loaded, ruleset: Ruleset, owners: Attributor, depth: int, diagnostics: Diagnostics
-) -> Analysed:
+def analyse(loaded: Loaded, ruleset: Ruleset, owners: Attributor, depth: int, diagnostics: Diagnostics) -> Analysed:
     """Harvest chains up to ``depth`` hops, in ``HARVEST_SHARE`` of the time left; a failure costs the chains only."""
     try:
         with deadline.phase(HARVEST_SHARE):

@@ -43,7 +43,7 @@ def _evidence(e: Evidence) -> dict[str, Any]:
         "class": e.class_name,
         "method": e.method,
         "offset": e.offset,
-        "value": e.value,
+        "value": e.text,  # a sink's channel and call, packed as JSON v1 has always spelled them
         "component": _owner(e.owner) if e.owner is not None else None,
     }
 

@@ -124,7 +124,7 @@ def _location(e: Evidence, index: int, uri: str) -> dict[str, Any]:
         "id": index,
         "physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}},
     }
-    properties: dict[str, Any] = {"kind": e.kind, "value": e.value}
+    properties: dict[str, Any] = {"kind": e.kind, "value": e.text}
     if e.class_name is not None:
         method = e.method or ""
         location["logicalLocations"] = [
@@ -132,10 +132,10 @@ def _location(e: Evidence, index: int, uri: str) -> dict[str, Any]:
             {"name": method.split("(", 1)[0], "fullyQualifiedName": f"{e.class_name}.{method}", "kind": "function"},
         ]
         where = f"{e.class_name}.{method.split('(', 1)[0]}() +{e.offset} [{e.dex}]"
-        location["message"] = {"text": f"{e.kind} {e.value} in {where}"}
+        location["message"] = {"text": f"{e.kind} {e.text} in {where}"}
         properties |= {"dex": e.dex, "offset": e.offset}
     else:
-        location["message"] = {"text": f"{e.kind}: {e.value}"}
+        location["message"] = {"text": f"{e.kind}: {e.text}"}
     location["properties"] = properties
     return location
 
@@ -194,7 +194,7 @@ def _result(f: Finding, rule_index: int, uri: str, chains: tuple[HarvestChain, .
 
 def _chains_of(f: Finding, report: Report) -> tuple[HarvestChain, ...]:
     """The chains behind a harvest finding: those of its data class to the channels its sinks name."""
-    channels = {e.value.split(":", 1)[0] for e in f.evidence if e.kind == "sink"}
+    channels = {e.channel for e in f.evidence if e.channel is not None}
     if not channels or f.data_class not in report.data_classes:
         return ()
     return tuple(c for c in report.data_classes[f.data_class].chains if c.channel in channels)

@@ -28,8 +28,8 @@ from appaudit.report.view import (
 def _evidence(e: Evidence, lang: str) -> EvidenceView:
     return EvidenceView(
         kind=e.kind,
-        value=e.value,
-        short=c.short_value(e.kind, e.value),
+        value=e.text,
+        short=c.short_value(e.kind, e.value, e.channel),
         site=c.site(e),
         dex=e.dex,
         class_name=e.class_name,

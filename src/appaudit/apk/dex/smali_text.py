@@ -173,9 +173,7 @@ def format_instruction(
     return (name + " " + ", ".join(operands)).rstrip(), comment
 
 
-def _payload(
-    dex: DexFile, ins: Insn, label: Callable[[str, int], str], switch_of: Mapping[int, int], base: int
-) -> str:
+def _payload(dex: DexFile, ins: Insn, label: Callable[[str, int], str], switch_of: Mapping[int, int], base: int) -> str:
     data = dex.data
     pos = base + ins.offset
     end = pos + 2 * ins.length
