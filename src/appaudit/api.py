@@ -30,7 +30,7 @@ from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.engine import evaluate
 from appaudit.errors import RuleError
 from appaudit.policy import evaluate_policies, select_packs
-from appaudit.report.model import CoverageReason, DataClassMap, Report, RuleInfo, RunInfo, ScanErrorEntry
+from appaudit.report.model import CodeNotes, CoverageReason, DataClassMap, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
 
@@ -65,6 +65,9 @@ class ScanOptions:
     declarations_dir: str | None = None
     """A folder of declarations named by package (``declarations.find_declarations``), looked up once the
     APK's package is known; used for what ``data_safety``/``privacy_policy`` do not give."""
+    with_code: bool = False
+    """Give each code evidence entry its source file and line and a smali excerpt (``Report.code``; at most
+    ``apk.dex.report_code.MAX_REPORT_EXCERPTS`` excerpts). Off: nothing is decoded and the report is unchanged."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -78,6 +81,7 @@ class ScanOptions:
             **({"data_safety": self.data_safety} if self.data_safety else {}),
             **({"privacy_policy": self.privacy_policy} if self.privacy_policy else {}),
             **({"declarations_dir": self.declarations_dir} if self.declarations_dir else {}),
+            **({"with_code": True} if self.with_code else {}),
         }
 
 
@@ -175,6 +179,12 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     if declared is not None:
         contradictions, declarations = compare_declarations(ruleset, declared, classes, findings)
         findings = tuple(sorted(findings + contradictions, key=lambda f: f.sort_key()))
+    code = CodeNotes()
+    if options.with_code:
+        # imported only when asked for: a scan without --with-code decodes no debug info and no smali
+        from appaudit.apk.dex.report_code import report_code
+
+        code = report_code(facts.code, findings, classes)
     packs = select_packs(ruleset.policy_packs, tuple(options.policies or ())) if options.policies != () else ()
     return Report(
         tool_name=TOOL_NAME,
@@ -190,6 +200,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         ),
         policies=evaluate_policies(packs, classes, findings),
         declarations=declarations,
+        code=code,
         run=None
         if options.deterministic
         else RunInfo(
