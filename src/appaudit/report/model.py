@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from appaudit.analysis.facts import HarvestChain, ProviderAccess, StartupPath
 from appaudit.analysis.fingerprint_types import Fingerprints
-from appaudit.apk.dex.types import Excerpt, SourcePosition
 from appaudit.model import (
     Channel,
     Confidence,
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     # Only for the annotation: importing appaudit.apk at run time would load androguard into
     # every report-only command, and import this module back (apk reports coverage reasons).
     from appaudit.apk.app import AppInfo
+    from appaudit.apk.dex.types import Excerpt, SourcePosition
 
     # declarations' package imports this module (its findings are Findings)
     from appaudit.declarations.model import DeclarationReport

@@ -10,10 +10,11 @@ unescaped; each format escapes them its own way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from appaudit.model import Severity, Verdict
 from appaudit.report import common as c
+from appaudit.report.model import CodeNotes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +44,10 @@ class StepView:
     """``pkg.Cls.method() +offset``."""
     compact: str
     """``Cls.method`` (the terminal's one-line chains)."""
+    class_name: str = ""
+    method: str = ""
+    offset: int | None = None
+    """Where the step is, to look its code up in :attr:`ReportView.code` (a step has no DEX name)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,3 +235,6 @@ class ReportView:
     errors: tuple[tuple[str, str], ...]
     """(where, message)."""
     provenance: ProvenanceView
+    code: CodeNotes = field(default_factory=CodeNotes)
+    """Source lines and excerpts by location (``--with-code``; empty otherwise): look an evidence up with
+    ``code.excerpt(ev.dex, ev.class_name, ev.method, ev.offset)``, a step with ``dex=None``."""

@@ -44,6 +44,9 @@ def _steps(steps: tuple[ChainStep, ...]) -> tuple[StepView, ...]:
         StepView(
             text=c.method_text(s.class_name, s.method, s.offset),
             compact=c.method_text(s.class_name, s.method, compact=True),
+            class_name=s.class_name,
+            method=s.method,
+            offset=s.offset,
         )
         for s in steps
     )
@@ -221,4 +224,5 @@ def build(report: Report, lang: str) -> ReportView:
         ),
         errors=tuple((e.where, e.message) for e in report.errors),
         provenance=_provenance(report, lang),
+        code=report.code,
     )

@@ -25,9 +25,11 @@ from appaudit.apk.dex.debuginfo import DebugInfo, class_source_file, read_debug_
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.dex.smali import disassemble
 from appaudit.apk.dex.structure import MethodEntry, class_def_index, class_methods
-from appaudit.apk.dex.types import Excerpt, SourcePosition
+from appaudit.apk.dex.types import Excerpt, SourcePosition, render_text
 from appaudit.descriptors import java_desc
 from appaudit.errors import DexFormatError
+
+__all__ = ["Excerpt", "SourcePosition", "excerpt_for", "line_range", "render_text", "source_position"]
 
 #: Instructions shown before and after the evidence instruction by default.
 DEFAULT_CONTEXT = 3
@@ -173,26 +175,3 @@ def excerpt_for(
         more_before=first > 0,
         more_after=last < len(lines) or dis.truncated,
     )
-
-
-def render_text(excerpt: Excerpt, *, header: bool = False) -> str:
-    """Plain-text layout of an excerpt (what ``appaudit show`` prints): a gutter with ``>`` on the
-    marked line and the byte offset of each instruction, then the smali, 4 spaces in as baksmali
-    indents a method body, and ``# comments``. Lines left out are shown as ``...``.
-    """
-    out: list[str] = []
-    if header:
-        out.append(f"{'':10}{excerpt.header[0]}")
-        out.extend(f"{'':10}    {h}" for h in excerpt.header[1:])
-    if excerpt.more_before:
-        out.append(f"{'':10}    ...")
-    for k, ln in enumerate(excerpt.lines):
-        mark = ">" if k == excerpt.marked else " "
-        gutter = f"+0x{ln.offset:x}" if ln.kind == "insn" else ""
-        text = f"    {ln.text}" + (f"    # {ln.comment}" if ln.comment else "")
-        out.append(f"{mark} {gutter:<8}{text}".rstrip())
-    if excerpt.more_after:
-        out.append(f"{'':10}    ...")
-    if header and not excerpt.more_after:
-        out.append(f"{'':10}.end method")
-    return "\n".join(out) + "\n"
