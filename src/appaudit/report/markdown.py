@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, fill_message, join
 from appaudit.report.i18n import t
-from appaudit.report.model import Report
+from appaudit.report.model import CodeNotes, Report
 from appaudit.report.view import (
     ChainView,
     ClassView,
@@ -22,9 +22,13 @@ from appaudit.report.view import (
     FindingView,
     ReportView,
     StartupView,
+    StepView,
     ViolationView,
 )
 from appaudit.report.view_build import build
+
+if TYPE_CHECKING:  # annotations only: importing appaudit.apk would load androguard
+    from appaudit.apk.dex.types import Excerpt, SourcePosition
 
 T = TypeVar("T")
 
@@ -59,6 +63,35 @@ def _code(s: object, *, cell: bool = False) -> str:
     if cell:
         text = text.replace("|", "\\|")
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _smali(ex: Excerpt | None, title: str) -> list[str]:
+    """An excerpt as a fenced ``smali`` block under a one-line title (nothing when there is none).
+
+    The fence is longer than any backtick run in the code, so APK strings cannot close it; the lines
+    are already escaped smali literals (docs/excerpts.md), so nothing else inside needs escaping.
+    """
+    if ex is None:
+        return []
+    body = ex.render_text()
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [title, "", f"{fence}smali", *body.rstrip("\n").split("\n"), fence, ""]
+
+
+def _where(pos: SourcePosition | None) -> str:
+    """`` (File.java:12)`` when the position is known, else empty."""
+    if pos is None or pos.source_file is None:
+        return ""
+    return f" ({_code(pos.source_file + (f':{pos.line}' if pos.line is not None else ''))})"
+
+
+def _evidence_code(code: CodeNotes, evidence: Sequence[EvidenceView]) -> list[str]:
+    out: list[str] = []
+    for e in evidence:
+        ex = code.excerpt(e.dex, e.class_name, e.method, e.offset)
+        out.extend(_smali(ex, f"{_code(e.site)}{_where(code.position(e.dex, e.class_name, e.method, e.offset))}"))
+    return out
 
 
 def _row(cells: list[str]) -> str:
@@ -121,7 +154,19 @@ def _at(e: EvidenceView) -> str:
     return f"{_code(e.short)} @ {_code(e.site)}"
 
 
-def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
+def _steps_code(code: CodeNotes, steps: Sequence[StepView], ends: Sequence[EvidenceView] = ()) -> list[str]:
+    """The code of each hop (a chain's read and sink are its first and last steps: their excerpts carry
+    the evidence's note), indented into its list item."""
+    out: list[str] = []
+    for s in steps:
+        end = next((e for e in ends if (e.class_name, e.method, e.offset) == (s.class_name, s.method, s.offset)), None)
+        dex = end.dex if end is not None else None
+        where = _where(code.position(dex, s.class_name, s.method, s.offset))
+        out.extend(_smali(code.excerpt(dex, s.class_name, s.method, s.offset), f"{_code(s.text)}{where}"))
+    return [f"   {line}" if line else "" for line in out]
+
+
+def _chain(i: int, ch: ChainView, lang: str, code: CodeNotes | None = None) -> list[str]:
     colon = _text(t("colon", lang))
     out = [f"{i}. **{_text(ch.channel_label)}**"]
     out.append(f"   - {_text(t('chain.read', lang))}{colon}{_at(ch.read)}")
@@ -137,17 +182,21 @@ def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
         out.append(f"   - {_text(t('chain.urls', lang))}{colon}{items}")
     if ch.owners:
         out.append(f"   - {_text(t('field.by_whom', lang))}{colon}{_text(join(ch.owners, lang))}")
+    if code is not None and code.excerpts:
+        out.extend(["", *_steps_code(code, ch.steps, (ch.read, ch.sink))])
     return out
 
 
-def _startup(i: int, path: StartupView, lang: str) -> list[str]:
+def _startup(i: int, path: StartupView, lang: str, code: CodeNotes | None = None) -> list[str]:
     asks = f" ({_text(t('text.asks_first', lang))})" if path.asks_first else ""
     out = [f"{i}. **{_text(path.trigger_label)}**: {_code(path.entry)}{asks}"]
     out.extend(f"   {n}. {_code(s.text)}" for n, s in enumerate(path.steps, 1))
+    if code is not None and code.excerpts:
+        out.extend(["", *_steps_code(code, path.steps)])
     return out
 
 
-def _protected_class(cv: ClassView, lang: str) -> list[str]:
+def _protected_class(cv: ClassView, lang: str, code: CodeNotes) -> list[str]:
     name = cv.name
     badge = cv.level_label + (f", {cv.severity_label}" if cv.severity is not None else "")
     out = [f"### {_text(cv.label)} ({_code(name)}): {_text(badge)}", ""]
@@ -174,8 +223,8 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
     if cv.read or cv.dormant or cv.declared:
         rows.append((t("field.enables", lang), f"**{_text(t(f'harm.{name}', lang))}**"))
     out.extend(_kv(rows))
-    out.extend(_numbered("sec.chains", cv.chains, _chain, lang))
-    out.extend(_numbered("sec.startup", cv.startup_paths, _startup, lang))
+    out.extend(_numbered("sec.chains", cv.chains, lambda i, ch, lang: _chain(i, ch, lang, code), lang))
+    out.extend(_numbered("sec.startup", cv.startup_paths, lambda i, p, lang: _startup(i, p, lang, code), lang))
     return out
 
 
@@ -227,7 +276,7 @@ def _policies(view: ReportView, lang: str) -> list[str]:
     return out
 
 
-def _finding(f: FindingView, lang: str) -> list[str]:
+def _finding(f: FindingView, lang: str, code: CodeNotes) -> list[str]:
     head = (
         f"### {_text(f.severity_label.upper())} {_text(f.rule_id)} \\[{_text(f.data_class_label)}\\] {_text(f.title)}"
     )
@@ -252,6 +301,7 @@ def _finding(f: FindingView, lang: str) -> list[str]:
             for e in shown
         ]
         out.extend(_table(headers, rows, right=frozenset({4})))
+        out.extend(_evidence_code(code, shown))
     total = max(f.evidence_total, len(f.evidence))
     if total > len(shown):
         out.extend([_text(t("find.more", lang, shown=len(shown), total=total)), ""])
@@ -264,7 +314,7 @@ def _findings(view: ReportView, lang: str) -> list[str]:
         return [*out, _text(t("find.none", lang)), ""]
     out.extend([_text(t("find.intro", lang, n=len(view.findings))), ""])
     for f in view.findings:
-        out.extend(_finding(f, lang))
+        out.extend(_finding(f, lang, view.code))
     return out
 
 
@@ -349,7 +399,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     out.extend(_verdict(view, lang))
     out.extend([f"## {_text(t('sec.protected', lang))}", ""])
     for cv in view.protected:
-        out.extend(_protected_class(cv, lang))
+        out.extend(_protected_class(cv, lang, view.code))
     out.extend(_policies(view, lang))
     out.extend(_findings(view, lang))
     out.extend(_neighbours(view, lang))

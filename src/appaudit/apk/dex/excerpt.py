@@ -25,7 +25,7 @@ from appaudit.apk.dex.debuginfo import DebugInfo, class_source_file, read_debug_
 from appaudit.apk.dex.reader import DexFile
 from appaudit.apk.dex.smali import disassemble
 from appaudit.apk.dex.structure import MethodEntry, class_def_index, class_methods
-from appaudit.apk.dex.types import Excerpt, SourcePosition, render_text
+from appaudit.apk.dex.types import Excerpt, SourcePosition
 from appaudit.descriptors import java_desc
 from appaudit.errors import DexFormatError
 
@@ -175,3 +175,8 @@ def excerpt_for(
         more_before=first > 0,
         more_after=last < len(lines) or dis.truncated,
     )
+
+
+def render_text(excerpt: Excerpt, *, header: bool = False) -> str:
+    """Plain-text layout of an excerpt (what ``appaudit show`` prints; see :meth:`Excerpt.render_text`)."""
+    return excerpt.render_text(header=header)

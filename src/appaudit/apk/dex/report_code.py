@@ -8,7 +8,7 @@ start-up path steps. Deterministic: the same report gives the same notes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from appaudit.apk.dex.excerpt import DEFAULT_CONTEXT, DexFiles, excerpt_for, source_position
 from appaudit.apk.dex.types import Excerpt, SourcePosition
@@ -20,33 +20,30 @@ from appaudit.report.model import CodeKey, CodeNotes, DataClassResult, Finding, 
 MAX_REPORT_EXCERPTS = 200
 
 
-def _evidence_sites(e: Evidence) -> Iterator[tuple[CodeKey, str | None]]:
+def _evidence_site(e: Evidence) -> list[CodeKey]:
     if e.class_name is not None and e.method is not None and e.kind != EvidenceKind.TEXT:
-        yield code_key(e.dex, e.class_name, e.method, e.offset), e.value
+        return [code_key(e.dex, e.class_name, e.method, e.offset)]
+    return []
 
 
-def _sites(findings: Iterable[Finding], classes: Mapping[str, DataClassResult]) -> list[tuple[CodeKey, str | None]]:
-    """Every code location of the report once, in report order, with the note its excerpt carries."""
-    sites: list[tuple[CodeKey, str | None]] = []
+def _sites(findings: Iterable[Finding], classes: Mapping[str, DataClassResult]) -> dict[CodeKey, str | None]:
+    """Every code location of the report once, in report order, with the note its excerpt's marked line
+    carries: the URI a provider read resolves to (an evidence value is the instruction's own reference,
+    so it is no note)."""
+    sites: dict[CodeKey, str | None] = {}
     for f in findings:
         for e in f.evidence:
-            sites.extend(_evidence_sites(e))
+            sites.update(dict.fromkeys(_evidence_site(e)))
     for result in classes.values():
         for a in result.accesses:
-            sites.extend(_evidence_sites(a.evidence))
+            sites.update(dict.fromkeys(_evidence_site(a.evidence), a.uri))
         for c in result.chains:
-            sites.extend(_evidence_sites(c.read))
-            sites.extend((code_key(None, s.class_name, s.method, s.offset), None) for s in c.steps)
-            sites.extend(_evidence_sites(c.sink))
+            sites.update((k, sites.get(k)) for k in _evidence_site(c.read))
+            sites.update((code_key(None, s.class_name, s.method, s.offset), None) for s in c.steps)
+            sites.update((k, sites.get(k)) for k in _evidence_site(c.sink))
         for p in result.startup_paths:
-            sites.extend((code_key(None, s.class_name, s.method, s.offset), None) for s in p.steps)
-    seen: set[CodeKey] = set()
-    unique = []
-    for key, note in sites:
-        if key not in seen:
-            seen.add(key)
-            unique.append((key, note))
-    return unique
+            sites.update((code_key(None, s.class_name, s.method, s.offset), None) for s in p.steps)
+    return sites
 
 
 def report_code(
@@ -58,7 +55,7 @@ def report_code(
     positions: dict[CodeKey, SourcePosition] = {}
     shown: dict[CodeKey, Excerpt] = {}
     truncated = False
-    for key, note in _sites(findings, classes):
+    for key, note in _sites(findings, classes).items():
         dex, class_name, method, offset = key
         position = source_position(code, dex or None, class_name, method, offset)
         if position is None:

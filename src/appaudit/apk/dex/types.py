@@ -214,25 +214,24 @@ class Excerpt:
         """Whether this is less than the whole method."""
         return self.more_before or self.more_after
 
-
-def render_text(excerpt: Excerpt, *, header: bool = False) -> str:
-    """Plain-text layout of an excerpt (what ``appaudit show`` prints): a gutter with ``>`` on the
-    marked line and the byte offset of each instruction, then the smali, 4 spaces in as baksmali
-    indents a method body, and ``# comments``. Lines left out are shown as ``...``.
-    """
-    out: list[str] = []
-    if header:
-        out.append(f"{'':10}{excerpt.header[0]}")
-        out.extend(f"{'':10}    {h}" for h in excerpt.header[1:])
-    if excerpt.more_before:
-        out.append(f"{'':10}    ...")
-    for k, ln in enumerate(excerpt.lines):
-        mark = ">" if k == excerpt.marked else " "
-        gutter = f"+0x{ln.offset:x}" if ln.kind == "insn" else ""
-        text = f"    {ln.text}" + (f"    # {ln.comment}" if ln.comment else "")
-        out.append(f"{mark} {gutter:<8}{text}".rstrip())
-    if excerpt.more_after:
-        out.append(f"{'':10}    ...")
-    if header and not excerpt.more_after:
-        out.append(f"{'':10}.end method")
-    return "\n".join(out) + "\n"
+    def render_text(self, *, header: bool = False) -> str:
+        """Plain-text layout of an excerpt (what ``appaudit show`` prints): a gutter with ``>`` on the
+        marked line and the byte offset of each instruction, then the smali, 4 spaces in as baksmali
+        indents a method body, and ``# comments``. Lines left out are shown as ``...``.
+        """
+        out: list[str] = []
+        if header:
+            out.append(f"{'':10}{self.header[0]}")
+            out.extend(f"{'':10}    {h}" for h in self.header[1:])
+        if self.more_before:
+            out.append(f"{'':10}    ...")
+        for k, ln in enumerate(self.lines):
+            mark = ">" if k == self.marked else " "
+            gutter = f"+0x{ln.offset:x}" if ln.kind == "insn" else ""
+            text = f"    {ln.text}" + (f"    # {ln.comment}" if ln.comment else "")
+            out.append(f"{mark} {gutter:<8}{text}".rstrip())
+        if self.more_after:
+            out.append(f"{'':10}    ...")
+        if header and not self.more_after:
+            out.append(f"{'':10}.end method")
+        return "\n".join(out) + "\n"
