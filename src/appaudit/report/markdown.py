@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, fill_message, join
 from appaudit.report.i18n import t
-from appaudit.report.model import CodeNotes, Report
+from appaudit.report.model import Report
 from appaudit.report.view import (
     ChainView,
     ClassView,
+    CodeView,
     EvidenceView,
     FindingView,
     ReportView,
@@ -28,7 +29,7 @@ from appaudit.report.view import (
 from appaudit.report.view_build import build
 
 if TYPE_CHECKING:  # annotations only: importing appaudit.apk would load androguard
-    from appaudit.apk.dex.types import Excerpt, SourcePosition
+    from appaudit.apk.dex.types import Excerpt
 
 T = TypeVar("T")
 
@@ -79,18 +80,18 @@ def _smali(ex: Excerpt | None, title: str) -> list[str]:
     return [title, "", f"{fence}smali", *body.rstrip("\n").split("\n"), fence, ""]
 
 
-def _where(pos: SourcePosition | None) -> str:
-    """`` (File.java:12)`` when the position is known, else empty."""
-    if pos is None or pos.source_file is None:
-        return ""
-    return f" ({_code(pos.source_file + (f':{pos.line}' if pos.line is not None else ''))})"
+def _code_block(code: CodeView | None, title: str) -> list[str]:
+    """A location's excerpt under its title and source position (nothing without an excerpt)."""
+    if code is None or code.excerpt is None:
+        return []
+    where = f" ({_text(code.where, inline=True)})" if code.where else ""
+    return _smali(code.excerpt, f"{title}{where}")
 
 
-def _evidence_code(code: CodeNotes, evidence: Sequence[EvidenceView]) -> list[str]:
+def _evidence_code(evidence: Sequence[EvidenceView]) -> list[str]:
     out: list[str] = []
     for e in evidence:
-        ex = code.excerpt(e.dex, e.class_name, e.method, e.offset)
-        out.extend(_smali(ex, f"{_code(e.site)}{_where(code.position(e.dex, e.class_name, e.method, e.offset))}"))
+        out.extend(_code_block(e.code, _code(e.site)))
     return out
 
 
@@ -154,19 +155,15 @@ def _at(e: EvidenceView) -> str:
     return f"{_code(e.short)} @ {_code(e.site)}"
 
 
-def _steps_code(code: CodeNotes, steps: Sequence[StepView], ends: Sequence[EvidenceView] = ()) -> list[str]:
-    """The code of each hop (a chain's read and sink are its first and last steps: their excerpts carry
-    the evidence's note), indented into its list item."""
+def _steps_code(steps: Sequence[StepView]) -> list[str]:
+    """The code of each hop, indented into its list item."""
     out: list[str] = []
     for s in steps:
-        end = next((e for e in ends if (e.class_name, e.method, e.offset) == (s.class_name, s.method, s.offset)), None)
-        dex = end.dex if end is not None else None
-        where = _where(code.position(dex, s.class_name, s.method, s.offset))
-        out.extend(_smali(code.excerpt(dex, s.class_name, s.method, s.offset), f"{_code(s.text)}{where}"))
+        out.extend(_code_block(s.code, _code(s.text)))
     return [f"   {line}" if line else "" for line in out]
 
 
-def _chain(i: int, ch: ChainView, lang: str, code: CodeNotes | None = None) -> list[str]:
+def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
     colon = _text(t("colon", lang))
     out = [f"{i}. **{_text(ch.channel_label)}**"]
     out.append(f"   - {_text(t('chain.read', lang))}{colon}{_at(ch.read)}")
@@ -182,21 +179,23 @@ def _chain(i: int, ch: ChainView, lang: str, code: CodeNotes | None = None) -> l
         out.append(f"   - {_text(t('chain.urls', lang))}{colon}{items}")
     if ch.owners:
         out.append(f"   - {_text(t('field.by_whom', lang))}{colon}{_text(join(ch.owners, lang))}")
-    if code is not None and code.excerpts:
-        out.extend(["", *_steps_code(code, ch.steps, (ch.read, ch.sink))])
+    code = _steps_code(ch.steps)
+    if code:
+        out.extend(["", *code])
     return out
 
 
-def _startup(i: int, path: StartupView, lang: str, code: CodeNotes | None = None) -> list[str]:
+def _startup(i: int, path: StartupView, lang: str) -> list[str]:
     asks = f" ({_text(t('text.asks_first', lang))})" if path.asks_first else ""
     out = [f"{i}. **{_text(path.trigger_label)}**: {_code(path.entry)}{asks}"]
     out.extend(f"   {n}. {_code(s.text)}" for n, s in enumerate(path.steps, 1))
-    if code is not None and code.excerpts:
-        out.extend(["", *_steps_code(code, path.steps)])
+    code = _steps_code(path.steps)
+    if code:
+        out.extend(["", *code])
     return out
 
 
-def _protected_class(cv: ClassView, lang: str, code: CodeNotes) -> list[str]:
+def _protected_class(cv: ClassView, lang: str) -> list[str]:
     name = cv.name
     badge = cv.level_label + (f", {cv.severity_label}" if cv.severity is not None else "")
     out = [f"### {_text(cv.label)} ({_code(name)}): {_text(badge)}", ""]
@@ -223,8 +222,8 @@ def _protected_class(cv: ClassView, lang: str, code: CodeNotes) -> list[str]:
     if cv.read or cv.dormant or cv.declared:
         rows.append((t("field.enables", lang), f"**{_text(t(f'harm.{name}', lang))}**"))
     out.extend(_kv(rows))
-    out.extend(_numbered("sec.chains", cv.chains, lambda i, ch, lang: _chain(i, ch, lang, code), lang))
-    out.extend(_numbered("sec.startup", cv.startup_paths, lambda i, p, lang: _startup(i, p, lang, code), lang))
+    out.extend(_numbered("sec.chains", cv.chains, _chain, lang))
+    out.extend(_numbered("sec.startup", cv.startup_paths, _startup, lang))
     return out
 
 
@@ -276,7 +275,7 @@ def _policies(view: ReportView, lang: str) -> list[str]:
     return out
 
 
-def _finding(f: FindingView, lang: str, code: CodeNotes) -> list[str]:
+def _finding(f: FindingView, lang: str) -> list[str]:
     head = (
         f"### {_text(f.severity_label.upper())} {_text(f.rule_id)} \\[{_text(f.data_class_label)}\\] {_text(f.title)}"
     )
@@ -301,7 +300,7 @@ def _finding(f: FindingView, lang: str, code: CodeNotes) -> list[str]:
             for e in shown
         ]
         out.extend(_table(headers, rows, right=frozenset({4})))
-        out.extend(_evidence_code(code, shown))
+        out.extend(_evidence_code(shown))
     total = max(f.evidence_total, len(f.evidence))
     if total > len(shown):
         out.extend([_text(t("find.more", lang, shown=len(shown), total=total)), ""])
@@ -314,7 +313,7 @@ def _findings(view: ReportView, lang: str) -> list[str]:
         return [*out, _text(t("find.none", lang)), ""]
     out.extend([_text(t("find.intro", lang, n=len(view.findings))), ""])
     for f in view.findings:
-        out.extend(_finding(f, lang, view.code))
+        out.extend(_finding(f, lang))
     return out
 
 
@@ -399,7 +398,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     out.extend(_verdict(view, lang))
     out.extend([f"## {_text(t('sec.protected', lang))}", ""])
     for cv in view.protected:
-        out.extend(_protected_class(cv, lang, view.code))
+        out.extend(_protected_class(cv, lang))
     out.extend(_policies(view, lang))
     out.extend(_findings(view, lang))
     out.extend(_neighbours(view, lang))

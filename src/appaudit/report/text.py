@@ -12,8 +12,8 @@ from rich.text import Text
 
 from appaudit.model import Severity, Verdict
 from appaudit.report.i18n import t
-from appaudit.report.model import CodeNotes, Report
-from appaudit.report.view import EvidenceView, FindingView, ReportView
+from appaudit.report.model import Report
+from appaudit.report.view import FindingView, ReportView
 from appaudit.report.view_build import build
 
 WIDTH = 80
@@ -46,24 +46,15 @@ def _indented(text: Text | str, style: str = "") -> Padding:
     return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, 9))
 
 
-def _where(code: CodeNotes, e: EvidenceView) -> str:
-    """`` (Harvester.java:22)`` when the scan has the evidence's source position, else empty."""
-    pos = code.position(e.dex, e.class_name, e.method, e.offset)
-    if pos is None or pos.source_file is None:
-        return ""
-    return f" ({pos.source_file}{f':{pos.line}' if pos.line is not None else ''})"
-
-
-def _excerpt_lines(code: CodeNotes, f: FindingView) -> list[Text | Padding]:
+def _excerpt_lines(f: FindingView) -> list[Text | Padding]:
     """The excerpt of the finding's first code evidence that has one (``--with-code``/``--verbose``)."""
     for e in f.evidence:
-        ex = code.excerpt(e.dex, e.class_name, e.method, e.offset)
-        if ex is not None:
-            return [Padding(Text(line, style="dim"), (0, 0, 0, 9)) for line in ex.render_text().splitlines()]
+        if e.code is not None and e.code.excerpt is not None:
+            return [_indented(line, "dim") for line in e.code.excerpt.render_text().splitlines()]
     return []
 
 
-def _finding_lines(f: FindingView, lang: str, notes_: CodeNotes | None = None) -> list[Text | Padding]:
+def _finding_lines(f: FindingView, lang: str) -> list[Text | Padding]:
     head = Text()
     head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
     head.append(f" {f.rule_id} ", style="bold")
@@ -77,11 +68,10 @@ def _finding_lines(f: FindingView, lang: str, notes_: CodeNotes | None = None) -
     if f.suppression is not None:
         lines.append(_indented(f"suppressed: {f.suppression}", "green"))
     code = [e for e in f.evidence if e.class_name is not None]
-    notes = notes_ or CodeNotes()
-    lines.extend(
-        _indented(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]{_where(notes, e)}") for e in code[:SHOWN_EVIDENCE]
-    )
-    lines.extend(_excerpt_lines(notes, f))
+    for e in code[:SHOWN_EVIDENCE]:
+        where = f" ({e.code.where})" if e.code is not None and e.code.where else ""
+        lines.append(_indented(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]{where}"))
+    lines.extend(_excerpt_lines(f))
     others = [e for e in f.evidence if e.class_name is None]
     if others:
         lines.append(_indented(", ".join(e.value for e in others)))
@@ -178,7 +168,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         heading = heading.rstrip(")") + f", {view.suppressed} suppressed)"
     console.print(Text(heading, style="bold"))
     for f in view.findings:
-        for line in _finding_lines(f, lang, view.code):
+        for line in _finding_lines(f, lang):
             console.print(line, overflow="fold")
     if view.violated:
         console.print()

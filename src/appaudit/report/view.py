@@ -10,11 +10,24 @@ unescaped; each format escapes them its own way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appaudit.model import Severity, Verdict
 from appaudit.report import common as c
-from appaudit.report.model import CodeNotes
+
+if TYPE_CHECKING:  # annotations only: importing appaudit.apk would load androguard
+    from appaudit.apk.dex.types import Excerpt
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeView:
+    """The code behind one location (``--with-code``)."""
+
+    where: str | None
+    """``Harvester.java:22``, or the file and a translated "no line numbers" note; None when unknown."""
+    excerpt: Excerpt | None
+    """The smali (lines already escaped smali literals; formats escape markup); None past the report's cap."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +47,8 @@ class EvidenceView:
     offset: int | None
     owner: str | None
     """Whose code, labelled; None when not attributed."""
+    code: CodeView | None = None
+    """Source position and excerpt, for code evidence in a report scanned ``--with-code``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,10 +59,9 @@ class StepView:
     """``pkg.Cls.method() +offset``."""
     compact: str
     """``Cls.method`` (the terminal's one-line chains)."""
-    class_name: str = ""
-    method: str = ""
-    offset: int | None = None
-    """Where the step is, to look its code up in :attr:`ReportView.code` (a step has no DEX name)."""
+    code: CodeView | None = None
+    """Source position and excerpt (``--with-code``); a chain's first and last steps show the read's and
+    the sink's own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,6 +249,5 @@ class ReportView:
     errors: tuple[tuple[str, str], ...]
     """(where, message)."""
     provenance: ProvenanceView
-    code: CodeNotes = field(default_factory=CodeNotes)
-    """Source lines and excerpts by location (``--with-code``; empty otherwise): look an evidence up with
-    ``code.excerpt(ev.dex, ev.class_name, ev.method, ev.offset)``, a step with ``dex=None``."""
+    has_code: bool = False
+    """Whether the scan was asked for code (``--with-code``): formats then show excerpts."""
