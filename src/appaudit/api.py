@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,18 +28,20 @@ from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
+from appaudit.apk.source import read_input, supplied
 from appaudit.engine import evaluate
-from appaudit.errors import RuleError
+from appaudit.errors import InputError, RuleError
 from appaudit.policy import evaluate_policies, select_packs
 from appaudit.report.model import CodeNotes, CoverageReason, DataClassMap, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
+from appaudit.urls import redact
 
 TOOL_NAME = "appaudit"
 #: Share of a --timeout budget the harvest-chain search may use; rule matching keeps the rest.
 HARVEST_SHARE = 0.7
 
-__all__ = ["Limits", "ScanOptions", "scan"]
+__all__ = ["Limits", "ScanOptions", "fetch_input", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,11 +89,11 @@ class ScanOptions:
 
 
 def _harvest(
-    app: AppInfo, code: CodeIndex, ruleset: Ruleset, depth: int
+    app: AppInfo, code: CodeIndex, ruleset: Ruleset, attributor: Attributor, depth: int
 ) -> tuple[HarvestFacts | None, tuple[ScanErrorEntry, ...]]:
     """Harvest-chain analysis; a failure costs the chains, never the report."""
     try:
-        return harvest_facts(app, code, ruleset.flows, ProviderClassifier(ruleset.rules), depth), ()
+        return harvest_facts(app, code, ruleset.flows, ProviderClassifier(ruleset.rules), attributor, depth), ()
     except Exception as exc:  # the chain analysis must not lose the rule findings
         return None, (ScanErrorEntry(where="harvest chains", message=f"{type(exc).__name__}: {exc}"),)
 
@@ -112,8 +115,20 @@ def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInf
     return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in rules)
 
 
-def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
+def fetch_input(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of the input at ``path`` (a local path or a URL), bounded by ``limits``; InputError when unreadable."""
+    return read_input(path, limits)
+
+
+def scan(
+    path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None, data: bytes | None = None
+) -> Report:
     """Scan one APK or split bundle. Raises InputError for a file that is neither, RuleError for bad rules.
+
+    ``path`` may be a URL (``s3://``, ``https://``, ...; see ``appaudit.urls``):
+    the report names it without user info or query, and hashes the bytes read.
+    ``data``: the input's bytes, already read (by :func:`fetch_input`), scanned
+    as the input at ``path`` instead of reading it again.
 
     With ``options.timeout`` the scan stops searching when the cap passes (a
     cooperative deadline, see ``appaudit.deadline``) and reports what it found
@@ -135,13 +150,20 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         else None
     )
     with deadline.time_cap(options.timeout):
-        facts = load_apk(path, options.limits)
+        try:
+            with supplied(path, data) if data is not None else contextlib.nullcontext():
+                facts = load_apk(path, options.limits)
+        except InputError as exc:  # a URL's secrets (user info, query) never reach the message
+            if exc.path == path and redact(path) != path:
+                raise InputError(redact(path), exc.reason) from None
+            raise
+        attributor = Attributor(facts.app, ruleset.sdks)
         if declared is None and options.declarations_dir:
             found_ds, found_policy = find_declarations(options.declarations_dir, facts.app.package)
             if found_ds or found_policy:
                 declared = read_declarations(ruleset, found_ds, found_policy)
         with deadline.phase(HARVEST_SHARE):
-            harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
+            harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, attributor, options.chain_depth)
         result = evaluate(ruleset, facts.app, facts.code, harvest)
         hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
         hidden += missing_class_reasons(facts.app, facts.code)
@@ -150,10 +172,8 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         hidden += reflection_reasons(facts.code, sdk_prefixes)
         hidden += facts.code.damage_reasons()
         stopped = deadline.stopped()
-    attributor = Attributor(facts.app, ruleset.sdks)
     by_callee = {r.id for r in ruleset.rules if r.attribute_to == "callee"}
     findings = tuple(attributor.finding(f, callee=f.rule_id in by_callee) for f in result.findings)
-    harvest = attributor.harvest(harvest) if harvest is not None else None
     if harvest is not None and harvest.search_truncated:
         hidden.append(
             CoverageReason(
@@ -208,7 +228,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
             duration_s=round(time.perf_counter() - t0, 3),
         ),
         options=options.describe(),
-        input_path=path,
+        input_path=redact(path),
         rules=rule_infos(ruleset, declarations=declared is not None),
         fingerprints=app_fingerprints(
             facts.code, harvest, facts.app.signer_sha256, (e for f in findings for e in f.evidence)
