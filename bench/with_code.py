@@ -54,11 +54,17 @@ def main() -> None:
         truncated += withc.code.truncated
     n = len(paths)
     print(f"{n} reports; plain scans {sum(plain):.2f} s in total")
-    print(f"positions only: +{sum(extra_pos) * 1000:.0f} ms in total ({sum(extra_pos) / sum(plain):.2%}), "
-          f"median {statistics.median(extra_pos) * 1000:.1f} ms, max {max(extra_pos) * 1000:.1f} ms per report")
-    print(f"--with-code: +{sum(extra_code):.2f} s in total ({sum(extra_code) / sum(plain):.2%}), "
-          f"median {statistics.median(extra_code) * 1000:.1f} ms, max {max(extra_code) * 1000:.1f} ms per report")
-    print(f"JSON {size_plain / 1e6:.2f} MB -> {size_code / 1e6:.2f} MB; {excerpts} excerpts, {truncated} reports truncated")
+    print(
+        f"positions only: +{sum(extra_pos) * 1000:.0f} ms in total ({sum(extra_pos) / sum(plain):.2%}), "
+        f"median {statistics.median(extra_pos) * 1000:.1f} ms, max {max(extra_pos) * 1000:.1f} ms per report"
+    )
+    print(
+        f"--with-code: +{sum(extra_code):.2f} s in total ({sum(extra_code) / sum(plain):.2%}), "
+        f"median {statistics.median(extra_code) * 1000:.1f} ms, max {max(extra_code) * 1000:.1f} ms per report"
+    )
+    print(
+        f"JSON {size_plain / 1e6:.2f} MB -> {size_code / 1e6:.2f} MB; {excerpts} excerpts; {truncated} truncated"
+    )
 
 
 if __name__ == "__main__":
