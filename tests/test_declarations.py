@@ -98,7 +98,7 @@ def test_hidden_contacts_upload_shows_the_row_beside_the_code() -> None:
     assert finding.evidence[0].value == (
         "tests/declarations/console_hides_contacts.csv:34: PSL_DATA_TYPES_CONTACTS,PSL_CONTACTS,(blank)"
     )
-    assert finding.evidence[2].value.startswith("network: ")
+    assert finding.evidence[2].channel == "network" and finding.evidence[2].text.startswith("network: L")
     assert finding.message.endswith("Found: harvested, sent by network.")
     # cited by the Data safety provision and the consent provisions
     cited = {

@@ -122,7 +122,7 @@ def test_ephemeral_but_stored() -> None:
     found, rows = contradictions(rules, Declared(data_safety=ds, policy=None), classes, (), frozenset())
     assert [(f.rule_id, f.data_class, f.severity.label) for f in found] == [("AA-DEC-004", "sms", "medium")]
     assert [e.kind for e in found[0].evidence] == ["declaration", "invoke", "sink"]
-    assert found[0].evidence[2].value == "storage: Ljava/io/FileOutputStream;->write([B)V"
+    assert found[0].evidence[2].text == "storage: Ljava/io/FileOutputStream;->write([B)V"
     # stored but declared as not ephemeral: no contradiction
     ds2 = form_to_data_safety({"declaration": 1, "data": {"sms": {"collected": True, "ephemeral": False}}}, "f.yaml")
     assert contradictions(rules, Declared(data_safety=ds2, policy=None), classes, (), frozenset())[0] == ()

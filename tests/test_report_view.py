@@ -21,7 +21,7 @@ def test_short_value_every_kind() -> None:
         "android.provider.CallLog$Calls.CONTENT_URI"
     )
     assert short_value("const-string", "content://sms") == '"content://sms"'
-    assert short_value("sink", f"network: {invoke}") == "network: java.net.HttpURLConnection.getOutputStream()"
+    assert short_value("sink", invoke, "network") == "network: java.net.HttpURLConnection.getOutputStream()"
     assert short_value("permission", "android.permission.READ_SMS") == "android.permission.READ_SMS"
 
 

@@ -51,6 +51,9 @@ class ScanOptions:
     declarations_dir: str | None = None
     """A folder of declarations named by package (``declarations.find_declarations``), looked up once the
     APK's package is known; used for what ``data_safety``/``privacy_policy`` do not give."""
+    with_code: bool = False
+    """Give each code evidence entry its source file and line and a smali excerpt (``Report.code``; at most
+    ``apk.dex.report_code.MAX_REPORT_EXCERPTS`` excerpts). Off: nothing is decoded and the report is unchanged."""
 
     def describe(self) -> dict[str, object]:
         """The options as recorded in the report (provenance)."""
@@ -64,6 +67,7 @@ class ScanOptions:
             **({"data_safety": self.data_safety} if self.data_safety else {}),
             **({"privacy_policy": self.privacy_policy} if self.privacy_policy else {}),
             **({"declarations_dir": self.declarations_dir} if self.declarations_dir else {}),
+            **({"with_code": True} if self.with_code else {}),
         }
 
 
@@ -111,4 +115,5 @@ def scan(
             duration_s=round(time.perf_counter() - t0, 3),
         )
     prints = stages.fingerprint(loaded, analysed, judged)
-    return stages.report(path, ruleset, loaded, judged, prints, found, options=options.describe(), run=run)
+    code = stages.code(loaded, judged, asked=options.with_code)
+    return stages.report(path, ruleset, loaded, judged, prints, found, options=options.describe(), run=run, code=code)

@@ -260,6 +260,18 @@ def scan(
             "--privacy-policy", metavar="FILE", help="Hold the code against this privacy policy (text, HTML or PDF)."
         ),
     ] = None,
+    with_code: Annotated[
+        bool,
+        typer.Option(
+            "--with-code",
+            help="Give each code evidence its source file and line (when the DEX kept them) and a smali excerpt, "
+            "in every format (at most 200 excerpts per report; docs/excerpts.md).",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="As --with-code; the text report shows each finding's code."),
+    ] = False,
     allow_inconclusive: AllowInconclusiveOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -296,6 +308,7 @@ def scan(
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
         data_safety=str(data_safety) if data_safety else None,
         privacy_policy=str(privacy_policy) if privacy_policy else None,
+        with_code=with_code or verbose,
         baseline=accepted,
     )
     _check_input(path)

@@ -199,6 +199,13 @@ class Evidence:
     offset: int | None = None
     owner: Owner | None = None
     """Whose code this is (set for code evidence by analysis.attribution)."""
+    channel: Channel | None = None
+    """For a ``sink``: how the data leaves (the sink's ``value`` is then the call it leaves by)."""
+
+    @property
+    def text(self) -> str:
+        """The value as one string: a sink's is ``channel: call`` (how the JSON v1 report spells it)."""
+        return f"{self.channel}: {self.value}" if self.channel is not None else self.value
 
     @property
     def method_key(self) -> tuple[str, str, str]:
@@ -215,7 +222,7 @@ class Evidence:
         """
         if self.class_name is not None:
             return (self.class_name, self.method or "")
-        return (f"{self.kind}: {self.value}", "")
+        return (f"{self.kind}: {self.text}", "")
 
     def sort_key(self) -> tuple[str, str, str, str, int, str]:
         return (
@@ -224,5 +231,5 @@ class Evidence:
             self.class_name or "",
             self.method or "",
             self.offset if self.offset is not None else -1,
-            self.value,
+            self.text,
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from appaudit.model import Channel, Dataflow, Evidence, MethodId, Trigger
+from appaudit.model import Channel, Dataflow, Evidence, EvidenceKind, MethodId, Trigger
 
 #: How a provider query's URI was found: a URI constant (``constant``: an SDK field), a string, a URI
 #: built in the method, a caller's argument (``parameter``), a static field's writer, the intent's data,
@@ -125,3 +125,8 @@ def counted_chains(facts: HarvestFacts, data_class: str) -> tuple[HarvestChain, 
     out = confirmed or ([c for c in mine if c.channel in LEAVES_DEVICE] if bulk else [])
     kept = [c for c in mine if c.channel not in LEAVES_DEVICE and (c.dataflow == Dataflow.CONFIRMED or bulk)]
     return (*out, *kept)
+
+
+def sink_evidence(chain: HarvestChain) -> Evidence:
+    """The chain's sink as a finding's evidence: the sink call, with the channel it leaves by."""
+    return replace(chain.sink, kind=EvidenceKind.SINK, channel=chain.channel)

@@ -161,7 +161,7 @@ def _finding_rows(report: Report) -> tuple[FindingRow, ...]:
             class_name=e.class_name if e else None,
             method=e.method if e else None,
             offset=e.offset if e else None,
-            value=e.value if e else None,
+            value=e.text if e else None,
             component=owner_ref(e.owner) if e is not None and e.owner is not None else None,
         )
 

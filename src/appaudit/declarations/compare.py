@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from appaudit.analysis.facts import LEAVES_DEVICE, HarvestChain
+from appaudit.analysis.facts import LEAVES_DEVICE, HarvestChain, sink_evidence
 from appaudit.declarations.model import (
     COMPARED_CLASSES,
     ClassComparison,
@@ -81,16 +81,7 @@ def _is_sdk(chain: HarvestChain) -> bool:
 
 
 def _chain_evidence(c: HarvestChain) -> list[Evidence]:
-    sink = Evidence(
-        kind=EvidenceKind.SINK,
-        value=f"{c.channel}: {c.sink.value}",
-        dex=c.sink.dex,
-        class_name=c.sink.class_name,
-        method=c.sink.method,
-        offset=c.sink.offset,
-        owner=c.sink.owner,
-    )
-    return [c.read, sink]
+    return [c.read, sink_evidence(c)]
 
 
 def _sending_evidence(facts: ClassFacts) -> list[Evidence]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from appaudit.analysis.facts import HarvestFacts, bulk_reads, counted_chains
+from appaudit.analysis.facts import HarvestFacts, bulk_reads, counted_chains, sink_evidence
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeHit, CodeIndex
 from appaudit.descriptors import java_name
@@ -148,18 +148,7 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
         if not chains:
             return []
         for c in chains:
-            evidence += [
-                c.read,
-                Evidence(
-                    kind=EvidenceKind.SINK,
-                    value=f"{c.channel}: {c.sink.value}",
-                    dex=c.sink.dex,
-                    class_name=c.sink.class_name,
-                    method=c.sink.method,
-                    offset=c.sink.offset,
-                    owner=c.sink.owner,
-                ),
-            ]
+            evidence += [c.read, sink_evidence(c)]
     if spec.get("at_startup"):
         paths = [p for p in facts.startup if p.data_class == dc and p.trigger in ("startup", "boot")]
         if not paths:

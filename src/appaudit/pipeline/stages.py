@@ -39,7 +39,7 @@ from appaudit.errors import InputError, RuleError
 from appaudit.model import Verdict
 from appaudit.pipeline.diagnostics import Diagnostics, DiagnosticsResult
 from appaudit.policy import evaluate_policies, select_packs
-from appaudit.report.model import Coverage, DataClassMap, Finding, PolicyResult, Report, RuleInfo, RunInfo
+from appaudit.report.model import CodeNotes, Coverage, DataClassMap, Finding, PolicyResult, Report, RuleInfo, RunInfo
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
 from appaudit.urls import redact
@@ -133,9 +133,7 @@ def attribute(loaded: Loaded, ruleset: Ruleset) -> Attributor:
     return Attributor(loaded.app, ruleset.sdks)
 
 
-def analyse(
-    loaded: Loaded, ruleset: Ruleset, owners: Attributor, depth: int, diagnostics: Diagnostics
-) -> Analysed:
+def analyse(loaded: Loaded, ruleset: Ruleset, owners: Attributor, depth: int, diagnostics: Diagnostics) -> Analysed:
     """Harvest chains up to ``depth`` hops, in ``HARVEST_SHARE`` of the time left; a failure costs the chains only."""
     try:
         with deadline.phase(HARVEST_SHARE):
@@ -254,6 +252,17 @@ def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInf
     return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in rules)
 
 
+def code(loaded: Loaded, judged: Judged, *, asked: bool) -> CodeNotes:
+    """Source positions and excerpts of the report's code locations (``ScanOptions.with_code``), while the
+    code index is open; empty when not asked, so such a report is unchanged and nothing is decoded."""
+    if not asked:
+        return CodeNotes()
+    # imported only when asked for: a scan without --with-code decodes no debug info and no smali
+    from appaudit.apk.dex.report_code import report_code
+
+    return report_code(loaded.code, judged.findings, judged.data_classes)
+
+
 def report(
     path: str,
     ruleset: Ruleset,
@@ -264,6 +273,7 @@ def report(
     *,
     options: dict[str, object],
     run: RunInfo | None,
+    code: CodeNotes | None = None,
 ) -> Report:
     """The report of the scan of ``path`` (named without a URL's secrets): ``options`` as recorded,
     ``run`` the timing (None: deterministic)."""
@@ -279,6 +289,7 @@ def report(
         errors=diagnostics.errors,
         policies=judged.policies,
         declarations=judged.declarations,
+        code=code if code is not None else CodeNotes(),
         run=run,
         options=options,
         input_path=redact(path),

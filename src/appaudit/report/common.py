@@ -35,17 +35,17 @@ SHOWN_CHAINS = 10
 CAVEATED = frozenset({"P", "U"})
 
 
-def short_value(kind: str, value: str) -> str:
-    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``, ``sms: pkg.Cls.m()``."""
+def short_value(kind: str, value: str, channel: str | None = None) -> str:
+    """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``, and a sink
+    (``channel`` given) as ``sms: pkg.Cls.m()``."""
+    if channel is not None:
+        return f"{channel}: {short_value('invoke', value)}"
     if kind in ("sget", "invoke") and "->" in value:
         owner, member = value.split("->", 1)
         name = member.split(":", 1)[0].split("(", 1)[0]
         return f"{java_name(owner)}.{name}" + ("()" if kind == "invoke" else "")
     if kind == "const-string":
         return f'"{value}"'
-    if kind == "sink" and ": " in value:
-        channel, target = value.split(": ", 1)
-        return f"{channel}: {short_value('invoke', target)}"
     return value
 
 
@@ -59,7 +59,7 @@ def method_text(class_name: str, method: str | None, offset: int | None = None, 
 
 def site(e: Evidence) -> str:
     """Where a piece of evidence is: ``pkg.Cls.method() +offset`` for code, its value otherwise."""
-    return e.value if e.class_name is None else method_text(e.class_name, e.method, e.offset)
+    return e.text if e.class_name is None else method_text(e.class_name, e.method, e.offset)
 
 
 def fill_message(key: str, lang: str, escape: Callable[[str], str], values: Mapping[str, str]) -> str:

@@ -8,6 +8,8 @@ the policy packs is escaped. Deterministic: the only time shown is ``report.run`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, join
 from appaudit.report.html_markup import badge, code_span, esc, fill, kv_table, severity_badge, table, wrap
 from appaudit.report.i18n import HTML_LANG, asset_text, t
@@ -15,6 +17,7 @@ from appaudit.report.model import Report
 from appaudit.report.view import (
     ChainView,
     ClassView,
+    CodeView,
     EvidenceView,
     FindingView,
     ReportView,
@@ -42,6 +45,24 @@ def _value_cell(e: EvidenceView) -> str:
     if e.short != e.value:
         cell += f'<span class="raw mono">{wrap(e.value)}</span>'
     return cell
+
+
+def _code_details(code: CodeView | None, title: str) -> str:
+    """A location's excerpt, closed until clicked (no script: ``<details>``); empty without one.
+
+    The smali is escaped here like every other value: APK strings are text, never markup.
+    """
+    if code is None or code.excerpt is None:
+        return ""
+    where = f' <span class="muted">({esc(code.where)})</span>' if code.where else ""
+    return (
+        f'<details class="code"><summary>{title}{where}</summary>'
+        f'<pre class="smali">{esc(code.excerpt.render_text())}</pre></details>'
+    )
+
+
+def _evidence_code(evidence: Sequence[EvidenceView]) -> str:
+    return "".join(_code_details(e.code, code_span(e.site)) for e in evidence)
 
 
 # --- verdict ---------------------------------------------------------------
@@ -98,7 +119,8 @@ def _at(e: EvidenceView) -> str:
 
 
 def _chain(ch: ChainView, lang: str) -> str:
-    steps = "".join(f"<li>{code_span(s.text)}</li>" for s in ch.steps)
+    # each hop as its code, when the scan has it: the chain read as the methods it runs through
+    steps = "".join(f"<li>{_code_details(s.code, code_span(s.text)) or code_span(s.text)}</li>" for s in ch.steps)
     rows: list[tuple[str, str]] = [
         (t("chain.channel", lang), f"<strong>{esc(ch.channel_label)}</strong>"),
         (t("chain.read", lang), _at(ch.read)),
@@ -116,7 +138,7 @@ def _chain(ch: ChainView, lang: str) -> str:
 
 
 def _startup(path: StartupView, lang: str) -> str:
-    steps = "".join(f"<li>{code_span(s.text)}</li>" for s in path.steps)
+    steps = "".join(f"<li>{_code_details(s.code, code_span(s.text)) or code_span(s.text)}</li>" for s in path.steps)
     return kv_table(
         [
             (t("startup.trigger", lang), esc(path.trigger_label)),
@@ -248,6 +270,7 @@ def _finding(f: FindingView, lang: str) -> list[str]:
             for e in shown
         ]
         out.append(table(headers, rows, num_cols=frozenset({4}), cls="ev"))
+        out.append(_evidence_code(shown))
     total = max(f.evidence_total, len(f.evidence))
     if total > len(shown):
         out.append(f'<p class="muted small">{esc(t("find.more", lang, shown=len(shown), total=total))}</p>')

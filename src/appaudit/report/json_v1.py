@@ -13,10 +13,11 @@ import json
 from typing import Any
 
 from appaudit.analysis.facts import ChainStep, HarvestChain
-from appaudit.model import Evidence, Owner
+from appaudit.apk.dex.types import Excerpt
+from appaudit.model import Evidence, EvidenceKind, Owner
 from appaudit.report.json_declarations import declarations_dict
 from appaudit.report.json_fingerprints import fingerprints_dict
-from appaudit.report.model import DataClassResult, Finding, Report
+from appaudit.report.model import CodeNotes, DataClassResult, Finding, Report
 
 SCHEMA_VERSION = "1"
 
@@ -36,35 +37,74 @@ def owner_ref(o: Owner) -> str:
     return "first_party" if o.kind == "first_party" else f"unknown:{o.name}"
 
 
-def _evidence(e: Evidence) -> dict[str, Any]:
+def excerpt_dict(ex: Excerpt) -> dict[str, Any]:
+    """An excerpt as the JSON ``code`` field carries it (docs/report-schema.md)."""
+    return {
+        "marked": ex.marked,
+        "has_line_numbers": ex.has_line_numbers,
+        "more_before": ex.more_before,
+        "more_after": ex.more_after,
+        "lines": [
+            {"offset": ln.offset, "kind": ln.kind, "text": ln.text, "comment": ln.comment, "line": ln.line}
+            for ln in ex.lines
+        ],
+    }
+
+
+def _code_fields(
+    code: CodeNotes, dex: str | None, class_name: str | None, method: str | None, offset: int | None
+) -> dict[str, Any]:
+    """``source_file``, ``line`` and ``code`` of a code location, only in a report scanned with code
+    (null where unknown), so that other reports keep their exact bytes."""
+    if not code.asked or class_name is None or method is None:
+        return {}
+    pos = code.position(dex, class_name, method, offset)
+    ex = code.excerpt(dex, class_name, method, offset)
+    return {
+        "source_file": pos.source_file if pos is not None else None,
+        "line": pos.line if pos is not None else None,
+        "code": excerpt_dict(ex) if ex is not None else None,
+    }
+
+
+def _evidence(e: Evidence, code: CodeNotes) -> dict[str, Any]:
     return {
         "kind": e.kind,
         "dex": e.dex,
         "class": e.class_name,
         "method": e.method,
         "offset": e.offset,
-        "value": e.value,
+        "value": e.text,  # a sink's channel and call, packed as JSON v1 has always spelled them
         "component": _owner(e.owner) if e.owner is not None else None,
+        **(_code_fields(code, e.dex, e.class_name, e.method, e.offset) if e.kind != EvidenceKind.TEXT else {}),
     }
 
 
-def _steps(steps: tuple[ChainStep, ...]) -> list[dict[str, Any]]:
-    return [{"class": s.class_name, "method": s.method, "offset": s.offset} for s in steps]
+def _steps(steps: tuple[ChainStep, ...], code: CodeNotes) -> list[dict[str, Any]]:
+    return [
+        {
+            "class": s.class_name,
+            "method": s.method,
+            "offset": s.offset,
+            **_code_fields(code, None, s.class_name, s.method, s.offset),
+        }
+        for s in steps
+    ]
 
 
-def _chain(c: HarvestChain) -> dict[str, Any]:
+def _chain(c: HarvestChain, code: CodeNotes) -> dict[str, Any]:
     return {
         "channel": c.channel,
-        "read": _evidence(c.read),
-        "steps": _steps(c.steps),
-        "sink": _evidence(c.sink),
+        "read": _evidence(c.read, code),
+        "steps": _steps(c.steps, code),
+        "sink": _evidence(c.sink, code),
         "transformers": list(c.transformers),
         "urls": list(c.urls),
         "dataflow": c.dataflow,
     }
 
 
-def _data_class(r: DataClassResult) -> dict[str, Any]:
+def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
     return {
         "declared": r.declared,
         "permissions": list(r.permissions),
@@ -77,13 +117,15 @@ def _data_class(r: DataClassResult) -> dict[str, Any]:
         "severity": r.severity.label if r.severity is not None else None,
         "rule_ids": list(r.rule_ids),
         "components": [_owner(o) for o in r.owners],
-        "providers": [{"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence)} for a in r.accesses],
-        "chains": [_chain(c) for c in r.chains],
+        "providers": [
+            {"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence, code)} for a in r.accesses
+        ],
+        "chains": [_chain(c, code) for c in r.chains],
         "startup_paths": [
             {
                 "trigger": p.trigger,
                 "entry": p.entry,
-                "steps": _steps(p.steps),
+                "steps": _steps(p.steps, code),
                 "asks_permission_first": p.asks_permission_first,
             }
             for p in r.startup_paths
@@ -91,7 +133,7 @@ def _data_class(r: DataClassResult) -> dict[str, Any]:
     }
 
 
-def _finding(f: Finding) -> dict[str, Any]:
+def _finding(f: Finding, code: CodeNotes) -> dict[str, Any]:
     return {
         "rule_id": f.rule_id,
         "title": f.title,
@@ -101,7 +143,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "effect": f.effect,
         "dormant": f.dormant,
         "message": f.message,
-        "evidence": [_evidence(e) for e in f.evidence],
+        "evidence": [_evidence(e, code) for e in f.evidence],
         "evidence_total": f.evidence_total,
         "components": [_owner(o) for o in f.owners],
         "suppressed": f.suppressed,
@@ -159,9 +201,9 @@ def to_dict(report: Report) -> dict[str, Any]:
                 for r in app.recovered
             ],
         },
-        "data_classes": {name: _data_class(r) for name, r in report.data_classes.items()},
+        "data_classes": {name: _data_class(r, report.code) for name, r in report.data_classes.items()},
         "verdict": report.verdict.value,
-        "findings": [_finding(f) for f in report.findings],
+        "findings": [_finding(f, report.code) for f in report.findings],
         "coverage": {
             "status": report.coverage.status,
             "reasons": [{"code": r.code, "detail": r.detail} for r in report.coverage.reasons],
@@ -195,6 +237,12 @@ def to_dict(report: Report) -> dict[str, Any]:
         **({"declarations": declarations_dict(report.declarations)} if report.declarations is not None else {}),
         "errors": [{"where": e.where, "message": e.message} for e in report.errors],
         "fingerprints": fingerprints_dict(report.fingerprints),
+        # only with --with-code: how many excerpts the report carries and whether the cap cut them
+        **(
+            {"code": {"excerpts": len(report.code.excerpts), "truncated": report.code.truncated}}
+            if report.code.asked
+            else {}
+        ),
         "run": (
             {"started_at": report.run.started_at, "duration_s": report.run.duration_s}
             if report.run is not None

@@ -61,9 +61,14 @@ def _owners_from(items: list[dict[str, Any]] | None) -> tuple[Owner, ...]:
 
 
 def _evidence_from(d: dict[str, Any]) -> Evidence:
+    kind, value, channel = EvidenceKind(d["kind"]), d["value"], None
+    if kind == EvidenceKind.SINK and ": " in value:  # JSON v1 packs a sink as "channel: call"
+        head, value = value.split(": ", 1)
+        channel = Channel(head)
     return Evidence(
-        kind=EvidenceKind(d["kind"]),
-        value=d["value"],
+        kind=kind,
+        value=value,
+        channel=channel,
         dex=d.get("dex"),
         class_name=d.get("class"),
         method=d.get("method"),

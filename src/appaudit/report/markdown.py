@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from appaudit.report.common import NEIGHBOUR_HEADERS, SHOWN_CHAINS, SHOWN_EVIDENCE, fill_message, join
 from appaudit.report.i18n import t
@@ -18,13 +18,18 @@ from appaudit.report.model import Report
 from appaudit.report.view import (
     ChainView,
     ClassView,
+    CodeView,
     EvidenceView,
     FindingView,
     ReportView,
     StartupView,
+    StepView,
     ViolationView,
 )
 from appaudit.report.view_build import build
+
+if TYPE_CHECKING:  # annotations only: importing appaudit.apk would load androguard
+    from appaudit.apk.dex.types import Excerpt
 
 T = TypeVar("T")
 
@@ -59,6 +64,35 @@ def _code(s: object, *, cell: bool = False) -> str:
     if cell:
         text = text.replace("|", "\\|")
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _smali(ex: Excerpt | None, title: str) -> list[str]:
+    """An excerpt as a fenced ``smali`` block under a one-line title (nothing when there is none).
+
+    The fence is longer than any backtick run in the code, so APK strings cannot close it; the lines
+    are already escaped smali literals (docs/excerpts.md), so nothing else inside needs escaping.
+    """
+    if ex is None:
+        return []
+    body = ex.render_text()
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [title, "", f"{fence}smali", *body.rstrip("\n").split("\n"), fence, ""]
+
+
+def _code_block(code: CodeView | None, title: str) -> list[str]:
+    """A location's excerpt under its title and source position (nothing without an excerpt)."""
+    if code is None or code.excerpt is None:
+        return []
+    where = f" ({_text(code.where, inline=True)})" if code.where else ""
+    return _smali(code.excerpt, f"{title}{where}")
+
+
+def _evidence_code(evidence: Sequence[EvidenceView]) -> list[str]:
+    out: list[str] = []
+    for e in evidence:
+        out.extend(_code_block(e.code, _code(e.site)))
+    return out
 
 
 def _row(cells: list[str]) -> str:
@@ -121,6 +155,14 @@ def _at(e: EvidenceView) -> str:
     return f"{_code(e.short)} @ {_code(e.site)}"
 
 
+def _steps_code(steps: Sequence[StepView]) -> list[str]:
+    """The code of each hop, indented into its list item."""
+    out: list[str] = []
+    for s in steps:
+        out.extend(_code_block(s.code, _code(s.text)))
+    return [f"   {line}" if line else "" for line in out]
+
+
 def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
     colon = _text(t("colon", lang))
     out = [f"{i}. **{_text(ch.channel_label)}**"]
@@ -137,6 +179,9 @@ def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
         out.append(f"   - {_text(t('chain.urls', lang))}{colon}{items}")
     if ch.owners:
         out.append(f"   - {_text(t('field.by_whom', lang))}{colon}{_text(join(ch.owners, lang))}")
+    code = _steps_code(ch.steps)
+    if code:
+        out.extend(["", *code])
     return out
 
 
@@ -144,6 +189,9 @@ def _startup(i: int, path: StartupView, lang: str) -> list[str]:
     asks = f" ({_text(t('text.asks_first', lang))})" if path.asks_first else ""
     out = [f"{i}. **{_text(path.trigger_label)}**: {_code(path.entry)}{asks}"]
     out.extend(f"   {n}. {_code(s.text)}" for n, s in enumerate(path.steps, 1))
+    code = _steps_code(path.steps)
+    if code:
+        out.extend(["", *code])
     return out
 
 
@@ -252,6 +300,7 @@ def _finding(f: FindingView, lang: str) -> list[str]:
             for e in shown
         ]
         out.extend(_table(headers, rows, right=frozenset({4})))
+        out.extend(_evidence_code(shown))
     total = max(f.evidence_total, len(f.evidence))
     if total > len(shown):
         out.extend([_text(t("find.more", lang, shown=len(shown), total=total)), ""])

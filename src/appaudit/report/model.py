@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     # Only for the annotation: importing appaudit.apk at run time would load androguard into
     # every report-only command, and import this module back (apk reports coverage reasons).
     from appaudit.apk.app import AppInfo
+    from appaudit.apk.dex.types import Excerpt, SourcePosition
 
     # declarations' package imports this module (its findings are Findings)
     from appaudit.declarations.model import DeclarationReport
@@ -228,6 +229,48 @@ class RuleInfo:
     """The rule is in the bundled pack, so ``docs/rules/<id>.md`` exists in the repository."""
 
 
+#: A code location as reports name it: ``(dex, class, method, offset)``; ``dex`` is "" for a chain or
+#: start-up step (steps carry no DEX name: the first DEX holding the class answers).
+CodeKey = tuple[str, str, str, int | None]
+
+
+def code_key(dex: str | None, class_name: str, method: str, offset: int | None) -> CodeKey:
+    """The key :class:`CodeNotes` files a location under (one spelling for the scan and every format)."""
+    return (dex or "", class_name, method, offset)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeNotes:
+    """The code behind a report's evidence (``ScanOptions.with_code``): each location's source file and
+    line, and its smali excerpt. Empty when not asked for, so such a report is byte-identical to before."""
+
+    positions: Mapping[CodeKey, SourcePosition] = field(default_factory=dict)
+    """Every code evidence location found in the app's DEX (a missing key: method not found)."""
+    excerpts: Mapping[CodeKey, Excerpt] = field(default_factory=dict)
+    """Excerpts, at most ``MAX_REPORT_EXCERPTS`` (apk/dex/report_code.py), first locations first."""
+    truncated: bool = False
+    """More locations than the excerpt cap: the later ones have a position but no excerpt."""
+    asked: bool = False
+    """Whether the scan was asked for code (the JSON then carries ``source_file``/``line`` on every code
+    evidence entry, null where unknown)."""
+
+    def position(self, dex: str | None, class_name: str | None, method: str | None, offset: int | None) -> (
+        SourcePosition | None
+    ):
+        """The position of a location; None when not asked, not code or not found."""
+        if class_name is None or method is None:
+            return None
+        return self.positions.get(code_key(dex, class_name, method, offset))
+
+    def excerpt(self, dex: str | None, class_name: str | None, method: str | None, offset: int | None) -> (
+        Excerpt | None
+    ):
+        """The excerpt of a location; None when not asked, not code, not found or past the cap."""
+        if class_name is None or method is None:
+            return None
+        return self.excerpts.get(code_key(dex, class_name, method, offset))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """Everything one scan found; formats render it and nothing else."""
@@ -254,6 +297,9 @@ class Report:
     """What links this app to others (``analysis.fingerprints``; ``appaudit families``)."""
     declarations: DeclarationReport | None = None
     """The declarations given and how they compare with the code (None: none was given)."""
+    code: CodeNotes = field(default_factory=CodeNotes, compare=False)
+    """Source lines and excerpts of the code evidence (``--with-code``); not part of equality, since the JSON
+    reader does not read excerpts back."""
 
     def max_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)

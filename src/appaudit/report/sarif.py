@@ -18,9 +18,9 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from appaudit.analysis.facts import HarvestChain
+from appaudit.analysis.facts import ChainStep, HarvestChain
 from appaudit.model import PROTECTED_CLASSES, Confidence, Evidence, Severity
-from appaudit.report.model import Finding, Report, RuleInfo
+from appaudit.report.model import CodeNotes, Finding, Report, RuleInfo
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -28,6 +28,10 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 #: the driver's informationUri and each bundled rule's helpUri (its docs/rules page) follow.
 PROJECT_URL: str | None = None
 FINGERPRINT = "appaudit/v1"
+#: The base a source file's URI is relative to: the root of the app's source tree (its Java/Kotlin
+#: source roots), which only the person running the scan knows (``--with-code`` locations).
+SRCROOT = "SRCROOT"
+SRCROOT_TEXT = "The root of the app's Java/Kotlin sources (package folders below it), as the DEX names files."
 #: Evidence locations listed per result; the rest are counted in the message.
 MAX_LOCATIONS = 10
 
@@ -119,12 +123,39 @@ def artifact_uri(path: str) -> str:
     return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~")
 
 
-def _location(e: Evidence, index: int, uri: str) -> dict[str, Any]:
+def source_uri(class_name: str, source_file: str) -> str:
+    """Where the class's source file would sit in its project, relative to ``SRCROOT``: the package's
+    folders and the DEX's ``.source`` (``com/example/Harvester.java``), as Java and Kotlin lay them out."""
+    package = class_name.rsplit(".", 1)[0].replace(".", "/") if "." in class_name else ""
+    name = source_file.replace("\\", "/").rsplit("/", 1)[-1]
+    return quote(f"{package}/{name}" if package else name, safe="/:@!$&'()*+,;=-._~")
+
+
+def _physical(
+    code: CodeNotes, dex: str | None, class_name: str | None, method: str | None, offset: int | None, uri: str
+) -> dict[str, Any]:
+    """The source file and line when the DEX kept them (``--with-code``), with the smali excerpt as the
+    region's snippet; else the APK itself."""
+    pos = code.position(dex, class_name, method, offset)
+    if pos is None or pos.source_file is None or class_name is None:
+        return {"artifactLocation": {"uri": uri, "index": 0}}
+    artifact = {"uri": source_uri(class_name, pos.source_file), "uriBaseId": SRCROOT}
+    physical: dict[str, Any] = {"artifactLocation": artifact}
+    if pos.line is not None:
+        region: dict[str, Any] = {"startLine": pos.line}
+        ex = code.excerpt(dex, class_name, method, offset)
+        if ex is not None:
+            region["snippet"] = {"text": ex.render_text()}
+        physical["region"] = region
+    return physical
+
+
+def _location(e: Evidence, index: int, uri: str, code: CodeNotes) -> dict[str, Any]:
     location: dict[str, Any] = {
         "id": index,
-        "physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}},
+        "physicalLocation": _physical(code, e.dex, e.class_name, e.method, e.offset, uri),
     }
-    properties: dict[str, Any] = {"kind": e.kind, "value": e.value}
+    properties: dict[str, Any] = {"kind": e.kind, "value": e.text}
     if e.class_name is not None:
         method = e.method or ""
         location["logicalLocations"] = [
@@ -132,21 +163,21 @@ def _location(e: Evidence, index: int, uri: str) -> dict[str, Any]:
             {"name": method.split("(", 1)[0], "fullyQualifiedName": f"{e.class_name}.{method}", "kind": "function"},
         ]
         where = f"{e.class_name}.{method.split('(', 1)[0]}() +{e.offset} [{e.dex}]"
-        location["message"] = {"text": f"{e.kind} {e.value} in {where}"}
+        location["message"] = {"text": f"{e.kind} {e.text} in {where}"}
         properties |= {"dex": e.dex, "offset": e.offset}
     else:
-        location["message"] = {"text": f"{e.kind}: {e.value}"}
+        location["message"] = {"text": f"{e.kind}: {e.text}"}
     location["properties"] = properties
     return location
 
 
-def _code_flow(chain: HarvestChain, uri: str) -> dict[str, Any]:
+def _code_flow(chain: HarvestChain, uri: str, code: CodeNotes) -> dict[str, Any]:
     """A harvest chain as a SARIF code flow: the read's method first, the sink's method last."""
     locations = []
     for i, step in enumerate(chain.steps):
         name = step.method.split("(", 1)[0]
         location: dict[str, Any] = {
-            "physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}},
+            "physicalLocation": _step_physical(chain, step, uri, code),
             "logicalLocations": [
                 {"name": name, "fullyQualifiedName": f"{step.class_name}.{step.method}", "kind": "function"}
             ],
@@ -161,7 +192,17 @@ def _code_flow(chain: HarvestChain, uri: str) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, rule_index: int, uri: str, chains: tuple[HarvestChain, ...] = ()) -> dict[str, Any]:
+def _step_physical(chain: HarvestChain, step: ChainStep, uri: str, code: CodeNotes) -> dict[str, Any]:
+    """A step's location; the read's and the sink's own when the step is theirs (their excerpts carry the note)."""
+    for e in (chain.read, chain.sink):
+        if (e.class_name, e.method, e.offset) == (step.class_name, step.method, step.offset):
+            return _physical(code, e.dex, e.class_name, e.method, e.offset, uri)
+    return _physical(code, None, step.class_name, step.method, step.offset, uri)
+
+
+def _result(
+    f: Finding, rule_index: int, uri: str, code: CodeNotes, chains: tuple[HarvestChain, ...] = ()
+) -> dict[str, Any]:
     shown = f.evidence[:MAX_LOCATIONS]
     hidden = max(f.evidence_total, len(f.evidence)) - len(shown)
     text = f.message
@@ -172,12 +213,12 @@ def _result(f: Finding, rule_index: int, uri: str, chains: tuple[HarvestChain, .
         "ruleIndex": rule_index,
         "level": LEVEL[f.severity],
         "message": {"text": text},
-        "locations": [_location(e, i, uri) for i, e in enumerate(shown)]
+        "locations": [_location(e, i, uri, code) for i, e in enumerate(shown)]
         or [{"physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}}}],
         "partialFingerprints": {FINGERPRINT: fingerprint(f)},
     }
     if chains:
-        result["codeFlows"] = [_code_flow(c, uri) for c in chains]
+        result["codeFlows"] = [_code_flow(c, uri, code) for c in chains]
     if f.suppression is not None:
         result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.suppression}]
     result["properties"] = {
@@ -194,7 +235,7 @@ def _result(f: Finding, rule_index: int, uri: str, chains: tuple[HarvestChain, .
 
 def _chains_of(f: Finding, report: Report) -> tuple[HarvestChain, ...]:
     """The chains behind a harvest finding: those of its data class to the channels its sinks name."""
-    channels = {e.value.split(":", 1)[0] for e in f.evidence if e.kind == "sink"}
+    channels = {e.channel for e in f.evidence if e.channel is not None}
     if not channels or f.data_class not in report.data_classes:
         return ()
     return tuple(c for c in report.data_classes[f.data_class].chains if c.channel in channels)
@@ -217,6 +258,12 @@ def to_dict(report: Report) -> dict[str, Any]:
             }
         },
         "automationDetails": {"id": f"{report.tool_name}/{app.package or app.sha256}/"},
+        # only with --with-code, so that other logs keep their bytes
+        **(
+            {"originalUriBaseIds": {SRCROOT: {"description": {"text": SRCROOT_TEXT}}}}
+            if report.code.positions
+            else {}
+        ),
         "artifacts": [
             {
                 "location": {"uri": uri},
@@ -226,7 +273,7 @@ def to_dict(report: Report) -> dict[str, Any]:
                 "roles": ["analysisTarget"],
             }
         ],
-        "results": [_result(f, index[f.rule_id], uri, _chains_of(f, report)) for f in report.findings],
+        "results": [_result(f, index[f.rule_id], uri, report.code, _chains_of(f, report)) for f in report.findings],
         "properties": {
             "ruleset_sha256": report.ruleset_sha256,
             "package": app.package,

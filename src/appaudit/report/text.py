@@ -46,6 +46,14 @@ def _indented(text: Text | str, style: str = "") -> Padding:
     return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, 9))
 
 
+def _excerpt_lines(f: FindingView) -> list[Text | Padding]:
+    """The excerpt of the finding's first code evidence that has one (``--with-code``/``--verbose``)."""
+    for e in f.evidence:
+        if e.code is not None and e.code.excerpt is not None:
+            return [_indented(line, "dim") for line in e.code.excerpt.render_text().splitlines()]
+    return []
+
+
 def _finding_lines(f: FindingView, lang: str) -> list[Text | Padding]:
     head = Text()
     head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
@@ -60,7 +68,10 @@ def _finding_lines(f: FindingView, lang: str) -> list[Text | Padding]:
     if f.suppression is not None:
         lines.append(_indented(f"suppressed: {f.suppression}", "green"))
     code = [e for e in f.evidence if e.class_name is not None]
-    lines.extend(_indented(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]") for e in code[:SHOWN_EVIDENCE])
+    for e in code[:SHOWN_EVIDENCE]:
+        where = f" ({e.code.where})" if e.code is not None and e.code.where else ""
+        lines.append(_indented(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]{where}"))
+    lines.extend(_excerpt_lines(f))
     others = [e for e in f.evidence if e.class_name is None]
     if others:
         lines.append(_indented(", ".join(e.value for e in others)))

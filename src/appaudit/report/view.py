@@ -11,9 +11,23 @@ unescaped; each format escapes them its own way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appaudit.model import Severity, Verdict
 from appaudit.report import common as c
+
+if TYPE_CHECKING:  # annotations only: importing appaudit.apk would load androguard
+    from appaudit.apk.dex.types import Excerpt
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeView:
+    """The code behind one location (``--with-code``)."""
+
+    where: str | None
+    """``Harvester.java:22``, or the file and a translated "no line numbers" note; None when unknown."""
+    excerpt: Excerpt | None
+    """The smali (lines already escaped smali literals; formats escape markup); None past the report's cap."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +47,8 @@ class EvidenceView:
     offset: int | None
     owner: str | None
     """Whose code, labelled; None when not attributed."""
+    code: CodeView | None = None
+    """Source position and excerpt, for code evidence in a report scanned ``--with-code``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +59,9 @@ class StepView:
     """``pkg.Cls.method() +offset``."""
     compact: str
     """``Cls.method`` (the terminal's one-line chains)."""
+    code: CodeView | None = None
+    """Source position and excerpt (``--with-code``); a chain's first and last steps show the read's and
+    the sink's own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,3 +249,5 @@ class ReportView:
     errors: tuple[tuple[str, str], ...]
     """(where, message)."""
     provenance: ProvenanceView
+    has_code: bool = False
+    """Whether the scan was asked for code (``--with-code``): formats then show excerpts."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
-from appaudit.model import Evidence
+from appaudit.model import Evidence, EvidenceKind
 from appaudit.report import common as c
 from appaudit.report.i18n import check_lang, t
-from appaudit.report.model import DataClassResult, Finding, PolicyResult, PolicyViolation, Report
+from appaudit.report.model import CodeNotes, DataClassResult, Finding, PolicyResult, PolicyViolation, Report
 from appaudit.report.view import (
     AccessView,
     ChainView,
     ClassView,
+    CodeView,
     EvidenceView,
     FindingView,
     PackView,
@@ -25,31 +26,53 @@ from appaudit.report.view import (
 )
 
 
-def _evidence(e: Evidence, lang: str) -> EvidenceView:
+def _code(
+    code: CodeNotes, dex: str | None, class_name: str | None, method: str | None, offset: int | None, lang: str
+) -> CodeView | None:
+    """A location's position and excerpt; None when the scan has no code for it."""
+    pos = code.position(dex, class_name, method, offset)
+    if pos is None:
+        return None
+    where = f"{pos.source_file or '?'}:{pos.line}" if pos.line is not None else (
+        f"{pos.source_file or '?'}, {t('code.no_lines', lang)}"
+    )
+    return CodeView(where=where, excerpt=code.excerpt(dex, class_name, method, offset))
+
+
+def _evidence(e: Evidence, lang: str, code: CodeNotes) -> EvidenceView:
     return EvidenceView(
         kind=e.kind,
-        value=e.value,
-        short=c.short_value(e.kind, e.value),
+        value=e.text,
+        short=c.short_value(e.kind, e.value, e.channel),
         site=c.site(e),
         dex=e.dex,
         class_name=e.class_name,
         method=e.method,
         offset=e.offset,
         owner=c.owner_label(e.owner, lang) if e.owner is not None else None,
+        code=_code(code, e.dex, e.class_name, e.method, e.offset, lang) if e.kind != EvidenceKind.TEXT else None,
     )
 
 
-def _steps(steps: tuple[ChainStep, ...]) -> tuple[StepView, ...]:
+def _dex_of(s: ChainStep, ends: tuple[Evidence, ...]) -> str | None:
+    """The DEX of a step that is a chain's read or sink site (their code carries the evidence's note)."""
+    return next((e.dex for e in ends if (e.class_name, e.method, e.offset) == (s.class_name, s.method, s.offset)), None)
+
+
+def _steps(
+    steps: tuple[ChainStep, ...], lang: str, code: CodeNotes, ends: tuple[Evidence, ...] = ()
+) -> tuple[StepView, ...]:
     return tuple(
         StepView(
             text=c.method_text(s.class_name, s.method, s.offset),
             compact=c.method_text(s.class_name, s.method, compact=True),
+            code=_code(code, _dex_of(s, ends), s.class_name, s.method, s.offset, lang),
         )
         for s in steps
     )
 
 
-def _chain(ch: HarvestChain, lang: str) -> ChainView:
+def _chain(ch: HarvestChain, lang: str, code: CodeNotes) -> ChainView:
     owners = [o for o in (ch.read.owner, ch.sink.owner) if o is not None]
     return ChainView(
         channel=ch.channel,
@@ -57,27 +80,27 @@ def _chain(ch: HarvestChain, lang: str) -> ChainView:
         confirmed=ch.dataflow == "confirmed",
         dataflow=ch.dataflow,
         dataflow_label=t(f"chain.dataflow.{ch.dataflow}", lang),
-        read=_evidence(ch.read, lang),
-        sink=_evidence(ch.sink, lang),
-        steps=_steps(ch.steps),
+        read=_evidence(ch.read, lang, code),
+        sink=_evidence(ch.sink, lang, code),
+        steps=_steps(ch.steps, lang, code, (ch.read, ch.sink)),
         transformers=ch.transformers,
         urls=ch.urls,
         owners=tuple(dict.fromkeys(c.owner_label(o, lang) for o in owners)),
     )
 
 
-def _startup(p: StartupPath, lang: str) -> StartupView:
+def _startup(p: StartupPath, lang: str, code: CodeNotes) -> StartupView:
     label = c.trigger_label(p.trigger, lang)
     return StartupView(
         trigger_label=label,
         trigger_term=p.trigger if lang == "en" else label,
         entry=p.entry,
-        steps=_steps(p.steps),
+        steps=_steps(p.steps, lang, code),
         asks_first=p.asks_permission_first,
     )
 
 
-def _class(name: str, r: DataClassResult, lang: str) -> ClassView:
+def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassView:
     return ClassView(
         name=name,
         label=c.class_label(name, lang),
@@ -107,12 +130,12 @@ def _class(name: str, r: DataClassResult, lang: str) -> ClassView:
             for a in r.accesses[: c.SHOWN_CHAINS]
         ),
         more_accesses=max(0, len(r.accesses) - c.SHOWN_CHAINS),
-        chains=tuple(_chain(ch, lang) for ch in r.chains),
-        startup_paths=tuple(_startup(p, lang) for p in r.startup_paths),
+        chains=tuple(_chain(ch, lang, code) for ch in r.chains),
+        startup_paths=tuple(_startup(p, lang, code) for p in r.startup_paths),
     )
 
 
-def _finding(f: Finding, lang: str) -> FindingView:
+def _finding(f: Finding, lang: str, code: CodeNotes) -> FindingView:
     return FindingView(
         rule_id=f.rule_id,
         title=f.title,
@@ -125,7 +148,7 @@ def _finding(f: Finding, lang: str) -> FindingView:
         suppressed=f.suppressed,
         suppression=f.suppression,
         owners_text=c.owners_text(f.owners, lang),
-        evidence=tuple(_evidence(e, lang) for e in f.evidence),
+        evidence=tuple(_evidence(e, lang, code) for e in f.evidence),
         evidence_total=f.evidence_total,
     )
 
@@ -189,7 +212,7 @@ def build(report: Report, lang: str) -> ReportView:
     """The view of ``report`` in ``lang`` (ValueError for an unsupported language)."""
     check_lang(lang)
     app = report.app
-    classes = tuple(_class(name, r, lang) for name, r in report.data_classes.items())
+    classes = tuple(_class(name, r, lang, report.code) for name, r in report.data_classes.items())
     by_name = {cv.name: cv for cv in classes}
     n, packs = c.violation_count(report)
     return ReportView(
@@ -208,7 +231,7 @@ def build(report: Report, lang: str) -> ReportView:
         classes=classes,
         protected=tuple(by_name[name] for name in c.PROTECTED if name in by_name),
         neighbours=tuple(c.neighbour_rows(report, lang)),
-        findings=tuple(_finding(f, lang) for f in report.findings),
+        findings=tuple(_finding(f, lang, report.code) for f in report.findings),
         suppressed=sum(f.suppressed for f in report.findings),
         packs_evaluated=bool(report.policies),
         violated=tuple(_pack(p, lang) for p in report.policies if p.violations),
@@ -221,4 +244,5 @@ def build(report: Report, lang: str) -> ReportView:
         ),
         errors=tuple((e.where, e.message) for e in report.errors),
         provenance=_provenance(report, lang),
+        has_code=report.code.asked,
     )

@@ -23,10 +23,13 @@ from typing import Protocol
 
 from appaudit.apk.dex.debuginfo import DebugInfo, class_source_file, read_debug_info
 from appaudit.apk.dex.reader import DexFile
-from appaudit.apk.dex.smali import SmaliLine, disassemble
+from appaudit.apk.dex.smali import disassemble
 from appaudit.apk.dex.structure import MethodEntry, class_def_index, class_methods
+from appaudit.apk.dex.types import Excerpt, SourcePosition
 from appaudit.descriptors import java_desc
 from appaudit.errors import DexFormatError
+
+__all__ = ["Excerpt", "SourcePosition", "excerpt_for", "line_range", "render_text", "source_position"]
 
 #: Instructions shown before and after the evidence instruction by default.
 DEFAULT_CONTEXT = 3
@@ -37,47 +40,6 @@ MAX_CONTEXT = 50
 #: :data:`MAX_METHOD_LINES`.
 MAX_EXCERPT_LINES = 200
 MAX_METHOD_LINES = 20_000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SourcePosition:
-    """Where an instruction came from, as far as the DEX says."""
-
-    source_file: str | None
-    """The class's ``.source`` (or a DBG_SET_FILE in force); None when stripped."""
-    line: int | None
-    """The source line; None when the method has no line numbers (stripped, obfuscated) or none before it."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Excerpt:
-    """A method's smali, whole or around one instruction."""
-
-    dex: str
-    class_name: str
-    """Java form, as in reports."""
-    method: str
-    """Name and prototype, as in reports."""
-    header: tuple[str, ...]
-    """``.method ...``, ``.registers N`` and named ``.param`` lines."""
-    lines: tuple[SmaliLine, ...]
-    marked: int | None
-    """Index into ``lines`` of the evidence instruction; None for a whole method or an offset that is not an
-    instruction start."""
-    source_file: str | None
-    line: int | None
-    """Source line of the marked instruction (None: unknown, see :class:`SourcePosition`)."""
-    has_line_numbers: bool
-    """Whether the method carries any line numbers at all (False: stripped or obfuscated build)."""
-    more_before: bool
-    """Lines of the method before the first shown are left out."""
-    more_after: bool
-    """Lines of the method after the last shown are left out (or it was cut at a cap or damage)."""
-
-    @property
-    def truncated(self) -> bool:
-        """Whether this is less than the whole method."""
-        return self.more_before or self.more_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,23 +178,5 @@ def excerpt_for(
 
 
 def render_text(excerpt: Excerpt, *, header: bool = False) -> str:
-    """Plain-text layout of an excerpt (what ``appaudit show`` prints): a gutter with ``>`` on the
-    marked line and the byte offset of each instruction, then the smali, 4 spaces in as baksmali
-    indents a method body, and ``# comments``. Lines left out are shown as ``...``.
-    """
-    out: list[str] = []
-    if header:
-        out.append(f"{'':10}{excerpt.header[0]}")
-        out.extend(f"{'':10}    {h}" for h in excerpt.header[1:])
-    if excerpt.more_before:
-        out.append(f"{'':10}    ...")
-    for k, ln in enumerate(excerpt.lines):
-        mark = ">" if k == excerpt.marked else " "
-        gutter = f"+0x{ln.offset:x}" if ln.kind == "insn" else ""
-        text = f"    {ln.text}" + (f"    # {ln.comment}" if ln.comment else "")
-        out.append(f"{mark} {gutter:<8}{text}".rstrip())
-    if excerpt.more_after:
-        out.append(f"{'':10}    ...")
-    if header and not excerpt.more_after:
-        out.append(f"{'':10}.end method")
-    return "\n".join(out) + "\n"
+    """Plain-text layout of an excerpt (what ``appaudit show`` prints; see :meth:`Excerpt.render_text`)."""
+    return excerpt.render_text(header=header)

@@ -30,7 +30,7 @@ from appaudit.apk.dex.reader import CodeSpan, DexFile
 from appaudit.apk.dex.smali_text import Registers, escape_string, format_instruction, local_text, method_header
 from appaudit.apk.dex.structure import MethodEntry
 from appaudit.apk.dex.tries import TryBlock, read_tries
-from appaudit.apk.dex.types import Insn
+from appaudit.apk.dex.types import Insn, SmaliLine
 from appaudit.errors import DexFormatError
 
 #: Instructions decoded per method; a longer method is shown up to here (``Disassembly.truncated``).
@@ -67,25 +67,6 @@ _READS_FIRST = frozenset(
     )
 )
 _Add = Callable[..., None]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmaliLine:
-    """One line of smali, without indentation."""
-
-    offset: int
-    """Byte offset (from the method's first instruction) the line stands at."""
-    group: int
-    """Index of the instruction the line belongs to: labels and directives before it, try ends after it."""
-    kind: str
-    """``insn`` (an instruction or a payload's first line), ``payload`` (the rest of a payload),
-    ``label``, ``debug`` (``.line``, ``.local``, ...) or ``catch`` (``.catch``/``.catchall``)."""
-    text: str
-    """The smali text; payload entries keep baksmali's 4-space inner indentation."""
-    comment: str | None = None
-    """A resolved constant or a caller's note, shown as ``# comment``; never part of the smali."""
-    line: int | None = None
-    """The source line in force here, when the DEX keeps line numbers."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -179,9 +179,7 @@ def _index_operands(dex: DexFile, index: int, proto_index: int | None, name: str
     return operands
 
 
-def _payload(
-    dex: DexFile, ins: Insn, label: Callable[[str, int], str], switch_of: Mapping[int, int], base: int
-) -> str:
+def _payload(dex: DexFile, ins: Insn, label: Callable[[str, int], str], switch_of: Mapping[int, int], base: int) -> str:
     data = dex.data
     pos = base + ins.offset
     end = pos + 2 * ins.length

@@ -1,4 +1,4 @@
-"""What the DEX layer answers: code hits, decoded instructions and the ``CodeIndex`` interface."""
+"""What the DEX layer answers: code hits, decoded instructions, excerpts and the ``CodeIndex`` interface."""
 
 from __future__ import annotations
 
@@ -153,3 +153,88 @@ class CodeIndex(Protocol):
         """Matches of ``pattern`` in the zip entries whose names ``entries`` fully matches (kind ``text``;
         ``dex`` is the entry, ``offset`` the byte offset, ``class_name`` and ``method`` empty)."""
         ...
+
+
+# Excerpts (apk/dex/excerpt.py makes them; report/model.py holds them in a report)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmaliLine:
+    """One line of smali, without indentation."""
+
+    offset: int
+    """Byte offset (from the method's first instruction) the line stands at."""
+    group: int
+    """Index of the instruction the line belongs to: labels and directives before it, try ends after it."""
+    kind: str
+    """``insn`` (an instruction or a payload's first line), ``payload`` (the rest of a payload),
+    ``label``, ``debug`` (``.line``, ``.local``, ...) or ``catch`` (``.catch``/``.catchall``)."""
+    text: str
+    """The smali text; payload entries keep baksmali's 4-space inner indentation."""
+    comment: str | None = None
+    """A resolved constant or a caller's note, shown as ``# comment``; never part of the smali."""
+    line: int | None = None
+    """The source line in force here, when the DEX keeps line numbers."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourcePosition:
+    """Where an instruction came from, as far as the DEX says."""
+
+    source_file: str | None
+    """The class's ``.source`` (or a DBG_SET_FILE in force); None when stripped."""
+    line: int | None
+    """The source line; None when the method has no line numbers (stripped, obfuscated) or none before it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Excerpt:
+    """A method's smali, whole or around one instruction."""
+
+    dex: str
+    class_name: str
+    """Java form, as in reports."""
+    method: str
+    """Name and prototype, as in reports."""
+    header: tuple[str, ...]
+    """``.method ...``, ``.registers N`` and named ``.param`` lines."""
+    lines: tuple[SmaliLine, ...]
+    marked: int | None
+    """Index into ``lines`` of the evidence instruction; None for a whole method or an offset that is not an
+    instruction start."""
+    source_file: str | None
+    line: int | None
+    """Source line of the marked instruction (None: unknown, see :class:`SourcePosition`)."""
+    has_line_numbers: bool
+    """Whether the method carries any line numbers at all (False: stripped or obfuscated build)."""
+    more_before: bool
+    """Lines of the method before the first shown are left out."""
+    more_after: bool
+    """Lines of the method after the last shown are left out (or it was cut at a cap or damage)."""
+
+    @property
+    def truncated(self) -> bool:
+        """Whether this is less than the whole method."""
+        return self.more_before or self.more_after
+
+    def render_text(self, *, header: bool = False) -> str:
+        """Plain-text layout of an excerpt (what ``appaudit show`` prints): a gutter with ``>`` on the
+        marked line and the byte offset of each instruction, then the smali, 4 spaces in as baksmali
+        indents a method body, and ``# comments``. Lines left out are shown as ``...``.
+        """
+        out: list[str] = []
+        if header:
+            out.append(f"{'':10}{self.header[0]}")
+            out.extend(f"{'':10}    {h}" for h in self.header[1:])
+        if self.more_before:
+            out.append(f"{'':10}    ...")
+        for k, ln in enumerate(self.lines):
+            mark = ">" if k == self.marked else " "
+            gutter = f"+0x{ln.offset:x}" if ln.kind == "insn" else ""
+            text = f"    {ln.text}" + (f"    # {ln.comment}" if ln.comment else "")
+            out.append(f"{mark} {gutter:<8}{text}".rstrip())
+        if self.more_after:
+            out.append(f"{'':10}    ...")
+        if header and not self.more_after:
+            out.append(f"{'':10}.end method")
+        return "\n".join(out) + "\n"
