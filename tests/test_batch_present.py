@@ -90,7 +90,9 @@ def _result(*, scanned: int, cached: int, scan_elapsed_s: float) -> BatchResult:
         top_rules=(),
         failures=(),
     )
-    return BatchResult(db="r.sqlite", ruleset_sha256="ab" * 32, outcomes=(), summary=summary, scan_elapsed_s=scan_elapsed_s)
+    return BatchResult(
+        db="r.sqlite", ruleset_sha256="ab" * 32, outcomes=(), summary=summary, scan_elapsed_s=scan_elapsed_s
+    )
 
 
 def test_summary_fits_80_columns_and_a_rerun_has_no_rate() -> None:

@@ -36,9 +36,25 @@ def test_json_golden(name: str) -> None:
     _check(f"{name}.json", json.dumps(doc, indent=2) + "\n")
 
 
-def test_text_golden(monkeypatch: pytest.MonkeyPatch) -> None:
+TEXT_GOLDEN = ["contacts_const", "sms_receiver", "startup_harvest"]
+
+
+@pytest.mark.parametrize("name", TEXT_GOLDEN)
+def test_text_golden(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.cells import cell_len
+
+    from appaudit.model import DATA_CLASSES
+
     monkeypatch.chdir(ROOT)
-    _check("contacts_const.txt", render(scan("fixtures/apks/contacts_const.apk"), "text"))
+    text = render(scan(f"fixtures/apks/{name}.apk"), "text")
+    _check(f"{name}.txt", text)
+    lines = text.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    # a wrapped line is indented under its item: after the table, only an item's first line is at column 0
+    after_table = lines[lines.index("Harvest chains") :]
+    starts = (*DATA_CLASSES, "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO", "Harvest", "Findings", "Policy", "Coverage")
+    assert [line for line in after_table if line[:1] not in ("", " ") and not line.startswith(starts)] == []
+    assert "->" not in "\n".join(after_table)  # one arrow, →, for data flow; "calls" for start-up paths
 
 
 def test_sarif_golden(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,10 @@ def test_short_value_every_kind() -> None:
     assert short_value("const-string", "content://sms") == '"content://sms"'
     assert short_value("sink", f"network: {invoke}") == "network: java.net.HttpURLConnection.getOutputStream()"
     assert short_value("permission", "android.permission.READ_SMS") == "android.permission.READ_SMS"
+    # every smali descriptor becomes a Java name: the text report never mixes the two notations
+    assert short_value("sput", "Lcom/a/B;->uri:Landroid/net/Uri;") == "com.a.B.uri"
+    assert short_value("new-instance", "Landroid/content/ContentValues;") == "android.content.ContentValues"
+    assert short_value("const-class", "Lcom/a/B$C;") == "com.a.B$C"
 
 
 def test_method_text_and_site() -> None:

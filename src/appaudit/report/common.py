@@ -37,10 +37,13 @@ CAVEATED = frozenset({"P", "U"})
 
 def short_value(kind: str, value: str) -> str:
     """A reference in Java-like form: ``pkg.Cls.FIELD``, ``pkg.Cls.method()``, ``"string"``, ``sms: pkg.Cls.m()``."""
-    if kind in ("sget", "invoke") and "->" in value:
+    if kind in ("sget", "sput", "invoke") and "->" in value:
         owner, member = value.split("->", 1)
         name = member.split(":", 1)[0].split("(", 1)[0]
         return f"{java_name(owner)}.{name}" + ("()" if kind == "invoke" else "")
+    if kind in ("new-instance", "const-class"):
+        # a bare class descriptor, the smali form of a Java class name
+        return java_name(value)
     if kind == "const-string":
         return f'"{value}"'
     if kind == "sink" and ": " in value:
