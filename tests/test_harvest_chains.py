@@ -208,3 +208,23 @@ def test_harvest_finding_is_critical_with_read_and_sink_evidence() -> None:
     assert finding["severity"] == "critical"
     kinds = [e["kind"] for e in finding["evidence"]]
     assert kinds.count("sink") == 1 and "invoke" in kinds
+
+
+# --------------------------------------------------------------- attribution
+def test_harvest_evidence_is_owned_as_it_is_made() -> None:
+    # The facts the rules see already carry the owners the report shows: no copy after the fact.
+    from appaudit.analysis.attribution import Attributor
+    from appaudit.analysis.flows import harvest_facts
+    from appaudit.analysis.providers import ProviderClassifier
+    from appaudit.apk import load_apk
+    from appaudit.ruleset import load_ruleset
+
+    ruleset = load_ruleset()
+    facts = load_apk(fixture_apk("sdk_harvest"))
+    attributor = Attributor(facts.app, ruleset.sdks)
+    harvest = harvest_facts(facts.app, facts.code, ruleset.flows, ProviderClassifier(ruleset.rules), attributor)
+    evidence = [a.evidence for a in harvest.accesses] + list(harvest.sms_receivers)
+    evidence += [e for c in harvest.chains for e in (c.read, c.sink)]
+    assert evidence
+    assert all(e.owner == attributor.owner(e.class_name or "") for e in evidence)
+    assert {e.owner.sdk_id for e in evidence if e.owner} == {"lenddo"}  # the SDK reads and uploads

@@ -82,11 +82,11 @@ class ScanOptions:
 
 
 def _harvest(
-    app: AppInfo, code: CodeIndex, ruleset: Ruleset, depth: int
+    app: AppInfo, code: CodeIndex, ruleset: Ruleset, attributor: Attributor, depth: int
 ) -> tuple[HarvestFacts | None, tuple[ScanErrorEntry, ...]]:
     """Harvest-chain analysis; a failure costs the chains, never the report."""
     try:
-        return harvest_facts(app, code, ruleset.flows, ProviderClassifier(ruleset.rules), depth), ()
+        return harvest_facts(app, code, ruleset.flows, ProviderClassifier(ruleset.rules), attributor, depth), ()
     except Exception as exc:  # the chain analysis must not lose the rule findings
         return None, (ScanErrorEntry(where="harvest chains", message=f"{type(exc).__name__}: {exc}"),)
 
@@ -132,12 +132,13 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
     )
     with deadline.time_cap(options.timeout):
         facts = load_apk(path, options.limits)
+        attributor = Attributor(facts.app, ruleset.sdks)
         if declared is None and options.declarations_dir:
             found_ds, found_policy = find_declarations(options.declarations_dir, facts.app.package)
             if found_ds or found_policy:
                 declared = read_declarations(ruleset, found_ds, found_policy)
         with deadline.phase(HARVEST_SHARE):
-            harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, options.chain_depth)
+            harvest, harvest_errors = _harvest(facts.app, facts.code, ruleset, attributor, options.chain_depth)
         result = evaluate(ruleset, facts.app, facts.code, harvest)
         hidden = signal_reasons(facts.app, facts.code, ruleset.coverage_signals)
         hidden += missing_class_reasons(facts.app, facts.code)
@@ -146,10 +147,8 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         hidden += reflection_reasons(facts.code, sdk_prefixes)
         hidden += facts.code.damage_reasons()
         stopped = deadline.stopped()
-    attributor = Attributor(facts.app, ruleset.sdks)
     by_callee = {r.id for r in ruleset.rules if r.attribute_to == "callee"}
     findings = tuple(attributor.finding(f, callee=f.rule_id in by_callee) for f in result.findings)
-    harvest = attributor.harvest(harvest) if harvest is not None else None
     if harvest is not None and harvest.search_truncated:
         hidden.append(
             CoverageReason(

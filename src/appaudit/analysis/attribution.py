@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess
 from appaudit.apk.app import AppInfo
+from appaudit.apk.dex.types import CodeHit
 from appaudit.descriptors import java_name
 from appaudit.model import Evidence, Owner, OwnerKind
 from appaudit.report.model import Finding
@@ -78,6 +78,18 @@ class Attributor:
         self._cache[class_name] = owner
         return owner
 
+    def code_evidence(self, hit: CodeHit) -> Evidence:
+        """Evidence located exactly at ``hit``, with the owner of its class."""
+        return Evidence(
+            kind=hit.kind,
+            value=hit.value,
+            dex=hit.dex,
+            class_name=hit.class_name,
+            method=hit.method,
+            offset=hit.offset,
+            owner=self.owner(hit.class_name),
+        )
+
     def evidence(self, ev: Evidence, *, callee: bool = False) -> Evidence:
         """``ev`` with its owner; ``callee``: the owner of the invoked class, not of the caller."""
         if ev.class_name is None:
@@ -90,20 +102,6 @@ class Attributor:
     def finding(self, f: Finding, *, callee: bool = False) -> Finding:
         evidence = tuple(self.evidence(e, callee=callee) for e in f.evidence)
         return replace(f, evidence=evidence, owners=owners_of(evidence))
-
-    def harvest(self, facts: HarvestFacts) -> HarvestFacts:
-        def chain(c: HarvestChain) -> HarvestChain:
-            return replace(c, read=self.evidence(c.read), sink=self.evidence(c.sink))
-
-        def access(a: ProviderAccess) -> ProviderAccess:
-            return replace(a, evidence=self.evidence(a.evidence))
-
-        return replace(
-            facts,
-            accesses=tuple(access(a) for a in facts.accesses),
-            sms_receivers=tuple(self.evidence(e) for e in facts.sms_receivers),
-            chains=tuple(chain(c) for c in facts.chains),
-        )
 
 
 def owners_of(evidence: Sequence[Evidence]) -> tuple[Owner, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appaudit.model import Channel, Dataflow, Evidence, Trigger
+from appaudit.model import Channel, Dataflow, Evidence, MethodId, Trigger
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -14,6 +14,16 @@ class ChainStep:
     class_name: str
     method: str
     offset: int | None = None
+
+    @classmethod
+    def at(cls, method: MethodId, offset: int | None = None) -> ChainStep:
+        """``method`` as a step, at the call that leads on (or the read or sink)."""
+        return cls(class_name=method.class_name, method=method.method, offset=offset)
+
+    @property
+    def method_id(self) -> MethodId:
+        """The method of this step (its identity without the offset)."""
+        return MethodId(class_name=self.class_name, method=self.method)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,11 +14,8 @@ from functools import cached_property
 
 from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import Evidence, EvidenceKind
+from appaudit.model import Evidence, EvidenceKind, MethodId
 from appaudit.ruleset.flows import FlowSpec
-
-Node = tuple[str, str]
-"""(class name, method name+prototype)."""
 
 #: Implementations followed per virtual/interface call.
 MAX_DISPATCH = 16
@@ -46,11 +43,11 @@ class CallGraph:
     def __init__(self, code: CodeIndex, flows: FlowSpec) -> None:
         self.code = code
         self.flows = flows
-        self._down: dict[Node, list[tuple[int, Node]]] = {}
-        self._up: dict[Node, list[tuple[Node, int]]] = {}
+        self._down: dict[MethodId, list[tuple[int, MethodId]]] = {}
+        self._up: dict[MethodId, list[tuple[MethodId, int]]] = {}
         self._ancestors: dict[str, tuple[str, ...]] = {}
         self._impls: dict[tuple[str, str], list[str]] = {}
-        self.handoffs: set[tuple[Node, Node]] = set()
+        self.handoffs: set[tuple[MethodId, MethodId]] = set()
         """(from, to) edges that hand work to another thread or component (``Thread.start()`` to
         ``run()``, an Intent to a Service): the same logical call, run later."""
 
@@ -58,8 +55,8 @@ class CallGraph:
     def app_classes(self) -> frozenset[str]:
         return self.code.defined_classes()
 
-    def body(self, node: Node) -> MethodCode | None:
-        return self.code.method_code(*node)
+    def body(self, node: MethodId) -> MethodCode | None:
+        return self.code.method_code(node.class_name, node.method)
 
     def ancestors(self, cls: str) -> tuple[str, ...]:
         """Supertypes of ``cls`` (classes and interfaces, Java names), nearest first."""
@@ -115,22 +112,22 @@ class CallGraph:
         names = self._async_names(cls, via)
         return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names] if names else []
 
-    def _async_targets(self, cls: str, via: str = "new-instance") -> list[Node]:
+    def _async_targets(self, cls: str, via: str = "new-instance") -> list[MethodId]:
         """The callbacks an object of ``cls`` runs when handed over, defined in ``cls`` or inherited from an
         app superclass (the nearest definition of each)."""
         names = self._async_names(cls, via)
-        found: dict[str, Node] = {}
+        found: dict[str, MethodId] = {}
         for owner in (cls, *(a for a in self.ancestors(cls) if a in self.app_classes)) if names else ():
             for m in self.code.methods_of(owner):
                 if m.split("(", 1)[0] in names:
-                    found.setdefault(m, (owner, m))
+                    found.setdefault(m, MethodId(class_name=owner, method=m))
         return sorted(found.values())
 
-    def down(self, node: Node) -> list[tuple[int, Node]]:
+    def down(self, node: MethodId) -> list[tuple[int, MethodId]]:
         """(call offset, callee) for every app method ``node`` calls or hands work to."""
         if node in self._down:
             return self._down[node]
-        out: list[tuple[int, Node]] = []
+        out: list[tuple[int, MethodId]] = []
         body = self.body(node)
         this = body.first_param_register if body is not None and not body.is_static else None
         for insn in body.insns if body else ():
@@ -139,7 +136,7 @@ class CallGraph:
             if insn.op.startswith("invoke") and insn.ref_kind == "method":
                 if this is not None and this in insn.regs[1:] and _TASK_PARAM.search(insn.ref):
                     # ``new Thread(this)``, ``executor.execute(this)``: the object hands itself over
-                    for target in self._async_targets(node[0]):
+                    for target in self._async_targets(node.class_name):
                         out.append((insn.offset, target))
                         self.handoffs.add((node, target))
                 cls, method = split_ref(insn.ref)
@@ -149,7 +146,7 @@ class CallGraph:
                         if insn.op.startswith(("invoke-virtual", "invoke-interface", "invoke-super"))
                         else [cls]
                     )
-                    out.extend((insn.offset, (t, method)) for t in targets)
+                    out.extend((insn.offset, MethodId(class_name=t, method=method)) for t in targets)
             elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)
                 if cls in self.app_classes:
@@ -159,11 +156,11 @@ class CallGraph:
         self._down[node] = out
         return out
 
-    def up(self, node: Node) -> list[tuple[Node, int]]:
+    def up(self, node: MethodId) -> list[tuple[MethodId, int]]:
         """(caller, call offset) for every place that calls ``node`` or constructs its hand-off class."""
         if node in self._up:
             return self._up[node]
-        cls, method = node
+        cls, method = node.class_name, node.method
         sites: list[CodeHit] = []
         # Supertypes the app defines: a call through a framework type (Runnable.run,
         # Activity.onCreate) is dispatch by the system or a hand-off, handled elsewhere.
@@ -175,24 +172,31 @@ class CallGraph:
         for via in ("new-instance", "const-class"):
             if method in self._async_methods(cls, via):
                 handed.extend(self.code.instantiations(cls, via))
-        self.handoffs.update(((s.class_name, s.method), node) for s in handed)
-        out = sorted({((s.class_name, s.method), s.offset) for s in (*sites, *handed)})
+        self.handoffs.update((MethodId(class_name=s.class_name, method=s.method), node) for s in handed)
+        # Sorted as plain strings first: comparing MethodIds would cost a Python call per comparison.
+        found = sorted({(s.class_name, s.method, s.offset) for s in (*sites, *handed)})
+        out = [(MethodId(class_name=c, method=m), off) for c, m, off in found]
         self._up[node] = out
         return out
 
-    def invokes(self, node: Node) -> list[Evidence]:
-        """Every invoke in ``node`` as evidence (for sink and transformer matching)."""
+    def invokes(self, node: MethodId) -> list[Evidence]:
+        """Every invoke in ``node`` as evidence (for transformer matching)."""
         body = self.body(node)
         if body is None:
             return []
         return [
             Evidence(
-                kind=EvidenceKind.INVOKE, value=i.ref, dex=body.dex, class_name=node[0], method=node[1], offset=i.offset
+                kind=EvidenceKind.INVOKE,
+                value=i.ref,
+                dex=body.dex,
+                class_name=node.class_name,
+                method=node.method,
+                offset=i.offset,
             )
             for i in body.insns
             if i.op.startswith("invoke") and i.ref
         ]
 
-    def strings(self, node: Node) -> list[str]:
+    def strings(self, node: MethodId) -> list[str]:
         body = self.body(node)
         return [i.ref for i in body.insns if i.ref_kind == "string" and i.ref] if body else []

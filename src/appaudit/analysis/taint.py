@@ -1,6 +1,6 @@
 """Does the data read actually travel along a chain? A light data-flow check.
 
-A chain (``flows.ChainFinder``) says a read and a sink are linked by calls.
+A chain (``chains.ChainFinder``) says a read and a sink are linked by calls.
 This module follows the *data* along that chain, one method at a time:
 
 * in the read's method, the value the read returns (the cursor, the SMS
@@ -35,7 +35,7 @@ reflection and native code; methods of more than ``MAX_INSNS`` instructions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from appaudit import deadline
@@ -96,6 +96,23 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
         and not any(i.ref in known for i in insns if i.op.startswith(("iget", "sget")))
     ):
         return _NOTHING  # nothing tainted comes in
+    first = body.first_param_register
+    entry = frozenset(first + p for p in seeds.params)
+    walk = _Walk(seeds, known)
+    ever = _fixpoint(insns, _predecessors(insns), entry, walk)
+    params = range(first, body.registers_size)
+    return Flow(
+        tainted=bool(ever - {_RESULT}),
+        returns=walk.returns,
+        calls=walk.calls,
+        objects=frozenset(walk.objects),
+        fields=frozenset(walk.written),
+        params_out=frozenset(r - first for r in params if r in ever and r - first not in seeds.params),
+    )
+
+
+def _predecessors(insns: tuple[Insn, ...]) -> list[list[int]]:
+    """For each instruction, the indexes of those control reaches it from (fall-through, branches)."""
     n = len(insns)
     at = {ins.offset: i for i, ins in enumerate(insns)}
     preds: list[list[int]] = [[] for _ in range(n)]
@@ -104,20 +121,18 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
             preds[i + 1].append(i)
         if ins.target is not None and ins.op.startswith(("if-", "goto")) and ins.target in at:
             preds[at[ins.target]].append(i)
-    first = body.first_param_register
-    entry = frozenset(first + p for p in seeds.params)
-    out: list[frozenset[int] | None] = [None] * n
-    calls: dict[int, frozenset[int]] = {}
-    objects: set[int] = set()
-    inside: dict[int, set[int]] = {}
-    written: set[str] = set()
-    returns = False
+    return preds
+
+
+def _fixpoint(insns: tuple[Insn, ...], preds: list[list[int]], entry: frozenset[int], walk: _Walk) -> set[int]:
+    """Passes over the method until no instruction's tainted registers change; every register ever tainted."""
+    out: list[frozenset[int] | None] = [None] * len(insns)
     ever: set[int] = set(entry)
     for _ in range(_MAX_PASSES):
         deadline.check()
         changed = False
         seen_union: set[int] = set(entry)
-        origin: dict[int, int | str] = {}
+        walk.origin = {}
         for i, ins in enumerate(insns):
             if i == 0 or preds[i]:
                 state = set(entry) if i == 0 else set()
@@ -127,7 +142,8 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
                         state |= prev
             else:  # a handler or switch case: its predecessors are not decoded
                 state = set(seen_union)
-            returns |= _step(ins, state, seeds, known, written, calls, objects, origin, inside)
+            walk.state = state
+            walk.returns |= _step(ins, walk)
             new = frozenset(state)
             if new != out[i]:
                 out[i] = new
@@ -136,146 +152,227 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
         ever |= seen_union
         if not changed:
             break
-    params = range(first, body.registers_size)
-    return Flow(
-        tainted=bool(ever - {_RESULT}),
-        returns=returns,
-        calls=calls,
-        objects=frozenset(objects),
-        fields=frozenset(written),
-        params_out=frozenset(r - first for r in params if r in ever and r - first not in seeds.params),
-    )
+    return ever
 
 
-def _step(
-    ins: Insn,
-    state: set[int],
-    seeds: Seeds,
-    fields: set[str],
-    written: set[str],
-    calls: dict[int, frozenset[int]],
-    objects: set[int],
-    origin: dict[int, int | str],
-    inside: dict[int, set[int]],
-) -> bool:
-    """Apply one instruction to ``state``; True when it returns tainted data.
+class _Walk:
+    """What one analysis has learnt so far, and the registers tainted at the instruction in hand.
 
-    ``origin`` maps a register to the ``new-instance``/``new-array`` that made the object it holds (an offset) or
-    the field it was loaded from (``Lc;->f:T``); ``objects`` are such objects that hold tainted data
-    (whichever register refers to them), ``inside`` maps an object to the objects it was put into (a
-    JSONObject added to a JSONArray, then filled). An object loaded from a field that then receives
-    tainted data (``this.rows.add(x)``) taints the field.
+    ``origin`` maps a register to the ``new-instance``/``new-array`` that made the object it holds (an
+    offset) or the field it was loaded from (``Lc;->f:T``); ``objects`` are such objects that hold
+    tainted data (whichever register refers to them), ``inside`` maps an object to the objects it was
+    put into (a JSONObject added to a JSONArray, then filled). An object loaded from a field that then
+    receives tainted data (``this.rows.add(x)``) taints the field.
     """
-    op, regs = ins.op, ins.regs
-    seeded, seeded_args = seeds.sites.get(ins.offset, (False, frozenset()))
 
-    def hot(reg: int) -> bool:
-        return reg in state or origin.get(reg, -1) in objects
+    __slots__ = ("calls", "fields", "inside", "objects", "origin", "returns", "seeds", "state", "written")
 
-    def taint(reg: int) -> None:
-        state.add(reg)
-        source = origin.get(reg)
+    def __init__(self, seeds: Seeds, fields: set[str]) -> None:
+        self.seeds = seeds
+        self.fields = fields
+        """Tainted fields: those coming in and those written with tainted data since."""
+        self.written: set[str] = set()
+        self.calls: dict[int, frozenset[int]] = {}
+        self.objects: set[int] = set()
+        self.inside: dict[int, set[int]] = {}
+        self.origin: dict[int, int | str] = {}
+        """Per pass: where the object in a register came from."""
+        self.state: set[int] = set()
+        self.returns = False
+
+    def hot(self, reg: int) -> bool:
+        return reg in self.state or self.origin.get(reg, -1) in self.objects
+
+    def taint(self, reg: int) -> None:
+        """Taint ``reg`` and the object (or field) it holds, and the objects that object was put into."""
+        self.state.add(reg)
+        source = self.origin.get(reg)
         if isinstance(source, str):
-            fields.add(source)
-            written.add(source)
+            self.fields.add(source)
+            self.written.add(source)
             return
         todo = [source] if source is not None else []
         while todo:
             obj = todo.pop()
-            if obj not in objects:
-                objects.add(obj)
-                todo.extend(inside.get(obj, ()))
+            if obj not in self.objects:
+                self.objects.add(obj)
+                todo.extend(self.inside.get(obj, ()))
 
-    def write(reg: int, tainted: bool) -> None:
-        origin.pop(reg, None)
+    def write(self, reg: int, tainted: bool) -> None:
+        self.origin.pop(reg, None)
         if tainted:
-            state.add(reg)
+            self.state.add(reg)
         else:
-            state.discard(reg)
+            self.state.discard(reg)
 
-    if op.startswith("invoke"):
-        static = op.startswith("invoke-static")
-        container = origin.get(regs[0]) if not static and regs else None
-        if isinstance(container, int):
-            for arg in regs[1:]:
-                member = origin.get(arg)
-                if isinstance(member, int):
-                    inside.setdefault(member, set()).add(container)
-        tainted_args = [k for k, r in enumerate(regs) if hot(r)]
-        state.discard(_RESULT)
-        if tainted_args or seeded:
-            state.add(_RESULT)
-        if tainted_args:
-            calls[ins.offset] = frozenset(tainted_args)
-            if not static and regs:
-                taint(regs[0])
-            if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and hot(regs[0]):
-                taint(regs[2])
-        for k in seeded_args:
-            if k < len(regs):
-                taint(regs[k])
-        return False
-    if op.startswith("move-result"):
-        write(regs[0], _RESULT in state)
-        state.discard(_RESULT)
-        return False
-    if op.startswith("return"):
-        return bool(regs) and hot(regs[0])
-    if op.startswith(_KEEP) or not regs:
-        return False
-    if op in ("new-instance", "new-array"):  # an object or array: tracked by where it was made
-        write(regs[0], seeded)
-        origin[regs[0]] = ins.offset
-        return False
-    if op.startswith(("move-exception", "const")):
-        write(regs[0], seeded)
-        return False
-    if op.startswith("move"):
-        src_origin = origin.get(regs[1])
-        write(regs[0], hot(regs[1]))
-        if src_origin is not None:
-            origin[regs[0]] = src_origin
-        return False
-    if op.startswith("sget"):
-        write(regs[0], seeded or ins.ref in fields)
-        if ins.ref and op == "sget-object":
-            origin[regs[0]] = ins.ref
-        return False
-    if op.startswith("iget"):
-        write(regs[0], seeded or hot(regs[1]) or ins.ref in fields)
-        if ins.ref and op == "iget-object":
-            origin[regs[0]] = ins.ref
-        return False
-    if op.startswith("aget"):
-        write(regs[0], hot(regs[1]))
-        return False
-    if op.startswith("iput"):
-        if hot(regs[0]):
-            taint(regs[1])
-            if ins.ref:
-                fields.add(ins.ref)
-                written.add(ins.ref)
-        else:
-            value, holder = origin.get(regs[0]), origin.get(regs[1])
-            if isinstance(value, int) and isinstance(holder, int):
-                inside.setdefault(value, set()).add(holder)
-        return False
-    if op.startswith("sput"):
-        if hot(regs[0]) and ins.ref:
-            fields.add(ins.ref)
-            written.add(ins.ref)
-        return False
-    if op.startswith("aput"):
-        if hot(regs[0]):
-            taint(regs[1])
-        return False
-    if op.startswith("filled-new-array"):
-        state.discard(_RESULT)
-        if any(hot(r) for r in regs):
-            state.add(_RESULT)
-        return False
-    # Arithmetic, conversions, comparisons, instance-of, array-length: the first register is the
-    # destination (also a source in the /2addr forms).
-    sources = regs if op.endswith("/2addr") else regs[1:]
-    write(regs[0], any(hot(r) for r in sources))
+    def write_field(self, ref: str | None) -> None:
+        if ref:
+            self.fields.add(ref)
+            self.written.add(ref)
+
+
+#: Applies one instruction to the walk: (walk, instruction, its result is seeded) -> it returns tainted data.
+_Rule = Callable[[_Walk, Insn, bool], bool]
+_UNSEEDED: tuple[bool, frozenset[int]] = (False, frozenset())
+
+
+def _invoke(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    regs = ins.regs
+    static = ins.op.startswith("invoke-static")
+    container = w.origin.get(regs[0]) if not static and regs else None
+    if isinstance(container, int):
+        for arg in regs[1:]:
+            member = w.origin.get(arg)
+            if isinstance(member, int):
+                w.inside.setdefault(member, set()).add(container)
+    tainted_args = [k for k, r in enumerate(regs) if w.hot(r)]
+    w.state.discard(_RESULT)
+    if tainted_args or seeded:
+        w.state.add(_RESULT)
+    if tainted_args:
+        w.calls[ins.offset] = frozenset(tainted_args)
+        if not static and regs:
+            w.taint(regs[0])
+        if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
+            w.taint(regs[2])
+    for k in w.seeds.sites.get(ins.offset, _UNSEEDED)[1]:
+        if k < len(regs):
+            w.taint(regs[k])
     return False
+
+
+def _move_result(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    w.write(ins.regs[0], _RESULT in w.state)
+    w.state.discard(_RESULT)
+    return False
+
+
+def _return(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    return bool(ins.regs) and w.hot(ins.regs[0])
+
+
+def _nothing(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    return False
+
+
+def _new(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    """An object or array: tracked by where it was made."""
+    w.write(ins.regs[0], seeded)
+    w.origin[ins.regs[0]] = ins.offset
+    return False
+
+
+def _constant(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    w.write(ins.regs[0], seeded)
+    return False
+
+
+def _move(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    src_origin = w.origin.get(ins.regs[1])
+    w.write(ins.regs[0], w.hot(ins.regs[1]))
+    if src_origin is not None:
+        w.origin[ins.regs[0]] = src_origin
+    return False
+
+
+def _sget(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    w.write(ins.regs[0], seeded or ins.ref in w.fields)
+    if ins.ref and ins.op == "sget-object":
+        w.origin[ins.regs[0]] = ins.ref
+    return False
+
+
+def _iget(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    w.write(ins.regs[0], seeded or w.hot(ins.regs[1]) or ins.ref in w.fields)
+    if ins.ref and ins.op == "iget-object":
+        w.origin[ins.regs[0]] = ins.ref
+    return False
+
+
+def _aget(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    w.write(ins.regs[0], w.hot(ins.regs[1]))
+    return False
+
+
+def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    value, holder = ins.regs[0], ins.regs[1]
+    if w.hot(value):
+        w.taint(holder)
+        w.write_field(ins.ref)
+    else:
+        made, into = w.origin.get(value), w.origin.get(holder)
+        if isinstance(made, int) and isinstance(into, int):
+            w.inside.setdefault(made, set()).add(into)
+    return False
+
+
+def _sput(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    if w.hot(ins.regs[0]):
+        w.write_field(ins.ref)
+    return False
+
+
+def _aput(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    if w.hot(ins.regs[0]):
+        w.taint(ins.regs[1])
+    return False
+
+
+def _filled_new_array(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    w.state.discard(_RESULT)
+    if any(w.hot(r) for r in ins.regs):
+        w.state.add(_RESULT)
+    return False
+
+
+def _compute(w: _Walk, ins: Insn, seeded: bool) -> bool:
+    """Arithmetic, conversions, comparisons, instance-of, array-length: the first register is the
+    destination (also a source in the /2addr forms)."""
+    regs = ins.regs
+    sources = regs if ins.op.endswith("/2addr") else regs[1:]
+    w.write(regs[0], any(w.hot(r) for r in sources))
+    return False
+
+
+#: Opcode families, tried in order: (mnemonic prefixes, rule). Earlier entries win (``move-result``
+#: before ``move``); an instruction without registers past ``return`` does nothing.
+_FAMILIES: tuple[tuple[tuple[str, ...], _Rule], ...] = (
+    (("invoke",), _invoke),
+    (("move-result",), _move_result),
+    (("return",), _return),
+    (_KEEP, _nothing),
+    (("new-instance", "new-array"), _new),
+    (("move-exception", "const"), _constant),
+    (("move",), _move),
+    (("sget",), _sget),
+    (("iget",), _iget),
+    (("aget",), _aget),
+    (("iput",), _iput),
+    (("sput",), _sput),
+    (("aput",), _aput),
+    (("filled-new-array",), _filled_new_array),
+)
+_WITHOUT_REGISTERS = (_invoke, _move_result, _return)
+#: Mnemonic -> rule, filled as mnemonics are met (a method has a few dozen distinct ones).
+_RULES: dict[str, _Rule] = {}
+
+
+def _rule(op: str) -> _Rule:
+    """The rule for mnemonic ``op`` (``new-instance``/``new-array`` only as themselves)."""
+    for prefixes, rule in _FAMILIES:
+        if rule is _new:
+            if op in prefixes:
+                return rule
+        elif op.startswith(prefixes):
+            return rule
+    return _compute
+
+
+def _step(ins: Insn, w: _Walk) -> bool:
+    """Apply one instruction to ``w.state``; True when it returns tainted data."""
+    rule = _RULES.get(ins.op)
+    if rule is None:
+        rule = _RULES[ins.op] = _rule(ins.op)
+    if not ins.regs and rule not in _WITHOUT_REGISTERS:
+        return False
+    return rule(w, ins, w.seeds.sites.get(ins.offset, _UNSEEDED)[0])

@@ -1,0 +1,231 @@
+"""Read -> sink chains: from a read of protected data to a method that sends data off the device.
+
+From the read's method the bounded search (:mod:`.search`) goes up through the
+callers (the data is returned), then down through what they call (the data is
+passed on), within ``depth.CHAIN_DEPTH`` calls (hand-offs to another thread or
+component cost none). It follows the data first (:mod:`.taint`: chains marked
+``confirmed``), then calls alone for the channels the data was not followed to
+(``unconfirmed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.depth import CHAIN_DEPTH
+from appaudit.analysis.facts import ChainStep, HarvestChain
+from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, start_at
+from appaudit.analysis.sinks import Sink, SinkFinder
+from appaudit.analysis.taint import Flow, Seeds, analyse
+from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import MethodCode
+from appaudit.descriptors import java_desc, java_name
+from appaudit.model import Channel, Dataflow, Evidence, MethodId
+from appaudit.ruleset.flows import FlowSpec
+
+_S = TypeVar("_S")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Data:
+    """What the data read did in the method a data-following visit reached."""
+
+    flow: Flow
+    published: bool
+    """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
+
+
+class ChainFinder:
+    """Searches sinks reachable from reads; the sinks' evidence is owned (``attributor``)."""
+
+    def __init__(self, graph: CallGraph, flows: FlowSpec, attributor: Attributor, depth: int = CHAIN_DEPTH) -> None:
+        self.graph = graph
+        self.flows = flows
+        self.depth = depth
+        self.sinks = SinkFinder(graph, flows, attributor)
+        self._flows: dict[tuple[object, ...], Flow] = {}
+
+    def search(
+        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
+    ) -> list[HarvestChain]:
+        """The shortest chain per channel from ``read`` to a sink.
+
+        First along the data (:meth:`follow_data`: chains marked ``confirmed``), then, for channels
+        the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``).
+        """
+        chains = self.follow_data(data_class, read, budget, also)
+        for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains)):
+            chains.setdefault(chain.channel, chain)
+        return [chains[c] for c in sorted(chains)]
+
+    def _chain(
+        self,
+        data_class: str,
+        read: Evidence,
+        path: tuple[ChainStep, ...],
+        node: MethodId,
+        sink: Sink,
+        dataflow: Dataflow,
+    ) -> HarvestChain:
+        steps = (*path[:-1], ChainStep.at(node, sink.call.offset))
+        return HarvestChain(
+            data_class=data_class,
+            read=read,
+            steps=steps,
+            channel=sink.channel,
+            sink=sink.call,
+            transformers=self.sinks.transformers([s.method_id for s in steps]),
+            urls=sink.urls,
+            dataflow=dataflow,
+        )
+
+    def _call_hops(self, visit: Visit[_S]) -> Iterator[Hop]:
+        """Up to every caller (until the search turns down), then down to every callee."""
+        node, handoffs = visit.node, self.graph.handoffs
+        if not visit.descending:
+            for caller, off in self.graph.up(node):
+                yield Hop(to=caller, offset=off, up=True, free=(caller, node) in handoffs)
+        for off, callee in self.graph.down(node):
+            yield Hop(to=callee, offset=off, up=False, free=(node, callee) in handoffs)
+
+    def follow_calls(
+        self,
+        data_class: str,
+        read: Evidence,
+        budget: SearchBudget | None = None,
+        skip: frozenset[Channel] = frozenset(),
+    ) -> list[HarvestChain]:
+        """Chains by calls alone: up through callers (the data is returned), then down through callees.
+
+        A hop costs 1, except a hand-off to another thread or component (``Thread.start()`` to
+        ``run()``, ``execute()`` to ``doInBackground()``, an Intent to a Service), which costs 0:
+        it is the same logical call, and Android forbids network calls on the main thread, so
+        nearly every upload sits behind one. Searched cheapest first (0-1 breadth-first).
+        """
+        start = start_at(method_of(read), read.offset, None)
+        chains: dict[Channel, HarvestChain] = {}
+        for visit in bounded_search(start, self._call_hops, depth=self.depth, budget=budget):
+            for sink in self.sinks.sinks_in(visit.node):
+                if sink.channel not in chains and sink.channel not in skip:
+                    chains[sink.channel] = self._chain(
+                        data_class, read, visit.path, visit.node, sink, Dataflow.UNCONFIRMED
+                    )
+        return [chains[c] for c in sorted(chains)]
+
+    def follow_data(
+        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
+    ) -> dict[Channel, HarvestChain]:
+        """Chains along which the data read is followed (:mod:`.taint`), by channel.
+
+        The same search as :meth:`follow_calls` (costs, depth, hand-offs), but a hop is taken only
+        when the data goes with it: down a call that gets tainted arguments, up to a caller when the
+        method returns tainted data or fills an argument, across a hand-off when the object handed
+        on (or, for a component, the method handing it over) holds tainted data, or when tainted
+        data was published to a Handler, queue or broadcast on the way. Fields written with tainted
+        data travel with the path. A sink counts when tainted data is handed to a call in its method.
+        """
+        node = method_of(read)
+        body = self.graph.body(node)
+        if body is None:
+            return {}
+        reads = {read.offset or 0, *also}  # every read of the class in this method is a source
+        first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
+        start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
+        chains: dict[Channel, HarvestChain] = {}
+        visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
+        for visit in visits:
+            handed = set(visit.carried.flow.calls) - (reads if visit.node == node else set())
+            if not handed:
+                continue
+            for sink in self.sinks.sinks_in(visit.node):
+                if sink.channel not in chains:
+                    chains[sink.channel] = self._chain(
+                        data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED
+                    )
+        return chains
+
+    def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
+        """The hops the data may go along (see :meth:`follow_data`)."""
+        flow, published = visit.carried.flow, visit.carried.published
+        for hop in self._call_hops(visit):
+            if hop.up and hop.free:  # back across a hand-off: only fields or a publication carry the data
+                goes = bool(flow.fields) or published
+            elif hop.up:
+                goes = flow.returns or bool(flow.params_out or flow.fields)
+            else:
+                goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
+            if goes:
+                yield hop
+
+    def _admit(self, visit: Visit[_Data], hop: Hop) -> _Data | None:
+        """What the data does in the hop's target; None when nothing there is tainted.
+
+        A constructor linking two hand-offs (reached back across one after a publication) passes
+        the data through untainted.
+        """
+        body = self.graph.body(hop.to)
+        if body is None:
+            return None
+        flow, published = visit.carried.flow, visit.carried.published
+        reached = self._analyse(hop.to, body, self._seeds(visit, hop), flow.fields)
+        if not reached.tainted and not (hop.free and hop.up and published):
+            return None
+        reached = _with_fields(reached, flow.fields)
+        return _Data(flow=reached, published=published or self._published(body, reached))
+
+    def _seeds(self, visit: Visit[_Data], hop: Hop) -> Seeds:
+        """What is tainted in the hop's target as it is entered (or, up, after the call returns)."""
+        flow = visit.carried.flow
+        if hop.up:
+            return Seeds() if hop.free else Seeds(sites={hop.offset: (flow.returns, flow.params_out)})
+        if hop.free:
+            return self._handoff_seeds(visit.node, hop.offset, hop.to, flow, visit.carried.published)
+        return Seeds(params=flow.calls.get(hop.offset, frozenset()))
+
+    def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
+        """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""
+        key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self._flows[key] = analyse(body, seeds, fields)
+        return flow
+
+    def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
+        """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
+        body = self.graph.body(callee)
+        everything = frozenset(range(body.ins_size)) if body is not None else frozenset()
+        if published:
+            return Seeds(params=everything)
+        src = self.graph.body(node)
+        via = next((i.op for i in src.insns if i.offset == off), "") if src is not None else ""
+        if via == "new-instance":  # a task object that received the data (constructor, setter, execute(data)):
+            # ``this`` holds it, and the callback's parameters get what execute() was given
+            return Seeds(params=everything if off in flow.objects else frozenset())
+        if via.startswith("invoke"):  # the object handed itself over (``new Thread(this)``): as it was
+            return Seeds(params=frozenset({0}) if flow.calls.get(off) else frozenset())
+        return Seeds(params=everything if flow.calls else frozenset())  # an Intent carrying the data
+
+    def _published(self, body: MethodCode, flow: Flow) -> bool:
+        """Tainted data handed to a Handler, queue, broadcast or event bus (read by a callback later)."""
+        if not flow.calls:
+            return False
+        for ins in body.insns:
+            if ins.offset not in flow.calls or not ins.ref:
+                continue
+            if calls_target(self.flows.publishers, ins.ref):
+                return True
+            owner, _, rest = ins.ref.partition("->")
+            if java_name(owner) in self.graph.app_classes:  # an app's Handler subclass, a queue wrapper...
+                for base in self.graph.ancestors(java_name(owner)):
+                    if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
+                        return True
+        return False
+
+
+def _with_fields(flow: Flow, fields: frozenset[str]) -> Flow:
+    """``flow`` with the tainted fields of the path so far (they stay tainted further on)."""
+    return flow if fields <= flow.fields else replace(flow, fields=flow.fields | fields)

@@ -1,0 +1,161 @@
+"""Where data leaves the device in one method: sink calls, upload endpoints, JavaScript bridges.
+
+A sink is a call of ``rules/flows.yaml``'s ``sinks`` (by channel: network,
+SMS, storage), an app method annotated as an HTTP endpoint (Retrofit-style
+``@POST``: it says more than the ``Call.execute`` behind it), or a method of
+an object handed to ``WebView.addJavascriptInterface`` (its result goes to
+the page). Transformers (JSON, compression, encryption, encoding) are the
+calls of ``transformers`` seen on a chain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import Insn, MethodCode
+from appaudit.descriptors import java_name
+from appaudit.model import Channel, Evidence, EvidenceKind, MethodId
+from appaudit.ruleset.flows import FlowSpec
+
+_URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
+#: URL strings of a sink's method kept on its chain.
+MAX_URLS = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sink:
+    """A place in one method where data leaves the device (or is stored)."""
+
+    channel: Channel
+    call: Evidence
+    """The sink call (or the bridge or annotated method standing for it)."""
+    urls: tuple[str, ...]
+    """Endpoint paths of an annotated method, then URL strings of the method."""
+
+
+def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
+    """The static type of an object value, when the pass knows it."""
+    if value.kind == "new":
+        return value.text
+    if value.kind == "call" and value.text:
+        return value.text.rsplit(")", 1)[-1]
+    if value.kind in ("field", "ifield") and value.text:
+        return value.text.rsplit(":", 1)[-1]
+    if value.kind == "param" and value.text is not None:
+        return params[int(value.text)]
+    return None
+
+
+class SinkFinder:
+    """The sinks of the app's methods, remembered for the scan; their evidence is owned (``attributor``)."""
+
+    def __init__(self, graph: CallGraph, flows: FlowSpec, attributor: Attributor) -> None:
+        self.graph = graph
+        self.flows = flows
+        self.attributor = attributor
+        self._sinks: dict[MethodId, list[Sink]] = {}
+
+    @cached_property
+    def js_bridges(self) -> dict[str, Evidence]:
+        """App classes whose objects are handed to ``WebView.addJavascriptInterface`` -> that call.
+
+        Every public method of such an object can be called by the page's
+        JavaScript, so what it returns is handed to web content: a network sink.
+        """
+        bridges: dict[str, Evidence] = {}
+        for site in self.graph.code.invocations("Landroid/webkit/WebView;", ["addJavascriptInterface"]):
+            body = self.graph.body(MethodId(class_name=site.class_name, method=site.method))
+            insn = next((i for i in body.insns if i.offset == site.offset), None) if body else None
+            if body is None or insn is None or insn.ref is None:
+                continue
+            _recv, regs = argument_registers(insn)
+            value = values_at(body, site.offset).get(regs[0]) if regs else None
+            desc = _object_type(value, body.param_types) if value is not None else None
+            if desc is not None and java_name(desc) in self.graph.app_classes:
+                bridges.setdefault(java_name(desc), self.attributor.code_evidence(site))
+        return bridges
+
+    def sinks_in(self, node: MethodId) -> list[Sink]:
+        """Each sink in ``node``: annotated endpoints first, then bridges and sink calls in code order."""
+        if node in self._sinks:
+            return self._sinks[node]
+        found: list[Sink] = []
+        bridge = self.js_bridges.get(node.class_name)
+        if bridge is not None and not node.method.startswith("<"):
+            found.append(
+                Sink(channel=Channel.NETWORK, call=replace(bridge, value=f"JavaScript bridge: {bridge.value}"), urls=())
+            )
+        for atype, _elements in self.graph.code.annotations_of(node.class_name, node.method):
+            if atype == "Landroid/webkit/JavascriptInterface;":
+                marker = Evidence(
+                    kind=EvidenceKind.INVOKE,
+                    value="@JavascriptInterface method",
+                    class_name=node.class_name,
+                    method=node.method,
+                    owner=self.attributor.owner(node.class_name),
+                )
+                found.append(Sink(channel=Channel.NETWORK, call=marker, urls=()))
+        urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:MAX_URLS]
+        body = self.graph.body(node)
+        annotated, calls = self._sink_calls(node, body, urls) if body is not None else ([], [])
+        self._sinks[node] = annotated + found + calls
+        return self._sinks[node]
+
+    def _sink_calls(self, node: MethodId, body: MethodCode, urls: tuple[str, ...]) -> tuple[list[Sink], list[Sink]]:
+        """(calls of annotated endpoints, sink calls) in ``body``, in code order."""
+        annotated: list[Sink] = []
+        calls: list[Sink] = []
+        for ins in body.insns:
+            if not ins.ref or not ins.op.startswith("invoke"):
+                continue
+            paths = self._endpoint_paths(ins.ref)
+            if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
+                annotated.append(Sink(channel=Channel.NETWORK, call=self._call(node, body, ins), urls=paths + urls))
+                continue
+            for channel, targets in self.flows.sinks:
+                if calls_target(targets, ins.ref):
+                    calls.append(Sink(channel=channel, call=self._call(node, body, ins), urls=urls))
+                    break
+        return annotated, calls
+
+    def _call(self, node: MethodId, body: MethodCode, ins: Insn) -> Evidence:
+        """The sink call ``ins`` of ``node`` as evidence, with its owner."""
+        assert ins.ref is not None
+        return Evidence(
+            kind=EvidenceKind.INVOKE,
+            value=ins.ref,
+            dex=body.dex,
+            class_name=node.class_name,
+            method=node.method,
+            offset=ins.offset,
+            owner=self.attributor.owner(node.class_name),
+        )
+
+    def _endpoint_paths(self, ref: str) -> tuple[str, ...] | None:
+        """The endpoint paths of the app method ``ref`` names, when it is annotated as an HTTP endpoint."""
+        owner, _, method = ref.partition("->")
+        cls = java_name(owner)
+        if cls not in self.graph.app_classes:
+            return None
+        for atype, elements in self.graph.code.annotations_of(cls, method):
+            if atype in self.flows.network_annotations:
+                return tuple(v for k, v in elements if k == "value")
+        return None
+
+    def transformers(self, nodes: Sequence[MethodId]) -> tuple[str, ...]:
+        """``kind: Class.method`` of every transformer called in ``nodes``, sorted."""
+        seen = set()
+        for node in nodes:
+            for ev in self.graph.invokes(node):
+                for kind, targets in self.flows.transformers:
+                    if calls_target(targets, ev.value):
+                        owner, _, rest = ev.value.partition("->")
+                        seen.add(f"{kind}: {java_name(owner)}.{rest.split('(', 1)[0]}")
+        return tuple(sorted(seen))
