@@ -146,7 +146,18 @@ def test_citation_confidence_is_shown(fmt: str, lang: str) -> None:
     assert out.count(_shown(fmt, t("pol.conf.P", lang))) == 2 * by_conf["P"]
     assert out.count(_shown(fmt, t("pol.conf.V", lang))) == by_conf["V"]
     for v in violations:
-        assert _shown(fmt, v.instrument) in out and v.effective in out and _shown(fmt, v.paraphrase) in out
+        # in Chinese, a provision with a Chinese paraphrase shows it instead of the English one
+        said = v.paraphrase_zh if lang == "zh" and v.paraphrase_zh else v.paraphrase
+        assert _shown(fmt, v.instrument) in out and v.effective in out and _shown(fmt, said) in out
+    if lang == "zh":
+        zh_only = [v for v in violations if v.paraphrase_zh]
+        assert zh_only and all(_shown(fmt, v.paraphrase) not in out for v in zh_only)
+        # the trigger lines are translated too: none of the English reasons is left
+        assert all(_shown(fmt, line) not in out for v in violations for line in v.triggered_by)
+        assert (
+            _shown(fmt, "通讯录：代码读取全部数据") in out
+            and _shown(fmt, "通讯录：声明了 android.permission.READ_CONTACTS") in out
+        )
 
 
 # --- self-contained: no external references --------------------------------------------------

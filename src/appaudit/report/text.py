@@ -217,6 +217,12 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         for pack in view.violated:
             ids = ", ".join(v.provision + mark.get(v.confidence, "") for v in pack.violations)
             _print(console, Hanging(f"  {pack.id:<12} {ids}", rest=15))
+            # with --lang zh, a provision with a Chinese paraphrase says what it requires, in Chinese
+            for v in pack.violations:
+                if v.paraphrase_translated:
+                    _print(
+                        console, Hanging(f"{v.provision}{t('colon', lang)}{v.paraphrase}", first=4, rest=6, style="dim")
+                    )
         console.print(Text("  " + t("text.policies.legend", lang), style="dim"))
     console.print()
     console.print(

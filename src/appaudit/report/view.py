@@ -21,6 +21,8 @@ class EvidenceView:
     """One piece of evidence."""
 
     kind: str
+    kind_label: str
+    """What the evidence is, translated (``permission (manifest)``, ``call``, ...)."""
     value: str
     """As in the JSON (smali notation)."""
     short: str
@@ -33,6 +35,9 @@ class EvidenceView:
     offset: int | None
     owner: str | None
     """Whose code, labelled; None when not attributed."""
+    read_at: int | None = None
+    """For a URI (constant or string) that a provider query in the same method reads: the query's
+    offset, the read site "How it is read" gives. None otherwise, or when it is this evidence's own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +140,9 @@ class ViolationView:
     instrument: str
     article: str
     paraphrase: str
+    """In the report's language: the pack's Chinese paraphrase with ``zh`` where it has one."""
+    paraphrase_translated: bool
+    """``paraphrase`` is the pack's ``paraphrase_zh`` (not the English text)."""
     source: str
     source_is_link: bool
     effective: str
@@ -150,6 +158,7 @@ class ViolationView:
     kind: str
     kind_label: str
     triggered_by: tuple[str, ...]
+    """Translated (the JSON keeps the English lines)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
