@@ -85,3 +85,73 @@ def test_unreachable_scheduler_is_a_configuration_error() -> None:
     task = ScanTask(apk_sha256="0" * 64, path=fixture_apk("benign"))
     with pytest.raises(ConfigError, match=r"^cannot connect to the Dask scheduler at tcp://127\.0\.0\.1:9: "):
         list(executor.run([task], load_ruleset(), WorkerLimits(timeout_s=5, max_memory_mb=0)))
+
+
+class _FakeFuture:
+    """A future that finishes on a timer thread, as a Dask future finishes on the client's event loop."""
+
+    def __init__(self, key: str, value: Any) -> None:
+        self.key, self.status, self._value = key, "finished", value
+
+    def result(self) -> Any:
+        return self._value
+
+    def add_done_callback(self, callback: Any) -> None:
+        import threading
+
+        threading.Timer(0.001, callback, args=(self,)).start()
+
+    def release(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+class _FakeClient:
+    """Counts the futures in flight: submitted and not yet handed back as a record."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads, self.submitted, self.most_in_flight, self.yielded = threads, 0, 0, 0
+
+    def nthreads(self) -> dict[str, int]:
+        return {"tcp://127.0.0.1:1": self.threads}
+
+    def scatter(self, value: Any, **_kw: Any) -> Any:
+        return value
+
+    def submit(self, fn: Any, task: Any, *args: Any, **_kw: Any) -> _FakeFuture:
+        self.submitted += 1
+        self.most_in_flight = max(self.most_in_flight, self.submitted - self.yielded)
+        return _FakeFuture(f"k{self.submitted}", fn(task, *args))
+
+    def run(self, fn: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_dask_executor_keeps_a_bounded_window_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    from appaudit.batch.executors import MIN_WINDOW, DaskExecutor
+    from appaudit.batch.isolation import WorkerLimits
+    from appaudit.batch.records import ScanRecord, ScanStatus, ScanTask
+    from appaudit.ruleset import load_ruleset
+
+    def fake_scan(task: ScanTask, ruleset: Any, limits: WorkerLimits) -> ScanRecord:
+        return ScanRecord(
+            apk_sha256=task.apk_sha256, ruleset_sha256="r", path=task.path, status=ScanStatus.OK, duration_s=0
+        )
+
+    client = _FakeClient(threads=6)
+    executor = DaskExecutor("tcp://127.0.0.1:1")
+    monkeypatch.setattr(executor, "_client", lambda: client)
+    monkeypatch.setattr(executor, "task_function", fake_scan)
+    tasks = [ScanTask(apk_sha256=f"{i:064x}", path=f"/x/{i}.apk") for i in range(500)]
+    seen = []
+    for record in executor.run(tasks, load_ruleset(), WorkerLimits(timeout_s=1, max_memory_mb=0)):
+        client.yielded += 1
+        seen.append(record.path)
+    assert sorted(seen) == sorted(t.path for t in tasks)
+    # the window (2 x 6 threads), plus the finished one whose record is being handed over
+    assert MIN_WINDOW < 12 and client.most_in_flight == 12 + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,18 +28,20 @@ from appaudit.apk import load_apk
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
+from appaudit.apk.source import read_input, supplied
 from appaudit.engine import evaluate
-from appaudit.errors import RuleError
+from appaudit.errors import InputError, RuleError
 from appaudit.policy import evaluate_policies, select_packs
 from appaudit.report.model import CoverageReason, DataClassMap, Report, RuleInfo, RunInfo, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset, load_ruleset
 from appaudit.ruleset.docs import rule_info
+from appaudit.urls import redact
 
 TOOL_NAME = "appaudit"
 #: Share of a --timeout budget the harvest-chain search may use; rule matching keeps the rest.
 HARVEST_SHARE = 0.7
 
-__all__ = ["Limits", "ScanOptions", "scan"]
+__all__ = ["Limits", "ScanOptions", "fetch_input", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,8 +111,20 @@ def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInf
     return tuple(rule_info(r, documented=bundled.get(r.id) == r) for r in rules)
 
 
-def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None) -> Report:
+def fetch_input(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of the input at ``path`` (a local path or a URL), bounded by ``limits``; InputError when unreadable."""
+    return read_input(path, limits)
+
+
+def scan(
+    path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | None = None, data: bytes | None = None
+) -> Report:
     """Scan one APK or split bundle. Raises InputError for a file that is neither, RuleError for bad rules.
+
+    ``path`` may be a URL (``s3://``, ``https://``, ...; see ``appaudit.urls``):
+    the report names it without user info or query, and hashes the bytes read.
+    ``data``: the input's bytes, already read (by :func:`fetch_input`), scanned
+    as the input at ``path`` instead of reading it again.
 
     With ``options.timeout`` the scan stops searching when the cap passes (a
     cooperative deadline, see ``appaudit.deadline``) and reports what it found
@@ -131,7 +146,13 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
         else None
     )
     with deadline.time_cap(options.timeout):
-        facts = load_apk(path, options.limits)
+        try:
+            with supplied(path, data) if data is not None else contextlib.nullcontext():
+                facts = load_apk(path, options.limits)
+        except InputError as exc:  # a URL's secrets (user info, query) never reach the message
+            if exc.path == path and redact(path) != path:
+                raise InputError(redact(path), exc.reason) from None
+            raise
         attributor = Attributor(facts.app, ruleset.sdks)
         if declared is None and options.declarations_dir:
             found_ds, found_policy = find_declarations(options.declarations_dir, facts.app.package)
@@ -196,7 +217,7 @@ def scan(path: str, options: ScanOptions | None = None, *, ruleset: Ruleset | No
             duration_s=round(time.perf_counter() - t0, 3),
         ),
         options=options.describe(),
-        input_path=path,
+        input_path=redact(path),
         rules=rule_infos(ruleset, declarations=declared is not None),
         fingerprints=app_fingerprints(
             facts.code, harvest, facts.app.signer_sha256, (e for f in findings for e in f.evidence)

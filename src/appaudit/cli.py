@@ -579,7 +579,8 @@ def batch(
         list[str],
         typer.Argument(
             metavar="PATH...",
-            help="APK files, directories (searched recursively) or text files listing paths.",
+            help="APK files, directories (searched recursively), text files listing paths, or URLs "
+            "(s3://bucket/prefix/, https://host/list.txt; see README, Inputs by URL).",
             show_default=False,
         ),
     ],

@@ -1,7 +1,8 @@
 """Reading an APK or a split bundle.
 
-``load_apk`` turns a path into :class:`ApkFacts`: identity, manifest facts and
-a code index over every DEX file it can reach, plus what could not be read.
+``load_apk`` turns a path or a URL (read by :mod:`~appaudit.apk.source`) into
+:class:`ApkFacts`: identity, manifest facts and a code index over every DEX
+file it can reach, plus what could not be read.
 
 Inputs: a plain ``.apk``; a split bundle (``.apks`` from bundletool, ``.xapk``,
 ``.apkm``: a zip of APKs; :mod:`~appaudit.apk.bundle`) whose base APK's manifest

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass
 
 from appaudit.apk.anomalies import record_anomalies
@@ -17,6 +15,7 @@ from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.apk.manifest import resolve_label
 from appaudit.apk.payloads import Searched, nested_payloads, recovered_payloads
 from appaudit.apk.signing import signer_sha256
+from appaudit.apk.source import read_input
 from appaudit.errors import InputError
 from appaudit.report.model import CoverageReason, ScanErrorEntry
 
@@ -29,32 +28,6 @@ class ApkFacts:
     code: DexCodeIndex
     coverage_reasons: tuple[CoverageReason, ...]
     errors: tuple[ScanErrorEntry, ...]
-
-
-def _read_input(path: str, limits: Limits) -> bytes:
-    if not os.path.exists(path):
-        raise InputError(path, "no such file")
-    if os.path.isdir(path):
-        raise InputError(path, "is a directory, not an APK file")
-    try:
-        with open(path, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if stat.S_ISREG(info.st_mode):
-                if info.st_size > limits.max_input_size:
-                    raise InputError(
-                        path, f"is {info.st_size} bytes, over the {limits.max_input_size}-byte limit (max_input_size)"
-                    )
-                raw = fh.read()
-            else:  # a pipe or device: read in chunks, never past the limit
-                buf = bytearray()
-                while len(buf) <= limits.max_input_size and (chunk := fh.read(1 << 20)):
-                    buf += chunk
-                raw = bytes(buf)
-    except OSError as exc:
-        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if len(raw) > limits.max_input_size:  # a pipe or device, or a file that grew since it was measured
-        raise InputError(path, f"is larger than the {limits.max_input_size}-byte limit (max_input_size)")
-    return raw
 
 
 def _app_code(found: Collector, apk: ZipContainer, prefix: str) -> None:
@@ -78,7 +51,7 @@ def _label(label: str | None, base: ZipContainer) -> str | None:
 
 def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
     """Open the APK or bundle at ``path``; raise InputError when it is neither."""
-    raw = _read_input(path, limits)
+    raw = read_input(path, limits)
     found = Collector(path, limits)
     try:
         outer = found.container(raw)

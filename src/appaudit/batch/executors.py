@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import queue
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
 from appaudit.batch.isolation import IsolatedScanner, WorkerLimits
@@ -88,6 +88,9 @@ class LocalExecutor:
 
 # ---------------------------------------------------------------- Dask
 
+#: Tasks in flight per cluster thread, and the least window (a cluster still starting reports no threads).
+WINDOW_PER_THREAD = 2
+MIN_WINDOW = 8
 _DASK_SLOTS: dict[tuple[int, str, WorkerLimits], IsolatedScanner] = {}
 _DASK_LOCK = threading.Lock()
 
@@ -127,8 +130,12 @@ class DaskExecutor:
 
     Each Dask worker thread keeps its own isolated worker process, so
     timeouts, the memory cap and crash isolation hold there as they do
-    locally. APK paths must be readable under the same name on every worker.
+    locally. Local APK paths must be readable under the same name on every
+    worker; URLs are fetched by the worker itself (see ``apk.source``).
     """
+
+    #: What a Dask worker runs per task (bench/dask_window.py swaps in a fake scan to measure the client).
+    task_function: Callable[[ScanTask, Ruleset, WorkerLimits], ScanRecord] = staticmethod(dask_scan)
 
     def __init__(self, scheduler: str, *, connect_timeout_s: float = 30.0) -> None:
         self.scheduler = scheduler
@@ -151,34 +158,64 @@ class DaskExecutor:
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}") from exc
 
+    def window(self, client: Any) -> int:
+        """Tasks in flight at once: twice the cluster's threads (so none idles between results), at least MIN_WINDOW."""
+        try:
+            threads = int(sum(client.nthreads().values()))
+        except Exception:  # an old or odd scheduler: fall back to the minimum
+            threads = 0
+        return max(MIN_WINDOW, WINDOW_PER_THREAD * threads)
+
     def run(
         self, tasks: Sequence[ScanTask], ruleset: Ruleset, limits: WorkerLimits
     ) -> Generator[ScanRecord, None, None]:
+        """Submit a bounded window of tasks and top it up as each finishes (back-pressure).
+
+        The client holds at most :meth:`window` futures and their results at a
+        time, however many tasks there are; each record is yielded (and so
+        stored) as it completes. The window is measured again every time that
+        many tasks have finished, so workers that join later are used.
+        """
         if not tasks:
             return
         client = self._client()
-        futures: list[Any] = []
+        in_flight: dict[str, tuple[Any, ScanTask]] = {}
         finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
         try:
             shared_rules = client.scatter(ruleset, broadcast=True, hash=False)
-            by_key: dict[str, ScanTask] = {}
-            for task in tasks:
-                fut = client.submit(dask_scan, task, shared_rules, limits, pure=False)
-                by_key[fut.key] = task
-                futures.append(fut)
-                fut.add_done_callback(finished.put)  # not as_completed: it needs a default client
-            for _ in range(len(futures)):
-                fut = _next(finished)
-                task = by_key[fut.key]
+            pending = iter(tasks)
+            window = self.window(client)
+            since_measure = 0
+
+            def top_up() -> None:
+                while len(in_flight) < window:
+                    task = next(pending, None)
+                    if task is None:
+                        return
+                    fut = client.submit(self.task_function, task, shared_rules, limits, pure=False)
+                    in_flight[fut.key] = (fut, task)
+                    fut.add_done_callback(finished.put)  # not as_completed: it needs a default client
+
+            top_up()
+            while in_flight:
+                fut, task = in_flight.pop(_next(finished).key)
                 if fut.status == "finished":
-                    yield fut.result()
+                    record = fut.result()
                 else:
                     exc = fut.exception()
                     message = f"dask task failed: {type(exc).__name__}: {exc}"[:500]
-                    yield failure_record(task, ruleset.sha256, ScanStatus.CRASHED, message, 0.0)
+                    record = failure_record(task, ruleset.sha256, ScanStatus.CRASHED, message, 0.0)
+                fut.release()
+                del fut
+                since_measure += 1
+                if since_measure >= window:
+                    window, since_measure = self.window(client), 0
+                top_up()
+                yield record
         finally:
-            for fut in futures:
+            for fut, _task in in_flight.values():
                 fut.cancel()
+            in_flight.clear()
             try:
                 client.run(close_dask_slots)
             finally:

@@ -6,7 +6,8 @@ A PATH on the command line is
 - a file that starts like a zip: an APK, whatever its name;
 - any other file: a list of paths, one per line (blank lines and lines
   starting with ``#`` ignored; relative paths are relative to the list's
-  folder); each listed path may be an APK or a directory.
+  folder); each listed path may be an APK or a directory;
+- a URL, or a URL line of a list file: see :mod:`appaudit.batch.remote`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from appaudit.batch.remote import RemoteObject, expand_url
 from appaudit.errors import InputError
+from appaudit.urls import is_url, redact
 
 #: The names ``scan`` accepts as an APK or a split bundle (apk/bundle.py reads all four).
 APK_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm")
@@ -39,6 +42,8 @@ class Inputs:
 
     files: tuple[str, ...]
     problems: tuple[InputProblem, ...] = ()
+    remote: tuple[RemoteObject, ...] = ()
+    """The URLs among ``files``, with the size and version tag their listing gave (``batch.remote``)."""
 
 
 def _looks_like_zip(path: Path) -> bool:
@@ -64,15 +69,22 @@ def _list_file(path: Path) -> list[str]:
     except OSError as exc:
         raise InputError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
     entries = (line.strip() for line in text.splitlines())
-    return [str(path.parent / e) for e in entries if e and not e.startswith("#")]
+    return [e if is_url(e) else str(path.parent / e) for e in entries if e and not e.startswith("#")]
 
 
 def collect_inputs(paths: Sequence[str]) -> Inputs:
     """Expand the command-line PATHs. A PATH given on the command line that does not exist is an InputError."""
     files: list[str] = []
     problems: list[InputProblem] = []
+    remote: dict[str, RemoteObject] = {}
 
     def add(entry: str, *, listed: bool) -> None:
+        if is_url(entry):
+            found = expand_url(entry, APK_SUFFIXES, listed=listed)
+            files.extend(o.url for o in found.objects)
+            remote.update((o.url, o) for o in found.objects)
+            problems.extend(InputProblem(path=redact(x.url), reason=x.reason) for x in found.problems)
+            return
         p = Path(entry)
         if p.is_dir():
             files.extend(_walk(p))
@@ -92,11 +104,11 @@ def collect_inputs(paths: Sequence[str]) -> Inputs:
     seen: set[str] = set()
     unique = []
     for f in files:
-        key = os.path.realpath(f)
+        key = f if is_url(f) else os.path.realpath(f)
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return Inputs(files=tuple(unique), problems=tuple(problems))
+    return Inputs(files=tuple(unique), problems=tuple(problems), remote=tuple(remote[f] for f in unique if f in remote))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

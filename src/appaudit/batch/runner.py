@@ -21,10 +21,11 @@ from appaudit.batch.inputs import APK_SUFFIXES, collect_inputs, hash_files
 from appaudit.batch.isolation import WorkerLimits
 from appaudit.batch.records import ScanRecord, ScanTask
 from appaudit.batch.store import ResultStore
-from appaudit.batch.summary import BatchSummary, Outcome, summarize
+from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.declarations import declarations_key
 from appaudit.errors import ConfigError, InputError
 from appaudit.ruleset import load_ruleset
+from appaudit.urls import redact
 
 
 def default_workers() -> int:
@@ -112,7 +113,7 @@ def make_executor(options: BatchOptions) -> Executor:
 def _from_record(path: str, record: ScanRecord) -> Outcome:
     return Outcome(
         path=path,
-        apk_sha256=record.apk_sha256,
+        apk_sha256=record.apk_sha256 or None,
         status=record.status.value,
         verdict=record.verdict,
         max_severity_rank=record.max_severity_rank,
@@ -151,7 +152,7 @@ def run_batch(
     inputs = collect_inputs(paths)
     if not inputs.files and not inputs.problems:
         looked = ", ".join(f"*{suffix}" for suffix in APK_SUFFIXES)
-        raise InputError(" ".join(paths), f"no APK found (looked for {looked})")
+        raise InputError(" ".join(map(redact, paths)), f"no APK found (looked for {looked})")
     if options.timeout_s <= 0:
         raise ConfigError("--timeout must be more than 0 seconds")
     ruleset = load_ruleset(options.rules_dirs)
@@ -168,8 +169,19 @@ def run_batch(
     with ResultStore(options.db) as store:
         shas: dict[str, str] = {}
         errors: dict[str, str] = {p.path: p.reason for p in inputs.problems}
+        remote = {o.url: o for o in inputs.remote}
+        unkeyed: list[str] = []
+        """URLs whose sha256 is not known yet: their worker computes it (see batch.remote)."""
         unknown: list[str] = []
         for path in inputs.files:
+            if path in remote:
+                obj = remote[path]
+                cached = store.known_object(path, obj.size, obj.tag) if obj.size is not None and obj.tag else None
+                if cached is None:
+                    unkeyed.append(path)
+                else:
+                    shas[path] = cached
+                continue
             try:
                 st = os.stat(path)
             except OSError as exc:
@@ -198,28 +210,37 @@ def run_batch(
             for sha, path in first.items()
             if options.rescan or sha not in stored or (options.retry_failed and stored[sha] != "ok")
         ]
+        keyed_tasks = len(tasks)
+        tasks += [ScanTask(apk_sha256="", path=url, declarations_dir=declarations) for url in unkeyed]
         duplicates = len(shas) - len(first)
         emit(
             Planned(
                 inputs=len(inputs.files) + len(inputs.problems),
                 to_scan=len(tasks),
-                cached=len(first) - len(tasks),
+                cached=len(first) - keyed_tasks,
                 duplicates=duplicates,
                 missing=len(errors),
             )
         )
 
-        records: dict[str, ScanRecord] = {}
+        done: dict[str, Outcome] = {}
+        """Task path -> the outcome of its record (the record itself, report and all, is not kept)."""
         t0 = time.perf_counter()
         with contextlib.closing(executor.run(tasks, ruleset, limits)) as results:
             for record in results:
-                store.save(record)
-                records[record.apk_sha256] = record
+                if record.apk_sha256:  # else the worker could not read it at all: nothing to key it by
+                    store.save(record)
+                    if record.path in remote and record.path not in shas:
+                        shas[record.path] = record.apk_sha256
+                        obj = remote[record.path]
+                        if obj.size is not None and obj.tag:
+                            store.remember_objects([(record.path, obj.size, obj.tag, record.apk_sha256)])
+                done[record.path] = _from_record(redact(record.path), record)
                 emit(
                     Scanned(
-                        done=len(records),
+                        done=len(done),
                         total=len(tasks),
-                        path=record.path,
+                        path=redact(record.path),
                         status=record.status.value,
                         verdict=record.verdict,
                         error=record.error,
@@ -228,19 +249,23 @@ def run_batch(
                 )
         scan_elapsed = time.perf_counter() - t0
 
+        by_sha = {o.apk_sha256: o for o in done.values() if o.apk_sha256}
         outcomes: list[Outcome] = []
         for path in (*inputs.files, *(p.path for p in inputs.problems)):
+            shown = redact(path)
             sha = shas.get(path)
             if sha is None:
-                outcomes.append(Outcome(path=path, apk_sha256=None, status="missing", error=errors.get(path)))
-            elif sha in records:
-                outcomes.append(_from_record(path, records[sha]))
+                missing = Outcome(path=shown, apk_sha256=None, status="missing", error=errors.get(path))
+                outcomes.append(done.get(path) or missing)
+            elif sha in by_sha:
+                outcomes.append(replace(by_sha[sha], path=shown))
             else:
-                outcomes.append(_from_store(path, sha, ruleset.sha256, store))
+                outcomes.append(_from_store(shown, sha, ruleset.sha256, store))
+        summary = store.summarize_run(outcomes, ruleset.sha256, scanned=len(done), duplicates=duplicates)
     return BatchResult(
         db=str(options.db),
         ruleset_sha256=ruleset.sha256,
         outcomes=tuple(outcomes),
-        summary=summarize(outcomes, scanned=len(records), duplicates=duplicates),
+        summary=summary,
         scan_elapsed_s=scan_elapsed,
     )

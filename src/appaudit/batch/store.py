@@ -3,7 +3,8 @@
 Schema (documented in docs/batch.md; ``meta.schema_version`` is bumped on any
 incompatible change): ``scans`` has one row per (APK sha256, ruleset sha256);
 ``findings``, ``data_classes``, ``chains`` and ``recovered_payloads`` hang off it; ``files`` caches
-path -> sha256 so a resumed run does not hash unchanged files again.
+path -> sha256 so a resumed run does not hash unchanged files again, and ``objects`` caches URL, size and
+version tag -> sha256 for inputs read by URL.
 
 Each APK's rows are written in one transaction (WAL mode), so a run killed at
 any point leaves every earlier APK complete and no APK half-written.
@@ -19,7 +20,10 @@ from typing import Any
 
 from appaudit.batch.family_schema import FAMILY_SCHEMA, migrate, replace_members, save_rows
 from appaudit.batch.records import ScanRecord
+from appaudit.batch.store_summary import load_run, outcome_rows, summarize_store
+from appaudit.batch.summary import BatchSummary, Outcome
 from appaudit.errors import ConfigError, InputError
+from appaudit.urls import redact
 
 SCHEMA_VERSION = "4"
 
@@ -112,6 +116,20 @@ CREATE TABLE IF NOT EXISTS files (
   mtime_ns INTEGER NOT NULL,
   apk_sha256 TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS objects (
+  url TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  tag TEXT NOT NULL,
+  apk_sha256 TEXT NOT NULL
+);
+-- For the queries docs/batch.md documents and the SQL summary (store_summary.py); added without a schema
+-- bump: CREATE ... IF NOT EXISTS gives an older store of this version the same tables and indices.
+CREATE INDEX IF NOT EXISTS scans_path ON scans (path, ruleset_sha256);  -- the export's order: no sort to wait on
+CREATE INDEX IF NOT EXISTS scans_ruleset_status ON scans (ruleset_sha256, status, verdict);
+CREATE INDEX IF NOT EXISTS data_classes_level ON data_classes (data_class, level);
+CREATE INDEX IF NOT EXISTS findings_class_effect ON findings (data_class, effect, component);
+CREATE INDEX IF NOT EXISTS findings_rank_rule ON findings (severity_rank, rule_id, apk_sha256);
+CREATE INDEX IF NOT EXISTS chains_class_channel ON chains (data_class, channel);
 """
 
 _SCAN_COLUMNS = (
@@ -171,7 +189,7 @@ class ResultStore:
                 f"INSERT INTO scans ({_SCAN_COLUMNS}) VALUES ({', '.join('?' * 16)})",
                 (
                     *key,
-                    record.path,
+                    redact(record.path),  # a URL's user info and query never reach the store
                     record.status.value,
                     record.verdict,
                     record.max_severity,
@@ -236,7 +254,27 @@ class ResultStore:
             db.execute("ROLLBACK")
             raise
 
+    def remember_objects(self, rows: Iterable[tuple[str, int, str, str]]) -> None:
+        """Cache (URL, size, version tag, sha256) so an unchanged object is not fetched again to be keyed."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", [(redact(u), *rest) for u, *rest in rows]
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     # ------------------------------------------------------------ reading
+
+    def known_object(self, url: str, size: int, tag: str) -> str | None:
+        """The cached sha256 of the object at ``url`` if its size and version tag are unchanged."""
+        row = self._db.execute(
+            "SELECT apk_sha256 FROM objects WHERE url = ? AND size = ? AND tag = ?", (redact(url), size, tag)
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def known_file(self, path: str, size: int, mtime_ns: int) -> str | None:
         """The cached sha256 of ``path`` if its size and mtime are unchanged."""
@@ -284,6 +322,20 @@ class ResultStore:
             (apk_sha256, ruleset_sha256),
         )
         return tuple(str(r[0]) for r in rows)
+
+    def summarize_run(
+        self, outcomes: Iterable[Outcome], ruleset_sha256: str, *, scanned: int, duplicates: int
+    ) -> BatchSummary:
+        """The summary of a run's outcomes, counted in SQL (:mod:`appaudit.batch.store_summary`)."""
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            load_run(db, outcome_rows(outcomes))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return summarize_store(db, ruleset_sha256, scanned=scanned, duplicates=duplicates)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
         """Rows of a read-only query as dicts (for exports and tests)."""

@@ -23,12 +23,13 @@ name is FILENAME it first does ACTION: ``kill`` (SIGKILL itself), ``sleep``
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 from appaudit.batch.records import ScanRecord, ScanStatus, ScanTask, failure_record, record_from_report
@@ -83,13 +84,22 @@ def _release_caches() -> None:
 
 def scan_task(task: ScanTask, ruleset: Ruleset, max_memory_mb: int) -> tuple[ScanRecord, bool]:
     """Scan one APK into a record; the flag says the process should exit (it ran out of memory)."""
-    from appaudit.api import ScanOptions, scan
-    from appaudit.errors import InputError
+    from appaudit.api import ScanOptions, fetch_input, scan
+    from appaudit.errors import AppAuditError, InputError
+    from appaudit.urls import is_url
 
     t0 = time.perf_counter()
     try:
         _test_hook(task.path)
-        report = scan(task.path, ScanOptions(declarations_dir=task.declarations_dir), ruleset=ruleset)
+        options = ScanOptions(declarations_dir=task.declarations_dir)
+        if not is_url(task.path):
+            report = scan(task.path, options, ruleset=ruleset)
+            return record_from_report(report, task, time.perf_counter() - t0), False
+        # A URL: this worker fetches it (bounded, in memory), keys the record by the bytes' sha256 (the
+        # batch may not know it yet) and hands the same bytes to the scan.
+        raw = fetch_input(task.path)
+        task = replace(task, apk_sha256=hashlib.sha256(raw).hexdigest())
+        report = scan(task.path, options, ruleset=ruleset, data=raw)
         return record_from_report(report, task, time.perf_counter() - t0), False
     except MemoryError:
         cap = f" (--max-memory {max_memory_mb} MB)" if max_memory_mb else ""
@@ -97,6 +107,8 @@ def scan_task(task: ScanTask, ruleset: Ruleset, max_memory_mb: int) -> tuple[Sca
         return failure_record(task, ruleset.sha256, ScanStatus.ERROR, message, time.perf_counter() - t0), True
     except InputError as exc:
         return failure_record(task, ruleset.sha256, ScanStatus.ERROR, exc.reason, time.perf_counter() - t0), False
+    except AppAuditError as exc:  # e.g. a URL scheme whose fsspec backend this worker lacks
+        return failure_record(task, ruleset.sha256, ScanStatus.ERROR, str(exc), time.perf_counter() - t0), False
     except Exception as exc:  # one APK's failure is its record, never the worker's end
         message = f"internal error: {type(exc).__name__}: {exc}"[:500]
         return failure_record(task, ruleset.sha256, ScanStatus.ERROR, message, time.perf_counter() - t0), False
