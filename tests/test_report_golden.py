@@ -100,3 +100,13 @@ def test_deterministic_runs_are_byte_identical(
     assert first == second and json.loads(first)["run"] is None
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     assert run_cli(["scan", fixture_apk("sms_blast"), "-f", "json"], capsys).out == first
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("html", "html"), ("markdown", "md")])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_html_markdown_golden(fmt: str, ext: str, lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    monkeypatch.chdir(ROOT)
+    report = dataclasses.replace(scan("fixtures/apks/contacts_const.apk"), run=None)  # no wall-clock time
+    _check(f"contacts_const.{lang}.{ext}", render(report, fmt, lang=lang))
