@@ -63,3 +63,20 @@ def test_renderers_read_only_the_view() -> None:
         assert common <= {"NEIGHBOUR_HEADERS", "SHOWN_CHAINS", "SHOWN_EVIDENCE", "join", "fill_message"}, name
         calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         assert "build" in calls, name
+
+
+def test_trigger_lines_in_chinese() -> None:
+    from appaudit.report.common import trigger_text
+
+    lines = {
+        "contacts: code reads it": "通讯录：代码读取该数据",
+        "contacts: code reads all of it": "通讯录：代码读取全部数据",
+        "sms: read at start-up without user action": "短信：启动时无需用户操作即读取",
+        "call_log: sent off the device by network, sms": "通话记录：经网络、短信发送出设备",
+        "contacts: declares android.permission.READ_CONTACTS": "通讯录：声明了 android.permission.READ_CONTACTS",
+        "contacts: declaration contradicted (AA-D-1, AA-D-2)": "通讯录：与声明矛盾（AA-D-1、AA-D-2）",
+    }
+    assert {line: trigger_text(line, "zh") for line in lines} == lines
+    # English keeps the JSON's line; a reason this table does not know is shown as it is
+    assert trigger_text("contacts: code reads it", "en") == "contacts: code reads it"
+    assert trigger_text("contacts: something new", "zh") == "contacts: something new"

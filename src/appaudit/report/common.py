@@ -66,7 +66,7 @@ def evidence_kind_label(kind: str, lang: str) -> str:
 
 
 #: The reasons appaudit.policy.evaluate gives for a triggered provision (``class: why``), as catalogue keys:
-#: a fixed phrase, or a prefix and the key of the list that follows it. Kept in step by a test.
+#: a fixed phrase, or a prefix and the key of the list that follows it (tests: test_report_view, test_report_html).
 _TRIGGER_PHRASES: dict[str, str] = {
     "code reads it": "trig.read",
     "code reads all of it": "trig.bulk",
