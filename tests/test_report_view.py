@@ -80,3 +80,21 @@ def test_trigger_lines_in_chinese() -> None:
     # English keeps the JSON's line; a reason this table does not know is shown as it is
     assert trigger_text("contacts: code reads it", "en") == "contacts: code reads it"
     assert trigger_text("contacts: something new", "zh") == "contacts: something new"
+
+
+def test_text_hanging_indent() -> None:
+    import io
+
+    from rich.console import Console
+
+    from appaudit.report.text import Hanging
+
+    console = Console(width=30, file=io.StringIO(), no_color=True)
+    lines = lambda h: [line.plain.rstrip() for line in h.lines(console)]  # noqa: E731
+    assert lines(Hanging("alpha beta gamma delta epsilon zeta eta theta", rest=4)) == [
+        "alpha beta gamma delta epsilon",
+        "    zeta eta theta",
+    ]
+    # a word longer than the line is folded, its continuation indented too; a newline starts an indented line
+    assert lines(Hanging("x" * 40, rest=4)) == ["x" * 30, "    " + "x" * 10]
+    assert lines(Hanging("one\ntwo", first=2, rest=4)) == ["  one", "    two"]

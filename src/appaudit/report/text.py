@@ -73,7 +73,7 @@ class Hanging:
             return [Text(" " * self.first) + line for line in head]
         first = head[0]
         rest = self.text[len(first.plain) :]
-        rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")) :]
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip()) :]  # the break's space (or newline)
         tail = rest.wrap(console, width - self.rest, overflow="fold")
         return [Text(" " * self.first) + first, *(Text(" " * self.rest) + line for line in tail)]
 
