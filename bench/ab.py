@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import CACHE_CORPUS, CORPUS, REPO, InProcess, extract_corpus, quantile  # noqa: E402
+from speed import CACHE_CORPUS, CORPUS, REPO, InProcess, extract_corpus, quantile
 
 
 def export(rev: str) -> Path:

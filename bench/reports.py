@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import CACHE_CORPUS, CORPUS, extract_corpus  # noqa: E402
+from speed import CACHE_CORPUS, CORPUS, extract_corpus
 
 _CHILD = r"""
 import json, sys

@@ -65,7 +65,7 @@ def templates(tmp: Path) -> tuple[dict[str, list[tuple[Any, ...]]], list[str]]:
     run_batch([str(FIXTURES)], BatchOptions(db=db, workers=2))
     con = sqlite3.connect(db)
     shas = [r[0] for r in con.execute("SELECT apk_sha256 FROM scans ORDER BY apk_sha256")]
-    rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}  # noqa: S608
+    rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
     con.close()
     return rows, shas
 
@@ -101,7 +101,7 @@ def fill(db: Path, n: int, rows: dict[str, list[tuple[Any, ...]]], shas: list[st
         con.execute("BEGIN")
         for t in TABLES:
             if batch[t]:
-                con.executemany(f"INSERT INTO {t} VALUES ({', '.join('?' * width[t])})", batch[t])  # noqa: S608
+                con.executemany(f"INSERT INTO {t} VALUES ({', '.join('?' * width[t])})", batch[t])
                 counts[t] += len(batch[t])
         con.execute("COMMIT")
     elapsed = time.perf_counter() - t0

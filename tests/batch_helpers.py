@@ -14,7 +14,7 @@ VOLATILE = {"scanned_at", "duration_s"}
 def rows(db: Path, table: str, order: str) -> list[dict[str, Any]]:
     con = sqlite3.connect(db)
     try:
-        cur = con.execute(f"SELECT * FROM {table} ORDER BY {order}")  # noqa: S608 - test helper, fixed names
+        cur = con.execute(f"SELECT * FROM {table} ORDER BY {order}")  # test helper, fixed names
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur]
     finally:

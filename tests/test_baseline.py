@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from appaudit.api import scan
+from appaudit.api import ScanOptions, scan
 from appaudit.errors import ConfigError
 from appaudit.history.baseline import (
     Baseline,
     Suppression,
-    apply_baseline,
     baseline_from_snapshot,
     load_baseline,
     render_baseline,
@@ -168,7 +168,7 @@ def test_hand_written_entries(tmp_path: Path) -> None:
         "    reason: reviewed, ticket 12\n"
         "  - rule_id: AA-CON-012\n    reason: bulk read accepted everywhere\n"
     )
-    report = apply_baseline(scan(fixture_apk("contacts_const")), load_baseline(f))
+    report = scan(fixture_apk("contacts_const"), ScanOptions(baseline=load_baseline(f)))
     reasons = {x.rule_id: x.suppression for x in report.findings}
     assert reasons["AA-CON-002"] == "reviewed, ticket 12"  # bare method name matches any overload
     assert reasons["AA-CON-012"] == "bulk read accepted everywhere"
@@ -196,8 +196,10 @@ def test_every_site_must_be_covered() -> None:
 def test_suppressed_findings_do_not_gate_but_are_reported() -> None:
     report = scan(fixture_apk("contacts_const"))
     snapshot = Snapshot.from_report(report)
-    accepted = apply_baseline(report, baseline_from_snapshot(snapshot))
+    accepted = scan(fixture_apk("contacts_const"), ScanOptions(baseline=baseline_from_snapshot(snapshot)))
     assert len(accepted.findings) == len(report.findings)
+    # the same findings, each made once with its suppression
+    assert [replace(f, suppression=None) for f in accepted.findings] == list(report.findings)
     assert accepted.gating_severity() is None and accepted.max_severity() == report.max_severity()
     text = render(accepted, "text")
     assert text.count("(suppressed)") == len(report.findings)

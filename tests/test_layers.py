@@ -21,6 +21,8 @@ FORBIDDEN = {
     "analysis": {"apk", "report", "api", "cli"},
     "apk": {"engine", "ruleset", "analysis", "report", "api", "cli"},
     "api": {"cli", "report", "history"},
+    # the scan's stages, driven by api.scan: below it, above the layers they call
+    "pipeline": {"api", "cli", "report", "history"},
     # baselines and diffs work on model objects and JSON reports (read by report.json_v1_read); the CLI scans
     "history": {"apk", "engine", "ruleset", "analysis", "api", "cli"},
     "batch": {"cli"},
@@ -51,8 +53,8 @@ TYPE_MODULES = frozenset(
 )
 #: The packages that import nothing of another layer, type modules included.
 NO_TYPE_MODULES = {"model", "errors"}
-#: The composition roots: the library entry point drives apk's loader, the CLI renders formats.
-ROOTS = {"api", "cli", "cli_store"}
+#: The composition roots: the library entry point (and its pipeline) drives apk's loader, the CLI renders formats.
+ROOTS = {"api", "pipeline", "cli", "cli_store"}
 #: Known imports of a private report module from another layer, each with why.
 PRIVATE_IMPORT_EXCEPTIONS = {
     # the JSON v1 contract is one to_dict/from_dict pair: batch records write it (and spell owners
@@ -173,6 +175,10 @@ CLOSED_SET_FIELDS = [
     ("appaudit.model", "Evidence", "kind"),
     ("appaudit.model", "Owner", "kind"),
     ("appaudit.apk.dex.types", "CodeHit", "kind"),
+    ("appaudit.apk.dex.types", "Insn", "ref_kind"),
+    ("appaudit.apk.app", "Component", "kind"),
+    ("appaudit.apk.app", "AppInfo", "input_format"),
+    ("appaudit.analysis.facts", "ProviderAccess", "how"),
     ("appaudit.analysis.facts", "HarvestChain", "channel"),
     ("appaudit.analysis.facts", "HarvestChain", "dataflow"),
     ("appaudit.analysis.facts", "StartupPath", "trigger"),
@@ -185,6 +191,8 @@ CLOSED_SET_FIELDS = [
     ("appaudit.report.model", "PolicyViolation", "confidence"),
     ("appaudit.report.model", "Report", "verdict"),
     ("appaudit.ruleset.rule", "Rule", "effect"),
+    ("appaudit.ruleset.rule", "Rule", "attribute_to"),
+    ("appaudit.policy.packs", "Trigger", "strength"),
     ("appaudit.policy.packs", "Provision", "kind"),
     ("appaudit.policy.packs", "Provision", "confidence"),
     ("appaudit.declarations.model", "DataSafety", "format"),

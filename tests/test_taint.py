@@ -99,7 +99,7 @@ def test_object_filled_after_it_was_put_in_a_container_taints_the_container() ->
                 "invoke-virtual",
                 (4, 5, 2),
                 "Lorg/json/JSONObject;->put(Ljava/lang/String;Ljava/lang/Object;)Lorg/json/JSONObject;",
-            ),  # noqa: E501
+            ),
             (40, "invoke-virtual", (3,), "Lorg/json/JSONArray;->toString()Ljava/lang/String;"),
             (46, "move-result-object", (6,)),
             (48, "invoke-static", (6,), POST),

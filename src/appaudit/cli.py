@@ -296,6 +296,7 @@ def scan(
         deterministic=deterministic or "SOURCE_DATE_EPOCH" in os.environ,
         data_safety=str(data_safety) if data_safety else None,
         privacy_policy=str(privacy_policy) if privacy_policy else None,
+        baseline=accepted,
     )
     _check_input(path)
     report = run_scan(path, options)
@@ -303,15 +304,11 @@ def scan(
         ds = report.declarations.data_safety
         for note in (ds.warnings if ds else ()) + report.declarations.incomplete:
             sys.stderr.write(f"appaudit: warning: {note}\n")
-    if accepted is not None:
-        from appaudit.history.baseline import apply_baseline
-
-        report = apply_baseline(report, accepted)
-        if accepted.foreign_to(report.app.package):
-            _warn(
-                f"baseline {baseline} is for package {', '.join(sorted(accepted.packages))}, "
-                f"not {report.app.package}: its entries for that package suppress nothing here"
-            )
+    if accepted is not None and accepted.foreign_to(report.app.package):
+        _warn(
+            f"baseline {baseline} is for package {', '.join(sorted(accepted.packages))}, "
+            f"not {report.app.package}: its entries for that package suppress nothing here"
+        )
     rendered = render_outputs(report, specs, color=lambda s: _use_color(s.path is None, s.fmt), lang=lang.value)
     write_files(rendered)
     for spec, text in rendered:

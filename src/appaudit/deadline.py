@@ -5,7 +5,8 @@ input (DEX reference searches, instruction walks, class-data parsing, nested
 payload extraction, the harvest-chain and start-up searches) call
 :func:`check`, which raises :class:`ScanTimeout` once the cap has passed. The
 code that catches it keeps what was found so far and calls :func:`note`; the
-scan then reports coverage reason ``timeout``. Each step between two checks is
+scan asks the :class:`TimeCap` it opened what stopped (:meth:`TimeCap.stopped`)
+and reports coverage reason ``timeout``. Each step between two checks is
 bounded by the size limits (``apk.limits``), so a scan overruns its cap by at
 most one such step. Nothing here uses signals or threads.
 """
@@ -35,16 +36,29 @@ class _Clock:
 _CLOCK: ContextVar[_Clock | None] = ContextVar("appaudit_scan_clock", default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class TimeCap:
+    """The cap one :func:`time_cap` opened, for its opener to ask what stopped early."""
+
+    seconds: float | None
+    """The cap (None: none)."""
+    _clock: _Clock | None
+
+    def stopped(self) -> tuple[str, ...]:
+        """What stopped early under this cap, in the order it happened."""
+        return tuple(self._clock.hits) if self._clock is not None else ()
+
+
 @contextmanager
-def time_cap(seconds: float | None) -> Iterator[None]:
+def time_cap(seconds: float | None) -> Iterator[TimeCap]:
     """Run the body under a cap of ``seconds`` (None: no cap)."""
-    if seconds is None:
-        token = _CLOCK.set(None)
-    else:
+    clock = None
+    if seconds is not None:
         end = time.monotonic() + seconds
-        token = _CLOCK.set(_Clock(hard=end, soft=end))
+        clock = _Clock(hard=end, soft=end)
+    token = _CLOCK.set(clock)
     try:
-        yield
+        yield TimeCap(seconds, clock)
     finally:
         _CLOCK.reset(token)
 
@@ -77,9 +91,3 @@ def note(where: str) -> None:
     clock = _CLOCK.get()
     if clock is not None and where not in clock.hits:
         clock.hits.append(where)
-
-
-def stopped() -> tuple[str, ...]:
-    """What stopped early in the current scan, in the order it happened."""
-    clock = _CLOCK.get()
-    return tuple(clock.hits) if clock is not None else ()

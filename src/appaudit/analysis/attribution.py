@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeHit
-from appaudit.descriptors import java_name
 from appaudit.model import Evidence, Owner, OwnerKind
-from appaudit.report.model import Finding
 from appaudit.ruleset.loader import SdkInfo
 
 _OBFUSCATED_SEGMENT = re.compile(r"[A-Za-z0-9_$]{1,2}")
@@ -89,23 +86,3 @@ class Attributor:
             offset=hit.offset,
             owner=self.owner(hit.class_name),
         )
-
-    def evidence(self, ev: Evidence, *, callee: bool = False) -> Evidence:
-        """``ev`` with its owner; ``callee``: the owner of the invoked class, not of the caller."""
-        if ev.class_name is None:
-            return ev
-        if callee and ev.kind == "invoke" and "->" in ev.value:
-            owner_desc = ev.value.split("->", 1)[0]
-            return replace(ev, owner=self.owner(java_name(owner_desc)))
-        return replace(ev, owner=self.owner(ev.class_name))
-
-    def finding(self, f: Finding, *, callee: bool = False) -> Finding:
-        evidence = tuple(self.evidence(e, callee=callee) for e in f.evidence)
-        return replace(f, evidence=evidence, owners=owners_of(evidence))
-
-
-def owners_of(evidence: Sequence[Evidence]) -> tuple[Owner, ...]:
-    """The distinct owners of ``evidence``, first party first, then by name."""
-    found = {e.owner for e in evidence if e.owner is not None}
-    order = {"first_party": 0, "sdk": 1, "unknown": 2}
-    return tuple(sorted(found, key=lambda o: (order.get(o.kind, 3), o.name)))

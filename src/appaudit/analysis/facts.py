@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from appaudit.model import Channel, Dataflow, Evidence, MethodId, Trigger
+
+#: How a provider query's URI was found: a URI constant (``constant``: an SDK field), a string, a URI
+#: built in the method, a caller's argument (``parameter``), a static field's writer, the intent's data,
+#: or not at all.
+ResolvedBy = Literal["constant", "string", "built", "parameter", "static_field", "intent_data", "unresolved"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +57,7 @@ class ProviderAccess:
 
     data_class: str
     uri: str
-    how: str
+    how: ResolvedBy
     """constant, string, built, parameter or static_field."""
     bulk: bool
     """The cursor is iterated in a loop (here or in the method the cursor is handed to)."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appaudit import deadline
+from appaudit.analysis.facts import ResolvedBy
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.apk.dex.types import CodeHit, CodeIndex, Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name
@@ -36,7 +37,7 @@ class ProviderQuery:
     site: CodeHit
     uri: str | None
     """The resolved URI text or SDK field (``Lc;->NAME:T``); None when unresolved."""
-    how: str
+    how: ResolvedBy
     """constant, string, built, parameter, static_field, intent_data or unresolved."""
     data_class: str | None
     """The protected data class the URI belongs to, if any."""
@@ -69,7 +70,7 @@ class ProviderClassifier:
         return next((dc for pattern, dc in self.patterns if pattern.fullmatch(raw)), None)
 
 
-def _resolve(code: CodeIndex, value: Value, depth: int) -> tuple[str | None, str]:
+def _resolve(code: CodeIndex, value: Value, depth: int) -> tuple[str | None, ResolvedBy]:
     if value.kind in ("string", "uri") and value.text:
         return value.text, ("string" if value.kind == "string" else "built")
     if value.kind == "intent_data":
@@ -96,7 +97,7 @@ def _insn_at(body: MethodCode, offset: int) -> Insn | None:
 
 def resolve_argument(
     code: CodeIndex, site: CodeHit, arg: int, depth: int = RESOLVE_DEPTH
-) -> list[tuple[str | None, str]]:
+) -> list[tuple[str | None, ResolvedBy]]:
     """Possible values of declared argument ``arg`` of the invoke at ``site``."""
     body = code.method_code(site.class_name, site.method)
     insn = _insn_at(body, site.offset) if body else None
@@ -108,7 +109,7 @@ def resolve_argument(
     value = values_at(body, site.offset).get(regs[arg], Value("unknown"))
     if value.kind == "param" and value.text is not None and depth > 0:
         desc = java_desc(site.class_name)
-        results: list[tuple[str | None, str]] = []
+        results: list[tuple[str | None, ResolvedBy]] = []
         for caller in code.callers(desc, site.method, limit=MAX_CALL_SITES):
             for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1):
                 if uri:

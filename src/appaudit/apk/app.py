@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+#: The manifest elements that declare a component.
+ComponentKind = Literal["activity", "activity-alias", "service", "receiver", "provider"]
+#: What the input was: a plain APK or one of the split-bundle formats (``bundle``: a zip of APKs of no known tool).
+InputFormat = Literal["apk", "apks", "xapk", "apkm", "bundle"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Component:
     """One manifest component (activity, activity-alias, service, receiver, provider)."""
 
-    kind: str
+    kind: ComponentKind
     name: str
     """Fully qualified class name."""
     exported: bool | None
@@ -94,7 +100,7 @@ class AppInfo:
     """Every entry name in the APK, sorted (for coverage signals; not in the JSON).
 
     For a bundle: the entries of its APKs (base and splits) and of the bundle itself."""
-    input_format: str = "apk"
+    input_format: InputFormat = "apk"
     """``apk``, or the split bundle's kind: ``apks``, ``xapk``, ``apkm`` (``bundle`` when unknown)."""
     splits: tuple[str, ...] = ()
     """For a bundle: the APKs analysed as the app, base first (empty for a plain APK)."""

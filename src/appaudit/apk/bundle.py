@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from appaudit.apk.app import InputFormat
 from appaudit.apk.collector import MANIFEST, Collector, ManifestRead
 from appaudit.apk.container import EntryError, ZipContainer, ZipError
 from appaudit.errors import InputError
@@ -37,7 +38,7 @@ class Bundle:
     base: BundledApk
     splits: tuple[BundledApk, ...]
     """Splits analysed with the base, in entry order."""
-    format: str
+    format: InputFormat
     """``apks``, ``xapk``, ``apkm``, or ``bundle`` when the kind is unknown."""
 
 
@@ -59,7 +60,11 @@ def _pick_base(apks: Sequence[BundledApk]) -> BundledApk:
     return min(complete, key=rank)
 
 
-def _format(outer: ZipContainer, path: str) -> str:
+#: Bundle formats known by their file extension alone.
+_BY_EXTENSION: dict[str, InputFormat] = {"apks": "apks", "xapk": "xapk", "apkm": "apkm"}
+
+
+def _format(outer: ZipContainer, path: str) -> InputFormat:
     """The bundle's kind, by the index file its tool writes, else by the file's extension."""
     names = set(outer.names())
     if "toc.pb" in names:
@@ -69,7 +74,7 @@ def _format(outer: ZipContainer, path: str) -> str:
     if "info.json" in names:
         return "apkm"
     ext = os.path.splitext(path)[1].lower().lstrip(".")
-    return ext if ext in ("apks", "xapk", "apkm") else "bundle"
+    return _BY_EXTENSION.get(ext, "bundle")
 
 
 def _apks(found: Collector, outer: ZipContainer) -> list[BundledApk]:

@@ -73,7 +73,7 @@ def _string_keys(dex: DexFile, fresh: Callable[[bytes], bool]) -> Iterator[Key]:
     for idx in range(dex.string_ids_size):
         try:
             text = dex.string(idx)
-        except Exception:  # noqa: BLE001 - a damaged string is skipped, never fatal
+        except Exception:  # a damaged string is skipped, never fatal
             continue
         if len(text) in _STRING_KEY_LENGTHS:
             value = text.encode("utf-8", "surrogatepass")
@@ -84,6 +84,6 @@ def _string_keys(dex: DexFile, fresh: Callable[[bytes], bool]) -> Iterator[Key]:
 def _method_name(dex: DexFile, span: CodeSpan) -> str:
     try:
         ref = dex.method_ref(span.method_idx)
-    except Exception:  # noqa: BLE001 - a damaged reference only costs the label
+    except Exception:  # a damaged reference only costs the label
         return dex.name
     return str(ref)

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from appaudit.apk.anomalies import record_anomalies
-from appaudit.apk.app import AppInfo
+from appaudit.apk.app import AppInfo, InputFormat
 from appaudit.apk.bundle import open_bundle
 from appaudit.apk.collector import MANIFEST, Collector
 from appaudit.apk.container import EntryError, ZipContainer, ZipError
@@ -62,7 +62,8 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
 
     if MANIFEST in outer:
         manifest = found.app_manifest(found.manifest(outer, ""), "")
-        base_raw, base_zip, fmt = raw, outer, "apk"
+        fmt: InputFormat = "apk"
+        base_raw, base_zip = raw, outer
         _app_code(found, outer, "")
         apks: list[Searched] = [(outer, "", 0)]
         splits: tuple[str, ...] = ()
@@ -90,8 +91,8 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
         found.error("signature", problem)
     app = AppInfo(
         sha256=hashlib.sha256(raw).hexdigest(),
-        sha1=hashlib.sha1(raw).hexdigest(),  # noqa: S324 - identity, not security
-        md5=hashlib.md5(raw).hexdigest(),  # noqa: S324 - identity, not security
+        sha1=hashlib.sha1(raw).hexdigest(),  # identity, not security
+        md5=hashlib.md5(raw).hexdigest(),  # identity, not security
         size=len(raw),
         manifest=manifest,
         label=_label(manifest.label, base_zip),

@@ -17,14 +17,21 @@ from typing import Any
 from androguard.core.axml import AXMLPrinter
 from loguru import logger
 
-from appaudit.apk.app import Component, Manifest
+from appaudit.apk.app import Component, ComponentKind, Manifest
 from appaudit.apk.axml import AxmlError, parse_axml
 
 # androguard logs through loguru at DEBUG; errors reach the report instead.
 logger.disable("androguard")
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
-_COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
+#: Component element tag -> its kind.
+_COMPONENT_KINDS: dict[str, ComponentKind] = {
+    "activity": "activity",
+    "activity-alias": "activity-alias",
+    "service": "service",
+    "receiver": "receiver",
+    "provider": "provider",
+}
 _PERMISSION_TAGS = ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
 MAIN = "android.intent.action.MAIN"
 LAUNCHER = "android.intent.category.LAUNCHER"
@@ -173,7 +180,7 @@ def _facts(root: Any) -> Manifest:
         app = app_elems[0]
         app_name = _attr(app, "name")
         application_class = _qualify(app_name, package) if app_name else None
-        components.extend(_component(elem, package) for elem in app if _local(elem.tag) in _COMPONENT_TAGS)
+        components.extend(_component(elem, package) for elem in app if _local(elem.tag) in _COMPONENT_KINDS)
     components.sort(key=lambda c: (c.kind, c.name))
     launchers = sorted(
         {
@@ -198,7 +205,7 @@ def _facts(root: Any) -> Manifest:
 
 
 def _component(elem: Any, package: str | None) -> Component:
-    kind = _local(elem.tag)
+    kind = _COMPONENT_KINDS[_local(elem.tag)]
     raw_name = _attr(elem, "name")
     if kind == "activity-alias":  # the alias's code is its target's
         raw_name = _attr(elem, "targetActivity") or raw_name

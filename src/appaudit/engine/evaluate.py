@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from appaudit.analysis.facts import HarvestFacts
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
-from appaudit.engine.matchers import MATCHERS, MatchContext
-from appaudit.model import Evidence, Severity
+from appaudit.engine.matchers import MATCHERS, MatchContext, Owners
+from appaudit.model import Evidence, Owner, OwnerKind, Severity
 from appaudit.report.model import Finding, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset
 from appaudit.ruleset.loader import SplitPermission
@@ -18,10 +19,31 @@ from appaudit.ruleset.loader import SplitPermission
 MAX_EVIDENCE = 50
 
 
+class Suppressions(Protocol):
+    """Findings accepted earlier (``history.baseline.Baseline``)."""
+
+    def suppression(self, rule_id: str, sites: Sequence[tuple[str, str]], package: str | None) -> str | None:
+        """Why a finding of ``rule_id`` at exactly ``sites`` in ``package`` is accepted; None: it is not."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineResult:
+    """What the rules found, and the rules that failed."""
+
     findings: tuple[Finding, ...]
+    """Sorted by ``Finding.sort_key``; each with its owners and, under a baseline, its suppression."""
     errors: tuple[ScanErrorEntry, ...]
+    """One entry per rule that raised."""
+
+
+_OWNER_ORDER = {OwnerKind.FIRST_PARTY: 0, OwnerKind.SDK: 1, OwnerKind.UNKNOWN: 2}
+
+
+def owners_of(evidence: Iterable[Evidence]) -> tuple[Owner, ...]:
+    """The distinct owners of ``evidence``, first party first, then by name."""
+    found = {e.owner for e in evidence if e.owner is not None}
+    return tuple(sorted(found, key=lambda o: (_OWNER_ORDER.get(o.kind, 3), o.name)))
 
 
 def effective_permissions(app: AppInfo, splits: Iterable[SplitPermission]) -> frozenset[str]:
@@ -37,8 +59,15 @@ def effective_permissions(app: AppInfo, splits: Iterable[SplitPermission]) -> fr
     return frozenset(have)
 
 
-def _finding(rule: Rule, evidence: list[Evidence], permissions: frozenset[str]) -> Finding:
+def _finding(
+    rule: Rule,
+    evidence: list[Evidence],
+    permissions: frozenset[str],
+    baseline: Suppressions | None,
+    package: str | None,
+) -> Finding:
     evidence = sorted(set(evidence), key=lambda e: e.sort_key())
+    kept = tuple(evidence[:MAX_EVIDENCE])
     dormant = bool(rule.effect == "reads" and rule.requires_permission) and not (
         permissions & set(rule.requires_permission)
     )
@@ -57,8 +86,11 @@ def _finding(rule: Rule, evidence: list[Evidence], permissions: frozenset[str]) 
         effect=rule.effect,
         message=message,
         dormant=dormant,
-        evidence=tuple(evidence[:MAX_EVIDENCE]),
+        evidence=kept,
         evidence_total=len(evidence),
+        owners=owners_of(kept),
+        # a baseline accepts the sites reported (the kept evidence), as it did the earlier report's
+        suppression=baseline.suppression(rule.id, sorted({e.site for e in kept}), package) if baseline else None,
     )
 
 
@@ -69,21 +101,35 @@ def _drop_excepted(rule: Rule, evidence: list[Evidence], ctx: MatchContext) -> l
     return [e for e in evidence if e.method is None or e.method_key not in excepted]
 
 
-def evaluate(ruleset: Ruleset, app: AppInfo, code: CodeIndex, harvest: HarvestFacts | None = None) -> EngineResult:
-    """Every rule of ``ruleset`` over the app; a rule that fails becomes an error entry."""
-    ctx = MatchContext(app=app, code=code, harvest=harvest)
+def evaluate(
+    ruleset: Ruleset,
+    app: AppInfo,
+    code: CodeIndex,
+    harvest: HarvestFacts | None = None,
+    *,
+    owners: Owners | None = None,
+    baseline: Suppressions | None = None,
+) -> EngineResult:
+    """Every rule of ``ruleset`` over the app; a rule that fails becomes an error entry.
+
+    Each finding is made once, complete: its code evidence gets its owner from
+    ``owners`` as the matcher makes it (the invoked class's owner for a rule
+    with ``attribute_to: callee``), and ``baseline`` decides its suppression.
+    """
+    ctx = MatchContext(app=app, code=code, harvest=harvest, owners=owners)
+    by_callee = replace(ctx, callee=True)
     permissions = effective_permissions(app, ruleset.split_permissions)
     findings: list[Finding] = []
     errors: list[ScanErrorEntry] = []
     for rule in ruleset.rules:
         try:
-            evidence = MATCHERS[rule.match_kind](rule.match, ctx)
+            evidence = MATCHERS[rule.match_kind](rule.match, by_callee if rule.attribute_to == "callee" else ctx)
             if evidence and rule.except_kind is not None:
                 evidence = _drop_excepted(rule, evidence, ctx)
         except Exception as exc:  # one broken rule must not cost the whole report
             errors.append(ScanErrorEntry(where=f"rule {rule.id}", message=f"{type(exc).__name__}: {exc}"))
             continue
         if evidence:
-            findings.append(_finding(rule, evidence, permissions))
+            findings.append(_finding(rule, evidence, permissions, baseline, app.package))
     findings.sort(key=lambda f: f.sort_key())
     return EngineResult(findings=tuple(findings), errors=tuple(errors))

@@ -10,21 +10,48 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from appaudit.analysis.facts import HarvestFacts, bulk_reads, counted_chains
 from appaudit.apk.app import AppInfo
-from appaudit.apk.dex.types import CodeIndex
-from appaudit.model import Evidence, EvidenceKind
+from appaudit.apk.dex.types import CodeHit, CodeIndex
+from appaudit.descriptors import java_name
+from appaudit.model import Evidence, EvidenceKind, Owner
+
+
+class Owners(Protocol):
+    """Whose code a class is (``analysis.attribution.Attributor``)."""
+
+    def owner(self, class_name: str) -> Owner: ...
 
 
 @dataclass(frozen=True, slots=True)
 class MatchContext:
-    """What a matcher may look at."""
+    """What a matcher may look at, and how the evidence it makes is attributed."""
 
     app: AppInfo
     code: CodeIndex
     harvest: HarvestFacts | None = None
+    owners: Owners | None = None
+    """Gives code evidence its owner as it is made (None: evidence without owners)."""
+    callee: bool = False
+    """The rule says ``attribute_to: callee``: an invoke belongs to the invoked class, not the caller."""
+
+    def code_evidence(self, hit: CodeHit) -> Evidence:
+        """The evidence of ``hit``, located exactly as the hit is, with its owner."""
+        owner = None
+        if self.owners is not None:
+            callee = self.callee and hit.kind == EvidenceKind.INVOKE and "->" in hit.value
+            owner = self.owners.owner(java_name(hit.value.split("->", 1)[0]) if callee else hit.class_name)
+        return Evidence(
+            kind=hit.kind,
+            value=hit.value,
+            dex=hit.dex,
+            class_name=hit.class_name,
+            method=hit.method,
+            offset=hit.offset,
+            owner=owner,
+        )
 
 
 Matcher = Callable[[Any, MatchContext], list[Evidence]]
@@ -36,11 +63,12 @@ def match_permission(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
 
 
 def match_api(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
-    return [hit.to_evidence() for target in spec for hit in ctx.code.invocations(target["class"], target["names"])]
+    return [ctx.code_evidence(hit) for target in spec for hit in ctx.code.invocations(target["class"], target["names"])]
 
 
 def match_field(spec: list[dict[str, Any]], ctx: MatchContext) -> list[Evidence]:
-    return [hit.to_evidence() for target in spec for hit in ctx.code.static_reads(target["class"], target["names"])]
+    hits = (hit for target in spec for hit in ctx.code.static_reads(target["class"], target["names"]))
+    return [ctx.code_evidence(hit) for hit in hits]
 
 
 @lru_cache(maxsize=256)
@@ -56,7 +84,7 @@ def string_pattern(kind: str, values: tuple[str, ...]) -> re.Pattern[bytes]:
 def match_string(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
     ((kind, value),) = spec.items()
     values = (value,) if isinstance(value, str) else tuple(value)
-    return [hit.to_evidence() for hit in ctx.code.string_loads(string_pattern(kind, values))]
+    return [ctx.code_evidence(hit) for hit in ctx.code.string_loads(string_pattern(kind, values))]
 
 
 def match_component(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
@@ -100,7 +128,10 @@ def match_application_class(spec: dict[str, Any], ctx: MatchContext) -> list[Evi
 
 
 def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
-    """Harvest-chain facts for one data class: bulk reads, chains to sinks, start-up paths."""
+    """Harvest-chain facts for one data class: bulk reads, chains to sinks, start-up paths.
+
+    The reads and sinks come from the analysis, which gave them their owners when it made them.
+    """
     facts = ctx.harvest
     if facts is None:
         return []
@@ -126,6 +157,7 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
                     class_name=c.sink.class_name,
                     method=c.sink.method,
                     offset=c.sink.offset,
+                    owner=c.sink.owner,
                 ),
             ]
     if spec.get("at_startup"):

@@ -21,15 +21,15 @@ accept another app's findings.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from appaudit.errors import ConfigError, InputError
 from appaudit.history.snapshot import Snapshot, check_report_document
-from appaudit.report.model import Finding, Report
+from appaudit.report.model import Finding
 from appaudit.resources import schema_path
 
 BASELINE_VERSION = 1
@@ -103,25 +103,23 @@ class Baseline:
         """Whether the baseline names packages and ``package`` is not one of them: it is another app's."""
         return bool(self.packages) and package not in self.packages
 
-    def reason_for(self, finding: Finding, package: str | None) -> str | None:
-        """The reason(s) that accept every site of ``finding``, None when one site is not accepted."""
+    def suppression(self, rule_id: str, sites: Sequence[tuple[str, str]], package: str | None) -> str | None:
+        """The reason(s) that accept a finding of ``rule_id`` at every one of ``sites``
+        (:meth:`Finding.sites`), None when one site is not accepted.
+
+        The scan asks this as it makes each finding (``ScanOptions.baseline``)."""
         reasons: list[str] = []
-        for site in finding.sites() or (("", ""),):
-            entry = next((s for s in self.suppressions if s.covers(finding.rule_id, package, site)), None)
+        for site in sites or (("", ""),):
+            entry = next((s for s in self.suppressions if s.covers(rule_id, package, site)), None)
             if entry is None:
                 return None
             if entry.reason not in reasons:
                 reasons.append(entry.reason)
         return "; ".join(reasons)
 
-
-def apply_baseline(report: Report, baseline: Baseline) -> Report:
-    """``report`` with the findings the baseline accepts marked suppressed (nothing else changes)."""
-    findings = tuple(
-        replace(f, suppression=baseline.reason_for(f, report.app.package)) if f.suppression is None else f
-        for f in report.findings
-    )
-    return replace(report, findings=findings)
+    def reason_for(self, finding: Finding, package: str | None) -> str | None:
+        """The reason(s) that accept every site of ``finding``, None when one site is not accepted."""
+        return self.suppression(finding.rule_id, finding.sites(), package)
 
 
 def baseline_from_findings(

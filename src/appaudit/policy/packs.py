@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from appaudit.errors import ConfigError, RuleError
 from appaudit.report.model import Citation, ProvisionKind
@@ -18,7 +18,7 @@ class Trigger:
     """What makes a provision apply: a data class at a strength, optionally via named permissions."""
 
     data_class: str
-    strength: str
+    strength: Literal["declared", "read", "bulk", "exfiltrated", "at_startup", "declaration"]
     """declared, read, bulk, exfiltrated, at_startup, or declaration (a contradiction finding, see ``rules``)."""
     permissions: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()

@@ -17,11 +17,6 @@ class ApiTarget:
     uri_arg: int | None = None
     """For provider queries: position of the Uri among the declared parameters."""
 
-    def matches(self, method_ref: str) -> bool:
-        """True when a reference ``Lc;->name(...)`` is one of these methods."""
-        owner, _, rest = method_ref.partition("->")
-        return owner == self.class_desc and rest.split("(", 1)[0] in self.names
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AsyncHandoff:

@@ -25,8 +25,6 @@ from appaudit.ruleset.flows import FlowSpec, flow_spec_from
 from appaudit.ruleset.rule import Reference, Rule, RuleDocs
 
 _RULE_SUFFIXES = (".yaml", ".yml")
-#: Files in a rule directory that hold data, not rules.
-DATA_FILES = frozenset({"split_permissions.yaml", "coverage_signals.yaml", "flows.yaml", "sdks.yaml"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,8 +36,7 @@ class SdkInfo:
     vendor: str
     category: str
     prefixes: tuple[str, ...]
-    collects: tuple[str, ...]
-    verified: bool = True
+    """Package prefixes of its code (whole segments; the longest matching prefix wins)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +72,6 @@ class Ruleset:
     sdks: tuple[SdkInfo, ...] = ()
     policy_packs: tuple[PolicyPack, ...] = ()
     """Packs from each rule directory's ``policies/`` folder, validated."""
-    sources: tuple[str, ...]
-    """The rule directories, in load order."""
     declaration_rules: tuple[Rule, ...] = ()
     """Rules of ``declarations/rules/`` (match kind ``declaration``), used only when a declaration is given."""
     policy_phrases: tuple[PhraseList, ...] = ()
@@ -117,7 +112,7 @@ def _yaml_load(text: str, source: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=loader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(parse)"
@@ -255,8 +250,6 @@ def _sdks(text: str, source: str, schema: dict[str, Any]) -> list[SdkInfo]:
             vendor=i["vendor"],
             category=i["category"],
             prefixes=tuple(i["prefixes"]),
-            collects=tuple(i["collects"]),
-            verified=i.get("verified", True),
         )
         for i in doc["sdks"]
     ]
@@ -335,10 +328,10 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
     if cache is not None and cache.is_file():
         try:
             with cache.open("rb") as fh:
-                cached = pickle.load(fh)  # noqa: S301 - the user's own cache, written below
+                cached = pickle.load(fh)  # the user's own cache, written below
             if isinstance(cached, Ruleset):
                 return cached
-        except Exception:  # noqa: S110 - a broken cache is rebuilt
+        except Exception:  # a broken cache is rebuilt
             pass
     ruleset = _load_and_validate(dirs)
     if cache is not None:
@@ -418,7 +411,6 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
         flows=flows,
         sdks=tuple(sdks),
         policy_packs=tuple(packs[k] for k in sorted(packs)),
-        sources=tuple(str(d) for d in dirs),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from appaudit.model import Confidence, Effect, Severity
 
@@ -57,5 +57,5 @@ class Rule:
     tags: tuple[str, ...]
     source: str
     """The file the rule came from (relative to its rule directory)."""
-    attribute_to: str = "site"
+    attribute_to: Literal["site", "callee"] = "site"
     """``site``: evidence belongs to the calling code; ``callee``: to the called SDK class."""

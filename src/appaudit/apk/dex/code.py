@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from appaudit.apk.dex.opcodes import LENGTHS, OPCODES
-from appaudit.apk.dex.types import Insn
+from appaudit.apk.dex.types import Insn, RefKind
 from appaudit.errors import DexFormatError
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ _TABLE: tuple[tuple[str, int, _Reader, str], ...] = tuple(
 )
 
 
-def _ref(dex: DexFile, kind: str, index: int) -> tuple[str | None, str]:
+def _ref(dex: DexFile, kind: str, index: int) -> tuple[str | None, RefKind]:
     """(reference, its kind) of a pool index; (None, "") for kinds not resolved or an index out of range."""
     try:
         if kind in ("METH", "METH_PROTO"):

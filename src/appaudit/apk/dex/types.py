@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from appaudit.model import Evidence, EvidenceKind
+
+#: What an instruction's constant-pool reference is (empty: none, or not resolved).
+RefKind = Literal["", "method", "field", "type", "string"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +63,7 @@ class Insn:
     """Register operands in order (for /range forms: every register of the range)."""
     ref: str | None = None
     """Method ``Lc;->n(p)r``, field ``Lc;->n:T``, type descriptor or string value."""
-    ref_kind: str = ""
+    ref_kind: RefKind = ""
     """``method``, ``field``, ``type``, ``string`` or empty."""
     literal: int | None = None
     target: int | None = None
