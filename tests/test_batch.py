@@ -247,9 +247,12 @@ def test_cli_plain_progress_summary_and_exit_codes(capsys: pytest.CaptureFixture
     assert res.code == 0, res.err  # dormant code is low, below the default --fail-on high
     benign, dormant = report_json("benign"), report_json("dormant_contacts")
     levels = ("harvested", "exfiltrated", "bulk", "read", "dormant", "declared")
+    width = max(len(dc) for dc in DATA_CLASSES)
     table = "".join(
-        f"  {dc:<18}"
-        + "".join(f"{sum(r['data_classes'][dc]['level'] == lv for r in (benign, dormant)):>12}" for lv in levels)
+        f"  {dc:<{width}}"
+        + "".join(
+            f"  {sum(r['data_classes'][dc]['level'] == lv for r in (benign, dormant)):>{len(lv)}}" for lv in levels
+        )
         + "\n"
         for dc in DATA_CLASSES
     )
@@ -264,7 +267,7 @@ def test_cli_plain_progress_summary_and_exit_codes(capsys: pytest.CaptureFixture
         "status: ok 2, error 1\n"
         "verdict: dormant_code 1, no_evidence 1\n"
         "data class levels (APKs):\n"
-        "                       harvested exfiltrated        bulk        read     dormant    declared\n"
+        "                     harvested  exfiltrated  bulk  read  dormant  declared\n"
         + table
         + "top rules (APKs):\n"
         + "".join(f"  {rule:<14}     1\n" for rule in rules)
