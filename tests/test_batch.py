@@ -247,9 +247,12 @@ def test_cli_plain_progress_summary_and_exit_codes(capsys: pytest.CaptureFixture
     assert res.code == 0, res.err  # dormant code is low, below the default --fail-on high
     benign, dormant = report_json("benign"), report_json("dormant_contacts")
     levels = ("harvested", "exfiltrated", "bulk", "read", "dormant", "declared")
+    width = max(len(dc) for dc in DATA_CLASSES)
     table = "".join(
-        f"  {dc:<18}"
-        + "".join(f"{sum(r['data_classes'][dc]['level'] == lv for r in (benign, dormant)):>12}" for lv in levels)
+        f"  {dc:<{width}}"
+        + "".join(
+            f"  {sum(r['data_classes'][dc]['level'] == lv for r in (benign, dormant)):>{len(lv)}}" for lv in levels
+        )
         + "\n"
         for dc in DATA_CLASSES
     )
@@ -264,13 +267,13 @@ def test_cli_plain_progress_summary_and_exit_codes(capsys: pytest.CaptureFixture
         "status: ok 2, error 1\n"
         "verdict: dormant_code 1, no_evidence 1\n"
         "data class levels (APKs):\n"
-        "                       harvested exfiltrated        bulk        read     dormant    declared\n"
+        "                     harvested  exfiltrated  bulk  read  dormant  declared\n"
         + table
         + "top rules (APKs):\n"
         + "".join(f"  {rule:<14}     1\n" for rule in rules)
         + "failed (1):\n"
         f"  error {garbage}: not a zip archive (an APK is a zip file)\n"
-        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high): exit 0\n"
+        "appaudit: 2 APKs; 0 with a finding at or above --fail-on high: exit 0\n"
     )
     assert run_cli([*args, "--db", str(db), "--fail-on", "low"], capsys).code == 1
     assert run_cli([*args, "--db", str(db), "--fail-on", "never"], capsys).code == 0
@@ -287,13 +290,13 @@ def test_batch_inconclusive_fails_the_default_gate(capsys: pytest.CaptureFixture
     res = run_cli(args, capsys)
     assert res.code == 1
     assert res.out.endswith(
-        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
-        "1 inconclusive, which fails the gate (--allow-inconclusive to pass it): exit 1\n"
+        "appaudit: 2 APKs; 0 with a finding at or above --fail-on high; "
+        "1 inconclusive (fails the gate; --allow-inconclusive passes it): exit 1\n"
     )
     res = run_cli([*args, "--allow-inconclusive"], capsys)
     assert res.code == 0
     assert res.out.endswith(
-        "appaudit: 2 APKs scanned; 0 with a finding at or above high (--fail-on high); "
+        "appaudit: 2 APKs; 0 with a finding at or above --fail-on high; "
         "1 inconclusive, allowed (--allow-inconclusive): exit 0\n"
     )
     assert run_cli([*args, "--fail-on", "never"], capsys).code == 0
@@ -407,7 +410,7 @@ def test_batch_gate_line_counts_inconclusive_in_the_plural() -> None:
     result = batch_gate([("inconclusive", None), ("inconclusive", 1), ("harvests", 4)], Gate(fail_on=Severity.HIGH))
     assert (result.failed, result.line) == (
         True,
-        "appaudit: 3 APKs scanned; 1 with a finding at or above high (--fail-on high); "
-        "2 inconclusive, which fail the gate (--allow-inconclusive to pass them): exit 1",
+        "appaudit: 3 APKs; 1 with a finding at or above --fail-on high; "
+        "2 inconclusive (fail the gate; --allow-inconclusive passes them): exit 1",
     )
     assert batch_gate([], Gate(fail_on=None)).line == "appaudit: no input could be scanned: exit 3"

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from appaudit.batch import BatchOptions, Planned, Scanned
 from appaudit.batch.present import (
@@ -15,7 +16,10 @@ from appaudit.batch.present import (
     run_with_progress,
     run_with_progress_bar,
     scanned_line,
+    summary_text,
 )
+from appaudit.batch.runner import BatchResult
+from appaudit.batch.summary import BatchSummary
 from conftest import fixture_apk
 
 
@@ -62,3 +66,52 @@ def test_progress_bar_prints_the_plan_and_each_failure(tmp_path: Path, monkeypat
     plain = io.StringIO()
     run_with_progress([fixture_apk("benign")], BatchOptions(db=tmp_path / "s.sqlite", workers=1), plain)
     assert plain.getvalue().splitlines()[1].startswith(f"[1/1] ok {fixture_apk('benign')}: no_evidence (")
+
+
+def _result(*, scanned: int, cached: int, scan_elapsed_s: float) -> BatchResult:
+    summary = BatchSummary(
+        inputs=scanned + cached,
+        scanned=scanned,
+        cached=cached,
+        duplicates=0,
+        by_status={"ok": scanned + cached},
+        by_verdict={
+            "harvests": 30,
+            "at_risk": 3,
+            "dormant_code": 1,
+            "declared_only": 1,
+            "inconclusive": 4,
+            "no_evidence": 5,
+        },
+        levels={
+            "contacts": {"harvested": 19, "bulk": 1, "read": 1, "dormant": 1, "declared": 1},
+            "camera_microphone": {"declared": 1},
+        },
+        top_rules=(),
+        failures=(),
+    )
+    return BatchResult(
+        db="r.sqlite", ruleset_sha256="ab" * 32, outcomes=(), summary=summary, scan_elapsed_s=scan_elapsed_s
+    )
+
+
+def test_summary_fits_80_columns_and_a_rerun_has_no_rate() -> None:
+    text = summary_text(_result(scanned=0, cached=44, scan_elapsed_s=0.0), 0.04)
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    console.print(text, end="", markup=False, highlight=False)
+    # rich wraps nothing it is given: every line already fits
+    assert console.export_text() == text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert text == (
+        "44 inputs: 44 from the store, 0 scanned, 0 duplicates; 0.0 s\n"
+        f"results: r.sqlite (ruleset {'ab' * 6})\n"
+        "status: ok 44\n"
+        "verdict: harvests 30, at_risk 3, dormant_code 1, declared_only 1,\n"
+        "  inconclusive 4, no_evidence 5\n"
+        "data class levels (APKs):\n"
+        "                     harvested  exfiltrated  bulk  read  dormant  declared\n"
+        "  contacts                  19            0     1     1        1         1\n"
+        "  camera_microphone          0            0     0     0        0         1\n"
+    )
+    scanned = summary_text(_result(scanned=40, cached=4, scan_elapsed_s=2.0), 2.5)
+    assert scanned.splitlines()[0] == "44 inputs: 40 scanned, 4 from the store, 0 duplicates; 2.5 s, 20.00 APKs/s"

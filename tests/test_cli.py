@@ -293,16 +293,16 @@ HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
         (
             [],
             1,
-            "appaudit: verdict inconclusive, which fails the gate (--allow-inconclusive to pass it); "
-            "0 findings at or above high (--fail-on high): exit 1",
+            "appaudit: inconclusive (fails the gate; --allow-inconclusive passes it); "
+            "0 findings at or above --fail-on high: exit 1",
         ),
         (
             ["--allow-inconclusive"],
             0,
-            "appaudit: verdict inconclusive, allowed (--allow-inconclusive); "
-            "0 findings at or above high (--fail-on high): exit 0",
+            "appaudit: inconclusive, allowed (--allow-inconclusive); "
+            "0 findings at or above --fail-on high: exit 0",
         ),
-        (["--fail-on", "never"], 0, "appaudit: verdict inconclusive; 1 finding (--fail-on never): exit 0"),
+        (["--fail-on", "never"], 0, "appaudit: inconclusive; 1 finding (--fail-on never): exit 0"),
     ],
 )
 def test_inconclusive_fails_the_default_gate(
@@ -315,19 +315,19 @@ def test_inconclusive_fails_the_default_gate(
 @pytest.mark.parametrize(
     ("name", "args", "code", "line"),
     [
-        ("contacts_const", [], 1, "appaudit: verdict harvests; 5 findings at or above high (--fail-on high): exit 1"),
+        ("contacts_const", [], 1, "appaudit: harvests; 5 findings at or above --fail-on high: exit 1"),
         (
             "contacts_const",
             ["--fail-on", "critical"],
             1,
-            "appaudit: verdict harvests; 1 finding at or above critical (--fail-on critical): exit 1",
+            "appaudit: harvests; 1 finding at or above --fail-on critical: exit 1",
         ),
-        ("benign", [], 0, "appaudit: verdict no_evidence; 0 findings at or above high (--fail-on high): exit 0"),
+        ("benign", [], 0, "appaudit: no_evidence; 0 findings at or above --fail-on high: exit 0"),
         (
             "permission_only",
             ["--fail-on", "medium"],
             1,
-            "appaudit: verdict declared_only; 3 findings at or above medium (--fail-on medium): exit 1",
+            "appaudit: declared_only; 3 findings at or above --fail-on medium: exit 1",
         ),
     ],
 )

@@ -36,9 +36,25 @@ def test_json_golden(name: str) -> None:
     _check(f"{name}.json", json.dumps(doc, indent=2) + "\n")
 
 
-def test_text_golden(monkeypatch: pytest.MonkeyPatch) -> None:
+TEXT_GOLDEN = ["contacts_const", "sms_receiver", "startup_harvest"]
+
+
+@pytest.mark.parametrize("name", TEXT_GOLDEN)
+def test_text_golden(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.cells import cell_len
+
+    from appaudit.model import DATA_CLASSES
+
     monkeypatch.chdir(ROOT)
-    _check("contacts_const.txt", render(scan("fixtures/apks/contacts_const.apk"), "text"))
+    text = render(scan(f"fixtures/apks/{name}.apk"), "text")
+    _check(f"{name}.txt", text)
+    lines = text.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    # a wrapped line is indented under its item: after the table, only an item's first line is at column 0
+    after_table = lines[lines.index("Harvest chains") :]
+    starts = (*DATA_CLASSES, "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO", "Harvest", "Findings", "Policy", "Coverage")
+    assert [line for line in after_table if line[:1] not in ("", " ") and not line.startswith(starts)] == []
+    assert "->" not in "\n".join(after_table)  # one arrow, →, for data flow; "calls" for start-up paths
 
 
 def test_sarif_golden(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,3 +100,13 @@ def test_deterministic_runs_are_byte_identical(
     assert first == second and json.loads(first)["run"] is None
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     assert run_cli(["scan", fixture_apk("sms_blast"), "-f", "json"], capsys).out == first
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("html", "html"), ("markdown", "md")])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_html_markdown_golden(fmt: str, ext: str, lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    monkeypatch.chdir(ROOT)
+    report = dataclasses.replace(scan("fixtures/apks/contacts_const.apk"), run=None)  # no wall-clock time
+    _check(f"contacts_const.{lang}.{ext}", render(report, fmt, lang=lang))

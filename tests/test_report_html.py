@@ -13,9 +13,9 @@ from string import Formatter
 
 import pytest
 
-from appaudit.model import Evidence, Owner, Verdict
+from appaudit.model import Evidence, Owner, Severity, Verdict
 from appaudit.report import render
-from appaudit.report.common import is_web_link
+from appaudit.report.common import is_web_link, severity_label
 from appaudit.report.i18n import LANGS, catalogue, t
 from appaudit.report.model import Coverage, CoverageReason, Finding, PolicyResult, PolicyViolation, Report
 from conftest import ALL_FIXTURES, fixture_apk, run_cli
@@ -146,7 +146,81 @@ def test_citation_confidence_is_shown(fmt: str, lang: str) -> None:
     assert out.count(_shown(fmt, t("pol.conf.P", lang))) == 2 * by_conf["P"]
     assert out.count(_shown(fmt, t("pol.conf.V", lang))) == by_conf["V"]
     for v in violations:
-        assert _shown(fmt, v.instrument) in out and v.effective in out and _shown(fmt, v.paraphrase) in out
+        # in Chinese, a provision with a Chinese paraphrase shows it instead of the English one
+        said = v.paraphrase_zh if lang == "zh" and v.paraphrase_zh else v.paraphrase
+        assert _shown(fmt, v.instrument) in out and v.effective in out and _shown(fmt, said) in out
+    if lang == "zh":
+        zh_only = [v for v in violations if v.paraphrase_zh]
+        assert zh_only and all(_shown(fmt, v.paraphrase) not in out for v in zh_only)
+        # the trigger lines are translated too: none of the English reasons is left
+        assert all(_shown(fmt, line) not in out for v in violations for line in v.triggered_by)
+        assert (
+            _shown(fmt, "通讯录：代码读取全部数据") in out
+            and _shown(fmt, "通讯录：声明了 android.permission.READ_CONTACTS") in out
+        )
+
+
+# --- evidence tables: one finding's rows, kinds in their own column, one read site ---------------------
+
+
+class _EvidenceTables(HTMLParser):
+    """(caption, headers, rows of cell texts) of every ``table.ev``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[str], list[list[str]]]] = []
+        self._in: str | None = None
+        self._open = False
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and ("class", "ev") in attrs:
+            self.tables.append(("", [], []))
+            self._open = True
+        elif self._open and tag in ("caption", "th", "td"):
+            self._in, self._text = tag, ""
+        elif self._open and tag == "tr":
+            self.tables[-1][2].append([])
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._open = False
+        elif tag == self._in and self._open:
+            caption, heads, rows = self.tables[-1]
+            if tag == "caption":
+                self.tables[-1] = (self._text, heads, rows)
+            elif tag == "th":
+                heads.append(self._text.strip())
+            else:
+                rows[-1].append(self._text)
+            self._in = None
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_evidence_tables_group_by_finding(lang: str) -> None:
+    report = _scan("contacts_const")
+    parser = _EvidenceTables()
+    parser.feed(render(report, "html", lang=lang))
+    findings = [f for f in report.findings if f.evidence]
+    captions = [f"{f.rule_id} · {severity_label(f.severity, lang)}" for f in findings]
+    assert [cap for cap, _h, _r in parser.tables] == captions
+    heads = [t(f"ev.{k}", lang) for k in ("kind", "class", "method", "offset", "value", "component")]
+    heads[3] += " ?"
+    for (_cap, got, rows), f in zip(parser.tables, findings, strict=True):
+        assert got == heads
+        body = [r for r in rows if r]
+        assert [r[0] for r in body] == [t(f"evkind.{e.kind}", lang) for e in f.evidence]
+        # no kind in the class column, no rule or severity repeated per row
+        assert [r[1] for r in body] == [e.class_name or "" for e in f.evidence]
+        assert all(f.rule_id not in "".join(r) for r in body)
+    # the constant AA-CON-002 cites is loaded at +18 and read by the query at +54: the same +54 as "How it is read"
+    con2 = parser.tables[[f.rule_id for f in findings].index("AA-CON-002")][2][1]
+    assert con2[3] == "18" + t("ev.read_at", lang, offset=54)
+    assert report.data_classes["contacts"].accesses[0].evidence.offset == 54
 
 
 # --- self-contained: no external references --------------------------------------------------
@@ -456,8 +530,9 @@ def _page(tmp_path: Path, lang: str) -> Path:
 
 @needs_chromium
 @pytest.mark.slow
-def test_chromium_screenshot_is_not_blank(tmp_path: Path) -> None:
-    page = _page(tmp_path, "en")
+@pytest.mark.parametrize("lang", LANGS)
+def test_chromium_screenshot_is_not_blank(tmp_path: Path, lang: str) -> None:
+    page = _page(tmp_path, lang)
     png = tmp_path / "shot.png"
     proc = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1600", page.as_uri())
     assert png.is_file(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
@@ -492,8 +567,15 @@ def test_chromium_dom_has_key_text(tmp_path: Path, lang: str) -> None:
         "com.example.fixture.contacts_const",
         t("harm.contacts", lang),
         t("sec.provenance", lang),
+        # the evidence table: kind column, rule and severity once in the caption, the read site beside a URI
+        f"<caption>AA-CON-002 · {severity_label(Severity.HIGH, lang)}</caption>",
+        f"<th>{t('ev.kind', lang)}</th><th>{t('ev.class', lang)}</th>",
+        escape(t("ev.read_at", lang, offset=54), quote=False),
+        t("evkind.permission", lang),
     ):
         assert text in dom, text
+    if lang == "zh":
+        assert "通讯录：代码读取全部数据" in dom and "网络借贷类应用的必要个人信息" in dom
 
 
 @needs_chromium

@@ -62,3 +62,19 @@ def test_partial_dormant_code_without_permission_is_dormant_code() -> None:
     dormant = scan(fixture_apk("dormant_contacts"))
     coverage = coverage_from([CoverageReason(code="dynamic_code_loading", detail="x")], dex_count=1)
     assert overall_verdict(dormant.data_classes, coverage, granted=frozenset()).value == "dormant_code"
+
+
+@pytest.mark.parametrize("fail_on", ["info", "medium", "critical"])
+def test_closing_line_fits_80_columns(fail_on: str) -> None:
+    """The closing line of every fixture's scan, at every threshold, fits an 80-column terminal; an
+    inconclusive one, which must also name its opt-out, is the one kept longer (one line, for CI logs)."""
+    from appaudit.api import scan
+    from appaudit.gate import Gate, batch_gate, scan_gate
+    from appaudit.model import Severity
+    from conftest import ALL_FIXTURES
+
+    gate = Gate(fail_on=Severity.parse(fail_on))
+    reports = [scan(fixture_apk(name)) for name in ALL_FIXTURES]
+    lines = {scan_gate(r, gate).line for r in reports if r.verdict != "inconclusive"}
+    lines.add(batch_gate([(r.verdict.value, 4) for r in reports if r.verdict != "inconclusive"], gate).line)
+    assert {line for line in lines if len(line) > 80} == set()

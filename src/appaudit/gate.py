@@ -46,7 +46,7 @@ class GateResult:
 
     failed: bool
     line: str
-    """``appaudit: verdict harvests; 3 findings at or above high (--fail-on high): exit 1``."""
+    """``appaudit: harvests; 3 findings at or above --fail-on high: exit 1``."""
 
 
 def _plural(n: int, word: str) -> str:
@@ -63,17 +63,17 @@ def scan_gate(report: Report, gate: Gate) -> GateResult:
     suppressed = sum(1 for f in report.findings if f.suppressed)
     verdict = report.verdict.value
     failed = bool(gating) or gate.blocks(verdict)
-    head = f"verdict {verdict}"
+    head = verdict
     if verdict == Verdict.INCONCLUSIVE.value and gate.fail_on is not None:
         head += (
             ", allowed (--allow-inconclusive)"
             if gate.allow_inconclusive
-            else ", which fails the gate (--allow-inconclusive to pass it)"
+            else " (fails the gate; --allow-inconclusive passes it)"
         )
     if gate.fail_on is None:
         found = f"{_plural(len(report.findings), 'finding')} (--fail-on never)"
     else:
-        found = f"{_plural(len(gating), 'finding')} at or above {gate.option} (--fail-on {gate.option})"
+        found = f"{_plural(len(gating), 'finding')} at or above --fail-on {gate.option}"
     parts = [head, found]
     if suppressed:
         parts.append(f"{suppressed} suppressed by the baseline")
@@ -89,17 +89,17 @@ def batch_gate(outcomes: Iterable[tuple[str | None, int | None]], gate: Gate) ->
     inconclusive = sum(1 for verdict, _ in scanned if verdict == Verdict.INCONCLUSIVE.value)
     failed = bool(flagged) or (inconclusive > 0 and gate.blocks(Verdict.INCONCLUSIVE.value))
     if gate.fail_on is None:
-        parts = [f"{_plural(len(scanned), 'APK')} scanned (--fail-on never)"]
+        parts = [f"{_plural(len(scanned), 'APK')} (--fail-on never)"]
     else:
         parts = [
-            f"{_plural(len(scanned), 'APK')} scanned",
-            f"{flagged} with a finding at or above {gate.option} (--fail-on {gate.option})",
+            _plural(len(scanned), "APK"),
+            f"{flagged} with a finding at or above --fail-on {gate.option}",
         ]
         if inconclusive:
             parts.append(
                 f"{inconclusive} inconclusive, allowed (--allow-inconclusive)"
                 if gate.allow_inconclusive
-                else f"{inconclusive} inconclusive, which {'fails' if inconclusive == 1 else 'fail'} the gate "
-                f"(--allow-inconclusive to pass {'it' if inconclusive == 1 else 'them'})"
+                else f"{inconclusive} inconclusive (fail{'s' if inconclusive == 1 else ''} the gate; "
+                f"--allow-inconclusive passes {'it' if inconclusive == 1 else 'them'})"
             )
     return GateResult(failed=failed, line=f"appaudit: {'; '.join(parts)}: {_exit(failed)}")

@@ -46,24 +46,61 @@ def plain_progress(out: TextIO) -> Callable[[BatchEvent], None]:
     return on_event
 
 
-def summary_text(result: BatchResult, elapsed: float) -> str:
-    """The end-of-run summary, plain text (the same on a terminal and in a log)."""
-    s = result.summary
-    rate = s.scanned / result.scan_elapsed_s if result.scan_elapsed_s > 0 and s.scanned else 0.0
-    lines = [
-        f"{s.inputs} inputs: {s.scanned} scanned, {s.cached} from the store, {s.duplicates} duplicates; "
-        f"{elapsed:.1f} s, {rate:.2f} APKs/s",
-        f"results: {result.db} (ruleset {result.ruleset_sha256[:12]})",
-        "status: " + ", ".join(f"{k} {v}" for k, v in s.by_status.items()),
-        "verdict: " + (", ".join(f"{k} {v}" for k, v in s.by_verdict.items()) or "-"),
+#: The summary is read in an 80-column terminal (and in logs): no line is longer.
+SUMMARY_WIDTH = 80
+
+
+def _listed(head: str, items: Sequence[str], width: int = SUMMARY_WIDTH) -> list[str]:
+    """``head`` then ``items`` joined by ", ", broken after a comma before ``width``, continuations indented."""
+    indent = "  "
+    lines: list[str] = []
+    line = head
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if line != head and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = indent + piece
+        else:
+            line = f"{line} {piece}"
+    lines.append(line)
+    return lines
+
+
+def _pace(scanned: int, cached: int, duplicates: int, elapsed: float, scan_elapsed: float) -> str:
+    """How the run went: a rate only when something was scanned (a rerun from the store has none)."""
+    head = f"{scanned} scanned, {cached} from the store, {duplicates} duplicates; {elapsed:.1f} s"
+    if scanned and scan_elapsed > 0:
+        return f"{head}, {scanned / scan_elapsed:.2f} APKs/s"
+    if not scanned:
+        return f"{cached} from the store, 0 scanned, {duplicates} duplicates; {elapsed:.1f} s"
+    return head
+
+
+def _level_table(levels: dict[str, dict[str, int]]) -> list[str]:
+    """The data class x level counts, each column as wide as its heading or largest count (fits 80 columns)."""
+    shown = [lv for lv in LEVEL_ORDER if lv != "none"]
+    first = max(len(dc) for dc in levels)
+    widths = [max(len(lv), *(len(str(c.get(lv, 0))) for c in levels.values())) for lv in shown]
+    head = "  " + " " * first + "".join(f"  {lv:>{w}}" for lv, w in zip(shown, widths, strict=True))
+    rows = [
+        "  " + f"{dc:<{first}}" + "".join(f"  {c.get(lv, 0):>{w}}" for lv, w in zip(shown, widths, strict=True))
+        for dc, c in levels.items()
     ]
-    levels = [lv for lv in LEVEL_ORDER if lv != "none"]
+    return [head, *rows]
+
+
+def summary_text(result: BatchResult, elapsed: float) -> str:
+    """The end-of-run summary, plain text (the same on a terminal and in a log), no line over 80 columns."""
+    s = result.summary
+    lines = [
+        f"{s.inputs} inputs: " + _pace(s.scanned, s.cached, s.duplicates, elapsed, result.scan_elapsed_s),
+        f"results: {result.db} (ruleset {result.ruleset_sha256[:12]})",
+        *_listed("status:", [f"{k} {v}" for k, v in s.by_status.items()]),
+        *_listed("verdict:", [f"{k} {v}" for k, v in s.by_verdict.items()] or ["-"]),
+    ]
     if s.levels:
         lines.append("data class levels (APKs):")
-        lines.append("  " + f"{'':<18}" + "".join(f"{lv:>12}" for lv in levels))
-        lines.extend(
-            "  " + f"{dc:<18}" + "".join(f"{counts.get(lv, 0):>12}" for lv in levels) for dc, counts in s.levels.items()
-        )
+        lines.extend(_level_table(s.levels))
     if s.top_rules:
         lines.append("top rules (APKs):")
         lines.extend(f"  {rule:<14}{n:>6}" for rule, n in s.top_rules)

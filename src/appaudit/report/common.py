@@ -40,10 +40,13 @@ def short_value(kind: str, value: str, channel: str | None = None) -> str:
     (``channel`` given) as ``sms: pkg.Cls.m()``."""
     if channel is not None:
         return f"{channel}: {short_value('invoke', value)}"
-    if kind in ("sget", "invoke") and "->" in value:
+    if kind in ("sget", "sput", "invoke") and "->" in value:
         owner, member = value.split("->", 1)
         name = member.split(":", 1)[0].split("(", 1)[0]
         return f"{java_name(owner)}.{name}" + ("()" if kind == "invoke" else "")
+    if kind in ("new-instance", "const-class"):
+        # a bare class descriptor, the smali form of a Java class name
+        return java_name(value)
     if kind == "const-string":
         return f'"{value}"'
     return value
@@ -55,6 +58,42 @@ def method_text(class_name: str, method: str | None, offset: int | None = None, 
     if compact:
         return f"{class_name.rsplit('.', 1)[-1]}.{name}"
     return f"{class_name}.{name}()" + (f" +{offset}" if offset is not None else "")
+
+
+def evidence_kind_label(kind: str, lang: str) -> str:
+    """What a piece of evidence is, translated; manifest kinds say so (``permission (manifest)``)."""
+    return _or_raw("evkind", kind, lang)
+
+
+#: The reasons appaudit.policy.evaluate gives for a triggered provision (``class: why``), as catalogue keys:
+#: a fixed phrase, or a prefix and the key of the list that follows it (tests: test_report_view, test_report_html).
+_TRIGGER_PHRASES: dict[str, str] = {
+    "code reads it": "trig.read",
+    "code reads all of it": "trig.bulk",
+    "read at start-up without user action": "trig.at_startup",
+}
+_TRIGGER_PREFIXES: tuple[tuple[str, str, str], ...] = (
+    ("sent off the device by ", "trig.exfiltrated", "channels"),
+    ("declares ", "trig.declared", "permissions"),
+    ("declaration contradicted (", "trig.declaration", "rules"),
+)
+
+
+def trigger_text(line: str, lang: str) -> str:
+    """A policy violation's ``triggered_by`` line in ``lang`` (the JSON keeps the English one); unknown: as is."""
+    dc, sep, why = line.partition(": ")
+    if not sep or lang == "en":
+        return line
+    label = class_label(dc, lang)
+    if why in _TRIGGER_PHRASES:
+        return t(_TRIGGER_PHRASES[why], lang, dc=label)
+    for prefix, key, field in _TRIGGER_PREFIXES:
+        if why.startswith(prefix):
+            items = why[len(prefix) :].removesuffix(")").split(", ")
+            if field == "channels":
+                items = [channel_label(x, lang) for x in items]
+            return t(key, lang, dc=label, **{field: join(items, lang)})
+    return line
 
 
 def site(e: Evidence) -> str:

@@ -104,7 +104,7 @@ def _providers(cv: ClassView, lang: str) -> str:
             uri=code_span(a.uri),
             how=esc(a.how),
             bulk=esc(t("provider.bulk", lang)) if a.bulk else "",
-            site=code_span(a.site),
+            site=f'<span class="read-site" title="{esc(t("provider.site.title", lang))}">{code_span(a.site)}</span>',
         )
         + "</li>"
         for a in cv.accesses
@@ -256,20 +256,7 @@ def _finding(f: FindingView, lang: str) -> list[str]:
         out.append(f'<p class="small">{esc(t("find.components", lang) + t("colon", lang) + f.owners_text)}</p>')
     shown = f.evidence[:SHOWN_EVIDENCE]
     if shown:
-        headers = [t(f"ev.{k}", lang) for k in ("rule", "severity", "class", "method", "offset", "value", "component")]
-        rows = [
-            [
-                esc(f.rule_id),
-                esc(f.severity_label),
-                code_span(e.class_name) if e.class_name else f'<span class="muted">{esc(e.kind)}</span>',
-                code_span(e.method) if e.method else "",
-                esc(e.offset) if e.offset is not None else "",
-                _value_cell(e),
-                wrap(e.owner) if e.owner is not None else "",
-            ]
-            for e in shown
-        ]
-        out.append(table(headers, rows, num_cols=frozenset({4}), cls="ev"))
+        out.append(_evidence_table(f, shown, lang))
         out.append(_evidence_code(shown))
     total = max(f.evidence_total, len(f.evidence))
     if total > len(shown):
@@ -278,12 +265,46 @@ def _finding(f: FindingView, lang: str) -> list[str]:
     return out
 
 
+def _offset_cell(e: EvidenceView, lang: str) -> str:
+    if e.offset is None:
+        return ""
+    if e.read_at is None:
+        return esc(e.offset)
+    return f'{esc(e.offset)}<br><span class="muted small">{esc(t("ev.read_at", lang, offset=e.read_at))}</span>'
+
+
+def _evidence_table(f: FindingView, shown: tuple[EvidenceView, ...], lang: str) -> str:
+    """The finding's evidence, one row each; rule and severity once, in the caption (the finding's own)."""
+    headers = [t(f"ev.{k}", lang) for k in ("kind", "class", "method", "offset", "value", "component")]
+    head = "".join(
+        f'<th title="{esc(t("ev.offset.title", lang))}">{esc(h)} <span class="hint">?</span></th>'
+        if i == 3
+        else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
+    rows = "".join(
+        "<tr>"
+        f"<td>{esc(e.kind_label)}</td>"
+        f"<td>{code_span(e.class_name) if e.class_name else ''}</td>"
+        f"<td>{code_span(e.method) if e.method else ''}</td>"
+        f'<td class="num">{_offset_cell(e, lang)}</td>'
+        f"<td>{_value_cell(e)}</td>"
+        f"<td>{wrap(e.owner) if e.owner is not None else ''}</td>"
+        "</tr>"
+        for e in shown
+    )
+    caption = f"{esc(f.rule_id)} · {esc(f.severity_label)}"
+    return f'<table class="ev"><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
 def _findings(view: ReportView, lang: str) -> list[str]:
     out = [f'<section id="findings"><h2>{esc(t("sec.findings", lang))} ({len(view.findings)})</h2>']
     if not view.findings:
         out.append(f"<p>{esc(t('find.none', lang))}</p>")
     else:
         out.append(f'<p class="small muted">{esc(t("find.intro", lang, n=len(view.findings)))}</p>')
+        legend = t("ev.offset", lang) + t("colon", lang) + t("ev.offset.title", lang)
+        out.append(f'<p class="small muted legend">{esc(legend)}</p>')
     for f in view.findings:
         out.extend(_finding(f, lang))
     out.append("</section>")

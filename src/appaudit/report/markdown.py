@@ -275,6 +275,14 @@ def _policies(view: ReportView, lang: str) -> list[str]:
     return out
 
 
+def _offset(e: EvidenceView, lang: str) -> str:
+    if e.offset is None:
+        return ""
+    if e.read_at is None:
+        return str(e.offset)
+    return f"{e.offset} ({_text(t('ev.read_at', lang, offset=e.read_at))})"
+
+
 def _finding(f: FindingView, lang: str) -> list[str]:
     head = (
         f"### {_text(f.severity_label.upper())} {_text(f.rule_id)} \\[{_text(f.data_class_label)}\\] {_text(f.title)}"
@@ -286,20 +294,20 @@ def _finding(f: FindingView, lang: str) -> list[str]:
         out.extend([_text(t("find.components", lang) + t("colon", lang) + f.owners_text), ""])
     shown = f.evidence[:SHOWN_EVIDENCE]
     if shown:
-        headers = [t(f"ev.{k}", lang) for k in ("rule", "severity", "class", "method", "offset", "value", "component")]
+        # rule and severity are the heading's; the kind has its own column (never in "class")
+        headers = [t(f"ev.{k}", lang) for k in ("kind", "class", "method", "offset", "value", "component")]
         rows = [
             [
-                _text(f.rule_id),
-                _text(f.severity_label),
-                _code(e.class_name, cell=True) if e.class_name else _text(e.kind),
+                _text(e.kind_label),
+                _code(e.class_name, cell=True) if e.class_name else "",
                 _code(e.method, cell=True) if e.method else "",
-                str(e.offset) if e.offset is not None else "",
+                _offset(e, lang),
                 _code(e.short, cell=True),
                 _text(e.owner) if e.owner is not None else "",
             ]
             for e in shown
         ]
-        out.extend(_table(headers, rows, right=frozenset({4})))
+        out.extend(_table(headers, rows, right=frozenset({3})))
         out.extend(_evidence_code(shown))
     total = max(f.evidence_total, len(f.evidence))
     if total > len(shown):
@@ -312,6 +320,7 @@ def _findings(view: ReportView, lang: str) -> list[str]:
     if not view.findings:
         return [*out, _text(t("find.none", lang)), ""]
     out.extend([_text(t("find.intro", lang, n=len(view.findings))), ""])
+    out.extend([_text(f"{t('ev.offset', lang)}{t('colon', lang)}{t('ev.offset.title', lang)}"), ""])
     for f in view.findings:
         out.extend(_finding(f, lang))
     return out

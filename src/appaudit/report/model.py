@@ -254,17 +254,17 @@ class CodeNotes:
     """Whether the scan was asked for code (the JSON then carries ``source_file``/``line`` on every code
     evidence entry, null where unknown)."""
 
-    def position(self, dex: str | None, class_name: str | None, method: str | None, offset: int | None) -> (
-        SourcePosition | None
-    ):
+    def position(
+        self, dex: str | None, class_name: str | None, method: str | None, offset: int | None
+    ) -> SourcePosition | None:
         """The position of a location; None when not asked, not code or not found."""
         if class_name is None or method is None:
             return None
         return self.positions.get(code_key(dex, class_name, method, offset))
 
-    def excerpt(self, dex: str | None, class_name: str | None, method: str | None, offset: int | None) -> (
-        Excerpt | None
-    ):
+    def excerpt(
+        self, dex: str | None, class_name: str | None, method: str | None, offset: int | None
+    ) -> Excerpt | None:
         """The excerpt of a location; None when not asked, not code, not found or past the cap."""
         if class_name is None or method is None:
             return None

@@ -259,11 +259,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         },
         "automationDetails": {"id": f"{report.tool_name}/{app.package or app.sha256}/"},
         # only with --with-code, so that other logs keep their bytes
-        **(
-            {"originalUriBaseIds": {SRCROOT: {"description": {"text": SRCROOT_TEXT}}}}
-            if report.code.positions
-            else {}
-        ),
+        **({"originalUriBaseIds": {SRCROOT: {"description": {"text": SRCROOT_TEXT}}}} if report.code.positions else {}),
         "artifacts": [
             {
                 "location": {"uri": uri},

@@ -42,8 +42,12 @@ def _yes(flag: bool, lang: str) -> str:
     return t("yes", lang) if flag else "-"
 
 
+#: Where a finding's body (message, evidence) starts; its wrapped evidence lines start two cells further.
+BODY = 9
+
+
 def _indented(text: Text | str, style: str = "") -> Padding:
-    return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, 9))
+    return Padding(Text(text, style=style) if isinstance(text, str) else text, (0, 0, 0, BODY))
 
 
 def _excerpt_lines(f: FindingView) -> list[Text | Padding]:
@@ -54,7 +58,46 @@ def _excerpt_lines(f: FindingView) -> list[Text | Padding]:
     return []
 
 
-def _finding_lines(f: FindingView, lang: str) -> list[Text | Padding]:
+class Hanging:
+    """One item printed with a hanging indent: the first line at ``first`` cells, wrapped lines at ``rest``.
+
+    rich indents every line of a Padding alike, so an item whose lines must
+    not restart at column 0 is wrapped here: the first line at the full width,
+    the remainder at the width left after ``rest``. Wrapping is rich's own
+    (cell widths, so CJK text wraps correctly); a word longer than a line is
+    folded.
+    """
+
+    def __init__(self, text: Text | str, *, rest: int, first: int = 0, style: str = "") -> None:
+        self.text = Text(text, style=style) if isinstance(text, str) else text
+        self.rest = rest
+        self.first = first
+
+    def lines(self, console: Console) -> list[Text]:
+        """The item's lines, each already indented and no wider than the console."""
+        width = console.width
+        head = self.text.wrap(console, width - self.first, overflow="fold")
+        if len(head) <= 1:
+            return [Text(" " * self.first) + line for line in head]
+        first = head[0]
+        rest = self.text[len(first.plain) :]
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip()) :]  # the break's space (or newline)
+        tail = rest.wrap(console, width - self.rest, overflow="fold")
+        return [Text(" " * self.first) + first, *(Text(" " * self.rest) + line for line in tail)]
+
+
+Line = Text | Padding | Hanging
+
+
+def _print(console: Console, line: Line) -> None:
+    if isinstance(line, Hanging):
+        for part in line.lines(console):
+            console.print(part, no_wrap=True, overflow="ignore")
+    else:
+        console.print(line, overflow="fold")
+
+
+def _finding_lines(f: FindingView, lang: str) -> list[Line]:
     head = Text()
     head.append(f"{f.severity.label.upper():<8}", style=_SEVERITY_STYLE[f.severity])
     head.append(f" {f.rule_id} ", style="bold")
@@ -64,40 +107,43 @@ def _finding_lines(f: FindingView, lang: str) -> list[Text | Padding]:
         head.append(" " + t("text.dormant", lang), style="yellow")
     if f.suppressed:
         head.append(" (suppressed)", style="green")
-    lines: list[Text | Padding] = [head, _indented(f.message, "dim")]
+    lines: list[Line] = [Hanging(head, rest=BODY), _indented(f.message, "dim")]
     if f.suppression is not None:
         lines.append(_indented(f"suppressed: {f.suppression}", "green"))
     code = [e for e in f.evidence if e.class_name is not None]
     for e in code[:SHOWN_EVIDENCE]:
         where = f" ({e.code.where})" if e.code is not None and e.code.where else ""
-        lines.append(_indented(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]{where}"))
+        lines.append(Hanging(f"{e.short} {t('text.in', lang)} {e.site} [{e.dex}]{where}", first=BODY, rest=BODY + 2))
     lines.extend(_excerpt_lines(f))
     others = [e for e in f.evidence if e.class_name is None]
     if others:
-        lines.append(_indented(", ".join(e.value for e in others)))
+        lines.append(Hanging(", ".join(e.short for e in others), first=BODY, rest=BODY + 2))
     hidden = f.evidence_total - min(len(code), SHOWN_EVIDENCE) - len(others)
     if hidden > 0:
         lines.append(_indented(t("text.more", lang, n=hidden), "dim"))
     return lines
 
 
-def _chain_lines(view: ReportView, lang: str) -> list[Text | Padding]:
-    lines: list[Text | Padding] = []
+def _chain_lines(view: ReportView, lang: str) -> list[Line]:
+    """Chains (``→``: the data flows to the next method) and start-up paths (``calls``), each a hanging item."""
+    lines: list[Line] = []
+    calls = f" {t('text.calls', lang)} "
     for cv in view.classes:
         for chain in cv.chains:
             flow = "" if chain.confirmed else f" ({t('text.unconfirmed', lang)})"
-            steps = " -> ".join(s.compact for s in chain.steps)
-            lines.append(Text(f"{cv.name} -> {chain.channel}{flow}: {steps}"))
+            steps = " → ".join(s.compact for s in chain.steps)
+            lines.append(Hanging(f"{cv.name} → {chain.channel}{flow}: {steps}", rest=4))
             via = f"; {t('text.via', lang)} {', '.join(chain.transformers)}" if chain.transformers else ""
             extra = f"{t('text.sink', lang)} {chain.sink.short}{via}"
             if chain.urls:
                 extra += f"; {', '.join(chain.urls)}"
-            lines.append(_indented(extra, "dim"))
+            lines.append(Hanging(extra, first=4, rest=6, style="dim"))
         lines.extend(
-            Text(
+            Hanging(
                 t("text.read_on", lang, name=cv.name, trigger=path.trigger_term)
-                + " -> ".join(s.compact for s in path.steps)
-                + (f" ({t('text.asks_first', lang)})" if path.asks_first else "")
+                + calls.join(s.compact for s in path.steps)
+                + (f" ({t('text.asks_first', lang)})" if path.asks_first else ""),
+                rest=4,
             )
             for path in cv.startup_paths
         )
@@ -127,17 +173,18 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     prov = view.provenance
     package = view.package or t("text.unknown_package", lang)
     console.print(Text(f"{view.tool}: {package} {view.version}", style="bold"))
-    console.print(f"{_label('text.file', lang)}{prov.input_path}", overflow="fold")
+    _print(console, Hanging(f"{_label('text.file', lang)}{prov.input_path}", rest=7))
     console.print(f"sha256 {prov.sha256}")
     dex = ", ".join(prov.dex_files) or t("text.none", lang)
     console.print(f"dex    {dex}   min/target sdk {view.min_sdk}/{view.target_sdk}")
     for payload in prov.recovered:
-        console.print(f"{_label('prov.recovered', lang)}{payload}", overflow="fold")
-    verdict = Text(t("verdict", lang) + t("colon", lang))
+        _print(console, Hanging(f"{_label('prov.recovered', lang)}{payload}", rest=7))
+    lead = t("verdict", lang) + t("colon", lang)
+    verdict = Text(lead)
     verdict.append(view.verdict_label, style=_VERDICT_STYLE[view.verdict])
     verdict.append(f" - {view.verdict_why}")
     console.print()
-    console.print(verdict)
+    _print(console, Hanging(verdict, rest=cell_len(lead)))
 
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("data_class", "declared", "reads", "bulk", "leaves_by", "startup", "severity"):
@@ -159,8 +206,9 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     if chain_lines:
         console.print()
         console.print(Text(t("text.chains", lang), style="bold"))
+        console.print(Text("  " + t("text.chains.legend", lang), style="dim"))
         for line in chain_lines:
-            console.print(line, overflow="fold")
+            _print(console, line)
 
     console.print()
     heading = t("text.findings", lang, n=len(view.findings))
@@ -169,23 +217,29 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     console.print(Text(heading, style="bold"))
     for f in view.findings:
         for line in _finding_lines(f, lang):
-            console.print(line, overflow="fold")
+            _print(console, line)
     if view.violated:
         console.print()
         console.print(Text(t("text.policies", lang), style="bold"))
         mark = {"V": "", "P": "*", "U": "!"}
         for pack in view.violated:
             ids = ", ".join(v.provision + mark.get(v.confidence, "") for v in pack.violations)
-            console.print(Text(f"  {pack.id:<12} {ids}"), overflow="fold")
+            _print(console, Hanging(f"  {pack.id:<12} {ids}", rest=15))
+            # with --lang zh, a provision with a Chinese paraphrase says what it requires, in Chinese
+            for v in pack.violations:
+                if v.paraphrase_translated:
+                    _print(
+                        console, Hanging(f"{v.provision}{t('colon', lang)}{v.paraphrase}", first=4, rest=6, style="dim")
+                    )
         console.print(Text("  " + t("text.policies.legend", lang), style="dim"))
     console.print()
     console.print(
         Text(t("text.coverage", lang, status=view.coverage), style="bold" if view.coverage != "complete" else "")
     )
     for reason in view.reasons:
-        console.print(f"  {reason.code}: {reason.detail}", overflow="fold")
+        _print(console, Hanging(f"  {reason.code}: {reason.detail}", rest=4))
     if view.errors:
         console.print(Text(t("text.errors", lang, n=len(view.errors)), style="bold red"))
         for where, message in view.errors:
-            console.print(f"  {where}: {message}", overflow="fold")
+            _print(console, Hanging(f"  {where}: {message}", rest=4))
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

@@ -35,6 +35,8 @@ class EvidenceView:
     """One piece of evidence."""
 
     kind: str
+    kind_label: str
+    """What the evidence is, translated (``permission (manifest)``, ``call``, ...)."""
     value: str
     """As in the JSON (smali notation)."""
     short: str
@@ -49,6 +51,9 @@ class EvidenceView:
     """Whose code, labelled; None when not attributed."""
     code: CodeView | None = None
     """Source position and excerpt, for code evidence in a report scanned ``--with-code``."""
+    read_at: int | None = None
+    """For a URI (constant or string) that a provider query in the same method reads: the query's
+    offset, the read site "How it is read" gives. None otherwise, or when it is this evidence's own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,6 +159,9 @@ class ViolationView:
     instrument: str
     article: str
     paraphrase: str
+    """In the report's language: the pack's Chinese paraphrase with ``zh`` where it has one."""
+    paraphrase_translated: bool
+    """``paraphrase`` is the pack's ``paraphrase_zh`` (not the English text)."""
     source: str
     source_is_link: bool
     effective: str
@@ -169,6 +177,7 @@ class ViolationView:
     kind: str
     kind_label: str
     triggered_by: tuple[str, ...]
+    """Translated (the JSON keeps the English lines)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
 from appaudit.model import Evidence, EvidenceKind
@@ -25,6 +26,9 @@ from appaudit.report.view import (
     ViolationView,
 )
 
+#: Evidence kinds that name a URI a provider query may read.
+_URI_KINDS = frozenset({"sget", "const-string"})
+
 
 def _code(
     code: CodeNotes, dex: str | None, class_name: str | None, method: str | None, offset: int | None, lang: str
@@ -33,15 +37,27 @@ def _code(
     pos = code.position(dex, class_name, method, offset)
     if pos is None:
         return None
-    where = f"{pos.source_file or '?'}:{pos.line}" if pos.line is not None else (
-        f"{pos.source_file or '?'}, {t('code.no_lines', lang)}"
+    where = (
+        f"{pos.source_file or '?'}:{pos.line}"
+        if pos.line is not None
+        else (f"{pos.source_file or '?'}, {t('code.no_lines', lang)}")
     )
     return CodeView(where=where, excerpt=code.excerpt(dex, class_name, method, offset))
 
 
-def _evidence(e: Evidence, lang: str, code: CodeNotes) -> EvidenceView:
+def _read_at(e: Evidence, reads: Mapping[tuple[str, str, str], int]) -> int | None:
+    if e.kind not in _URI_KINDS or e.class_name is None or e.method is None:
+        return None
+    at = reads.get((c.short_value("sget", e.value) if e.kind == "sget" else e.value, e.class_name, e.method))
+    return at if at != e.offset else None
+
+
+def _evidence(
+    e: Evidence, lang: str, code: CodeNotes, reads: Mapping[tuple[str, str, str], int] | None = None
+) -> EvidenceView:
     return EvidenceView(
         kind=e.kind,
+        kind_label=c.evidence_kind_label(e.kind, lang),
         value=e.text,
         short=c.short_value(e.kind, e.value, e.channel),
         site=c.site(e),
@@ -51,6 +67,7 @@ def _evidence(e: Evidence, lang: str, code: CodeNotes) -> EvidenceView:
         offset=e.offset,
         owner=c.owner_label(e.owner, lang) if e.owner is not None else None,
         code=_code(code, e.dex, e.class_name, e.method, e.offset, lang) if e.kind != EvidenceKind.TEXT else None,
+        read_at=_read_at(e, reads) if reads else None,
     )
 
 
@@ -135,7 +152,18 @@ def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassVi
     )
 
 
-def _finding(f: Finding, lang: str, code: CodeNotes) -> FindingView:
+def _query_sites(report: Report) -> dict[tuple[str, str, str], int]:
+    """(URI as shown, class, method) -> offset of the provider query reading it there (the read site)."""
+    sites: dict[tuple[str, str, str], int] = {}
+    for r in report.data_classes.values():
+        for a in r.accesses:
+            e = a.evidence
+            if e.class_name is not None and e.method is not None and e.offset is not None:
+                sites.setdefault((c.short_value("sget", a.uri), e.class_name, e.method), e.offset)
+    return sites
+
+
+def _finding(f: Finding, lang: str, code: CodeNotes, reads: Mapping[tuple[str, str, str], int]) -> FindingView:
     return FindingView(
         rule_id=f.rule_id,
         title=f.title,
@@ -148,18 +176,20 @@ def _finding(f: Finding, lang: str, code: CodeNotes) -> FindingView:
         suppressed=f.suppressed,
         suppression=f.suppression,
         owners_text=c.owners_text(f.owners, lang),
-        evidence=tuple(_evidence(e, lang, code) for e in f.evidence),
+        evidence=tuple(_evidence(e, lang, code, reads) for e in f.evidence),
         evidence_total=f.evidence_total,
     )
 
 
 def _violation(v: PolicyViolation, lang: str) -> ViolationView:
     conf = v.confidence if v.confidence in ("V", "P", "U") else "U"
+    translated = lang == "zh" and bool(v.paraphrase_zh)
     return ViolationView(
         provision=v.provision,
         instrument=v.instrument,
         article=v.article,
-        paraphrase=v.paraphrase,
+        paraphrase=v.paraphrase_zh if translated and v.paraphrase_zh else v.paraphrase,
+        paraphrase_translated=translated,
         source=v.source,
         source_is_link=c.is_web_link(v.source),
         effective=v.effective,
@@ -170,7 +200,7 @@ def _violation(v: PolicyViolation, lang: str) -> ViolationView:
         caveated=conf in c.CAVEATED,
         kind=v.kind,
         kind_label=c.policy_kind(v.kind, lang),
-        triggered_by=v.triggered_by,
+        triggered_by=tuple(c.trigger_text(x, lang) for x in v.triggered_by),
     )
 
 
@@ -215,6 +245,7 @@ def build(report: Report, lang: str) -> ReportView:
     classes = tuple(_class(name, r, lang, report.code) for name, r in report.data_classes.items())
     by_name = {cv.name: cv for cv in classes}
     n, packs = c.violation_count(report)
+    reads = _query_sites(report)
     return ReportView(
         lang=lang,
         tool=f"{report.tool_name} {report.tool_version}",
@@ -231,7 +262,7 @@ def build(report: Report, lang: str) -> ReportView:
         classes=classes,
         protected=tuple(by_name[name] for name in c.PROTECTED if name in by_name),
         neighbours=tuple(c.neighbour_rows(report, lang)),
-        findings=tuple(_finding(f, lang, report.code) for f in report.findings),
+        findings=tuple(_finding(f, lang, report.code, reads) for f in report.findings),
         suppressed=sum(f.suppressed for f in report.findings),
         packs_evaluated=bool(report.policies),
         violated=tuple(_pack(p, lang) for p in report.policies if p.violations),
