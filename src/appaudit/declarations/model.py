@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from appaudit.model import DATA_CLASSES
+
 #: How a Data safety declaration was given.
 DataSafetyFormat = Literal["play_console_csv", "form"]
 #: How a privacy policy was given.
@@ -21,17 +23,7 @@ PolicyStance = Literal["disclosed", "denied", "silent", "unreadable", "not given
 DeclaredAs = Literal["collected", "shared", "collected and shared", "not collected", "no data collected", "not given"]
 
 #: Data classes the comparison covers (``camera_microphone`` has no Data safety type of its own).
-COMPARED_CLASSES: tuple[str, ...] = (
-    "contacts",
-    "sms",
-    "call_log",
-    "phone_identity",
-    "accounts",
-    "location",
-    "photos_media",
-    "installed_apps",
-    "calendar",
-)
+COMPARED_CLASSES: tuple[str, ...] = tuple(dc for dc in DATA_CLASSES if dc != "camera_microphone")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

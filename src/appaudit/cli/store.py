@@ -1,4 +1,4 @@
-"""``appaudit families`` and ``appaudit browse``: commands over a results store (registered in cli.py)."""
+"""``appaudit families`` and ``appaudit browse``: commands over a results store (registered at the end)."""
 
 from __future__ import annotations
 
@@ -131,3 +131,9 @@ def browse(
         except KeyboardInterrupt:
             code = 0
     raise typer.Exit(code)
+
+
+from appaudit.cli.app import app  # noqa: E402  (registration below the commands)
+
+app.command(epilog=FAMILIES_HELP)(families)
+app.command(epilog=BROWSE_HELP)(browse)
