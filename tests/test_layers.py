@@ -63,6 +63,9 @@ PRIVATE_IMPORT_EXCEPTIONS = {
     # the family of one APK is computed from its JSON fingerprints block, as the store keeps it
     ("families/api.py", "appaudit.report.json_v1"),
     ("history/snapshot.py", "appaudit.report.json_v1_read"),
+    # the browser serves each app's HTML report, rebuilt from the JSON the store keeps
+    ("browse/report_page.py", "appaudit.report"),
+    ("browse/report_page.py", "appaudit.report.json_v1_read"),
 }
 
 

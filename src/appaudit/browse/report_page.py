@@ -1,6 +1,10 @@
-"""The page ``appaudit browse`` shows for one app: the stored JSON report, summarised and escaped.
+"""The page ``appaudit browse`` shows for one app: its HTML report, rebuilt from the stored JSON report.
 
-Pure functions of the stored data; the Datasette plugin only fetches the row.
+The stored document is read back with the one JSON v1 reader (``report.json_v1_read.from_dict``) and
+rendered by the HTML format, so the page is the report ``appaudit scan --format html`` gives (less what
+the JSON does not keep: the rule documentation links). A document that cannot be read back (written by
+another version, or cut short) is shown as an escaped summary instead. Pure functions of the stored
+data; the Datasette plugin only fetches the row.
 """
 
 from __future__ import annotations
@@ -16,8 +20,27 @@ def _rows(headers: list[str], rows: list[list[object]]) -> str:
 
 
 def report_page(sha256: str, doc: dict[str, Any] | None, *, status: str | None, data_url: str) -> str:
-    """HTML for the app ``sha256``: its stored report ``doc``, or, when the store keeps none
-    (a failed scan), why not and a link to its rows at ``data_url``."""
+    """HTML for the app ``sha256``: its stored report ``doc`` as the HTML report, or, when the store keeps
+    none (a failed scan), why not and a link to its rows at ``data_url``."""
+    if doc is not None:
+        full = _html_report(doc)
+        if full is not None:
+            return full
+    return summary_page(sha256, doc, status=status, data_url=data_url)
+
+
+def _html_report(doc: dict[str, Any]) -> str | None:
+    from appaudit.report import render
+    from appaudit.report.json_v1_read import from_dict
+
+    try:
+        return render(from_dict(doc), "html")
+    except (KeyError, TypeError, ValueError, AttributeError):  # not a whole v1 document: the summary says what it can
+        return None
+
+
+def summary_page(sha256: str, doc: dict[str, Any] | None, *, status: str | None, data_url: str) -> str:
+    """An escaped summary of a stored report (or of its absence), for documents the reader cannot rebuild."""
     e = escape
     if doc is None:
         what = "is not in this store" if status is None else f"has no stored report (scan status: {status})"
