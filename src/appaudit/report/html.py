@@ -311,7 +311,7 @@ def _findings(view: ReportView, lang: str) -> list[str]:
     return out
 
 
-# --- neighbours, coverage, provenance -------------------------------------------------
+# --- neighbours, declarations, coverage, provenance -----------------------------------
 
 
 def _neighbours(view: ReportView, lang: str) -> list[str]:
@@ -330,6 +330,27 @@ def _neighbours(view: ReportView, lang: str) -> list[str]:
     ]
     return [
         f'<section id="neighbours"><h2>{esc(t("sec.neighbours", lang))}</h2>',
+        table(headers, rows),
+        "</section>",
+    ]
+
+
+def _declarations(view: ReportView, lang: str) -> list[str]:
+    """The "declared vs found" table; nothing when no declaration was given."""
+    if view.declarations is None:
+        return []
+    keys = ("col.data_class", "dvf.col.data_safety", "dvf.col.policy", "dvf.col.found", "col.leaves_by")
+    headers = [t(k, lang) for k in (*keys, "dvf.col.sdks", "dvf.col.contradictions")]
+    rows = [
+        [
+            esc(r.label) + f' <code class="muted">{esc(r.name)}</code>',
+            *(esc(v) for v in (r.declared, r.policy, r.found, r.leaves_by, r.sdks, r.contradictions)),
+        ]
+        for r in view.declarations.rows
+    ]
+    return [
+        f'<section id="declarations"><h2>{esc(t("sec.declarations", lang))}</h2>',
+        f"<p>{esc(t('dvf.intro', lang))}</p>",
         table(headers, rows),
         "</section>",
     ]
@@ -392,7 +413,11 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     view = build(report, lang)
     package = view.provenance.package
     title = f"{t('doc.title', lang)}{t('colon', lang)}{package} {view.version} — {view.verdict_label}"
-    toc = "".join(f'<a href="#{sid}">{esc(t(key, lang))}</a>' for sid, key in SECTIONS)
+    sections = SECTIONS
+    if view.declarations is not None:  # after the neighbours, as in the page
+        at = [sid for sid, _ in SECTIONS].index("neighbours") + 1
+        sections = (*SECTIONS[:at], ("declarations", "sec.declarations"), *SECTIONS[at:])
+    toc = "".join(f'<a href="#{sid}">{esc(t(key, lang))}</a>' for sid, key in sections)
     parts: list[str] = [
         "<!DOCTYPE html>",
         f'<html lang="{HTML_LANG[lang]}">',
@@ -420,6 +445,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     parts.extend(_policies(view, lang))
     parts.extend(_findings(view, lang))
     parts.extend(_neighbours(view, lang))
+    parts.extend(_declarations(view, lang))
     parts.extend(_coverage(view, lang))
     parts.extend(_provenance(view, lang))
     parts.append(

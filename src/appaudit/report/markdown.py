@@ -343,6 +343,23 @@ def _neighbours(view: ReportView, lang: str) -> list[str]:
     return [f"## {_text(t('sec.neighbours', lang))}", "", *_table(headers, rows)]
 
 
+def _declarations(view: ReportView, lang: str) -> list[str]:
+    """The "declared vs found" table; nothing when no declaration was given."""
+    if view.declarations is None:
+        return []
+    keys = ("col.data_class", "dvf.col.data_safety", "dvf.col.policy", "dvf.col.found", "col.leaves_by")
+    headers = [t(k, lang) for k in (*keys, "dvf.col.sdks", "dvf.col.contradictions")]
+    rows = [
+        [
+            f"{_text(r.label)} {_code(r.name, cell=True)}",
+            *(_text(v) for v in (r.declared, r.policy, r.found, r.leaves_by, r.sdks, r.contradictions)),
+        ]
+        for r in view.declarations.rows
+    ]
+    intro = _text(t("dvf.intro", lang))
+    return [f"## {_text(t('sec.declarations', lang))}", "", intro, "", *_table(headers, rows)]
+
+
 def _coverage_reasons(view: ReportView, lang: str) -> list[str]:
     out = []
     for reason in view.reasons:
@@ -411,6 +428,7 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     out.extend(_policies(view, lang))
     out.extend(_findings(view, lang))
     out.extend(_neighbours(view, lang))
+    out.extend(_declarations(view, lang))
     out.extend(_coverage(view, lang))
     out.extend(_provenance(view, lang))
     out.append("---")

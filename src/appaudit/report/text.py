@@ -150,6 +150,30 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
     return lines
 
 
+#: The "declared vs found" columns at 80 cells: short headings, the class by its name.
+_DVF_COLUMNS = (
+    "col.data_class",
+    "dvf.col.data_safety",
+    "dvf.text.policy",
+    "dvf.text.found",
+    "col.leaves_by",
+    "dvf.col.sdks",
+    "dvf.text.contradictions",
+)
+
+
+def _declarations(view: ReportView, lang: str) -> Table | None:
+    """The "declared vs found" table (rich wraps a cell that does not fit); None without a declaration."""
+    if view.declarations is None:
+        return None
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for key in _DVF_COLUMNS:
+        table.add_column(t(key, lang))
+    for r in view.declarations.rows:
+        table.add_row(r.name, r.declared, r.policy, r.found, r.leaves_by, r.sdks, r.contradictions)
+    return table
+
+
 def _label(key: str, lang: str, width: int = 7) -> str:
     """A left-column label padded to ``width`` terminal cells (CJK characters are two cells wide)."""
     text = t(key, lang)
@@ -232,6 +256,11 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
                         console, Hanging(f"{v.provision}{t('colon', lang)}{v.paraphrase}", first=4, rest=6, style="dim")
                     )
         console.print(Text("  " + t("text.policies.legend", lang), style="dim"))
+    declarations = _declarations(view, lang)
+    if declarations is not None:
+        console.print()
+        console.print(Text(t("sec.declarations", lang), style="bold"))
+        console.print(declarations)
     console.print()
     console.print(
         Text(t("text.coverage", lang, status=view.coverage), style="bold" if view.coverage != "complete" else "")

@@ -225,6 +225,31 @@ class ProvenanceView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeclarationRowView:
+    """One data class of the "declared vs found" table, every cell translated (``-`` when empty)."""
+
+    name: str
+    label: str
+    declared: str
+    """What the Data safety declaration says."""
+    policy: str
+    """What the privacy policy says."""
+    found: str
+    """The class's level in the code."""
+    leaves_by: str
+    sdks: str
+    contradictions: str
+    """The contradiction rule ids."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeclarationsView:
+    """The "declared vs found" table (only for a report scanned with a declaration)."""
+
+    rows: tuple[DeclarationRowView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportView:
     """Everything the human-readable formats show, in ``lang``."""
 
@@ -260,3 +285,5 @@ class ReportView:
     provenance: ProvenanceView
     has_code: bool = False
     """Whether the scan was asked for code (``--with-code``): formats then show excerpts."""
+    declarations: DeclarationsView | None = None
+    """The "declared vs found" table; None when no declaration was given."""

@@ -6,15 +6,18 @@ import json
 from collections.abc import Mapping
 
 from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
+from appaudit.declarations.model import DeclarationReport
 from appaudit.model import Evidence, EvidenceKind
 from appaudit.report import common as c
-from appaudit.report.i18n import check_lang, t
+from appaudit.report.i18n import check_lang, has, t
 from appaudit.report.model import CodeNotes, DataClassResult, Finding, PolicyResult, PolicyViolation, Report
 from appaudit.report.view import (
     AccessView,
     ChainView,
     ClassView,
     CodeView,
+    DeclarationRowView,
+    DeclarationsView,
     EvidenceView,
     FindingView,
     PackView,
@@ -211,6 +214,32 @@ def _pack(p: PolicyResult, lang: str) -> PackView:
     )
 
 
+def _leaves(channel: str, lang: str) -> str:
+    key = f"dvf.leaves.{channel}"
+    return t(key, lang) if has(key, lang) else c.channel_label(channel, lang)
+
+
+def _declarations(d: DeclarationReport, lang: str) -> DeclarationsView:
+    def words(prefix: str, value: str) -> str:
+        return t(f"dvf.{prefix}.{value.replace(' ', '_')}", lang)
+
+    return DeclarationsView(
+        rows=tuple(
+            DeclarationRowView(
+                name=k.data_class,
+                label=c.class_label(k.data_class, lang),
+                declared=words("declared", k.declared),
+                policy=words("policy", k.policy),
+                found=t(f"level.{k.found}", lang) if has(f"level.{k.found}", lang) else k.found,
+                leaves_by=c.join((_leaves(ch, lang) for ch in k.leaves_by), lang) or "-",
+                sdks=c.join(k.sent_by_sdks, lang) or "-",
+                contradictions=", ".join(k.rule_ids) or "-",
+            )
+            for k in d.classes
+        )
+    )
+
+
 def _provenance(report: Report, lang: str) -> ProvenanceView:
     app = report.app
     run = report.run
@@ -276,4 +305,5 @@ def build(report: Report, lang: str) -> ReportView:
         errors=tuple((e.where, e.message) for e in report.errors),
         provenance=_provenance(report, lang),
         has_code=report.code.asked,
+        declarations=_declarations(report.declarations, lang) if report.declarations is not None else None,
     )
