@@ -180,20 +180,8 @@ def _label(key: str, lang: str, width: int = 7) -> str:
     return text + " " * max(1, width - cell_len(text))
 
 
-def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
-    """The report as terminal text in ``lang``; ANSI colours only when ``color`` is True."""
-    view = build(report, lang)
-    buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=WIDTH,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        emoji=False,
-        markup=False,  # names from the APK (entries, classes) are printed as they are, never as markup
-    )
+def _header(console: Console, view: ReportView, lang: str) -> None:
+    """Identity, provenance and the verdict line."""
     prov = view.provenance
     package = view.package or t("text.unknown_package", lang)
     console.print(Text(f"{view.tool}: {package} {view.version}", style="bold"))
@@ -210,6 +198,9 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     console.print()
     _print(console, Hanging(verdict, rest=cell_len(lead)))
 
+
+def _classes(console: Console, view: ReportView, lang: str) -> None:
+    """The data-class table."""
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("data_class", "declared", "reads", "bulk", "leaves_by", "startup", "severity"):
         table.add_column(t(f"col.{column}", lang))
@@ -226,6 +217,10 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         )
     console.print()
     console.print(table)
+
+
+def _chains(console: Console, view: ReportView, lang: str) -> None:
+    """Harvest chains and start-up paths, with the legend of their two arrows."""
     chain_lines = _chain_lines(view, lang)
     if chain_lines:
         console.print()
@@ -234,6 +229,9 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         for line in chain_lines:
             _print(console, line)
 
+
+def _findings(console: Console, view: ReportView, lang: str) -> None:
+    """Every finding, most severe first."""
     console.print()
     heading = t("text.findings", lang, n=len(view.findings))
     if view.suppressed:
@@ -242,6 +240,10 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
     for f in view.findings:
         for line in _finding_lines(f, lang):
             _print(console, line)
+
+
+def _policies(console: Console, view: ReportView, lang: str) -> None:
+    """Provisions triggered, per pack (Chinese paraphrases with --lang zh)."""
     if view.violated:
         console.print()
         console.print(Text(t("text.policies", lang), style="bold"))
@@ -256,11 +258,19 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
                         console, Hanging(f"{v.provision}{t('colon', lang)}{v.paraphrase}", first=4, rest=6, style="dim")
                     )
         console.print(Text("  " + t("text.policies.legend", lang), style="dim"))
+
+
+def _declared(console: Console, view: ReportView, lang: str) -> None:
+    """Declared vs found, when a declaration was given."""
     declarations = _declarations(view, lang)
     if declarations is not None:
         console.print()
         console.print(Text(t("sec.declarations", lang), style="bold"))
         console.print(declarations)
+
+
+def _coverage(console: Console, view: ReportView, lang: str) -> None:
+    """Coverage and its reasons, and errors."""
     console.print()
     console.print(
         Text(t("text.coverage", lang, status=view.coverage), style="bold" if view.coverage != "complete" else "")
@@ -271,4 +281,22 @@ def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
         console.print(Text(t("text.errors", lang, n=len(view.errors)), style="bold red"))
         for where, message in view.errors:
             _print(console, Hanging(f"  {where}: {message}", rest=4))
+
+
+def render(report: Report, *, color: bool = False, lang: str = "en") -> str:
+    """The report as terminal text in ``lang``; ANSI colours only when ``color`` is True."""
+    view = build(report, lang)
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=WIDTH,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        markup=False,  # names from the APK (entries, classes) are printed as they are, never as markup
+    )
+    for section in (_header, _classes, _chains, _findings, _policies, _declared, _coverage):
+        section(console, view, lang)
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
