@@ -77,12 +77,4 @@ class Attributor:
 
     def code_evidence(self, hit: CodeHit) -> Evidence:
         """Evidence located exactly at ``hit``, with the owner of its class."""
-        return Evidence(
-            kind=hit.kind,
-            value=hit.value,
-            dex=hit.dex,
-            class_name=hit.class_name,
-            method=hit.method,
-            offset=hit.offset,
-            owner=self.owner(hit.class_name),
-        )
+        return hit.to_evidence(self.owner(hit.class_name))

@@ -43,15 +43,7 @@ class MatchContext:
         if self.owners is not None:
             callee = self.callee and hit.kind == EvidenceKind.INVOKE and "->" in hit.value
             owner = self.owners.owner(java_name(hit.value.split("->", 1)[0]) if callee else hit.class_name)
-        return Evidence(
-            kind=hit.kind,
-            value=hit.value,
-            dex=hit.dex,
-            class_name=hit.class_name,
-            method=hit.method,
-            offset=hit.offset,
-            owner=owner,
-        )
+        return hit.to_evidence(owner)
 
 
 Matcher = Callable[[Any, MatchContext], list[Evidence]]

@@ -77,44 +77,36 @@ def load_declarations(
     ``validate_rule(doc, where)`` and ``validate_data(text, source, definition)`` are the
     loader's own schema checks, so one mechanism validates every rule file.
     """
-    from appaudit.ruleset.validation import yaml_load
+    from appaudit.ruleset.validation import rule_texts, yaml_load
 
     digest = hashlib.sha256()
     rules: dict[str, Rule] = {}
     phrases: list[PhraseList] = []
-    for directory in dirs:
-        for path in declaration_files(directory):
-            rel = path.relative_to(directory).as_posix()
-            source = f"{directory.name}/{rel}"
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise RuleError(source, "(file)", f"cannot be read: {exc}") from exc
-            digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
-            if path.parent.name == "phrases":
-                doc = validate_data(text, source, "policy_phrases")
-                phrases.append(
-                    PhraseList(
-                        language=doc["language"],
-                        name=doc["name"],
-                        word_boundaries=doc["word_boundaries"],
-                        classes=tuple((dc, tuple(p)) for dc, p in doc["classes"].items()),
-                        collected=tuple(doc["collected"]),
-                        shared=tuple(doc["shared"]),
-                        denials=tuple(doc["denials"]),
-                        clause_breaks=tuple(doc.get("clause_breaks", ())),
-                        source=source,
-                    )
+    for path, source, text in rule_texts(dirs, declaration_files, digest):
+        if path.parent.name == "phrases":
+            doc = validate_data(text, source, "policy_phrases")
+            phrases.append(
+                PhraseList(
+                    language=doc["language"],
+                    name=doc["name"],
+                    word_boundaries=doc["word_boundaries"],
+                    classes=tuple((dc, tuple(p)) for dc, p in doc["classes"].items()),
+                    collected=tuple(doc["collected"]),
+                    shared=tuple(doc["shared"]),
+                    denials=tuple(doc["denials"]),
+                    clause_breaks=tuple(doc.get("clause_breaks", ())),
+                    source=source,
                 )
-                continue
-            doc = yaml_load(text, source)
-            items = doc if isinstance(doc, list) else [doc]
-            for i, item in enumerate(items):
-                where = source if not isinstance(doc, list) else f"{source}[{i}]"
-                rule = validate_rule(item, source if not isinstance(doc, list) else where)
-                if rule.match_kind != "declaration":
-                    raise RuleError(where, "match", "a rule in declarations/rules/ must use the declaration matcher")
-                if rule.id in rules:
-                    raise RuleError(where, "id", f"duplicate rule id {rule.id} (also in {rules[rule.id].source})")
-                rules[rule.id] = rule
+            )
+            continue
+        doc = yaml_load(text, source)
+        items = doc if isinstance(doc, list) else [doc]
+        for i, item in enumerate(items):
+            where = source if not isinstance(doc, list) else f"{source}[{i}]"
+            rule = validate_rule(item, source if not isinstance(doc, list) else where)
+            if rule.match_kind != "declaration":
+                raise RuleError(where, "match", "a rule in declarations/rules/ must use the declaration matcher")
+            if rule.id in rules:
+                raise RuleError(where, "id", f"duplicate rule id {rule.id} (also in {rules[rule.id].source})")
+            rules[rule.id] = rule
     return tuple(rules[k] for k in sorted(rules)), _merge(phrases), digest.hexdigest()

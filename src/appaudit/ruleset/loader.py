@@ -23,6 +23,7 @@ from appaudit.ruleset.validation import (
     check_regexes,
     key_path,
     rule_schema,
+    rule_texts,
     rule_validator,
     validated,
     validated_data,
@@ -272,28 +273,20 @@ def _load_and_validate(dirs: Sequence[Path]) -> Ruleset:
     flows = FlowSpec()
     sdks: list[SdkInfo] = []
     seen: dict[str, str] = {}
-    for directory in dirs:
-        for path in _rule_files(directory):
-            rel = path.relative_to(directory).as_posix()
-            source = f"{directory.name}/{rel}"
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise RuleError(source, "(file)", f"cannot be read: {exc}") from exc
-            digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
-            if path.name == "split_permissions.yaml":
-                splits.extend(_split_permissions(text, source))
-                continue
-            if path.name == "sdks.yaml":
-                sdks.extend(_sdks(text, source, rule_schema()))
-                continue
-            if path.name == "flows.yaml":
-                flows = _flows(text, source, rule_schema())
-                continue
-            if path.name == "coverage_signals.yaml":
-                signals.extend(_coverage_signals(text, source, rule_schema()))
-                continue
-            rules.extend(_detection_rules(text, source, seen))
+    for path, source, text in rule_texts(dirs, _rule_files, digest):
+        if path.name == "split_permissions.yaml":
+            splits.extend(_split_permissions(text, source))
+            continue
+        if path.name == "sdks.yaml":
+            sdks.extend(_sdks(text, source, rule_schema()))
+            continue
+        if path.name == "flows.yaml":
+            flows = _flows(text, source, rule_schema())
+            continue
+        if path.name == "coverage_signals.yaml":
+            signals.extend(_coverage_signals(text, source, rule_schema()))
+            continue
+        rules.extend(_detection_rules(text, source, seen))
     packs = _policy_packs(dirs, digest)
     rules.sort(key=lambda r: r.id)
     declaration_rules, phrases, declarations_sha = load_declarations(

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from appaudit.errors import RuleError
@@ -90,3 +92,21 @@ def validated(text: str, source: str, schema: dict[str, Any], definition: str) -
     if errors:
         raise RuleError(source, key_path(errors[0]), errors[0].message)
     return doc
+
+
+def rule_texts(
+    dirs: Sequence[Path], files_of: Callable[[Path], Iterable[Path]], digest: Any
+) -> Iterator[tuple[Path, str, str]]:
+    """``(path, source, text)`` of every rule file ``files_of`` finds in each directory, in order; each
+    file's relative name and text go into ``digest`` (a hashlib object) as they are read. ``source``
+    names the file in errors (``dir/rel``); an unreadable file is a RuleError."""
+    for directory in dirs:
+        for path in files_of(directory):
+            rel = path.relative_to(directory).as_posix()
+            source = f"{directory.name}/{rel}"
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RuleError(source, "(file)", f"cannot be read: {exc}") from exc
+            digest.update(rel.encode() + b"\0" + text.encode("utf-8") + b"\0")
+            yield path, source, text

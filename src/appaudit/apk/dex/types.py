@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from appaudit.model import Evidence, EvidenceKind
+from appaudit.model import Evidence, EvidenceKind, Owner
 
 #: What an instruction's constant-pool reference is (empty: none, or not resolved).
 RefKind = Literal["", "method", "field", "type", "string"]
@@ -33,8 +33,8 @@ class CodeHit:
     def method_key(self) -> tuple[str, str, str]:
         return (self.dex, self.class_name, self.method)
 
-    def to_evidence(self) -> Evidence:
-        """The hit as evidence, located exactly as the hit is."""
+    def to_evidence(self, owner: Owner | None = None) -> Evidence:
+        """The hit as evidence, located exactly as the hit is, with ``owner`` (whose code it is)."""
         return Evidence(
             kind=self.kind,
             value=self.value,
@@ -42,6 +42,7 @@ class CodeHit:
             class_name=self.class_name,
             method=self.method,
             offset=self.offset,
+            owner=owner,
         )
 
 
