@@ -7,6 +7,7 @@ Everything is a frozen dataclass built once and never changed afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
@@ -233,3 +234,12 @@ class Evidence:
             self.offset if self.offset is not None else -1,
             self.text,
         )
+
+
+_OWNER_ORDER = {OwnerKind.FIRST_PARTY: 0, OwnerKind.SDK: 1, OwnerKind.UNKNOWN: 2}
+
+
+def owners_of(evidence: Iterable[Evidence]) -> tuple[Owner, ...]:
+    """The distinct owners of ``evidence``, first party first, then by name (one order for every finding)."""
+    found = {e.owner for e in evidence if e.owner is not None}
+    return tuple(sorted(found, key=lambda o: (_OWNER_ORDER.get(o.kind, 3), o.name)))

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, counted_chains, is_bulk
 from appaudit.apk.app import AppInfo
-from appaudit.engine.evaluate import effective_permissions, owners_of
-from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict
+from appaudit.engine.evaluate import effective_permissions
+from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict, owners_of
 from appaudit.report.model import Coverage, CoverageReason, DataClassResult, Finding
 from appaudit.ruleset import Ruleset
 

@@ -21,7 +21,7 @@ from appaudit.declarations.model import (
     DeclaredUse,
     PrivacyPolicy,
 )
-from appaudit.model import PROTECTED_CLASSES, Evidence, EvidenceKind, Level, Owner, OwnerKind, Severity
+from appaudit.model import PROTECTED_CLASSES, Evidence, EvidenceKind, Level, OwnerKind, Severity, owners_of
 from appaudit.report.model import DataClassResult, Finding
 from appaudit.ruleset import Rule
 
@@ -219,11 +219,6 @@ def class_facts(
     )
 
 
-def _owners(evidence: Sequence[Evidence]) -> tuple[Owner, ...]:
-    owners = {e.owner for e in evidence if e.owner is not None}
-    return tuple(sorted(owners, key=lambda o: (o.kind, o.name, o.sdk_id or "")))
-
-
 def contradictions(
     rules: Sequence[Rule],
     declared: Declared,
@@ -253,7 +248,7 @@ def contradictions(
                     message=_message(rule, facts),
                     evidence=tuple(unique[:MAX_EVIDENCE]),
                     evidence_total=len(unique),
-                    owners=_owners(unique),
+                    owners=owners_of(unique),
                 )
             )
         out += mine

@@ -10,7 +10,7 @@ from appaudit.analysis.facts import HarvestFacts
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
 from appaudit.engine.matchers import MATCHERS, MatchContext, Owners
-from appaudit.model import Evidence, Owner, OwnerKind, Severity
+from appaudit.model import Evidence, Severity, owners_of
 from appaudit.report.model import Finding, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset
 from appaudit.ruleset.loader import SplitPermission
@@ -35,15 +35,6 @@ class EngineResult:
     """Sorted by ``Finding.sort_key``; each with its owners and, under a baseline, its suppression."""
     errors: tuple[ScanErrorEntry, ...]
     """One entry per rule that raised."""
-
-
-_OWNER_ORDER = {OwnerKind.FIRST_PARTY: 0, OwnerKind.SDK: 1, OwnerKind.UNKNOWN: 2}
-
-
-def owners_of(evidence: Iterable[Evidence]) -> tuple[Owner, ...]:
-    """The distinct owners of ``evidence``, first party first, then by name."""
-    found = {e.owner for e in evidence if e.owner is not None}
-    return tuple(sorted(found, key=lambda o: (_OWNER_ORDER.get(o.kind, 3), o.name)))
 
 
 def effective_permissions(app: AppInfo, splits: Iterable[SplitPermission]) -> frozenset[str]:

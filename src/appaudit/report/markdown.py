@@ -279,8 +279,7 @@ def _declarations(view: ReportView, lang: str) -> list[str]:
     """The "declared vs found" table; nothing when no declaration was given."""
     if view.declarations is None:
         return []
-    keys = ("col.data_class", "dvf.col.data_safety", "dvf.col.policy", "dvf.col.found", "col.leaves_by")
-    headers = [t(k, lang) for k in (*keys, "dvf.col.sdks", "dvf.col.contradictions")]
+    headers = list(view.declarations.headers)
     rows = [
         [
             f"{_text(r.label)} {_code(r.name, cell=True)}",

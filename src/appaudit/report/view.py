@@ -246,6 +246,8 @@ class DeclarationRowView:
 class DeclarationsView:
     """The "declared vs found" table (only for a report scanned with a declaration)."""
 
+    headers: tuple[str, ...]
+    """Column headings, translated: class, Data safety, policy, found, leaves by, SDKs, contradictions."""
     rows: tuple[DeclarationRowView, ...]
 
 

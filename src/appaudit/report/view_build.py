@@ -223,7 +223,9 @@ def _declarations(d: DeclarationReport, lang: str) -> DeclarationsView:
     def words(prefix: str, value: str) -> str:
         return t(f"dvf.{prefix}.{value.replace(' ', '_')}", lang)
 
+    keys = ("col.data_class", "dvf.col.data_safety", "dvf.col.policy", "dvf.col.found", "col.leaves_by")
     return DeclarationsView(
+        headers=tuple(t(k, lang) for k in (*keys, "dvf.col.sdks", "dvf.col.contradictions")),
         rows=tuple(
             DeclarationRowView(
                 name=k.data_class,
