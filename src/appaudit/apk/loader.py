@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from appaudit.apk.anomalies import record_anomalies
 from appaudit.apk.app import AppInfo, InputFormat
+from appaudit.apk.arsc import resolve_label
 from appaudit.apk.bundle import open_bundle
 from appaudit.apk.collector import MANIFEST, Collector
 from appaudit.apk.container import EntryError, ZipContainer, ZipError
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
-from appaudit.apk.manifest import resolve_label
 from appaudit.apk.payloads import Searched, nested_payloads, recovered_payloads
 from appaudit.apk.signing import signer_sha256
 from appaudit.apk.source import read_input
