@@ -33,19 +33,24 @@ as irregular, in order of the file:
 * a resource map anywhere but right after the pool, or with a header not 8;
 * a node chunk with a header not 16 bytes, a chunk of a type aapt does not
   write (CDATA, unknown types, a second pool or map), an end tag with no open
-  element or not naming the open one, anything but end-namespace chunks after the root element ends,
-  the root element not ended, more than ``MAX_ELEMENTS`` elements;
-* an element whose name is not an XML name, a namespace on the root
-  element (or one that is not a URI), attributes at
-  another start or size than 20 bytes, or running past their chunk, a comment
-  XML cannot hold;
+  element or not naming the open one, anything but end-namespace chunks after
+  the root element ends, the root element not ended, more than
+  ``MAX_ELEMENTS`` elements;
+* an element whose name is not an XML name, a namespace on the root element
+  (or one that is not a URI), attributes at another start or size than 20
+  bytes, or running past their chunk, a comment XML cannot hold;
 * a namespace prefix or URI XML cannot hold;
 * an attribute with a framework resource id in a namespace other than the
   android one (none is fine: both readers then read it alike), an attribute
-  given twice (as named by either reader), a name that is not an XML name, a value type not defined (or a dimension of
-  no defined unit), a string value whose raw and typed index differ, a typed
+  given twice (as named by either reader), a name that is not an XML name, a
+  value type not defined (or a dimension of no defined unit), a string value
+  whose raw and typed index differ (Android reads a string attribute outside
+  the android namespace by its raw index, its own attributes by the typed one,
+  and so does this reader; androguard reads all by the raw index), a typed
   value of type null with a raw string, a value with a character XML cannot
-  hold (a NUL included).
+  hold (a NUL included). A number is read by its typed value, as androguard
+  does (the raw text aapt keeps beside some, ``7.0`` for
+  ``platformBuildVersionName``, is ignored).
 
 Reference: AOSP frameworks/base/libs/androidfw/ResourceTypes.cpp.
 """
@@ -80,6 +85,7 @@ MAX_IRREGULAR = 20
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[!#-;=?-\[\]_a-z~]*")
 _NOT_XML_CHAR = re.compile("[^\u0020-\ud7ff\u0009\u000a\u000d\ue000-\ufffd\U00010000-\U0010ffff]")
+_ANDROID_KEY = "{" + ANDROID_NS_URI + "}"
 _ATTRIBUTE_TABLE = Path(__file__).with_name("framework_attributes.txt")
 
 
@@ -296,6 +302,10 @@ class _Reader:
             value = pool.get(a_data)
             if a_raw != a_data or _NOT_XML_CHAR.search(value):
                 self.note(f"string value of attribute {key!r}")
+            if a_raw not in (a_data, _NO_INDEX) and not key.startswith(_ANDROID_KEY):
+                # Android reads an attribute outside its namespace by name (``getAttributeValue(null,
+                # "package")``), which gives the raw string; its own attributes through a TypedArray (typed).
+                value = pool.get(a_raw)
         elif a_type == 0 and a_raw != _NO_INDEX:
             value = pool.get(a_raw)
             self.note(f"attribute {key!r} of type null with a raw string")
