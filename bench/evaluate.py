@@ -263,7 +263,8 @@ def main() -> int:
     theirs = {f: (a, n) for f, a, n in trace_agreement(rows, manifest)}
     for field, agree, n in trace_agreement(rows, results, misses):
         pa, _pn = theirs[field]
-        print(f"| {field} | {n} | {agree} | {agree / n:.2f} | {pa} | {pa / n:.2f} |" if n else f"| {field} | 0 | - | - | - | - |")
+        row = f"| {field} | {n} | {agree} | {agree / n:.2f} | {pa} | {pa / n:.2f} |"
+        print(row if n else f"| {field} | 0 | - | - | - | - |")
     flows = Counter(
         ch.get("dataflow", "unconfirmed")
         for rep in results.values()
