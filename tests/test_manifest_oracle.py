@@ -369,5 +369,154 @@ def test_a_scan_of_a_regular_apk_does_not_import_androguard() -> None:
     assert out.stdout.strip() == "[]"
 
 
+# -- resources.arsc -----------------------------------------------------------------------------------
+
+
+def _string_pool(strings: list[str]) -> bytes:
+    data = b"".join(struct.pack("<H", len(t)) + t.encode("utf-16-le") + b"\0\0" for t in strings)
+    offsets, at = [], 0
+    for t in strings:
+        offsets.append(at)
+        at += 4 + 2 * len(t)
+    data += bytes(-len(data) % 4)
+    header = struct.pack(
+        "<HHI5I", 0x0001, 28, 28 + 4 * len(strings) + len(data), len(strings), 0, 0, 28 + 4 * len(strings), 0
+    )
+    return header + struct.pack(f"<{len(strings)}I", *offsets) + data
+
+
+def _value(value_type: int, data: int) -> bytes:
+    return struct.pack("<HBBI", 8, 0, value_type, data)
+
+
+def _type_chunk(type_id: int, locale: bytes, entries: list[bytes | None]) -> bytes:
+    config = struct.pack("<III", 56, 0, int.from_bytes(locale.ljust(4, b"\0"), "little")) + bytes(44)
+    offsets, body = [], b""
+    for entry in entries:
+        offsets.append(0xFFFFFFFF if entry is None else len(body))
+        body += entry or b""
+    header_size = 20 + len(config)
+    start = header_size + 4 * len(entries)
+    head = struct.pack("<HHIBBHII", 0x0201, header_size, start + len(body), type_id, 0, 0, len(entries), start)
+    return head + config + struct.pack(f"<{len(entries)}I", *offsets) + body
+
+
+def _simple(key: int, value_type: int, data: int) -> bytes:
+    return struct.pack("<HHI", 8, 0, key) + _value(value_type, data)
+
+
+def _table(chunks: list[bytes], strings: list[str]) -> bytes:
+    """A resources.arsc of package 0x7F with types ``string`` (1) and ``style`` (2)."""
+    types, keys = _string_pool(["string", "style"]), _string_pool([f"k{i}" for i in range(40)])
+    body = b"".join(chunks)
+    name = "com.example".encode("utf-16-le").ljust(256, b"\0")
+    head = struct.pack("<HHII", 0x0200, 288, 288 + len(types) + len(keys) + len(body), 0x7F) + name
+    package = head + struct.pack("<5I", 288, 2, 288 + len(types), 40, 0) + types + keys + body
+    pool = _string_pool(strings)
+    return struct.pack("<HHII", 0x0002, 12, 12 + len(pool) + len(package), 1) + pool + package
+
+
+S = 0x7F010000
+STRINGS = ["Hello", "Bonjour", "Salut", "", "Vide", "Hello again"]
+
+
+def _sample_table(chain: int = 0) -> bytes:
+    """Defaults, a French configuration, a reference, a self-reference, a loop, an empty default, an int,
+    a bag (style) and the default configuration listed twice; ``chain``: ids 0x7F010010.. referencing
+    each the next, ``chain`` long."""
+    default = [
+        _simple(0, 0x03, 0),  # "Hello" (replaced by the third chunk)
+        None,
+        _simple(2, 0x01, S),  # -> Hello again
+        _simple(3, 0x01, S + 3),  # itself
+        _simple(4, 0x03, 3),  # "" (the French one counts)
+        _simple(5, 0x01, S + 6),  # a loop: 5 -> 6 -> 5
+        _simple(6, 0x01, S + 5),
+        None,
+        _simple(8, 0x10, 42),
+        *[None] * 7,
+        *[_simple(16 + i, 0x01, S + 17 + i) for i in range(chain)],
+        *([_simple(16 + chain, 0x03, 0)] if chain else []),
+    ]
+    french = [_simple(0, 0x03, 1), _simple(1, 0x03, 2), None, None, _simple(4, 0x03, 4)]
+    bag = struct.pack("<HHIII", 16, 1, 9, 0, 1) + struct.pack("<I", 0x01010098) + _value(0x1C, 0xFF000000)
+    again = [_simple(0, 0x03, 5)]
+    chunks = [_type_chunk(1, b"", default), _type_chunk(1, b"fr", french), _type_chunk(1, b"", again)]
+    return _table([*chunks, _type_chunk(2, b"", [bag])], STRINGS)
+
+
+def test_label_lookup_agrees_with_androguard_on_a_table_of_every_kind_of_entry() -> None:
+    from appaudit.apk.arsc import resolve_label
+
+    arsc = _sample_table()
+    labels = {f"@{S + i:08X}": resolve_label(f"@{S + i:08X}", arsc) for i in range(10)}
+    assert labels == {f"@{S + i:08X}": androguard_label(f"@{S + i:08X}", arsc) for i in range(10)}
+    assert list(labels.values()) == ["Hello again", "Salut", "Hello again", None, "Vide", None, None, None, "42", None]
+    assert resolve_label("@7F020000", arsc) is None  # a bag is no string (androguard prints it as a list)
+
+
+def test_string_resources_prefer_the_default_configuration_and_bound_references() -> None:
+    from appaudit.apk import arsc as module
+
+    table = module.string_resources(_sample_table())
+    assert [table.default_string(S + i) for i in (0, 1, 4)] == ["Hello again", "Salut", "Vide"]
+    with pytest.raises(module.ArscError, match="^resource 0x7F010006: references deeper than 20$"):
+        table.string(S + 5)
+    deep = module.string_resources(_sample_table(chain=module.MAX_REFERENCE_DEPTH))
+    assert deep.string(S + 16) == "Hello"
+    deeper = module.string_resources(_sample_table(chain=module.MAX_REFERENCE_DEPTH + 1))
+    with pytest.raises(module.ArscError, match="references deeper than 20"):
+        deeper.string(S + 16)
+
+
+def test_hostile_resource_tables_cost_a_one_line_error_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    from appaudit.apk import arsc as module
+
+    header = r"^resources.arsc has no valid table header \(type 0x756a, size 1802401130\)$"
+    with pytest.raises(module.ArscError, match=header):
+        module.string_resources(b"junk" * 4)
+    monkeypatch.setattr(module, "MAX_CHUNKS", 5)
+    with pytest.raises(module.ArscError, match="^resources.arsc has more than 5 chunks"):
+        module.string_resources(_sample_table())
+    monkeypatch.undo()
+    rnd, clean = random.Random(SEED), _sample_table()
+    answered = 0
+    for _ in range(500):
+        buf = bytearray(clean)
+        for _ in range(rnd.randint(1, 6)):
+            buf[rnd.randrange(len(buf))] = rnd.getrandbits(8)
+        if rnd.random() < 0.2:
+            del buf[rnd.randrange(12, len(buf)) :]
+        try:
+            table = module.string_resources(bytes(buf))
+            answered += sum(table.string(S + i) is not None for i in (0, 1, 2, 4, 8))
+        except module.ArscError as exc:
+            assert "\n" not in str(exc)
+    assert answered > 500  # most mutants still answer most ids
+
+
+@pytest.mark.corpus
+def test_corpus_resource_tables_agree_with_androguard() -> None:
+    """Up to 200 ids of every type of every corpus table, and each app's label, resolved by both."""
+    from androguard.core.axml import ARSCParser
+
+    from appaudit.apk.arsc import string_resources
+    from conftest import corpus_samples
+
+    compared = 0
+    for apk in sorted(corpus_samples().glob("*.apk")):
+        _raw, arsc = _entries(apk)
+        if arsc is None:
+            continue
+        ours, theirs = string_resources(arsc), ARSCParser(arsc)
+        ids = [(p << 24) | (t << 16) | e for (p, t), chunks in ours.types.items() for e in range(chunks[0].count)]
+        for res_id in ids[:: max(1, len(ids) // 200)]:
+            values = [v for _c, v in theirs.get_resolved_res_configs(res_id)]
+            if all(isinstance(v, str) for v in values):  # bags are no strings here (module docstring)
+                assert ours.string(res_id) == next((v for v in values if v), None), (apk.name, hex(res_id))
+                compared += 1
+    assert compared > 5000
+
+
 if __name__ == "__main__":
     print(json.dumps(dict(sorted(Counter(outcome(raw) for _w, raw, _a in mutants()).items())), indent=1))

@@ -152,9 +152,20 @@ class ResourceTable:
 
         ArscError when its references run deeper than ``MAX_REFERENCE_DEPTH``.
         """
-        return next((v for v in self._values(res_id, 0) if v), None)
+        return next((text for _config, text in self._values(res_id, 0) if text), None)
 
-    def _values(self, res_id: int, depth: int) -> Iterator[str]:
+    def default_string(self, res_id: int) -> str | None:
+        """The non-empty value of ``res_id`` in the default configuration (no qualifier), else the first
+        in any configuration (as :meth:`string`); None when it has none. ArscError as :meth:`string`."""
+        first = None
+        for config, text in self._values(res_id, 0):
+            if text and not any(config):
+                return text
+            first = first or text or None
+        return first
+
+    def _values(self, res_id: int, depth: int) -> Iterator[tuple[tuple[int, ...], str]]:
+        """(configuration, text) of every value of ``res_id``, references followed (module docstring)."""
         if depth > MAX_REFERENCE_DEPTH:
             raise ArscError(f"resource 0x{res_id:08X}: references deeper than {MAX_REFERENCE_DEPTH}")
         chunks = self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), [])
@@ -163,10 +174,12 @@ class ResourceTable:
             at = chunk.entry(self.data, res_id & 0xFFFF)
             if at is not None:
                 latest[chunk.config] = (at, chunk.end)
-        for at, end in latest.values():
-            yield from self._entry(at, end, res_id, depth)
+        for config, (at, end) in latest.items():
+            yield from self._entry(config, at, end, res_id, depth)
 
-    def _entry(self, at: int, end: int, res_id: int, depth: int) -> Iterator[str]:
+    def _entry(
+        self, config: tuple[int, ...], at: int, end: int, res_id: int, depth: int
+    ) -> Iterator[tuple[tuple[int, ...], str]]:
         """The values of the entry at ``at`` (in a chunk ending at ``end``: Android reads no entry past it)."""
         data = self.data
         if at + 8 > end:
@@ -187,7 +200,7 @@ class ResourceTable:
             return
         if value_type == TYPE_STRING and self.pool is None:
             return
-        yield format_value(value_type, value, self.pool.strict if self.pool is not None else _no_string)
+        yield config, format_value(value_type, value, self.pool.strict if self.pool is not None else _no_string)
 
 
 def _no_string(_index: int) -> str:
@@ -195,10 +208,9 @@ def _no_string(_index: int) -> str:
 
 
 def string_resources(arsc: bytes) -> ResourceTable:
-    """The string lookup of a resources.arsc (``.string(res_id)``); ArscError when it has no table header.
-
-    For any reader of resource ids (the app's label, ``getString(int)`` constants in code).
-    """
+    """The string lookup of a resources.arsc (``.string(res_id)``, ``.default_string(res_id)``); ArscError
+    when it has no table header. For any reader of resource ids (the app's label, ``getString(int)``
+    constants in code); build it once per table: the constructor walks the chunk headers."""
     return ResourceTable(arsc)
 
 
