@@ -35,7 +35,8 @@ as irregular, in order of the file:
   write (CDATA, unknown types, a second pool or map), an end tag with no open
   element or not naming the open one, anything but end-namespace chunks after
   the root element ends, the root element not ended, more than
-  ``MAX_ELEMENTS`` elements;
+  ``MAX_ELEMENTS`` elements, a pool of more than ``MAX_CHECKED_STRINGS``
+  strings;
 * an element whose name is not an XML name, a namespace on the root element
   (or one that is not a URI), attributes at another start or size than 20
   bytes, or running past their chunk, a comment XML cannot hold;
@@ -80,6 +81,9 @@ _ATTRIBUTE = 20
 _NO_INDEX = 0xFFFFFFFF
 #: Elements read at most (real manifests have a few thousand).
 MAX_ELEMENTS = 200_000
+#: Strings of a pool checked for irregularities at most (real manifests have a few thousand); a larger
+#: pool is irregular itself.
+MAX_CHECKED_STRINGS = 100_000
 #: Irregularities recorded at most (the first ones say enough).
 MAX_IRREGULAR = 20
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
@@ -184,8 +188,10 @@ class _Reader:
             self.note("the root element does not end")
         if self.pool is not None:
             # androguard decodes strings the tree does not need (names of attributes read by resource id,
-            # end tags) and fails on a malformed one: every string is checked.
-            for idx in range(len(self.pool)):
+            # end tags) and fails on a malformed one: every string is checked, up to a bound.
+            if len(self.pool) > MAX_CHECKED_STRINGS:
+                self.note(f"string pool of {len(self.pool)} strings (more than {MAX_CHECKED_STRINGS} are not checked)")
+            for idx in range(min(len(self.pool), MAX_CHECKED_STRINGS)):
                 self.pool.get(idx)
             self.irregular.extend(self.pool.irregular[: MAX_IRREGULAR - len(self.irregular)])
         return AxmlDocument(root=root, complete=not self.tree.open, irregular=tuple(self.irregular))

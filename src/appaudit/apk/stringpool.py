@@ -18,6 +18,8 @@ _UTF8 = 0x100
 #: The ``ResStringPool_header`` size aapt and aapt2 write.
 HEADER_SIZE = 28
 _BOMS = ("\ufeff", "\ufffe")
+#: Irregularities kept per pool (the first ones say enough; a hostile pool may have millions).
+MAX_NOTES = 20
 
 
 class StringPool:
@@ -29,18 +31,25 @@ class StringPool:
         count, styles, flags, strings_start, styles_start = struct.unpack_from("<5I", data, start + 8)
         offsets_at = start + header_size
         self.irregular: list[str] = []
+        self.problems = 0
+        """How many irregularities were found (``irregular`` keeps the first ``MAX_NOTES``)."""
         if header_size != HEADER_SIZE or (count and strings_start != header_size + 4 * (count + styles)):
-            self.irregular.append("string pool header sizes do not match its counts")
+            self._note("string pool header sizes do not match its counts")
         capped = min(count, max(0, (self.end - offsets_at) // 4))
         self.offsets = struct.unpack_from(f"<{capped}I", data, offsets_at)
         self.base = start + strings_start
         # Where the string data ends: the styles when there are any, else the chunk (what androguard reads).
         self.strings_end = start + styles_start if styles and styles_start > strings_start else self.end
         if self.strings_end > self.end or capped < count:
-            self.irregular.append("string pool larger than its chunk")
+            self._note("string pool larger than its chunk")
         self.utf8 = bool(flags & _UTF8)
         self._cache: dict[int, str] = {}
         self._bad: set[int] = set()
+
+    def _note(self, what: str) -> None:
+        self.problems += 1
+        if len(self.irregular) < MAX_NOTES:
+            self.irregular.append(what)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -51,14 +60,14 @@ class StringPool:
             return ""
         cached = self._cache.get(idx)
         if cached is None:
-            noted = len(self.irregular)
+            noted = self.problems
             try:
                 cached = self._decode(self.base + self.offsets[idx])
             except (IndexError, struct.error):
-                self.irregular.append(f"string {idx} lies outside the pool")
+                self._note(f"string {idx} lies outside the pool")
                 cached = ""
             self._cache[idx] = cached
-            if len(self.irregular) > noted:
+            if self.problems > noted:
                 self._bad.add(idx)
         return cached
 
@@ -80,10 +89,10 @@ class StringPool:
             pos += 2
         stop = pos + 2 * n
         if stop + 2 > self.strings_end or data[stop : stop + 2] != b"\x00\x00":
-            self.irregular.append(f"UTF-16 string at {pos} is not terminated inside the pool")
+            self._note(f"UTF-16 string at {pos} is not terminated inside the pool")
         text = data[pos : min(stop, self.end)].decode("utf-16-le", "replace")
         if text.startswith(_BOMS):
-            self.irregular.append(f"UTF-16 string at {pos} starts with a byte-order mark")
+            self._note(f"UTF-16 string at {pos} starts with a byte-order mark")
         return text
 
     def _decode8(self, pos: int) -> str:
@@ -96,5 +105,5 @@ class StringPool:
         pos += 1
         stop = pos + n
         if stop >= self.strings_end or data[stop] != 0:
-            self.irregular.append(f"UTF-8 string at {pos} is not terminated inside the pool")
+            self._note(f"UTF-8 string at {pos} is not terminated inside the pool")
         return data[pos : min(stop, self.end)].decode("utf-8", "replace")
