@@ -124,7 +124,7 @@ def parse_manifest(raw: bytes) -> Manifest:
 
 def _androguard_root(raw: bytes) -> tuple[Any, str | None]:
     """androguard's element tree of ``raw`` (None when it reads none) and why not; imported only here."""
-    from androguard.core.axml import AXMLPrinter  # ~0.3 s to import: only irregular files pay it
+    from androguard.core.axml import AXMLPrinter  # ~0.1 s to import (lxml, loguru): only irregular files pay it
     from loguru import logger
 
     logger.disable("androguard")  # androguard logs through loguru at DEBUG; errors reach the report instead
