@@ -252,6 +252,10 @@ def _with_how(value: Value, how: str | None) -> Value:
     return Value(value.kind, value.text, how)
 
 
+#: Classes whose calls build strings and URIs (their arguments are parts, not what the value is for).
+VALUE_BUILDERS = frozenset(_CALL_RULES)
+
+
 def _invoke_result(insn: Insn, env: dict[int, Value], resolve: Resolve | None = None) -> Value:
     """The value an invoke returns, updating mutated receivers (builders) in ``env``.
 

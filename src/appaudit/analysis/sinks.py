@@ -18,7 +18,7 @@ from functools import cached_property
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.facts import UrlSource
 from appaudit.analysis.graph import CallGraph
-from appaudit.analysis.registers import Value, argument_registers, invoke_arguments, values_at
+from appaudit.analysis.registers import VALUE_BUILDERS, Value, argument_registers, invoke_arguments, values_at
 from appaudit.analysis.targets import calls_target
 from appaudit.analysis.values import ValueResolver, origin
 from appaudit.apk.dex.types import Insn, MethodCode
@@ -162,7 +162,9 @@ class SinkFinder:
         string resource, or are made of such parts (``analysis.values``); at most ``MAX_URLS``."""
         body = self.graph.body(node)
         found: dict[str, UrlSource] = {}
-        for _insn, args in invoke_arguments(body, resolve=self.values.callback()) if body is not None else ():
+        for insn, args in invoke_arguments(body, resolve=self.values.callback()) if body is not None else ():
+            if (insn.ref or "").partition("->")[0] in VALUE_BUILDERS:
+                continue  # a part of a URL being built, not a URL being used
             for arg in args:
                 how = origin(arg)
                 if how is not None and arg.text and arg.kind in ("string", "uri") and _WEB_URL.fullmatch(arg.text):

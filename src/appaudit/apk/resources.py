@@ -23,6 +23,11 @@ class StringResources:
         self._parser: Any = None
         self._cache: dict[int, str | None] = {}
 
+    @property
+    def parsed(self) -> bool:
+        """Whether the table has been read (some string resource was asked for)."""
+        return self._read is None
+
     def _table(self) -> Any:
         if self._read is not None:
             read, self._read = self._read, None
