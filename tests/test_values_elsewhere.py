@@ -10,6 +10,8 @@ from appaudit.analysis.providers import ProviderClassifier, provider_queries
 from appaudit.analysis.registers import Value, values_at
 from appaudit.analysis.values import ValueResolver
 from appaudit.apk import load_apk
+from appaudit.apk.dex.opcodes import LENGTHS, OPCODES
+from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.apk.resources import StringResources
 from appaudit.report import render
 from appaudit.ruleset import load_ruleset
@@ -18,6 +20,8 @@ from conftest import fixture_apk, report_json
 F = "com.example.fixture."
 CTX = "(Landroid/content/Context;)Ljava/lang/String;"
 PHONE = "Landroid/provider/ContactsContract$CommonDataKinds$Phone;->CONTENT_URI:Landroid/net/Uri;"
+#: Opcode byte of each mnemonic, for building instructions by name.
+OPCODE = {name: op for op, (name, _fmt, _kind) in enumerate(OPCODES)}
 
 
 def _providers(name: str, dc: str) -> list[tuple[str, str, bool, str, str]]:
@@ -181,3 +185,60 @@ def test_a_scan_without_getstring_never_parses_the_table() -> None:
     provider_queries(code, ruleset.flows, ProviderClassifier(ruleset.rules))
     assert code.resources is not None
     assert not code.resources.parsed
+
+
+# ------------------------------------------------------------------ register pass with a resolve callback
+def _insn(off: int, op: str, regs: tuple[int, ...], ref: str | None = None, literal: int | None = None) -> Insn:
+    kind = "method" if op.startswith("invoke") else ("string" if op.startswith("const-string") else "field")
+    code = OPCODE[op]
+    return Insn(
+        offset=off, op=op, opcode=code, length=LENGTHS[code], regs=regs, ref=ref, ref_kind=kind, literal=literal
+    )
+
+
+def _method(*insns: Insn, params: tuple[str, ...] = ()) -> MethodCode:
+    return MethodCode(
+        class_name="com.x.A",
+        method="m()V",
+        dex="classes.dex",
+        registers_size=10,
+        ins_size=len(params),
+        is_static=True,
+        param_types=params,
+        insns=(*insns, _insn(1000, "return-void", ())),
+    )
+
+
+BASE = "Lcom/x/Cfg;->BASE:Ljava/lang/String;"
+CONCAT = "Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;"
+
+
+def test_a_concatenation_with_a_resolved_field_says_where_it_came_from() -> None:
+    body = _method(
+        _insn(0, "sget-object", (1,), BASE),
+        _insn(4, "const-string", (2,), "/upload"),
+        _insn(8, "invoke-virtual", (1, 2), CONCAT),
+        _insn(14, "move-result-object", (3,)),
+    )
+    asked: list[Value] = []
+
+    def resolve(value: Value) -> Value | None:
+        asked.append(value)
+        return Value("string", "https://h.invalid", "static_field") if value.text == BASE else None
+
+    assert values_at(body, 1000, resolve=resolve)[3] == Value("string", "https://h.invalid/upload", "static_field")
+    assert asked == [Value("field", BASE)]  # only the part a string call consumed was looked into
+    # without a callback the field stays a field and the concatenation unknown
+    assert values_at(body, 1000)[3] == Value("call", CONCAT)
+
+
+def test_parameters_take_the_callers_values_and_int_constants_are_kept() -> None:
+    body = _method(
+        _insn(0, "const/high16", (1,), literal=0x7F020000),
+        _insn(4, "invoke-virtual", (9, 9), CONCAT),
+        _insn(10, "move-result-object", (2,)),
+        params=("Ljava/lang/String;",),
+    )
+    env = values_at(body, 1000, params=(Value("string", "content://sms"),))
+    assert env[1] == Value("int", str(0x7F020000))
+    assert env[2] == Value("string", "content://smscontent://sms")

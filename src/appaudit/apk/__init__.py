@@ -19,7 +19,9 @@ androguard: this package is the only one of appaudit that imports it, and only
 for the binary XML of the manifest. :mod:`~appaudit.apk.manifest` imports
 ``androguard.core.axml.AXMLPrinter`` when it is imported (so importing this
 package imports androguard) and ``ARSCParser`` lazily, only when the app's label
-is a resource reference; :mod:`~appaudit.apk.axml`, the tolerant reader for
+is a resource reference; :mod:`~appaudit.apk.resources` imports ``ARSCParser``
+lazily too, only when the analysis asks for a string resource (a
+``getString(int)`` with a constant id whose value matters); :mod:`~appaudit.apk.axml`, the tolerant reader for
 manifests androguard rejects, takes androguard's attribute-value formatting and
 its table of framework attribute names. DEX files are read by our own reader
 (:mod:`~appaudit.apk.dex`), signer certificates by :mod:`~appaudit.apk.signing`
