@@ -362,9 +362,24 @@ def values_at(
 
 
 def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> Iterator[tuple[Insn, tuple[Value, ...]]]:
-    """Each invoke of ``code`` (in code order) with its declared arguments' values, a field or call
-    among them looked into with ``resolve`` (see :func:`values_at`)."""
+    """Each invoke of ``code`` (in code order) with its declared arguments' values; a ``String``
+    argument that is a ``String`` field or call is looked into with ``resolve`` (see :func:`values_at`)."""
     for insn, env in _walk(code, resolve, ()):
         if insn.op.startswith("invoke") and insn.ref:
             _recv, regs = argument_registers(insn)
-            yield insn, tuple(_resolved(env.get(r, UNKNOWN), resolve) for r in regs)
+            types = split_params(insn.ref[insn.ref.find("(") :])
+            yield (
+                insn,
+                tuple(
+                    _resolved(v, resolve) if t == _STRING and _holds_string(v) else v
+                    for v, t in zip((env.get(r, UNKNOWN) for r in regs), types, strict=False)
+                ),
+            )
+
+
+_STRING = "Ljava/lang/String;"
+
+
+def _holds_string(value: Value) -> bool:
+    """A field of type ``String`` or a call returning one (what may be worth looking into)."""
+    return (value.text or "").endswith((":" + _STRING, ")" + _STRING))

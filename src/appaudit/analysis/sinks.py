@@ -30,6 +30,9 @@ _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,
 #: URL strings of a sink's method kept on its chain.
 MAX_URLS = 5
 _WEB_URL = re.compile(r"(https?|wss?)://\S+")
+#: Hops a sink method's URL is followed (``analysis.values``; one fewer than for provider URIs: a sink
+#: method builds many strings, and a URL is evidence, not what makes the chain).
+URL_DEPTH = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,7 +165,8 @@ class SinkFinder:
         string resource, or are made of such parts (``analysis.values``); at most ``MAX_URLS``."""
         body = self.graph.body(node)
         found: dict[str, UrlSource] = {}
-        for insn, args in invoke_arguments(body, resolve=self.values.callback()) if body is not None else ():
+        resolve = self.values.callback(URL_DEPTH)
+        for insn, args in invoke_arguments(body, resolve=resolve) if body is not None else ():
             if (insn.ref or "").partition("->")[0] in VALUE_BUILDERS:
                 continue  # a part of a URL being built, not a URL being used
             for arg in args:
