@@ -265,11 +265,11 @@ def _invoke_result(insn: Insn, env: dict[int, Value], resolve: Resolve | None = 
     ref = insn.ref or ""
     owner, _, rest = ref.partition("->")
     rule = _CALL_RULES.get(owner)
-    receiver, params = argument_registers(insn)
     if rule is None:
         if resolve is None:
             return Value("call", ref)
-        return Value("call", ref, args=tuple(env.get(r, UNKNOWN) for r in params))
+        return Value("call", ref, args=tuple(env.get(r, UNKNOWN) for r in argument_registers(insn)[1]))
+    receiver, params = argument_registers(insn)
     recv = _resolved(env.get(receiver, UNKNOWN), resolve) if receiver is not None else UNKNOWN
     call = _Call(
         ref=ref,
@@ -279,7 +279,7 @@ def _invoke_result(insn: Insn, env: dict[int, Value], resolve: Resolve | None = 
         args=tuple(_resolved(env.get(r, UNKNOWN), resolve) for r in params),
     )
     result = rule(call, env)
-    how = _first_how((call.recv, *call.args))
+    how = _first_how((call.recv, *call.args)) if resolve is not None else None
     if how is not None and receiver is not None and receiver in env:
         env[receiver] = _with_how(env[receiver], how)
     return _with_how(result, how) if result is not None else Value("call", ref)
@@ -354,10 +354,16 @@ def values_at(
     knows them (a parameter beyond them is a ``param`` value).
     """
     env = _entry_values(code)
-    for insn, now in _walk(code, resolve, params):
+    if params:
+        env.update(_param_values(code, params))
+    pending = UNKNOWN
+    for insn in code.insns:  # the loop of _walk, inlined: values_at runs for every query and sink
         if insn.offset >= offset:
-            return now
-        env = now
+            break
+        if insn.op.startswith("invoke"):
+            pending = _invoke_result(insn, env, resolve) if insn.ref else UNKNOWN
+        elif insn.regs and not insn.op.startswith(_NO_DEFINE):
+            env[insn.regs[0]] = _defined(insn, env, pending)
     return env
 
 
@@ -367,14 +373,14 @@ def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> Ite
     for insn, env in _walk(code, resolve, ()):
         if insn.op.startswith("invoke") and insn.ref:
             _recv, regs = argument_registers(insn)
-            types = split_params(insn.ref[insn.ref.find("(") :])
-            yield (
-                insn,
-                tuple(
+            values = tuple(env.get(r, UNKNOWN) for r in regs)
+            if resolve is not None and _STRING in insn.ref.partition("->")[2].partition(")")[0]:
+                types = split_params(insn.ref[insn.ref.find("(") :])
+                values = tuple(
                     _resolved(v, resolve) if t == _STRING and _holds_string(v) else v
-                    for v, t in zip((env.get(r, UNKNOWN) for r in regs), types, strict=False)
-                ),
-            )
+                    for v, t in zip(values, types, strict=False)
+                )
+            yield insn, values
 
 
 _STRING = "Ljava/lang/String;"

@@ -67,6 +67,7 @@ class SinkFinder:
         self.flows = flows
         self.attributor = attributor
         self._sinks: dict[MethodId, list[Sink]] = {}
+        self._urls: dict[MethodId, tuple[UrlSource, ...]] = {}
 
     @cached_property
     def js_bridges(self) -> dict[str, Evidence]:
@@ -163,6 +164,8 @@ class SinkFinder:
     def resolved_urls(self, node: MethodId) -> tuple[UrlSource, ...]:
         """Web URLs that ``node`` hands to calls and that come from a field, an app helper or a
         string resource, or are made of such parts (``analysis.values``); at most ``MAX_URLS``."""
+        if node in self._urls:
+            return self._urls[node]
         body = self.graph.body(node)
         found: dict[str, UrlSource] = {}
         resolve = self.values.callback(URL_DEPTH)
@@ -173,7 +176,8 @@ class SinkFinder:
                 how = origin(arg)
                 if how is not None and arg.text and arg.kind in ("string", "uri") and _WEB_URL.fullmatch(arg.text):
                     found.setdefault(arg.text, UrlSource(url=arg.text, how=how))
-        return tuple(found.values())[:MAX_URLS]
+        self._urls[node] = tuple(found.values())[:MAX_URLS]
+        return self._urls[node]
 
     def transformers(self, nodes: Sequence[MethodId]) -> tuple[str, ...]:
         """``kind: Class.method`` of every transformer called in ``nodes``, sorted."""
