@@ -62,6 +62,7 @@ CONTEXT_CLASSES = frozenset(
 )
 _RESOURCE_METHODS = frozenset({"getString(I)Ljava/lang/String;", "getText(I)Ljava/lang/CharSequence;"})
 _TEXT_TYPES = ("Ljava/lang/String;", "Ljava/lang/CharSequence;", "Landroid/net/Uri;")
+_FIELD_TYPES = tuple(":" + t for t in _TEXT_TYPES)
 _Key = tuple[Value, int]
 
 
@@ -74,6 +75,7 @@ class ValueResolver:
         self._cache: dict[_Key, tuple[Value, ...]] = {}
         self._active: set[_Key] = set()
         self._classes: frozenset[str] | None = None
+        self._field_writes: dict[tuple[str, str], list[CodeHit]] = {}
 
     def callback(self, depth: int | None = None) -> Resolve | None:
         """A ``resolve`` callback for :func:`values_at` with ``depth`` hops left (None: none left)."""
@@ -107,17 +109,25 @@ class ValueResolver:
 
     def _find(self, value: Value, depth: int) -> tuple[Value, ...]:
         assert value.text is not None
+        if value.kind == "call":
+            return self._returned(value, depth)
+        if not value.text.endswith(_FIELD_TYPES) or not self._is_app(value.text):
+            return ()  # only a String, CharSequence or Uri field of the app can hold a URI or URL text
+        writes = self._writes(value)
         if value.kind == "field":
-            if not self._is_app(value.text):
-                return ()
-            writes = self.code.static_writes(value.text)[:MAX_SITES]
-            return self._stored(writes, depth, "static_field")
-        if value.kind == "ifield":
-            writes = self.code.instance_writes(value.text)
-            if not writes or any(not w.method.startswith("<init>(") for w in writes):
-                return ()  # a field a method may change later may hold anything at the read
-            return self._stored(writes[:MAX_SITES], depth, "instance_field")
-        return self._returned(value, depth)
+            return self._stored(writes[:MAX_SITES], depth, "static_field")
+        if not writes or any(not w.method.startswith("<init>(") for w in writes):
+            return ()  # a field a method may change later may hold anything at the read
+        return self._stored(writes[:MAX_SITES], depth, "instance_field")
+
+    def _writes(self, field: Value) -> list[CodeHit]:
+        """The ``sput``/``iput`` sites of a field (each field searched for once per scan)."""
+        assert field.text is not None
+        key = (field.kind, field.text)
+        if key not in self._field_writes:
+            find = self.code.static_writes if field.kind == "field" else self.code.instance_writes
+            self._field_writes[key] = find(field.text)
+        return self._field_writes[key]
 
     def _is_app(self, ref: str) -> bool:
         if self._classes is None:
