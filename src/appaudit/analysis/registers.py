@@ -12,7 +12,7 @@ URI or string call consumes it, so a concatenation of such parts is resolved.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from appaudit.apk.dex.types import Insn, MethodCode
@@ -328,20 +328,28 @@ def _defined(insn: Insn, env: dict[int, Value], pending: Value) -> Value:
     return UNKNOWN
 
 
-def _walk(
-    code: MethodCode, resolve: Resolve | None, params: tuple[Value, ...]
-) -> Iterator[tuple[Insn, dict[int, Value]]]:
-    """Each instruction with the register values just before it (one forward pass, ``env`` shared)."""
+def _pass(
+    code: MethodCode,
+    stop: int,
+    resolve: Resolve | None,
+    params: tuple[Value, ...],
+    on_invoke: Callable[[Insn, dict[int, Value]], None] | None = None,
+) -> dict[int, Value]:
+    """The one forward pass: register values just before ``stop``; ``on_invoke`` sees each invoke first."""
     env = _entry_values(code)
     if params:
         env.update(_param_values(code, params))
     pending = UNKNOWN
     for insn in code.insns:
-        yield insn, env
+        if insn.offset >= stop:
+            break
         if insn.op.startswith("invoke"):
+            if on_invoke is not None and insn.ref:
+                on_invoke(insn, env)
             pending = _invoke_result(insn, env, resolve) if insn.ref else UNKNOWN
         elif insn.regs and not insn.op.startswith(_NO_DEFINE):
             env[insn.regs[0]] = _defined(insn, env, pending)
+    return env
 
 
 def values_at(
@@ -353,39 +361,28 @@ def values_at(
     :data:`Resolve`); ``params`` are the values the parameters hold on entry, when a caller
     knows them (a parameter beyond them is a ``param`` value).
     """
-    env = _entry_values(code)
-    if params:
-        env.update(_param_values(code, params))
-    pending = UNKNOWN
-    for insn in code.insns:  # the loop of _walk, inlined: values_at runs for every query and sink
-        if insn.offset >= offset:
-            break
-        if insn.op.startswith("invoke"):
-            pending = _invoke_result(insn, env, resolve) if insn.ref else UNKNOWN
-        elif insn.regs and not insn.op.startswith(_NO_DEFINE):
-            env[insn.regs[0]] = _defined(insn, env, pending)
-    return env
+    return _pass(code, offset, resolve, params)
 
 
-def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> Iterator[tuple[Insn, tuple[Value, ...]]]:
+def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> list[tuple[Insn, tuple[Value, ...]]]:
     """Each invoke of ``code`` (in code order) with its declared arguments' values; a ``String``
     argument that is a ``String`` field or call is looked into with ``resolve`` (see :func:`values_at`)."""
-    for insn, env in _walk(code, resolve, ()):
-        if insn.op.startswith("invoke") and insn.ref:
-            _recv, regs = argument_registers(insn)
-            values = tuple(env.get(r, UNKNOWN) for r in regs)
-            if resolve is not None and _STRING in insn.ref.partition("->")[2].partition(")")[0]:
-                types = split_params(insn.ref[insn.ref.find("(") :])
-                values = tuple(
-                    _resolved(v, resolve) if t == _STRING and _holds_string(v) else v
-                    for v, t in zip(values, types, strict=False)
-                )
-            yield insn, values
+    out: list[tuple[Insn, tuple[Value, ...]]] = []
+
+    def record(insn: Insn, env: dict[int, Value]) -> None:
+        assert insn.ref is not None
+        values = tuple(env.get(r, UNKNOWN) for r in argument_registers(insn)[1])
+        if resolve is not None and _STRING in insn.ref.partition("->")[2].partition(")")[0]:
+            types = split_params(insn.ref[insn.ref.find("(") :])
+            holds = (":" + _STRING, ")" + _STRING)  # a String field, or a call returning a String
+            values = tuple(
+                _resolved(v, resolve) if t == _STRING and (v.text or "").endswith(holds) else v
+                for v, t in zip(values, types, strict=False)
+            )
+        out.append((insn, values))
+
+    _pass(code, 1 << 62, resolve, (), record)
+    return out
 
 
 _STRING = "Ljava/lang/String;"
-
-
-def _holds_string(value: Value) -> bool:
-    """A field of type ``String`` or a call returning one (what may be worth looking into)."""
-    return (value.text or "").endswith((":" + _STRING, ")" + _STRING))
