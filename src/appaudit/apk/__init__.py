@@ -19,8 +19,9 @@ androguard: this package is the only one of appaudit that imports it, and only
 lazily: :mod:`~appaudit.apk.manifest` imports ``androguard.core.axml.AXMLPrinter``
 inside ``parse_manifest`` when the own binary-XML reader (:mod:`~appaudit.apk.axml`)
 refuses a manifest or finds it irregular, so a scan of a well-formed APK never
-loads androguard (a test checks ``sys.modules``). The app's label is resolved by
-:mod:`~appaudit.apk.arsc` (``string_resources``: any resource-id string lookup),
+loads androguard (a test checks ``sys.modules``). The app's label and the string
+resources the analysis asks for (:mod:`~appaudit.apk.resources`, a
+``getString(int)`` with a constant id) are resolved by :mod:`~appaudit.apk.arsc`,
 DEX files are read by our own reader (:mod:`~appaudit.apk.dex`), signer
 certificates by :mod:`~appaudit.apk.signing` and zips by
 :mod:`~appaudit.apk.container`, none of them through androguard.
