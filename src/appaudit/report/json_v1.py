@@ -118,7 +118,14 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
         "rule_ids": list(r.rule_ids),
         "components": [_owner(o) for o in r.owners],
         "providers": [
-            {"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence, code)} for a in r.accesses
+            {
+                "uri": a.uri,
+                "how": a.how,
+                "bulk": a.bulk,
+                "bulk_reason": a.bulk_reason.value,
+                "site": _evidence(a.evidence, code),
+            }
+            for a in r.accesses
         ],
         "chains": [_chain(c, code) for c in r.chains],
         "startup_paths": [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, ProviderAccess, StartupPath
 from appaudit.model import (
     Channel,
     Confidence,
@@ -122,7 +122,13 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
         ),
         accesses=tuple(
             ProviderAccess(
-                data_class=name, uri=a["uri"], how=a["how"], bulk=a["bulk"], evidence=_evidence_from(a["site"])
+                data_class=name,
+                uri=a["uri"],
+                how=a["how"],
+                bulk=a["bulk"],
+                evidence=_evidence_from(a["site"]),
+                # reports made before bulk_reason: bulk meant "the cursor is iterated in a loop"
+                bulk_reason=BulkReason(a.get("bulk_reason") or ("all_rows" if a["bulk"] else "no_loop")),
             )
             for a in d.get("providers") or ()
         ),
