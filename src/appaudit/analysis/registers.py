@@ -118,8 +118,8 @@ def _uri_call(call: _Call, env: dict[int, Value]) -> Value | None:
 
 
 def _content_uris_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    if call.name == "withAppendedId" and call.args and _text(call.args[0]):
-        return Value("uri", f"{_text(call.args[0])}/#")
+    if call.name == "withAppendedId" and call.args and (_text(call.args[0]) or call.args[0].kind == "field"):
+        return Value("uri", f"{_text(call.args[0]) or call.args[0].text}/#")  # an SDK field keeps its name
     return None
 
 

@@ -196,11 +196,13 @@ def _early_exit(body: MethodCode, loop: _Loop) -> bool:
         if insn.op == "move-exception":
             in_handler = True  # an exception handler's way out is not the loop's choice
         ends_block = insn.op.startswith(("return", "goto", "if-", "throw"))
-        if in_handler or not loop.holds(insn.offset) or insn.offset <= reads[0] or insn.offset == loop.end:
+        if in_handler or not loop.holds(insn.offset) or insn.offset <= reads[0]:
             in_handler = in_handler and not ends_block
             continue
         if insn.offset in tests_cursor:  # the loop's own condition (``isLast``, ``moveToNext``) at its foot
             continue
+        if insn.offset == loop.end:  # the back edge: leaving by its fall-through is a break when conditional
+            return insn.op.startswith("if-")
         if insn.op.startswith("return"):
             return True
         leaves = insn.target is not None and (not loop.holds(insn.target) or insn.target in exits)

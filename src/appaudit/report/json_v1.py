@@ -127,6 +127,10 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
             }
             for a in r.accesses
         ],
+        "provider_writes": [
+            {"uri": w.uri, "how": w.how, "operation": w.operation, "site": _evidence(w.evidence, code)}
+            for w in r.writes
+        ],
         "chains": [_chain(c, code) for c in r.chains],
         "startup_paths": [
             {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, ProviderAccess, ProviderWrite, StartupPath
 from appaudit.model import (
     Channel,
     Confidence,
@@ -131,6 +131,16 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 bulk_reason=BulkReason(a.get("bulk_reason") or ("all_rows" if a["bulk"] else "no_loop")),
             )
             for a in d.get("providers") or ()
+        ),
+        writes=tuple(
+            ProviderWrite(
+                data_class=name,
+                uri=w["uri"],
+                how=w["how"],
+                operation=w["operation"],
+                evidence=_evidence_from(w["site"]),
+            )
+            for w in d.get("provider_writes") or ()
         ),
         owners=_owners_from(d.get("components")),
     )
