@@ -132,6 +132,32 @@ class StartupPath:
     on the path (the permission was granted earlier, at install for targetSdk < 23, or is never asked)."""
 
 
+class IncomingReason(StrEnum):
+    """Why the messages an incoming-SMS decode reads are all of them, or not."""
+
+    PASSED_ON = "passed_on"
+    """Bulk: the message is followed (data flow confirmed) to a sink whatever it says."""
+    TO_NATIVE = "to_native"
+    """Bulk: every message is handed to the app's native code."""
+    CONTENT_TEST = "content_test"
+    """Not bulk: the message goes on only when its content passes a test (an expected text, a command)."""
+    NOT_FOLLOWED = "not_followed"
+    """Not bulk: the message was not followed to a sink or to native code."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncomingRead:
+    """One incoming-SMS decode and whether it reads every message (``analysis.incoming``)."""
+
+    evidence: Evidence
+    reason: IncomingReason
+
+    @property
+    def bulk(self) -> bool:
+        """Every incoming message is passed on or handed to native code."""
+        return self.reason in (IncomingReason.PASSED_ON, IncomingReason.TO_NATIVE)
+
+
 #: Channels by which data leaves the device (``storage`` keeps it there).
 LEAVES_DEVICE: tuple[Channel, ...] = (Channel.NETWORK, Channel.SMS)
 
@@ -145,6 +171,8 @@ class HarvestFacts:
     """Deletes, inserts and updates of protected providers (``analysis.writes``)."""
     sms_receivers: tuple[Evidence, ...] = ()
     """Sites that decode incoming SMS."""
+    incoming: tuple[IncomingRead, ...] = ()
+    """Per decode site, whether it reads every message (empty: decided by its chains alone)."""
     chains: tuple[HarvestChain, ...] = ()
     startup: tuple[StartupPath, ...] = ()
     search_truncated: bool = False
@@ -163,15 +191,22 @@ def write_only_methods(facts: HarvestFacts, data_class: str) -> frozenset[tuple[
 
 
 def bulk_reads(facts: HarvestFacts, data_class: str) -> list[Evidence]:
-    """Reads of all of the class: bulk provider queries, and incoming-SMS decodes whose
-    message is followed to a sink (every message is stored or sent on)."""
+    """Reads of all of the class: bulk provider queries, and incoming-SMS decodes that read every
+    message (``incoming``; without that decision, those whose message is followed to a sink)."""
     reads = [a.evidence for a in facts.accesses if a.data_class == data_class and a.bulk]
+    if data_class != "sms":
+        return reads
+    decided = {i.evidence: i for i in facts.incoming}
+    reads += [i.evidence for i in facts.incoming if i.bulk]
     reads += [
         c.read
         for c in facts.chains
-        if c.data_class == data_class and c.read in facts.sms_receivers and c.dataflow == Dataflow.CONFIRMED
+        if c.data_class == data_class
+        and c.read in facts.sms_receivers
+        and c.read not in decided
+        and c.dataflow == Dataflow.CONFIRMED
     ]
-    return reads
+    return list(dict.fromkeys(reads))
 
 
 def is_bulk(facts: HarvestFacts, data_class: str) -> bool:

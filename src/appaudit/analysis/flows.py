@@ -17,8 +17,17 @@ from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.bulk import BulkDecider
 from appaudit.analysis.chains import ChainFinder
 from appaudit.analysis.depth import CHAIN_DEPTH
-from appaudit.analysis.facts import BulkReason, HarvestChain, HarvestFacts, ProviderAccess, ProviderWrite, StartupPath
+from appaudit.analysis.facts import (
+    BulkReason,
+    HarvestChain,
+    HarvestFacts,
+    IncomingRead,
+    ProviderAccess,
+    ProviderWrite,
+    StartupPath,
+)
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.incoming import IncomingSms
 from appaudit.analysis.providers import ProviderClassifier, provider_queries
 from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget, method_of
 from appaudit.analysis.startup import EntryPoints, entry_points, startup_path
@@ -44,6 +53,7 @@ class _Harvest:
         self.bulk = BulkDecider(code, self.graph, flows)
         self.accesses: list[ProviderAccess] = []
         self.writes: list[ProviderWrite] = []
+        self.incoming: list[IncomingRead] = []
         self.sms: list[Evidence] = []
         self.chains: list[HarvestChain] = []
         self.startup: list[StartupPath] = []
@@ -96,11 +106,20 @@ class _Harvest:
         self.startup.append(replace(path, data_class=data_class))
         return True
 
+    def decide_incoming(self) -> None:
+        """Whether each incoming-SMS decode reads every message (after its chains are known)."""
+        decider = IncomingSms(self.code, self.graph)
+        chains = [c for c in self.chains if c.data_class == "sms"]
+        for ev in sorted(set(self.sms), key=lambda e: e.sort_key()):
+            deadline.check()
+            self.incoming.append(IncomingRead(evidence=ev, reason=decider.reason(ev, chains)))
+
     def facts(self) -> HarvestFacts:
         return HarvestFacts(
             accesses=tuple(self.accesses),
             writes=tuple(self.writes),
             sms_receivers=tuple(sorted(set(self.sms), key=lambda e: e.sort_key())),
+            incoming=tuple(self.incoming),
             chains=tuple(self.chains),
             startup=tuple(self.startup),
             search_truncated=self.budget.exhausted,
@@ -139,6 +158,7 @@ def harvest_facts(
                 harvest.add_chains(dc, ev, sorted(offsets[(dc, method_of(ev))]))
             if dc not in done_startup and harvest.add_startup(entries, dc, ev):
                 done_startup.add(dc)
+        harvest.decide_incoming()
     except deadline.ScanTimeout:
         deadline.note("harvest chains")
     return harvest.facts()
