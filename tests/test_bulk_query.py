@@ -73,15 +73,40 @@ def test_bulk_reason_is_shown_in_text_html_and_markdown() -> None:
     report = scan(fixture_apk("bulk_lookups"))
     text = render(report, "text")
     assert (
-        "  contacts queries: a filter or lookup URI ×1; one row by its id ×1; rows picked\n"
-        "    by a bound selection ×2; only id, count or account columns ×1; the loop only\n"
-        "    counts ×1; the loop stops at the first match ×1\n"
+        "  contacts, why bulk or not: a filter or lookup URI ×1; one row by its id ×1;\n"
+        "    rows picked by a bound selection ×2; only id, count or account columns ×1;\n"
+        "    the loop only counts ×1; the loop stops at the first match ×1\n"
     ) in text
     html = render(report, "html")
     assert "(constant; rows picked by a bound selection) at" in html
-    assert "Why, per query: a filter or lookup URI ×1; one row by its id ×1;" in html
+    assert "Why, per read: a filter or lookup URI ×1; one row by its id ×1;" in html
     markdown = render(report, "markdown")
     assert "(constant; the loop stops at the first match) at" in markdown
+
+
+def _incoming(name: str) -> list[tuple[str, bool, str, int]]:
+    return [
+        (i["reason"], i["bulk"], i["site"]["method"].split("(")[0], i["site"]["offset"])
+        for i in report_json(name)["data_classes"]["sms"]["incoming_sms"]
+    ]
+
+
+def test_a_receiver_waiting_for_one_expected_sms_does_not_read_every_message() -> None:
+    assert _incoming("bulk_sms_expected") == [("content_test", False, "onReceive", 34)]
+    entry = report_json("bulk_sms_expected")["data_classes"]["sms"]
+    # the sender of the matching message is uploaded: it leaves the device, but it is one message
+    assert (entry["bulk"], entry["exfiltrated"], entry["level"]) == (False, ["network"], "exfiltrated")
+    assert [c["dataflow"] for c in entry["chains"]] == ["confirmed"]
+
+
+def test_every_incoming_sms_passed_on_or_handed_to_native_code_is_bulk() -> None:
+    assert _incoming("sms_receiver") == [("passed_on", True, "onReceive", 58)]
+    assert _incoming("bulk_sms_native") == [("to_native", True, "onReceive", 34)]
+    entry = report_json("bulk_sms_native")["data_classes"]["sms"]
+    assert (entry["bulk"], entry["exfiltrated"], entry["level"]) == (True, [], "bulk")
+    assert "AA-SMS-012" in entry["rule_ids"]
+    # an OTP receiver that keeps a code in memory: not followed anywhere
+    assert _incoming("otp_receiver_code_only") == [("not_followed", False, "onReceive", 48)]
 
 
 @pytest.mark.parametrize(

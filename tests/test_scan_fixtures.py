@@ -50,6 +50,9 @@ EXPECTED = {
     "bulk_all_rows": ("harvests", {"contacts": "bulk", "call_log": "bulk"}),
     # the call log is only deleted: declared, not read; the SMS inbox is looked through, no row kept
     "bulk_delete": ("at_risk", {"sms": "read", "call_log": "declared"}),
+    # one expected SMS's sender uploaded: leaves the device, not bulk (overall_verdict still counts it)
+    "bulk_sms_expected": ("harvests", {"sms": "exfiltrated"}),
+    "bulk_sms_native": ("harvests", {"sms": "bulk"}),
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),

@@ -127,6 +127,9 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
             }
             for a in r.accesses
         ],
+        "incoming_sms": [
+            {"bulk": i.bulk, "reason": i.reason.value, "site": _evidence(i.evidence, code)} for i in r.incoming
+        ],
         "provider_writes": [
             {"uri": w.uri, "how": w.how, "operation": w.operation, "site": _evidence(w.evidence, code)}
             for w in r.writes

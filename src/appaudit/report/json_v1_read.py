@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, ProviderAccess, ProviderWrite, StartupPath
+from appaudit.analysis.facts import (
+    BulkReason,
+    ChainStep,
+    HarvestChain,
+    IncomingRead,
+    IncomingReason,
+    ProviderAccess,
+    ProviderWrite,
+    StartupPath,
+)
 from appaudit.model import (
     Channel,
     Confidence,
@@ -131,6 +140,10 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 bulk_reason=BulkReason(a.get("bulk_reason") or ("all_rows" if a["bulk"] else "no_loop")),
             )
             for a in d.get("providers") or ()
+        ),
+        incoming=tuple(
+            IncomingRead(evidence=_evidence_from(i["site"]), reason=IncomingReason(i["reason"]))
+            for i in d.get("incoming_sms") or ()
         ),
         writes=tuple(
             ProviderWrite(

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 
-from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, StartupPath
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, IncomingReason, StartupPath
 from appaudit.declarations.model import DeclarationReport
 from appaudit.model import Evidence, EvidenceKind
 from appaudit.report import common as c
@@ -169,10 +169,14 @@ def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassVi
 
 
 def _bulk_why(r: DataClassResult, lang: str) -> str:
-    """Each bulk reason of the class's queries with its count, bulk (``all_rows``) first."""
+    """Each bulk reason of the class's queries with its count, bulk (``all_rows``) first, then those of
+    its incoming-SMS decodes."""
     counts = Counter(a.bulk_reason for a in r.accesses)
     order = sorted(counts, key=lambda why: (why is not BulkReason.ALL_ROWS, list(BulkReason).index(why)))
-    return "; ".join(f"{t(f'bulk_reason.{why}', lang)} ×{counts[why]}" for why in order)
+    parts = [f"{t(f'bulk_reason.{why}', lang)} ×{counts[why]}" for why in order]
+    incoming = Counter(i.reason for i in r.incoming)
+    parts += [f"{t(f'incoming.{why}', lang)} ×{incoming[why]}" for why in IncomingReason if why in incoming]
+    return "; ".join(parts)
 
 
 def _query_sites(report: Report) -> dict[tuple[str, str, str], int]:
