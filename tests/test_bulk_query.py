@@ -9,6 +9,7 @@ from appaudit.analysis.query_shape import (
     Const,
     projection_is_narrow,
     selection_binds_rows,
+    sort_limit,
     uri_shape,
 )
 from conftest import report_json
@@ -33,6 +34,7 @@ def test_single_item_lookups_are_never_bulk() -> None:
         ("byContactId", PHONE, "constant", False, "selection_bound"),
         ("byNumbers", PHONE, "constant", False, "selection_bound"),
         ("count", CONTACTS, "constant", False, "count_only"),
+        ("favourites", CONTACTS, "constant", False, "limited"),
         ("filter", "Landroid/provider/ContactsContract$PhoneLookup;->CONTENT_FILTER_URI:Landroid/net/Uri;/*", "built",
          False, "filter_uri"),
         ("firstMatch", PHONE, "constant", False, "first_row_only"),
@@ -74,8 +76,9 @@ def test_bulk_reason_is_shown_in_text_html_and_markdown() -> None:
     text = render(report, "text")
     assert (
         "  contacts, why bulk or not: a filter or lookup URI ×1; one row by its id ×1;\n"
-        "    rows picked by a bound selection ×2; only id, count or account columns ×1;\n"
-        "    the loop only counts ×1; the loop stops at the first match ×1\n"
+        "    rows picked by a bound selection ×2; only id, count or account columns ×1; a\n"
+        "    few rows (a sort order's LIMIT) ×1; the loop only counts ×1; the loop stops\n"
+        "    at the first match ×1\n"
     ) in text
     html = render(report, "html")
     assert "(constant; rows picked by a bound selection) at" in html
@@ -130,6 +133,21 @@ def test_every_incoming_sms_passed_on_or_handed_to_native_code_is_bulk() -> None
 )
 def test_selection_binds_rows(selection: Const, binds: bool | None) -> None:
     assert selection_binds_rows(selection) is binds
+
+
+@pytest.mark.parametrize(
+    ("order", "limit"),
+    [
+        (Const("string", "date DESC LIMIT 3"), 3),
+        (Const("string", "date desc limit 500"), 500),
+        (Const("string", "_id LIMIT 1 OFFSET 2"), 1),
+        (Const("string", "date DESC"), None),
+        (Const("null"), None),
+        (Const("string", "date DESC LIMIT " + RUNTIME), None),
+    ],
+)
+def test_sort_limit(order: Const, limit: int | None) -> None:
+    assert sort_limit(order) == limit
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ In this order (the first that applies gives the reason, :class:`~appaudit.analys
 3. the selection (:func:`.query_shape.selection_binds_rows`): bound to an identifying column is
    ``selection_bound``; none, or one that restricts nothing, goes on;
 4. the projection (:func:`.query_shape.projection_is_narrow`): only ``_id``/``_count``/account/sync
-   columns is ``narrow_projection``;
+   columns is ``narrow_projection``; a sort order with ``LIMIT n``, n at most :data:`MAX_FEW_ROWS`,
+   is ``limited``;
 5. the rows (:mod:`.rows`), in the query's method, in the app methods the cursor is handed to, or, when
    the method returns the cursor, in its callers: a loop that keeps them is ``all_rows`` (bulk);
    otherwise ``first_row_only``, ``count_only``, ``rows_not_kept``, or ``no_loop`` without a loop.
@@ -23,13 +24,22 @@ from appaudit.analysis import taint
 from appaudit.analysis.facts import BulkReason
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.providers import ProviderQuery
-from appaudit.analysis.query_shape import argument_consts, projection_is_narrow, selection_binds_rows, uri_shape
+from appaudit.analysis.query_shape import (
+    argument_consts,
+    projection_is_narrow,
+    selection_binds_rows,
+    sort_limit,
+    uri_shape,
+)
 from appaudit.analysis.rows import RowFollower, RowUse
 from appaudit.apk.dex.types import CodeIndex, MethodCode
 from appaudit.descriptors import split_params
 from appaudit.model import MethodId
 from appaudit.ruleset.flows import FlowSpec
 
+#: A sort order's ``LIMIT`` up to this many rows reads a few rows, not the provider (the newest
+#: messages an OTP screen shows); above it, a limit is a batch of a harvest.
+MAX_FEW_ROWS = 10
 #: Callers looked at when the read's method returns the cursor to be iterated there.
 MAX_CURSOR_CALLERS = 8
 _CURSOR = "Landroid/database/Cursor;"
@@ -72,6 +82,8 @@ class BulkDecider:
             return BulkReason.SELECTION_BOUND
         if uri_arg is not None and self._narrow(query, uri_arg + 1):
             return BulkReason.NARROW_PROJECTION
+        if uri_arg is not None and self._limited(query, uri_arg + 4):
+            return BulkReason.LIMITED
         return _ROW_REASONS[self._row_use(query)]
 
     def _uri_arg(self, query: ProviderQuery) -> int | None:
@@ -89,6 +101,12 @@ class BulkDecider:
     def _narrow(self, query: ProviderQuery, arg: int) -> bool:
         values = argument_consts(self.code, query.site, arg)
         return all(projection_is_narrow(c) for c in values)
+
+    def _limited(self, query: ProviderQuery, arg: int) -> bool:
+        if not _takes_strings(query.site.value, arg):
+            return False
+        limits = [sort_limit(c) for c in argument_consts(self.code, query.site, arg)]
+        return all(n is not None and n <= MAX_FEW_ROWS for n in limits)
 
     def _row_use(self, query: ProviderQuery) -> RowUse:
         node = MethodId(class_name=query.site.class_name, method=query.site.method)

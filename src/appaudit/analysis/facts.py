@@ -75,6 +75,8 @@ class BulkReason(StrEnum):
     ``contact_id = `` + id, ``data1 IN (?,…)``, a lookup key, a number or address)."""
     NARROW_PROJECTION = "narrow_projection"
     """Only ``_id``, ``_count``, account or sync columns are read: nothing that identifies a person."""
+    LIMITED = "limited"
+    """The sort order limits the rows to a few (``date DESC LIMIT 3``; at most ``bulk.MAX_FEW_ROWS``)."""
     NO_LOOP = "no_loop"
     """The cursor is not iterated (no loop over its rows, here or where it is handed on): one row at most."""
     COUNT_ONLY = "count_only"

@@ -267,6 +267,14 @@ def projection_is_narrow(projection: Const) -> bool:
     return all((item or "").strip().lower() in NARROW_COLUMNS for item in projection.items)
 
 
+def sort_limit(order: Const) -> int | None:
+    """The row limit a sort order carries (``date DESC LIMIT 3`` -> 3), None when it has none known."""
+    if order.kind not in _STRINGISH or order.text is None:
+        return None
+    m = re.search(r"\blimit\s+(\d+)\s*(?:offset\s+\d+\s*)?$", order.text.lower())
+    return int(m.group(1)) if m else None
+
+
 UriShape = Literal["filter", "one_row", "table"]
 
 
