@@ -184,9 +184,10 @@ def _is_column_read(insn: Insn) -> bool:
     return name.startswith("get") and name not in _CURSOR_NO_DATA
 
 
-def _early_exit(body: MethodCode, loop: _Loop) -> bool:
-    """A ``return`` or a jump out of the loop after the loop's first column read (a ``break``)."""
-    reads = [i.offset for i in body.insns if loop.holds(i.offset) and _is_column_read(i)]
+def _early_exit(body: MethodCode, loop: _Loop, tainted: dict[int, frozenset[int]]) -> bool:
+    """A ``return`` or a jump out of the loop after its first read of a column of the cursor (``tainted``:
+    the calls the cursor reaches): a ``break``."""
+    reads = [i.offset for i in body.insns if loop.holds(i.offset) and i.offset in tainted and _is_column_read(i)]
     if not reads:
         return False
     exits = _exit_blocks(body)
@@ -230,11 +231,12 @@ class RowFollower:
         stores = _stores(body, flow)
         if any(loop.holds(off) for off in keeping + stores) or _builds_across_rows(body, loop, calls):
             return RowUse.KEPT
-        if _early_exit(body, loop):
+        if _early_exit(body, loop, flow.calls):
             return RowUse.FIRST_ROW_ONLY
         if keeping or stores or _fills(body, flow) or (flow.returns and not _returns_primitive(body)):
             return RowUse.KEPT
-        if not any(loop.holds(i.offset) and _is_column_read(i) for i in body.insns):
+        if not any(loop.holds(i.offset) and i.offset in flow.calls and _is_column_read(i) for i in body.insns):
+            # no column of this cursor is read in the loop (another cursor's may be)
             return RowUse.COUNT_ONLY
         return RowUse.NOT_KEPT
 
