@@ -13,7 +13,9 @@ field the decoding method filled, from another method of the receiver) is read i
 (``to_native``): what the native library does with it is not visible, and it gets every message.
 
 Limits: a test in a caller of the decoding method, or one whose result is stored and tested later,
-is not seen (the read then counts as every message, as before).
+is not seen (the read then counts as every message, as before). A method is taken for native when
+an app class declares it without code, so an abstract method of the app's own interface handed the
+message counts as native too.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from appaudit.analysis.facts import HarvestChain, IncomingReason
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import method_of
 from appaudit.apk.dex.types import CodeIndex, Insn, MethodCode
-from appaudit.descriptors import java_desc
+from appaudit.descriptors import java_desc, java_name
 from appaudit.model import Dataflow, Evidence
 
 #: String calls whose result says whether a message's text matched something.
@@ -114,9 +116,16 @@ class IncomingSms:
         self.graph = graph
 
     @cached_property
-    def _native(self) -> frozenset[tuple[str, str]]:
-        """(class descriptor, name+prototype) of the app's native methods (listed once, when needed)."""
-        return frozenset((java_desc(c), m) for c, m in self.code.native_methods())
+    def _app_classes(self) -> frozenset[str]:
+        return self.code.defined_classes()
+
+    def _is_native(self, owner: str, method: str) -> bool:
+        """``owner->method`` is declared by an app class and has no code: a native method (listing
+        every native method of the app, ``CodeIndex.native_methods``, costs a walk of every class)."""
+        cls = java_name(owner)
+        if cls not in self._app_classes or method not in self.code.methods_of(cls):
+            return False
+        return self.code.method_code(cls, method) is None
 
     def reason(self, read: Evidence, chains: list[HarvestChain]) -> IncomingReason:
         """Why ``read`` (a decode) reads every incoming message, or not; ``chains`` are its chains."""
@@ -156,6 +165,7 @@ class IncomingSms:
             if insn.offset in flow.calls and insn.ref:
                 owner, _, rest = insn.ref.partition("->")
                 first_arg = 0 if insn.op.startswith("invoke-static") else 1  # not the receiver
-                if (owner, rest) in self._native and any(p >= first_arg for p in flow.calls[insn.offset]):
+                tainted = any(p >= first_arg for p in flow.calls[insn.offset])
+                if tainted and self._is_native(owner, rest):
                     return True
         return False
