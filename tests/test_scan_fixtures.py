@@ -44,7 +44,15 @@ EXPECTED = {
     "sms_blast": ("harvests", {"contacts": "harvested"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),
-    "contacts_local_only": ("at_risk", {"contacts": "bulk"}),  # bulk, but kept on the device
+    # a loop that only counts, over a projection of only _id: read, not bulk (issue #12 item 1)
+    "contacts_local_only": ("at_risk", {"contacts": "read"}),
+    "bulk_lookups": ("at_risk", {"contacts": "read"}),
+    "bulk_all_rows": ("at_risk", {"contacts": "bulk", "call_log": "bulk"}),  # bulk, but kept on the device
+    # the call log is only deleted: declared, not read; the SMS inbox is looked through, no row kept
+    "bulk_delete": ("at_risk", {"sms": "read", "call_log": "declared"}),
+    # one expected SMS's sender uploaded: it leaves the device, but not in bulk
+    "bulk_sms_expected": ("at_risk", {"sms": "exfiltrated"}),
+    "bulk_sms_native": ("at_risk", {"sms": "bulk"}),
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),

@@ -150,6 +150,10 @@ class Effect(StrEnum):
     """The manifest asks for access."""
     READS = "reads"
     """Code reads the data."""
+    DELETES = "deletes"
+    """Code deletes the data from its provider (``ContentResolver.delete``): not a read."""
+    WRITES = "writes"
+    """Code inserts or changes the data (``insert``, ``bulkInsert``, ``update``, ``applyBatch``): not a read."""
 
 
 class Trigger(StrEnum):

@@ -14,14 +14,24 @@ from dataclasses import replace
 
 from appaudit import deadline
 from appaudit.analysis.attribution import Attributor
-from appaudit.analysis.bulk import is_bulk
+from appaudit.analysis.bulk import BulkDecider
 from appaudit.analysis.chains import ChainFinder
 from appaudit.analysis.depth import CHAIN_DEPTH
-from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess, StartupPath
+from appaudit.analysis.facts import (
+    BulkReason,
+    HarvestChain,
+    HarvestFacts,
+    IncomingRead,
+    ProviderAccess,
+    ProviderWrite,
+    StartupPath,
+)
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.incoming import IncomingSms
 from appaudit.analysis.providers import ProviderClassifier, provider_queries
 from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget, method_of
 from appaudit.analysis.startup import EntryPoints, entry_points, startup_path
+from appaudit.analysis.writes import provider_writes
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
 from appaudit.model import PROTECTED_CLASSES, Dataflow, Evidence, MethodId
@@ -40,7 +50,10 @@ class _Harvest:
         self.graph = CallGraph(code, flows)
         self.finder = ChainFinder(self.graph, flows, attributor, depth)
         self.budget = SearchBudget()
+        self.bulk = BulkDecider(code, self.graph, flows)
         self.accesses: list[ProviderAccess] = []
+        self.writes: list[ProviderWrite] = []
+        self.incoming: list[IncomingRead] = []
         self.sms: list[Evidence] = []
         self.chains: list[HarvestChain] = []
         self.startup: list[StartupPath] = []
@@ -54,9 +67,19 @@ class _Harvest:
                 continue
             deadline.check()
             ev = self.attributor.code_evidence(q.site)
-            bulk = is_bulk(self.graph, q, self.flows)
-            self.accesses.append(ProviderAccess(data_class=q.data_class, uri=q.uri, how=q.how, bulk=bulk, evidence=ev))
+            why = self.bulk.reason(q)
+            self.accesses.append(
+                ProviderAccess(
+                    data_class=q.data_class,
+                    uri=q.uri,
+                    how=q.how,
+                    bulk=why is BulkReason.ALL_ROWS,
+                    evidence=ev,
+                    bulk_reason=why,
+                )
+            )
             reads.append((q.data_class, ev))
+        self.writes = provider_writes(self.code, self.flows, classifier, self.attributor)
         receive = self.flows.sms_receive
         sites = [h for t in receive for h in self.code.invocations(t.class_desc, t.names)]
         self.sms = [self.attributor.code_evidence(h) for h in sites]
@@ -83,10 +106,20 @@ class _Harvest:
         self.startup.append(replace(path, data_class=data_class))
         return True
 
+    def decide_incoming(self) -> None:
+        """Whether each incoming-SMS decode reads every message (after its chains are known)."""
+        decider = IncomingSms(self.code, self.graph)
+        chains = [c for c in self.chains if c.data_class == "sms"]
+        for ev in sorted(set(self.sms), key=lambda e: e.sort_key()):
+            deadline.check()
+            self.incoming.append(IncomingRead(evidence=ev, reason=decider.reason(ev, chains)))
+
     def facts(self) -> HarvestFacts:
         return HarvestFacts(
             accesses=tuple(self.accesses),
+            writes=tuple(self.writes),
             sms_receivers=tuple(sorted(set(self.sms), key=lambda e: e.sort_key())),
+            incoming=tuple(self.incoming),
             chains=tuple(self.chains),
             startup=tuple(self.startup),
             search_truncated=self.budget.exhausted,
@@ -125,6 +158,7 @@ def harvest_facts(
                 harvest.add_chains(dc, ev, sorted(offsets[(dc, method_of(ev))]))
             if dc not in done_startup and harvest.add_startup(entries, dc, ev):
                 done_startup.add(dc)
+        harvest.decide_incoming()
     except deadline.ScanTimeout:
         deadline.note("harvest chains")
     return harvest.facts()

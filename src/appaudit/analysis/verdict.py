@@ -68,6 +68,8 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
             chains=chains,
             startup_paths=startup,
             accesses=tuple(a for a in harvest.accesses if a.data_class == dc),
+            incoming=harvest.incoming if dc == "sms" else (),
+            writes=tuple(w for w in harvest.writes if w.data_class == dc),
             owners=owners_of(
                 [e for f in reads if not f.dormant for e in f.evidence] + [e for c in chains for e in (c.read, c.sink)]
             ),

@@ -105,6 +105,7 @@ def _providers(cv: ClassView, lang: str) -> str:
             uri=code_span(a.uri),
             how=esc(a.how),
             bulk=esc(t("provider.bulk", lang)) if a.bulk else "",
+            why=esc(a.why),
             site=f'<span class="read-site" title="{esc(t("provider.site.title", lang))}">{code_span(a.site)}</span>',
         )
         + "</li>"
@@ -173,9 +174,11 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
         rows.append((t("field.how", lang), esc(read) + _providers(cv, lang)))
         if cv.owners:
             rows.append((t("field.by_whom", lang), "<br>".join(esc(o) for o in cv.owners)))
-        rows.append(
-            (t("field.bulk", lang), yes + " " + esc(t("bulk.yes", lang)) if cv.bulk else esc(t("bulk.no", lang)))
-        )
+        bulk = yes + " " + esc(t("bulk.yes", lang)) if cv.bulk else esc(t("bulk.no", lang))
+        why = " " + esc(t("bulk.why", lang, why=cv.bulk_why)) if cv.bulk_why else ""
+        rows.append((t("field.bulk", lang), bulk + why))
+        if cv.writes:
+            rows.append((t("field.writes", lang), "<br>".join(esc(w) for w in cv.writes)))
         leaves = yes + " " + esc(join(cv.exfiltrated_labels, lang)) if cv.exfiltrated else esc(t("leaves.no", lang))
         rows.append((t("field.leaves", lang), leaves))
         startup = yes + " " + esc(t("startup.yes", lang)) if cv.at_startup else esc(t("startup.no", lang))

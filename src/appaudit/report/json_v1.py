@@ -121,7 +121,21 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
         "rule_ids": list(r.rule_ids),
         "components": [_owner(o) for o in r.owners],
         "providers": [
-            {"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence, code)} for a in r.accesses
+            {
+                "uri": a.uri,
+                "how": a.how,
+                "bulk": a.bulk,
+                "bulk_reason": a.bulk_reason.value,
+                "site": _evidence(a.evidence, code),
+            }
+            for a in r.accesses
+        ],
+        "incoming_sms": [
+            {"bulk": i.bulk, "reason": i.reason.value, "site": _evidence(i.evidence, code)} for i in r.incoming
+        ],
+        "provider_writes": [
+            {"uri": w.uri, "how": w.how, "operation": w.operation, "site": _evidence(w.evidence, code)}
+            for w in r.writes
         ],
         "chains": [_chain(c, code) for c in r.chains],
         "startup_paths": [

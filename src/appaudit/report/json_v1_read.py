@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath, UrlSource
+from appaudit.analysis.facts import (
+    BulkReason,
+    ChainStep,
+    HarvestChain,
+    IncomingRead,
+    IncomingReason,
+    ProviderAccess,
+    ProviderWrite,
+    StartupPath,
+    UrlSource,
+)
 from appaudit.model import (
     Channel,
     Confidence,
@@ -123,9 +133,29 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
         ),
         accesses=tuple(
             ProviderAccess(
-                data_class=name, uri=a["uri"], how=a["how"], bulk=a["bulk"], evidence=_evidence_from(a["site"])
+                data_class=name,
+                uri=a["uri"],
+                how=a["how"],
+                bulk=a["bulk"],
+                evidence=_evidence_from(a["site"]),
+                # reports made before bulk_reason: bulk meant "the cursor is iterated in a loop"
+                bulk_reason=BulkReason(a.get("bulk_reason") or ("all_rows" if a["bulk"] else "no_loop")),
             )
             for a in d.get("providers") or ()
+        ),
+        incoming=tuple(
+            IncomingRead(evidence=_evidence_from(i["site"]), reason=IncomingReason(i["reason"]))
+            for i in d.get("incoming_sms") or ()
+        ),
+        writes=tuple(
+            ProviderWrite(
+                data_class=name,
+                uri=w["uri"],
+                how=w["how"],
+                operation=w["operation"],
+                evidence=_evidence_from(w["site"]),
+            )
+            for w in d.get("provider_writes") or ()
         ),
         owners=_owners_from(d.get("components")),
     )

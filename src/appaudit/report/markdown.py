@@ -69,6 +69,7 @@ def _providers(cv: ClassView, lang: str) -> str:
             uri=_code(a.uri, cell=True),
             how=_text(a.how),
             bulk=_text(t("provider.bulk", lang) if a.bulk else ""),
+            why=_text(a.why),
             site=_code(a.site, cell=True),
         )
         for a in cv.accesses
@@ -147,7 +148,11 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
         if cv.owners:
             rows.append((t("field.by_whom", lang), "<br>".join(_text(o) for o in cv.owners)))
         bulk = f"{yes} {_text(t('bulk.yes', lang))}" if cv.bulk else _text(t("bulk.no", lang))
+        if cv.bulk_why:
+            bulk += " " + _text(t("bulk.why", lang, why=cv.bulk_why))
         rows.append((t("field.bulk", lang), bulk))
+        if cv.writes:
+            rows.append((t("field.writes", lang), "<br>".join(_text(w) for w in cv.writes)))
         leaves = f"{yes} {_text(join(cv.exfiltrated_labels, lang))}" if cv.exfiltrated else _text(t("leaves.no", lang))
         rows.append((t("field.leaves", lang), leaves))
         startup = f"{yes} {_text(t('startup.yes', lang))}" if cv.at_startup else _text(t("startup.no", lang))

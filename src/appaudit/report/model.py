@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from appaudit.analysis.facts import HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.facts import HarvestChain, IncomingRead, ProviderAccess, ProviderWrite, StartupPath
 from appaudit.analysis.fingerprint_types import Fingerprints
 from appaudit.model import (
     Channel,
@@ -94,6 +94,10 @@ class DataClassResult:
     chains: tuple[HarvestChain, ...] = ()
     startup_paths: tuple[StartupPath, ...] = ()
     accesses: tuple[ProviderAccess, ...] = ()
+    incoming: tuple[IncomingRead, ...] = ()
+    """Incoming-SMS decodes (``sms`` only) and whether each reads every message."""
+    writes: tuple[ProviderWrite, ...] = ()
+    """Deletes, inserts and updates of the class's provider: an effect of their own, never a read."""
     owners: tuple[Owner, ...] = ()
     """Whose code reads or sends this class's data."""
 

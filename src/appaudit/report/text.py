@@ -219,6 +219,11 @@ def _classes(console: Console, view: ReportView, lang: str) -> None:
         )
     console.print()
     console.print(table)
+    for cv in view.classes:  # why each class is (or is not) bulk, and what it deletes or changes
+        if cv.bulk_why:
+            _print(console, Hanging(t("text.bulk_why", lang, dc=cv.name, why=cv.bulk_why), first=2, rest=4))
+        if cv.writes:
+            _print(console, Hanging(t("text.writes", lang, dc=cv.name, writes="; ".join(cv.writes)), first=2, rest=4))
 
 
 def _chains(console: Console, view: ReportView, lang: str) -> None:

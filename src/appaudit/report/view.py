@@ -104,6 +104,8 @@ class AccessView:
     uri: str
     how: str
     bulk: bool
+    why: str
+    """Why the query is (or is not) bulk, translated (``bulk_reason``)."""
     site: str
 
 
@@ -133,6 +135,11 @@ class ClassView:
     rule_ids: tuple[str, ...]
     accesses: tuple[AccessView, ...]
     more_accesses: int
+    bulk_why: str
+    """Every query's bulk reason with its count (``every row kept ×1; one row by its id ×2``), translated;
+    empty when the class has no provider query."""
+    writes: tuple[str, ...]
+    """Each delete, insert or update of the class's provider, translated (``delete X at Cls.m()``)."""
     chains: tuple[ChainView, ...]
     startup_paths: tuple[StartupView, ...]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, IncomingReason, StartupPath
 from appaudit.declarations.model import DeclarationReport
 from appaudit.model import Evidence, EvidenceKind
 from appaudit.report import common as c
@@ -146,14 +147,37 @@ def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassVi
                 uri=c.short_value("sget", a.uri),
                 how=c.resolved_label(a.how, lang),
                 bulk=a.bulk,
+                why=t(f"bulk_reason.{a.bulk_reason}", lang),
                 site=c.site(a.evidence),
             )
             for a in r.accesses[: c.SHOWN_CHAINS]
         ),
         more_accesses=max(0, len(r.accesses) - c.SHOWN_CHAINS),
+        bulk_why=_bulk_why(r, lang),
+        writes=tuple(
+            t(
+                "write.item",
+                lang,
+                op=t(f"write.{w.operation}", lang),
+                uri=c.short_value("sget", w.uri),
+                site=c.site(w.evidence),
+            )
+            for w in r.writes
+        ),
         chains=tuple(_chain(ch, lang, code) for ch in r.chains),
         startup_paths=tuple(_startup(p, lang, code) for p in r.startup_paths),
     )
+
+
+def _bulk_why(r: DataClassResult, lang: str) -> str:
+    """Each bulk reason of the class's queries with its count, bulk (``all_rows``) first, then those of
+    its incoming-SMS decodes."""
+    counts = Counter(a.bulk_reason for a in r.accesses)
+    order = sorted(counts, key=lambda why: (why is not BulkReason.ALL_ROWS, list(BulkReason).index(why)))
+    parts = [f"{t(f'bulk_reason.{why}', lang)} ×{counts[why]}" for why in order]
+    incoming = Counter(i.reason for i in r.incoming)
+    parts += [f"{t(f'incoming.{why}', lang)} ×{incoming[why]}" for why in IncomingReason if why in incoming]
+    return "; ".join(parts)
 
 
 def _query_sites(report: Report) -> dict[tuple[str, str, str], int]:
@@ -239,7 +263,7 @@ def _declarations(d: DeclarationReport, lang: str) -> DeclarationsView:
                 contradictions=", ".join(k.rule_ids) or "-",
             )
             for k in d.classes
-        )
+        ),
     )
 
 

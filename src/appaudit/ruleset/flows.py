@@ -31,6 +31,7 @@ class FlowSpec:
     """What the chain analysis looks for; see rules/flows.yaml for the meaning of each list."""
 
     queries: tuple[ApiTarget, ...] = ()
+    provider_writes: tuple[ApiTarget, ...] = ()
     sms_receive: tuple[ApiTarget, ...] = ()
     cursor_iteration: tuple[ApiTarget, ...] = ()
     sinks: tuple[tuple[Channel, tuple[ApiTarget, ...]], ...] = ()
@@ -54,6 +55,7 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
     """Build a FlowSpec from a validated rules/flows.yaml document."""
     return FlowSpec(
         queries=_targets(doc["queries"]),
+        provider_writes=_targets(doc.get("provider_writes", [])),
         sms_receive=_targets(doc["sms_receive"]),
         cursor_iteration=_targets(doc["cursor_iteration"]),
         sinks=tuple((Channel(ch), _targets(items)) for ch, items in sorted(doc["sinks"].items())),
