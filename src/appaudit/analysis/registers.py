@@ -282,3 +282,8 @@ def values_at(code: MethodCode, offset: int) -> dict[int, Value]:
         elif insn.regs and not insn.op.startswith(_NO_DEFINE):
             env[insn.regs[0]] = _defined(insn, env, pending)
     return env
+
+
+def defines_register(insn: Insn) -> bool:
+    """``insn`` writes its first register (a ``move-result`` writes the preceding invoke's result)."""
+    return bool(insn.regs) and not insn.op.startswith(_NO_DEFINE)
