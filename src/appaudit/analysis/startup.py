@@ -28,6 +28,12 @@ from appaudit.ruleset.flows import Callback, FlowSpec
 STARTUP_DEPTH = 6
 
 _SMS_EVENTS = ("android.provider.Telephony.SMS_RECEIVED", "android.provider.Telephony.SMS_DELIVER")
+#: Categories that make a MAIN activity the app's launch entry (``getLaunchIntentForPackage`` takes INFO too).
+_LAUNCH = (
+    "android.intent.category.LAUNCHER",
+    "android.intent.category.INFO",
+    "android.intent.category.LEANBACK_LAUNCHER",
+)
 _CALL_EVENTS = ("android.intent.action.PHONE_STATE", "android.intent.action.NEW_OUTGOING_CALL")
 
 
@@ -70,7 +76,9 @@ def entry_points(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> EntryPoints
     def add(cls: str, kind: str, trigger: Trigger, terminal: bool = True, events: frozenset[str] = frozenset()) -> None:
         for c in (cls, *(a for a in graph.ancestors(cls) if a in graph.app_classes)):
             for name in flows.entry_methods(kind):
-                root = Root(trigger=trigger, label=f"{cls}.{name}", terminal=terminal, events=events)
+                # The system instantiates a component; an app's own ``new`` of it starts nothing.
+                ends = terminal or name == "<init>"
+                root = Root(trigger=trigger, label=f"{cls}.{name}", terminal=ends, events=events)
                 table.setdefault((c, name), root)
 
     if app.application_class:
@@ -87,7 +95,8 @@ def entry_points(app: AppInfo, flows: FlowSpec, graph: CallGraph) -> EntryPoints
             add(comp.name, "boot_receiver", trigger, terminal, events)
     for comp in app.components:  # after the launchers: an activity the user opens
         if comp.kind == "activity":
-            add(comp.name, "launcher", Trigger.USER_ACTION)
+            launched = "android.intent.action.MAIN" in comp.actions and any(c in _LAUNCH for c in comp.categories)
+            add(comp.name, "launcher", Trigger.STARTUP if launched else Trigger.USER_ACTION)
     return table
 
 

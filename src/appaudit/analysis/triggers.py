@@ -37,6 +37,7 @@ from appaudit.analysis.startup import (
     derives_from,
     matches_callback,
 )
+from appaudit.analysis.targets import calls_target
 from appaudit.model import Evidence, MethodId, Trigger
 from appaudit.ruleset.flows import FlowSpec
 
@@ -90,11 +91,13 @@ class TriggerSearch:
         return records
 
     def paths(self, data_class: str, read: Evidence, decodes_sms: bool = False) -> list[StartupPath]:
-        """The nearest path of each trigger to ``read`` (``decodes_sms``: it decodes an incoming SMS)."""
+        """The nearest path of each trigger to ``read`` (``decodes_sms``: it decodes an incoming SMS; a read that
+        registers a content observer runs on each change: an event too)."""
         out: list[StartupPath] = []
         seen: set[tuple[Trigger, Trigger | None]] = set()
         for root, steps, guard in self._search(read):
-            trigger, origin = self._name(data_class, root, steps, guard, decodes_sms)
+            observes = calls_target(self.flows.triggers.observes, read.value)
+            trigger, origin = self._name(data_class, root, steps, guard, decodes_sms or observes)
             if (trigger, origin) in seen:
                 continue
             seen.add((trigger, origin))
@@ -113,13 +116,13 @@ class TriggerSearch:
         return out
 
     def _name(
-        self, data_class: str, root: Root, steps: tuple[ChainStep, ...], guard: Evidence | None, decodes_sms: bool
+        self, data_class: str, root: Root, steps: tuple[ChainStep, ...], guard: Evidence | None, event: bool
     ) -> tuple[Trigger, Trigger | None]:
-        """(trigger, origin) of one path."""
+        """(trigger, origin) of one path (``event``: the read itself runs on an event)."""
         if guard is not None:
             return Trigger.COMMAND, None
         events = dict(self.flows.triggers.callbacks).get(Trigger.EVENT.value, ())
-        if decodes_sms or any(derives_from(self.graph, s.class_name, events) for s in steps[1:]):
+        if event or any(derives_from(self.graph, s.class_name, events) for s in steps[1:]):
             return Trigger.EVENT, None
         if root.trigger == Trigger.SCHEDULED:
             return Trigger.SCHEDULED, None

@@ -43,6 +43,8 @@ class TriggerSpec:
     scheduled: tuple[Callback, ...] = ()
     """Callbacks a scheduler runs later (a worker, a job, a timer task)."""
     messages: tuple[Callback, ...] = ()
+    observes: tuple[ApiTarget, ...] = ()
+    """Calls that register an observer of a provider: the "read" runs on each change (an event)."""
     """Handlers whose parameters are a received message (push, socket)."""
     command_sources: tuple[ApiTarget, ...] = ()
     command_fills: tuple[ApiTarget, ...] = ()
@@ -87,6 +89,7 @@ def _trigger_spec(doc: dict[str, Any]) -> TriggerSpec:
         callbacks=tuple((k, _callbacks(v)) for k, v in sorted(doc.get("callbacks", {}).items())),
         scheduled=_callbacks(doc.get("scheduled", [])),
         messages=_callbacks(doc.get("messages", [])),
+        observes=_targets(doc.get("observes", [])),
         command_sources=_targets(doc.get("command_sources", [])),
         command_fills=_targets(doc.get("command_fills", [])),
         command_passes=_targets(doc.get("command_passes", [])),
