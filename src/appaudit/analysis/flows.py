@@ -10,6 +10,8 @@ budget per scan.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from appaudit import deadline
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.bulk import is_bulk
@@ -71,15 +73,17 @@ class _Harvest:
                 self.chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
 
     def startup(self) -> tuple[StartupPath, ...]:
-        """Per class, one path run without the user: the first at start-up, else the first on an event."""
+        """Per class, one path run without the user: the first at start-up, else the first on an event; in the
+        shape start-up paths always had (a scheduled one named by what scheduled it, no read or guard)."""
         out = []
         for dc in sorted({p.data_class for p in self.triggers}):
             mine = [p for p in self.triggers if p.data_class == dc]
             first = next((p for p in mine if p.at_startup), None) or next(
                 (p for p in mine if p.trigger == Trigger.EVENT), None
             )
-            if first is not None:
-                out.append(first)
+            if first is not None:  # as start-up paths were always reported: a scheduled read by its origin
+                trigger = first.origin if first.trigger == Trigger.SCHEDULED and first.origin else first.trigger
+                out.append(replace(first, trigger=trigger, origin=None, read=None, guard=None))
         return tuple(out)
 
     def facts(self, triggers_truncated: bool = False) -> HarvestFacts:
