@@ -53,6 +53,11 @@ EXPECTED = {
     "family_obfuscated": ("harvests", {"contacts": "harvested"}),
     "family_same_host": ("harvests", {"call_log": "harvested"}),
     "sdk_api_baiqishi": ("at_risk", {"contacts": "read", "call_log": "read"}),
+    "trig_push_command": ("harvests", {"sms": "harvested"}),
+    "trig_permission_result": ("harvests", {"contacts": "harvested"}),
+    "trig_click": ("harvests", {"contacts": "harvested"}),
+    "trig_worker": ("harvests", {"call_log": "harvested"}),
+    "trig_observer": ("harvests", {"sms": "harvested"}),
     "neighbours": (
         "no_evidence",
         {
