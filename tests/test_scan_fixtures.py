@@ -58,6 +58,12 @@ EXPECTED = {
     "trig_click": ("harvests", {"contacts": "harvested"}),
     "trig_worker": ("harvests", {"call_log": "harvested"}),
     "trig_observer": ("harvests", {"sms": "harvested"}),
+    "val_helper_return": ("harvests", {"call_log": "harvested"}),
+    "val_instance_field": ("harvests", {"contacts": "harvested"}),
+    "val_other_clinit": ("harvests", {"sms": "harvested"}),
+    "val_resource_url": ("harvests", {"sms": "harvested"}),
+    "val_static_url": ("harvests", {"contacts": "harvested"}),
+    "val_unresolved": ("at_risk", {"sms": "read"}),
     "neighbours": (
         "no_evidence",
         {
