@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
-from appaudit.model import Channel, Dataflow, Evidence, EvidenceKind, MethodId, Trigger
+from appaudit.model import STARTUP_TRIGGERS, Channel, Dataflow, Evidence, EvidenceKind, MethodId, Trigger
 
 #: How a provider query's URI was found: a URI constant (``constant``: an SDK field), a string, a URI
 #: built in the method, a caller's argument (``parameter``), a static field's writer, an instance field
@@ -145,18 +145,37 @@ class ProviderWrite:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartupPath:
-    """How a read is reached without user action."""
+    """What makes a read run: its trigger and the path from the callback that starts it to the read.
+
+    The name is kept from when only start-up paths were reported; a path of any trigger has this shape."""
 
     data_class: str
     trigger: Trigger
-    """``startup`` (application, launcher, service, provider), ``boot`` or ``event`` (incoming SMS/call)."""
+    """``startup`` (application, launcher, provider, a service nothing else starts), ``boot``, ``event``
+    (incoming SMS/call, content observer, connectivity, push), ``user_action``, ``scheduled`` or
+    ``command`` (see :class:`~appaudit.model.Trigger`)."""
     entry: str
     """The entry component and callback, e.g. ``com.x.App.onCreate``."""
     steps: tuple[ChainStep, ...]
     asks_permission_first: bool = False
-    """A method on the path asks for runtime permissions (``requestPermissions``) before the call that
-    leads on to the read: the read then waits for the user's answer. False means no request was seen
-    on the path (the permission was granted earlier, at install for targetSdk < 23, or is never asked)."""
+    """The user is asked first: a method on the path asks for runtime permissions (``requestPermissions``)
+    before the call that leads on to the read, or the path starts in the answer to a permission request
+    (``onRequestPermissionsResult``) or in a click of a component that asks for permissions or shows a
+    dialog with an agree button. False means no request was seen (the permission was granted earlier,
+    at install for targetSdk < 23, or is never asked)."""
+    origin: Trigger | None = None
+    """For a ``scheduled`` read: the trigger of the code that scheduled it (None when none was found)."""
+    read: Evidence | None = None
+    """The read this path leads to (None in reports written before per-read triggers)."""
+    guard: Evidence | None = None
+    """For a ``command`` read: the string comparison of a received value that the call leading on depends on."""
+
+    @property
+    def at_startup(self) -> bool:
+        """The read runs at start-up or boot without the user asking (a scheduled one by what scheduled it)."""
+        if self.trigger == Trigger.SCHEDULED:
+            return self.origin in STARTUP_TRIGGERS
+        return self.trigger in STARTUP_TRIGGERS
 
 
 class IncomingReason(StrEnum):
@@ -202,6 +221,9 @@ class HarvestFacts:
     """Per decode site, whether it reads every message (empty: decided by its chains alone)."""
     chains: tuple[HarvestChain, ...] = ()
     startup: tuple[StartupPath, ...] = ()
+    """Per class, one path run without user action: one at start-up if any, else one on an event."""
+    triggers: tuple[StartupPath, ...] = ()
+    """What makes every read run: per reading method and class, the nearest path of each trigger."""
     search_truncated: bool = False
     """The scan's budget of methods to visit ran out: some reads were not searched for chains."""
 

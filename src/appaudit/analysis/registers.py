@@ -387,3 +387,8 @@ def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> lis
 
 
 _STRING = "Ljava/lang/String;"
+
+
+def defines_register(insn: Insn) -> bool:
+    """``insn`` writes its first register (a ``move-result`` writes the preceding invoke's result)."""
+    return bool(insn.regs) and not insn.op.startswith(_NO_DEFINE)

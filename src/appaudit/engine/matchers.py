@@ -142,7 +142,7 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
         for c in chains:
             evidence += [c.read, sink_evidence(c)]
     if spec.get("at_startup"):
-        paths = [p for p in facts.startup if p.data_class == dc and p.trigger in ("startup", "boot")]
+        paths = [p for p in facts.startup if p.data_class == dc and p.at_startup]
         if not paths:
             return []
         evidence += [Evidence(kind=EvidenceKind.ENTRY_POINT, value=f"{p.trigger}: {p.entry}") for p in paths]

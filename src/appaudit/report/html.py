@@ -23,6 +23,7 @@ from appaudit.report.view import (
     FindingView,
     ReportView,
     StartupView,
+    TriggerView,
     ViolationView,
 )
 from appaudit.report.view_build import build
@@ -154,6 +155,15 @@ def _startup(path: StartupView, lang: str) -> str:
     )
 
 
+def _trigger(tv: TriggerView, lang: str) -> str:
+    steps = "".join(f"<li>{_code_details(s.code, code_span(s.text)) or code_span(s.text)}</li>" for s in tv.steps)
+    rows = [(t("startup.trigger", lang), esc(tv.label)), (t("startup.entry", lang), code_span(tv.entry))]
+    rows += [(t("trigger.read", lang), code_span(tv.read))] if tv.read else []
+    rows += [(t("trigger.guard", lang), code_span(tv.guard))] if tv.guard else []
+    rows += [(t("startup.steps", lang), f'<ol class="steps">{steps}</ol>')]
+    return kv_table([*rows, (t("startup.asks", lang), esc(t("yes" if tv.asks_first else "no", lang)))])
+
+
 def _protected_class(cv: ClassView, lang: str) -> list[str]:
     name = cv.name
     yes = f'<span class="yes">{esc(t("yes", lang))}</span>'
@@ -198,6 +208,11 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
         out.extend(_startup(p, lang) for p in cv.startup_paths[:SHOWN_CHAINS])
         if len(cv.startup_paths) > SHOWN_CHAINS:
             out.append(f'<p class="muted">{esc(t("and_more", lang, n=len(cv.startup_paths) - SHOWN_CHAINS))}</p>')
+    if cv.triggers:
+        out.append(f"<h4>{esc(t('sec.triggers', lang))} ({len(cv.triggers)})</h4>")
+        out.extend(_trigger(tv, lang) for tv in cv.triggers[:SHOWN_CHAINS])
+        if len(cv.triggers) > SHOWN_CHAINS:
+            out.append(f'<p class="muted">{esc(t("and_more", lang, n=len(cv.triggers) - SHOWN_CHAINS))}</p>')
     out.append("</div>")
     return out
 

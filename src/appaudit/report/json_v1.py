@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain
+from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
 from appaudit.apk.dex.types import Excerpt
 from appaudit.model import Evidence, EvidenceKind, Owner
 from appaudit.report.json_declarations import declarations_dict
@@ -107,6 +107,18 @@ def _chain(c: HarvestChain, code: CodeNotes) -> dict[str, Any]:
     return out
 
 
+def _trigger(p: StartupPath, code: CodeNotes) -> dict[str, Any]:
+    return {
+        "trigger": p.trigger,
+        "origin": p.origin,
+        "entry": p.entry,
+        "read": _evidence(p.read, code) if p.read is not None else None,
+        "steps": _steps(p.steps, code),
+        "asks_permission_first": p.asks_permission_first,
+        "guard": _evidence(p.guard, code) if p.guard is not None else None,
+    }
+
+
 def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
     return {
         "declared": r.declared,
@@ -147,6 +159,7 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
             }
             for p in r.startup_paths
         ],
+        "triggers": [_trigger(p, code) for p in r.triggers],
     }
 
 

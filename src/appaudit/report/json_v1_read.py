@@ -95,6 +95,19 @@ def _severity_from(label: str | None) -> Severity | None:
     return Severity.parse(label) if label is not None else None
 
 
+def _trigger_from(name: str, p: dict[str, Any]) -> StartupPath:
+    return StartupPath(
+        data_class=name,
+        trigger=Trigger(p["trigger"]),
+        entry=p["entry"],
+        steps=_steps_from(p["steps"]),
+        asks_permission_first=bool(p.get("asks_permission_first")),
+        origin=Trigger(p["origin"]) if p.get("origin") else None,
+        read=_evidence_from(p["read"]) if p.get("read") else None,
+        guard=_evidence_from(p["guard"]) if p.get("guard") else None,
+    )
+
+
 def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
     return DataClassResult(
         declared=d["declared"],
@@ -131,6 +144,7 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
             )
             for p in d.get("startup_paths") or ()
         ),
+        triggers=tuple(_trigger_from(name, p) for p in d.get("triggers") or ()),
         accesses=tuple(
             ProviderAccess(
                 data_class=name,

@@ -32,6 +32,7 @@ from appaudit.report.view import (
     ReportView,
     StartupView,
     StepView,
+    TriggerView,
     ViolationView,
 )
 from appaudit.report.view_build import build
@@ -131,6 +132,17 @@ def _startup(i: int, path: StartupView, lang: str) -> list[str]:
     return out
 
 
+def _trigger(i: int, tv: TriggerView, lang: str) -> list[str]:
+    asks = f" ({_text(t('text.asks_first', lang))})" if tv.asks_first else ""
+    out = [f"{i}. **{_text(tv.label)}**: {_code(tv.entry)}{asks}"]
+    if tv.read:
+        out.append(f"   - {_text(t('trigger.read', lang))}: {_code(tv.read)}")
+    if tv.guard:
+        out.append(f"   - {_text(t('trigger.guard', lang))}: {_code(tv.guard)}")
+    out.extend(f"   {n}. {_code(s.text)}" for n, s in enumerate(tv.steps, 1))
+    return out
+
+
 def _protected_class(cv: ClassView, lang: str) -> list[str]:
     name = cv.name
     badge = cv.level_label + (f", {cv.severity_label}" if cv.severity is not None else "")
@@ -164,6 +176,7 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
     out.extend(_kv(rows))
     out.extend(_numbered("sec.chains", cv.chains, _chain, lang))
     out.extend(_numbered("sec.startup", cv.startup_paths, _startup, lang))
+    out.extend(_numbered("sec.triggers", cv.triggers, _trigger, lang))
     return out
 
 

@@ -93,6 +93,9 @@ class DataClassResult:
     """A read is reachable from start-up or boot without user action."""
     chains: tuple[HarvestChain, ...] = ()
     startup_paths: tuple[StartupPath, ...] = ()
+    """One path run without the user (at start-up if any, else on an event), as reported before ``triggers``."""
+    triggers: tuple[StartupPath, ...] = ()
+    """What makes each read run: per reading method, the nearest path of each trigger."""
     accesses: tuple[ProviderAccess, ...] = ()
     incoming: tuple[IncomingRead, ...] = ()
     """Incoming-SMS decodes (``sms`` only) and whether each reads every message."""

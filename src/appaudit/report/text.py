@@ -11,9 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from appaudit.model import Severity, Verdict
+from appaudit.report.common import SHOWN_CHAINS
 from appaudit.report.i18n import t
 from appaudit.report.model import Report
-from appaudit.report.view import FindingView, ReportView
+from appaudit.report.view import FindingView, ReportView, TriggerView
 from appaudit.report.view_build import build
 
 WIDTH = 80
@@ -149,6 +150,20 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
             )
             for path in cv.startup_paths
         )
+        lines.extend(_trigger_lines(cv.name, cv.triggers, lang))
+    return lines
+
+
+def _trigger_lines(name: str, triggers: tuple[TriggerView, ...], lang: str) -> list[Line]:
+    """What makes each read run, the first ``SHOWN_CHAINS`` of a class (``entry → read``)."""
+    lines: list[Line] = []
+    for tv in triggers[:SHOWN_CHAINS]:
+        guard = f"; {t('trigger.guard', lang)} {tv.guard}" if tv.guard else ""
+        asks = f" ({t('text.asks_first', lang)})" if tv.asks_first else ""
+        head = t("text.triggered", lang, name=name, trigger=tv.term)
+        lines.append(Hanging(f"{head}{tv.entry} → {tv.read}{guard}{asks}", rest=4))
+    if len(triggers) > SHOWN_CHAINS:
+        lines.append(Hanging(t("and_more", lang, n=len(triggers) - SHOWN_CHAINS), first=4, rest=4, style="dim"))
     return lines
 
 

@@ -98,6 +98,25 @@ class StartupView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerView:
+    """What makes one read run (JSON ``triggers``)."""
+
+    trigger: str
+    """The JSON's word: ``startup``, ``boot``, ``user_action``, ``event``, ``scheduled``, ``command``."""
+    label: str
+    """Translated, with what scheduled it for a ``scheduled`` read (``scheduled, by start-up``)."""
+    term: str
+    """As the terminal names it: the JSON's words in English (``scheduled<-startup``), the label otherwise."""
+    entry: str
+    read: str
+    """Where the read is (``pkg.Cls.method() +offset``), empty when unknown."""
+    guard: str | None
+    """For a command: the comparison it depends on, ``call at pkg.Cls.method() +offset``."""
+    asks_first: bool
+    steps: tuple[StepView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessView:
     """A provider query (the first ``SHOWN_CHAINS`` of a class)."""
 
@@ -142,6 +161,7 @@ class ClassView:
     """Each delete, insert or update of the class's provider, translated (``delete X at Cls.m()``)."""
     chains: tuple[ChainView, ...]
     startup_paths: tuple[StartupView, ...]
+    triggers: tuple[TriggerView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,6 +27,7 @@ from appaudit.report.view import (
     ReportView,
     StartupView,
     StepView,
+    TriggerView,
     ViolationView,
 )
 
@@ -122,6 +123,27 @@ def _startup(p: StartupPath, lang: str, code: CodeNotes) -> StartupView:
     )
 
 
+def _trigger(p: StartupPath, lang: str, code: CodeNotes) -> TriggerView:
+    label = c.trigger_label(p.trigger, lang)
+    term = p.trigger if lang == "en" else label
+    if p.origin is not None:
+        label = t("trigger.by", lang, trigger=label, origin=c.trigger_label(p.origin, lang))
+        term = f"{term}<-{p.origin}" if lang == "en" else label
+    guard = None
+    if p.guard is not None:
+        guard = t("trigger.guard_at", lang, call=c.short_value(p.guard.kind, p.guard.value), site=c.site(p.guard))
+    return TriggerView(
+        trigger=p.trigger,
+        label=label,
+        term=term,
+        entry=p.entry,
+        read=c.site(p.read) if p.read is not None else "",
+        guard=guard,
+        asks_first=p.asks_permission_first,
+        steps=_steps(p.steps, lang, code, tuple(e for e in (p.read,) if e is not None)),
+    )
+
+
 def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassView:
     return ClassView(
         name=name,
@@ -166,6 +188,7 @@ def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassVi
         ),
         chains=tuple(_chain(ch, lang, code) for ch in r.chains),
         startup_paths=tuple(_startup(p, lang, code) for p in r.startup_paths),
+        triggers=tuple(_trigger(p, lang, code) for p in r.triggers),
     )
 
 

@@ -27,6 +27,35 @@ class AsyncHandoff:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Callback:
+    """Methods ``methods`` of classes deriving from ``type_desc``, called by the framework or a library."""
+
+    type_desc: str
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerSpec:
+    """What makes a read run, beside the manifest's entry points (rules/flows.yaml ``triggers``)."""
+
+    callbacks: tuple[tuple[str, tuple[Callback, ...]], ...] = ()
+    """(trigger, callbacks) pairs: ``user_action`` (clicks, menus, permission answers), ``event``."""
+    scheduled: tuple[Callback, ...] = ()
+    """Callbacks a scheduler runs later (a worker, a job, a timer task)."""
+    messages: tuple[Callback, ...] = ()
+    observes: tuple[ApiTarget, ...] = ()
+    """Calls that register an observer of a provider: the "read" runs on each change (an event)."""
+    """Handlers whose parameters are a received message (push, socket)."""
+    command_sources: tuple[ApiTarget, ...] = ()
+    command_fills: tuple[ApiTarget, ...] = ()
+    """Calls that fill their first argument (a buffer) with received bytes (``InputStream.read``)."""
+    command_passes: tuple[ApiTarget, ...] = ()
+    command_compares: tuple[ApiTarget, ...] = ()
+    consent: tuple[str, ...] = ()
+    """Method names (any class) that ask the user first: a permission request, a dialog's agree button."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowSpec:
     """What the chain analysis looks for; see rules/flows.yaml for the meaning of each list."""
 
@@ -42,6 +71,7 @@ class FlowSpec:
     entry_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
     boot_actions: tuple[str, ...] = ()
     publishers: tuple[ApiTarget, ...] = ()
+    triggers: TriggerSpec = TriggerSpec()
 
     def entry_methods(self, kind: str) -> tuple[str, ...]:
         return next((names for k, names in self.entry_points if k == kind), ())
@@ -49,6 +79,24 @@ class FlowSpec:
 
 def _targets(items: list[dict[str, Any]]) -> tuple[ApiTarget, ...]:
     return tuple(ApiTarget(class_desc=i["class"], names=tuple(i["names"]), uri_arg=i.get("uri_arg")) for i in items)
+
+
+def _callbacks(items: list[dict[str, Any]]) -> tuple[Callback, ...]:
+    return tuple(Callback(type_desc=i["type"], methods=tuple(i["methods"])) for i in items)
+
+
+def _trigger_spec(doc: dict[str, Any]) -> TriggerSpec:
+    return TriggerSpec(
+        callbacks=tuple((k, _callbacks(v)) for k, v in sorted(doc.get("callbacks", {}).items())),
+        scheduled=_callbacks(doc.get("scheduled", [])),
+        messages=_callbacks(doc.get("messages", [])),
+        observes=_targets(doc.get("observes", [])),
+        command_sources=_targets(doc.get("command_sources", [])),
+        command_fills=_targets(doc.get("command_fills", [])),
+        command_passes=_targets(doc.get("command_passes", [])),
+        command_compares=_targets(doc.get("command_compares", [])),
+        consent=tuple(doc.get("consent", [])),
+    )
 
 
 def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
@@ -68,4 +116,5 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         entry_points=tuple((k, tuple(v)) for k, v in sorted(doc["entry_points"].items())),
         boot_actions=tuple(doc["boot_actions"]),
         publishers=_targets(doc.get("publishers", [])),
+        triggers=_trigger_spec(doc.get("triggers", {})),
     )
