@@ -16,10 +16,11 @@ from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.depth import CHAIN_DEPTH
-from appaudit.analysis.facts import ChainStep, HarvestChain
+from appaudit.analysis.facts import ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, start_at
 from appaudit.analysis.sinks import Sink, SinkFinder
+from appaudit.analysis.stores import StoreIndex
 from appaudit.analysis.taint import Flow, Seeds, analyse
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
@@ -37,6 +38,8 @@ class _Data:
     flow: Flow
     published: bool
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
+    via: tuple[StoreHop, ...] = ()
+    """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
 
 
 class ChainFinder:
@@ -47,6 +50,7 @@ class ChainFinder:
         self.flows = flows
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
+        self.stores = StoreIndex(graph, flows)
         self._flows: dict[tuple[object, ...], Flow] = {}
 
     def search(
@@ -70,6 +74,7 @@ class ChainFinder:
         node: MethodId,
         sink: Sink,
         dataflow: Dataflow,
+        via: tuple[StoreHop, ...] = (),
     ) -> HarvestChain:
         steps = (*path[:-1], ChainStep.at(node, sink.call.offset))
         return HarvestChain(
@@ -81,6 +86,7 @@ class ChainFinder:
             transformers=self.sinks.transformers([s.method_id for s in steps]),
             urls=sink.urls,
             dataflow=dataflow,
+            via=via,
         )
 
     def _call_hops(self, visit: Visit[_S]) -> Iterator[Hop]:
@@ -141,16 +147,19 @@ class ChainFinder:
             handed = set(visit.carried.flow.calls) - (reads if visit.node == node else set())
             if not handed:
                 continue
+            via = visit.carried.via
+            # a hop matched by kind alone weighs less: the data may have gone elsewhere
+            dataflow = Dataflow.CONFIRMED if all(v.matched_by == "name" for v in via) else Dataflow.UNCONFIRMED
             for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel not in chains:
-                    chains[sink.channel] = self._chain(
-                        data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED
-                    )
+                known = chains.get(sink.channel)
+                if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
+                    chains[sink.channel] = self._chain(data_class, read, visit.path, visit.node, sink, dataflow, via)
         return chains
 
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """The hops the data may go along (see :meth:`follow_data`)."""
         flow, published = visit.carried.flow, visit.carried.published
+        yield from self._store_hops(visit)
         for hop in self._call_hops(visit):
             if hop.up and hop.free:  # back across a hand-off: only fields or a publication carry the data
                 goes = bool(flow.fields) or published
@@ -160,6 +169,19 @@ class ChainFinder:
                 goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
             if goes:
                 yield hop
+
+    def _store_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
+        """Jumps from where the visited method stores the data (a table, a key, a file...) to where the
+        app reads it back (:mod:`.stores`): free, as a hand-off is."""
+        flow = visit.carried.flow
+        if not flow.calls and not flow.fields:
+            return
+        body = self.graph.body(visit.node)
+        if body is None:
+            return
+        for store in self.stores.stores_in(visit.node, body, flow):
+            for read, via in self.stores.reads_of(store):
+                yield Hop(to=read.node, offset=store.offset, up=False, free=True, via=via, at=read.offset)
 
     def _admit(self, visit: Visit[_Data], hop: Hop) -> _Data | None:
         """What the data does in the hop's target; None when nothing there is tainted.
@@ -175,11 +197,15 @@ class ChainFinder:
         if not reached.tainted and not (hop.free and hop.up and published):
             return None
         reached = _with_fields(reached, flow.fields)
-        return _Data(flow=reached, published=published or self._published(body, reached))
+        via = (*visit.carried.via, hop.via) if hop.via is not None else visit.carried.via
+        return _Data(flow=reached, published=published or self._published(body, reached), via=via)
 
     def _seeds(self, visit: Visit[_Data], hop: Hop) -> Seeds:
         """What is tainted in the hop's target as it is entered (or, up, after the call returns)."""
         flow = visit.carried.flow
+        if hop.via is not None and hop.at is not None:
+            body = self.graph.body(hop.to)
+            return self.stores.seeds(hop.to, body, hop.at) if body is not None else Seeds()
         if hop.up:
             return Seeds() if hop.free else Seeds(sites={hop.offset: (flow.returns, flow.params_out)})
         if hop.free:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath, StoreHop
 from appaudit.model import (
     Channel,
     Confidence,
@@ -107,6 +107,9 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 transformers=tuple(c["transformers"]),
                 urls=tuple(c["urls"]),
                 dataflow=Dataflow(c.get("dataflow", "unconfirmed")),
+                via=tuple(
+                    StoreHop(kind=v["kind"], name=v.get("name"), matched_by=v["matched_by"]) for v in c.get("via") or ()
+                ),
             )
             for c in d.get("chains") or ()
         ),

@@ -138,6 +138,7 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
             if chain.urls:
                 extra += f"; {', '.join(chain.urls)}"
             lines.append(Hanging(extra, first=4, rest=6, style="dim"))
+            lines.extend(Hanging(v, first=4, rest=6, style="dim") for v in chain.via)
         lines.extend(
             Hanging(
                 t("text.read_on", lang, name=cv.name, trigger=path.trigger_term)

@@ -83,6 +83,9 @@ class ChainView:
     urls: tuple[str, ...]
     owners: tuple[str, ...]
     """Labels of the owners of the read and of the sink, each once."""
+    via: tuple[str, ...] = ()
+    """Each storage or named hand-off the data went through, translated (``via storage: sqlite table
+    contacts_cache``; a hop matched by type only says so)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

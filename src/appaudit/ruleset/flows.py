@@ -27,6 +27,24 @@ class AsyncHandoff:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSpec:
+    """One kind of storage or named hand-off (``rules/flows.yaml``'s ``stores``)."""
+
+    kind: str
+    """``sqlite``, ``shared_prefs``, ``file``, ``intent_extra`` or ``work_data``."""
+    put: tuple[ApiTarget, ...]
+    """Calls that store their non-name arguments under the name of their first String (or File) parameter."""
+    get: tuple[ApiTarget, ...]
+    """Calls whose result is what was stored under the name of their first String (or File) parameter."""
+    open: tuple[ApiTarget, ...] = ()
+    """Calls that open a named file for writing (the name of a ``write`` in the same method)."""
+    write: tuple[ApiTarget, ...] = ()
+    """Calls that write data to a stream or writer."""
+    sql: bool = False
+    """The name is the table that the SQL text (or the table argument) names."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowSpec:
     """What the chain analysis looks for; see rules/flows.yaml for the meaning of each list."""
 
@@ -41,6 +59,7 @@ class FlowSpec:
     entry_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
     boot_actions: tuple[str, ...] = ()
     publishers: tuple[ApiTarget, ...] = ()
+    stores: tuple[StoreSpec, ...] = ()
 
     def entry_methods(self, kind: str) -> tuple[str, ...]:
         return next((names for k, names in self.entry_points if k == kind), ())
@@ -66,4 +85,15 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         entry_points=tuple((k, tuple(v)) for k, v in sorted(doc["entry_points"].items())),
         boot_actions=tuple(doc["boot_actions"]),
         publishers=_targets(doc.get("publishers", [])),
+        stores=tuple(
+            StoreSpec(
+                kind=kind,
+                put=_targets(spec["put"]),
+                get=_targets(spec["get"]),
+                open=_targets(spec.get("open", [])),
+                write=_targets(spec.get("write", [])),
+                sql=bool(spec.get("sql", False)),
+            )
+            for kind, spec in sorted(doc.get("stores", {}).items())
+        ),
     )
