@@ -159,7 +159,6 @@ class ChainFinder:
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """The hops the data may go along (see :meth:`follow_data`)."""
         flow, published = visit.carried.flow, visit.carried.published
-        yield from self._store_hops(visit)
         for hop in self._call_hops(visit):
             if hop.up and hop.free:  # back across a hand-off: only fields or a publication carry the data
                 goes = bool(flow.fields) or published
@@ -169,6 +168,9 @@ class ChainFinder:
                 goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
             if goes:
                 yield hop
+        # last: free hops are searched last-in first, so a read back by name is preferred to a hand-off
+        # that reaches the same method without saying how the data got there
+        yield from self._store_hops(visit)
 
     def _store_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """Jumps from where the visited method stores the data (a table, a key, a file...) to where the
