@@ -53,6 +53,8 @@ EXPECTED = {
     "stage_file_job": ("harvests", {"contacts": "harvested"}),
     "stage_file_other": ("harvests", {"contacts": "bulk"}),
     "stage_extra_service": ("harvests", {"contacts": "harvested"}),
+    "stage_extra_other": ("harvests", {"contacts": "bulk"}),
+    "stage_static_cache": ("harvests", {"contacts": "harvested"}),
     "stage_work_data": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.depth import CHAIN_DEPTH
-from appaudit.analysis.facts import ChainStep, HarvestChain, StoreHop
+from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
-from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, start_at
+from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, path_to, start_at
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.stores import StoreIndex
 from appaudit.analysis.taint import Flow, Seeds, analyse
@@ -29,6 +29,23 @@ from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
+
+
+#: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
+MAX_STORE_SEARCHES = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Found:
+    """One data search's read and the chains it found so far, by channel."""
+
+    data_class: str
+    read: Evidence
+    source: MethodId
+    """The read's method."""
+    reads: frozenset[int]
+    """Offsets of the reads in it (not sinks, though tainted data goes through them)."""
+    chains: dict[Channel, HarvestChain]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,19 +159,60 @@ class ChainFinder:
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
         chains: dict[Channel, HarvestChain] = {}
-        visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
-        for visit in visits:
-            handed = set(visit.carried.flow.calls) - (reads if visit.node == node else set())
-            if not handed:
+        found = _Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
+        visited = self._collect(found, start, budget)
+        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
+            self._through_stores(found, visited, budget)
+        return chains
+
+    def _collect(self, found: _Found, start: Visit[_Data], budget: SearchBudget | None) -> list[Visit[_Data]]:
+        """Search along the data from ``start``, adding the chains to the sinks it reaches to ``found``
+        (one per channel; a confirmed one beats one that is not); the visits where tainted data was
+        handed to a call or written to a field (where it may have been stored)."""
+        handing: list[Visit[_Data]] = []
+        for visit in bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit):
+            flow = visit.carried.flow
+            if flow.fields or flow.calls:
+                handing.append(visit)
+            if not set(flow.calls) - (found.reads if visit.node == found.source else set()):
                 continue
             via = visit.carried.via
             # a hop matched by kind alone weighs less: the data may have gone elsewhere
             dataflow = Dataflow.CONFIRMED if all(v.matched_by == "name" for v in via) else Dataflow.UNCONFIRMED
             for sink in self.sinks.sinks_in(visit.node):
-                known = chains.get(sink.channel)
+                known = found.chains.get(sink.channel)
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
-                    chains[sink.channel] = self._chain(data_class, read, visit.path, visit.node, sink, dataflow, via)
-        return chains
+                    found.chains[sink.channel] = self._chain(
+                        found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
+                    )
+        return handing
+
+    def _through_stores(self, found: _Found, visited: list[Visit[_Data]], budget: SearchBudget | None) -> None:
+        """Where the data search stored the data (:mod:`.stores`), search on from each place the app
+        reads it back, for the channels it did not confirm.
+
+        A second pass, after the search without storage, so that a read back (which taints less than
+        a hand-off) never takes a method from a path the data is seen to travel along; at most
+        ``MAX_STORE_SEARCHES`` searches per read, under the scan's budget.
+        """
+        searches = 0
+        for visit in visited:
+            body = self.graph.body(visit.node)
+            stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
+            for store in stored:
+                for target, via in self.stores.reads_of(store):
+                    if searches >= MAX_STORE_SEARCHES:
+                        return
+                    searches += 1
+                    hop = Hop(to=target.node, offset=store.offset, up=False, free=True, via=via, at=target.offset)
+                    carried = self._admit(visit, hop)
+                    if carried is not None:
+                        path = path_to(visit, hop)
+                        self._collect(
+                            found,
+                            Visit(node=hop.to, descending=False, cost=visit.cost, path=path, carried=carried),
+                            budget,
+                        )
 
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """The hops the data may go along (see :meth:`follow_data`)."""
@@ -168,9 +226,8 @@ class ChainFinder:
                 goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
             if goes:
                 yield hop
-        # last: free hops are searched last-in first, so a read back by name is preferred to a hand-off
-        # that reaches the same method without saying how the data got there
-        yield from self._store_hops(visit)
+        if visit.carried.via:  # past one store (:meth:`_through_stores`): the data may be stored again
+            yield from self._store_hops(visit)
 
     def _store_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """Jumps from where the visited method stores the data (a table, a key, a file...) to where the

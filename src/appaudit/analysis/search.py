@@ -96,7 +96,7 @@ def start_at(node: MethodId, offset: int | None, carried: _S) -> Visit[_S]:
     return Visit(node=node, descending=False, cost=0, path=(ChainStep.at(node, offset),), carried=carried)
 
 
-def _path(visit: Visit[_S], hop: Hop) -> tuple[ChainStep, ...]:
+def path_to(visit: Visit[_S], hop: Hop) -> tuple[ChainStep, ...]:
     """The path to ``hop``'s target: a caller is appended at its call; a callee, or a jump's target, after
     the visited method's step, which then gets the offset of the call (or store) leading on."""
     if hop.via is not None:
@@ -145,7 +145,7 @@ def bounded_search(
                     continue
                 carried = admitted
             seen.add(key)
-            reached = Visit(node=hop.to, descending=key[1], cost=cost, path=_path(visit, hop), carried=carried)
+            reached = Visit(node=hop.to, descending=key[1], cost=cost, path=path_to(visit, hop), carried=carried)
             if free:
                 queue.appendleft(reached)
             else:

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from appaudit.analysis.facts import StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.registers import Value, argument_registers, values_at
-from appaudit.analysis.targets import calls_target
 from appaudit.analysis.taint import Flow, Seeds
+from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.model import MethodId
@@ -190,7 +190,10 @@ class StoreIndex:
         if found is not None:
             return found
         spec = self.specs[kind]
-        hits = sorted({(h.class_name, h.method, h.offset) for t in spec.get for h in self.graph.code.invocations(t.class_desc, t.names)})
+        code = self.graph.code
+        hits = sorted(
+            {(h.class_name, h.method, h.offset) for t in spec.get for h in code.invocations(t.class_desc, t.names)}
+        )
         self._counts[kind] = len(hits)
         found = {}
         for cls, method, off in hits[:MAX_INDEXED]:
@@ -213,8 +216,12 @@ class StoreIndex:
             cls, _, field = store.name.rpartition(".")
             hits = self.graph.code.static_reads(java_desc(cls), [field])
             found = self._fields[store.name] = [
-                StoreSite(kind="static_field", node=MethodId(class_name=h.class_name, method=h.method), offset=h.offset,
-                          name=store.name)
+                StoreSite(
+                    kind="static_field",
+                    node=MethodId(class_name=h.class_name, method=h.method),
+                    offset=h.offset,
+                    name=store.name,
+                )
                 for h in sorted(hits, key=lambda h: (h.class_name, h.method, h.offset))
             ]
         return [s for s in found if s.node != store.node]
