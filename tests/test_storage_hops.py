@@ -8,6 +8,7 @@ import json
 import pytest
 
 from appaudit.analysis import stores
+from appaudit.analysis.taint import Seeds, analyse
 from appaudit.api import scan
 from appaudit.report import render
 from appaudit.report.json_v1 import to_dict
@@ -163,3 +164,22 @@ def test_reports_valid_and_read_back(name: str) -> None:
     doc = report_json(name)
     assert list(report_schema_validator().iter_errors(doc)) == []
     assert json.loads(json.dumps(to_dict(from_dict(doc)))) == doc
+
+
+def test_a_static_field_is_a_store_only_when_the_data_itself_is_written() -> None:
+    # v1 = data (a seeded result at +0); Cache.SENDER.send(v1) taints the singleton the field holds,
+    # but only the sput of v1 into Cache.LAST stores the data
+    from test_taint import method
+
+    sender = "Lcom/x/Cache;->SENDER:Lcom/x/Sender;"
+    last = "Lcom/x/Cache;->LAST:Ljava/lang/String;"
+    body = method(
+        (0, "invoke-static", (), "Lcom/x/Src;->data()Ljava/lang/String;"),
+        (6, "move-result-object", (1,)),
+        (8, "sget-object", (2,), sender),
+        (12, "invoke-virtual", (2, 1), "Lcom/x/Sender;->send(Ljava/lang/String;)V"),
+        (18, "sput-object", (1,), last),
+        (22, "return-void", ()),
+    )
+    flow = analyse(body, Seeds(sites={0: (True, frozenset())}))
+    assert (flow.static_puts, {sender, last} <= flow.fields) == (frozenset({18}), True)

@@ -33,6 +33,10 @@ _S = TypeVar("_S")
 
 #: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
 MAX_STORE_SEARCHES = 8
+#: Stores are followed only in methods this many calls from the read, before any sink on the path: further
+#: on, or past a sink, what taint reaches is more often derived data (a count, a server's answer, a status)
+#: than the data read, and a store of it leads to uploads of something else.
+MAX_STORE_COST = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +201,8 @@ class ChainFinder:
         """
         searches = 0
         for visit in visited:
+            if visit.cost > MAX_STORE_COST or any(self.sinks.sinks_in(s.method_id) for s in visit.path[:-1]):
+                continue  # far from the read, or past a sink: the data stored is more often derived data
             body = self.graph.body(visit.node)
             stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
             for store in stored:

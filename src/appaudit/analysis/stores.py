@@ -162,9 +162,9 @@ class StoreIndex:
             if ins is not None and ins.ref:
                 out.extend(self._call_stores(node, body, ins, flow.calls[off]))
         out.extend(
-            StoreSite(kind="static_field", node=node, offset=ins.offset, name=_field_name(ins.ref))
-            for ins in body.insns
-            if ins.op.startswith("sput") and ins.ref in flow.fields and ins.ref
+            StoreSite(kind="static_field", node=node, offset=off, name=_field_name(at[off].ref))
+            for off in sorted(flow.static_puts)
+            if off in at
         )
         return out
 
