@@ -44,7 +44,7 @@ EXPECTED = {
     "sms_blast": ("harvests", {"contacts": "harvested"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),
-    "contacts_local_only": ("harvests", {"contacts": "bulk"}),
+    "contacts_local_only": ("at_risk", {"contacts": "bulk"}),  # bulk, but kept on the device
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "stage_sqlite_worker": ("harvests", {"contacts": "harvested"}),
     "stage_sqlite_other": ("harvests", {"contacts": "bulk"}),
