@@ -28,9 +28,11 @@ object or array are tainted, and a write of anything untainted clears a
 register.
 
 What it does not see (a chain it cannot follow is reported
-``dataflow: "unconfirmed"``, not dropped): data passed through databases,
-files, preferences, sockets or Intents' extras read by name elsewhere,
-reflection and native code; methods of more than ``MAX_INSNS`` instructions.
+``dataflow: "unconfirmed"``, not dropped): data passed through sockets,
+reflection and native code; methods of more than ``MAX_INSNS``
+instructions. Data stored under a name (a table, a preference, a file, an
+Intent extra) and read back elsewhere is followed by :mod:`.stores`, between
+the methods this module analyses.
 """
 
 from __future__ import annotations
