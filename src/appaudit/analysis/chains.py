@@ -18,7 +18,16 @@ from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
-from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, path_to, start_at
+from appaudit.analysis.search import (
+    MAX_TOTAL_VISITS,
+    Hop,
+    SearchBudget,
+    Visit,
+    bounded_search,
+    method_of,
+    path_to,
+    start_at,
+)
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.stores import StoreIndex
 from appaudit.analysis.taint import Flow, Seeds, analyse
@@ -37,6 +46,9 @@ MAX_STORE_SEARCHES = 8
 #: on, or past a sink, what taint reaches is more often derived data (a count, a server's answer, a status)
 #: than the data read, and a store of it leads to uploads of something else.
 MAX_STORE_COST = 2
+#: Searches through storage start only while the scan's budget has this many visits left: they are a
+#: second pass, and must not starve the reads still to search, nor their start-up paths.
+STORE_BUDGET_FLOOR = MAX_TOTAL_VISITS // 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,7 +219,7 @@ class ChainFinder:
             stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
             for store in stored:
                 for target, via in self.stores.reads_of(store):
-                    if searches >= MAX_STORE_SEARCHES:
+                    if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
                         return
                     searches += 1
                     hop = Hop(to=target.node, offset=store.offset, up=False, free=True, via=via, at=target.offset)
