@@ -48,6 +48,7 @@ EXPECTED = {
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "stage_sqlite_worker": ("harvests", {"contacts": "harvested"}),
     "stage_sqlite_other": ("at_risk", {"contacts": "bulk"}),
+    "stage_room_worker": ("harvests", {"contacts": "harvested"}),
     "stage_prefs_click": ("harvests", {"contacts": "harvested"}),
     "stage_prefs_dynamic": ("harvests", {"contacts": "harvested"}),
     "stage_file_job": ("harvests", {"contacts": "harvested"}),

@@ -55,6 +55,28 @@ def test_sqlite_store_and_forward_by_a_scheduled_worker() -> None:
     assert (entry["level"], entry["exfiltrated"]) == ("harvested", ["network"])
 
 
+def test_room_dao_store_and_forward() -> None:
+    # ContactDao_Impl.insert stores through its EntityInsertionAdapter (+4), whose class's createQuery()
+    # is INSERT OR REPLACE INTO `contacts_cache`; getAll()'s RoomSQLiteQuery.acquire("SELECT * FROM
+    # contacts_cache") (+6) reads it back, and the worker uploads what getAll returns
+    assert _chains("stage_room_worker") == [
+        (
+            "network",
+            "confirmed",
+            [
+                HARVEST,
+                ("MainActivity.onCreate", 26),
+                ("ContactDao_Impl.insert", 4),
+                ("ContactDao_Impl.getAll", 6),
+                ("UploadWorker.doWork", 20),
+                ("Uploader.upload", 44),
+            ],
+            UPLOAD_SINK,
+            _via("sqlite", "contacts_cache"),
+        )
+    ]
+
+
 def test_shared_preferences_cache_uploaded_on_a_later_click() -> None:
     # putString("contacts", …) at +40 in onCreate; the click listener's getString("contacts", "") is read
     assert _chains("stage_prefs_click") == [
@@ -128,6 +150,7 @@ def test_no_type_only_hop_when_the_kind_has_more_reads_than_the_bound(monkeypatc
         ("sqlite", "INSERT OR REPLACE INTO `contacts_cache` (name, phone) VALUES (?, ?)", "contacts_cache"),
         ("sqlite", "select * from Contacts_Cache where sent = 0", "contacts_cache"),
         ("sqlite", "UPDATE contacts_cache SET sent = 1", "contacts_cache"),
+        ("sqlite", "UPDATE OR ABORT `contacts_cache` SET `row` = ?", "contacts_cache"),
         ("sqlite", "Contacts_Cache", "contacts_cache"),
         ("sqlite", "VACUUM", "vacuum"),
         ("sqlite", "PRAGMA user_version = 3", None),

@@ -23,7 +23,8 @@ Limits: the file a SharedPreferences key lives in and the database a table
 lives in are not compared (a key or table name is the match); a file is
 matched by its last path component; instance fields (an app-wide singleton's
 ``this.cache``) are not followed, only static fields; Room DAOs are followed
-through the SQL of ``RoomSQLiteQuery.acquire`` on the read side only;
+through their generated code (an entity insertion adapter's ``createQuery()``,
+``RoomSQLiteQuery.acquire``), not their update or delete adapters;
 at most ``MAX_INDEXED`` reads per kind and ``MAX_READERS`` per name.
 """
 
@@ -52,7 +53,12 @@ MAX_TYPE_ONLY = 4
 
 _FILE = "Ljava/io/File;"
 _STRING = "Ljava/lang/String;"
-_SQL_TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM|JOIN)\s+[`\"'\[]?([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+_SQL_TABLE = re.compile(
+    r"\b(?:INTO|UPDATE(?:\s+OR\s+[A-Z]+)?|FROM|JOIN)\s+[`\"'\[]?([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE
+)
+#: What a Room entity adapter (``EntityInsertionAdapter``) subclass returns its SQL from: the generated DAO
+#: stores through the adapter, whose class names the table.
+_CREATE_QUERY = "createQuery()Ljava/lang/String;"
 #: Calls of the file kind that name a file only through a File parameter (``RequestBody.create(MediaType,
 #: String)`` uploads a string, not a file).
 _FILE_ONLY = frozenset({"create"})
@@ -175,6 +181,8 @@ class StoreIndex:
         for spec in self.specs.values():
             if calls_target(spec.put, ins.ref):
                 reg, name = call_name(spec, body, ins)
+                if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
+                    reg, name = -1, self._adapter_table(spec, body, ins)
                 # SQL text built from the data carries it too (its table is then not resolved)
                 if reg is not None and (data - {reg} or (spec.sql and reg in data)):
                     return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=name)]
@@ -183,6 +191,33 @@ class StoreIndex:
                 names = {call_name(spec, body, i)[1] for i in opens}
                 return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(names, key=str)]
         return []
+
+    def _adapter_table(self, spec: StoreSpec, body: MethodCode, ins: Insn) -> str | None:
+        """The table a Room DAO's entity adapter writes: the SQL its class's ``createQuery()`` returns, the
+        class found where the DAO's constructor sets the adapter field the call is made on."""
+        recv, _params = argument_registers(ins)
+        value = values_at(body, ins.offset).get(recv) if recv is not None else None
+        if value is None or value.kind != "ifield" or not value.text:
+            return None
+        owner = java_name(value.text.partition("->")[0])
+        code = self.graph.code
+        for method in code.methods_of(owner):
+            init = code.method_code(owner, method) if method.startswith("<init>(") else None
+            for put in init.insns if init is not None else ():
+                if put.op == "iput-object" and put.ref == value.text:
+                    made = values_at(init, put.offset).get(put.regs[0])
+                    sql = (
+                        self._returned_string(java_name(made.text))
+                        if made and made.kind == "new" and made.text
+                        else None
+                    )
+                    return _normalised(spec, sql) if sql is not None else None
+        return None
+
+    def _returned_string(self, cls: str) -> str | None:
+        """The string constant ``cls.createQuery()`` loads (Room's generated SQL)."""
+        body = self.graph.code.method_code(cls, _CREATE_QUERY)
+        return next((i.ref for i in body.insns if i.op.startswith("const-string") and i.ref), None) if body else None
 
     def _index(self, kind: str) -> dict[str | None, list[StoreSite]]:
         """The reads of ``kind`` by name (None: not resolved), built on first use."""
