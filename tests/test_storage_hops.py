@@ -206,3 +206,74 @@ def test_a_static_field_is_a_store_only_when_the_data_itself_is_written() -> Non
     )
     flow = analyse(body, Seeds(sites={0: (True, frozenset())}))
     assert (flow.static_puts, {sender, last} <= flow.fields) == (frozenset({18}), True)
+
+
+def _built(first: str, last: str | None, call: str) -> tuple[StoreSpec, object, object]:
+    """A method that builds ``first + <unknown> [+ last]`` in a StringBuilder and hands it to ``call``."""
+    from test_taint import method
+
+    steps = [
+        (0, "new-instance", (0,), "Ljava/lang/StringBuilder;"),
+        (4, "const-string", (1,), first),
+        (8, "invoke-direct", (0, 1), "Ljava/lang/StringBuilder;-><init>(Ljava/lang/String;)V"),
+        (
+            14,
+            "invoke-virtual",
+            (0, 2),
+            "Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;",
+        ),
+        (20, "move-result-object", (0,)),
+    ]
+    if last is not None:
+        steps += [
+            (22, "const-string", (1,), last),
+            (
+                26,
+                "invoke-virtual",
+                (0, 1),
+                "Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;",
+            ),
+            (32, "move-result-object", (0,)),
+        ]
+    steps += [
+        (34, "invoke-virtual", (0,), "Ljava/lang/StringBuilder;->toString()Ljava/lang/String;"),
+        (40, "move-result-object", (3,)),
+        (42, "invoke-virtual", (4, 3), call),
+    ]
+    body = method(*steps, static=False, ins=3)
+    kind = "file" if "File" in call else "sqlite"
+    return StoreSpec(kind=kind, put=(), get=(), sql=kind == "sqlite"), body, body.insns[-1]
+
+
+EXEC_SQL = "Landroid/database/sqlite/SQLiteDatabase;->execSQL(Ljava/lang/String;)V"
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "call", "name"),
+    [
+        # the table is in the known start of concatenated SQL
+        ("INSERT INTO contacts_cache VALUES('", "')", EXEC_SQL, "contacts_cache"),
+        # the table itself is the unknown part: not resolved
+        ("INSERT INTO ", None, EXEC_SQL, None),
+        # a path built on an unknown directory, ending in a known file name
+        ("", "/Android/contacts.txt", "Ljava/io/FileOutputStream;-><init>(Ljava/lang/String;)V", "contacts.txt"),
+        ("/sdcard/", None, "Ljava/io/FileOutputStream;-><init>(Ljava/lang/String;)V", None),
+    ],
+)
+def test_names_of_built_strings(first: str, last: str | None, call: str, name: str | None) -> None:
+    spec, body, ins = _built(first, last, call)
+    assert stores.call_name(spec, body, ins) == (3, name)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("first", "stores_rows"),
+    [
+        ("INSERT INTO t VALUES('", True),
+        ("UPDATE t SET a = '", True),
+        ("CREATE TABLE ", False),
+        ("DELETE FROM t ", False),
+    ],
+)
+def test_only_storing_sql_is_a_store(first: str, stores_rows: bool) -> None:
+    _spec, body, _ins = _built(first, "')", EXEC_SQL)
+    assert stores._stores_rows(body, 42, 3) is stores_rows  # type: ignore[arg-type]

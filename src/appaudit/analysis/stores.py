@@ -101,6 +101,9 @@ def _file_name(body: MethodCode, offset: int, reg: int) -> str | None:
     if not strings:
         return None
     value = values_at(body, init.offset).get(strings[-1])
+    if value is not None and value.kind == "string" and value.text is None:  # dir + "/contacts.txt"
+        parts = _built_parts(body, init.offset, strings[-1])
+        return parts[-1] if parts and parts[-1] and "." in parts[-1].rsplit("/", 1)[-1] else None
     return value.text if value is not None and value.kind == "string" else None
 
 
@@ -116,12 +119,80 @@ def _normalised(spec: StoreSpec, text: str) -> str | None:
     return text
 
 
+_SB = "Ljava/lang/StringBuilder;->"
+#: Instructions whose first register is not one they write.
+_USES_FIRST = ("invoke", "if-", "return", "throw", "aput", "iput", "sput", "monitor", "fill-array", "packed", "sparse")
+
+
+def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
+    """The parts of the ``StringBuilder`` whose ``toString()`` ``reg`` holds at ``offset``, in order (None: a
+    part not known); empty when ``reg`` was not built so."""
+    insns = [i for i in body.insns if i.offset < offset]
+    end = next(
+        (
+            k
+            for k in range(len(insns) - 1, -1, -1)
+            if insns[k].regs and insns[k].regs[0] == reg and not insns[k].op.startswith(_USES_FIRST)
+        ),
+        None,
+    )
+    to_string = insns[end - 1] if end else None
+    if (
+        to_string is None
+        or not insns[end].op.startswith("move-result")
+        or not (to_string.ref or "").startswith(_SB + "toString(")
+    ):
+        return []
+    sb, parts = to_string.regs[0], []
+    for ins in insns[: end - 1]:
+        if ins.op == "new-instance" and ins.regs[:1] == (sb,):
+            parts = []
+        elif (
+            (ins.ref or "").startswith((_SB + "append(", _SB + "<init>(L"))
+            and ins.regs[:1] == (sb,)
+            and len(ins.regs) > 1
+        ):
+            value = values_at(body, ins.offset).get(ins.regs[1])
+            parts.append(value.text if value is not None and value.kind == "string" else None)
+    return parts
+
+
+#: The SQL statements that store rows (an ``execSQL`` of any other stores nothing).
+_STORING_SQL = frozenset({"INSERT", "REPLACE", "UPDATE", "UPSERT", "WITH"})
+
+
+def _stores_rows(body: MethodCode, offset: int, reg: int) -> bool:
+    """The SQL (or table) the register holds may store rows: a table name, an INSERT/REPLACE/UPDATE, or
+    text whose start is not known."""
+    value = values_at(body, offset).get(reg)
+    text = value.text if value is not None and value.kind == "string" else None
+    if text is None and value is not None and value.kind == "string":
+        parts = _built_parts(body, offset, reg)
+        text = parts[0] if parts else None
+    words = text.split(None, 1) if text else []
+    return len(words) < 2 or words[0].upper() in _STORING_SQL
+
+
+def _built_name(spec: StoreSpec, parts: list[str | None]) -> str | None:
+    """A name from a string built of parts: SQL naming its table in its known start; a path ending in a
+    known file name; else None."""
+    if spec.sql:
+        known = "".join(p for p in parts[: parts.index(None)] if p is not None) if None in parts else ""
+        found = _SQL_TABLE.search(known)
+        return found.group(1).lower() if found and found.end() < len(known) else None
+    if spec.kind == "file" and parts and parts[-1] and "." in parts[-1].rsplit("/", 1)[-1]:
+        return _normalised(spec, parts[-1])
+    return None
+
+
 def _value_name(spec: StoreSpec, body: MethodCode, offset: int, reg: int, value: Value | None) -> str | None:
     """The name a register holds (a string, a static field standing for one, a File built from one)."""
     if value is None:
         return None
     if value.kind == "string" and value.text is not None:
         return _normalised(spec, value.text)
+    if value.kind == "string":  # built from parts not all known: ``"INSERT INTO t VALUES('" + x``
+        return _built_name(spec, _built_parts(body, offset, reg))
     if value.kind == "field" and value.text:  # a non-final constant: both sides name the same field
         owner, _, rest = value.text.partition("->")
         return f"{java_name(owner)}.{rest.split(':', 1)[0]}"
@@ -183,6 +254,8 @@ class StoreIndex:
                 reg, name = call_name(spec, body, ins)
                 if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
                     reg, name = -1, self._adapter_table(spec, body, ins)
+                if spec.sql and reg is not None and reg >= 0 and not _stores_rows(body, ins.offset, reg):
+                    continue  # CREATE, DELETE, DROP...: SQL that stores nothing
                 # SQL text built from the data carries it too (its table is then not resolved)
                 if reg is not None and (data - {reg} or (spec.sql and reg in data)):
                     return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=name)]
