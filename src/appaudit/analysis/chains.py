@@ -10,6 +10,7 @@ component cost none). It follows the data first (:mod:`.taint`: chains marked
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -20,6 +21,7 @@ from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, Stor
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import (
     MAX_TOTAL_VISITS,
+    MAX_VISITS,
     Hop,
     SearchBudget,
     Visit,
@@ -49,6 +51,8 @@ MAX_STORE_COST = 2
 #: Searches through storage start only while the scan's budget has this many visits left: they are a
 #: second pass, and must not starve the reads still to search, nor their start-up paths.
 STORE_BUDGET_FLOOR = MAX_TOTAL_VISITS // 2
+#: Methods one search from a read back may visit (the upload is near where the data is read back).
+MAX_STORE_VISITS = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +88,10 @@ class ChainFinder:
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
         self.stores = StoreIndex(graph, flows)
+        self._stored: set[tuple[str, MethodId]] = set()
+        """(data class, read-back method) already searched from in this scan (from its first read back): the
+        chains found from there are the class's already (one per channel), whichever read and store led to
+        them."""
         self._flows: dict[tuple[object, ...], Flow] = {}
 
     def search(
@@ -181,12 +189,15 @@ class ChainFinder:
             self._through_stores(found, visited, budget)
         return chains
 
-    def _collect(self, found: _Found, start: Visit[_Data], budget: SearchBudget | None) -> list[Visit[_Data]]:
+    def _collect(
+        self, found: _Found, start: Visit[_Data], budget: SearchBudget | None, limit: int = MAX_VISITS
+    ) -> list[Visit[_Data]]:
         """Search along the data from ``start``, adding the chains to the sinks it reaches to ``found``
         (one per channel; a confirmed one beats one that is not); the visits where tainted data was
         handed to a call or written to a field (where it may have been stored)."""
         handing: list[Visit[_Data]] = []
-        for visit in bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit):
+        visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
+        for visit in itertools.islice(visits, limit):
             flow = visit.carried.flow
             if flow.fields or flow.calls:
                 handing.append(visit)
@@ -209,7 +220,8 @@ class ChainFinder:
 
         A second pass, after the search without storage, so that a read back (which taints less than
         a hand-off) never takes a method from a path the data is seen to travel along; at most
-        ``MAX_STORE_SEARCHES`` searches per read, under the scan's budget.
+        ``MAX_STORE_SEARCHES`` searches per read, from each method reading back once per class and scan,
+        under the scan's budget.
         """
         searches = 0
         for visit in visited:
@@ -221,6 +233,10 @@ class ChainFinder:
                 for target, via in self.stores.reads_of(store):
                     if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
                         return
+                    key = (found.data_class, target.node)
+                    if key in self._stored:
+                        continue
+                    self._stored.add(key)
                     searches += 1
                     hop = Hop(to=target.node, offset=store.offset, up=False, free=True, via=via, at=target.offset)
                     carried = self._admit(visit, hop)
@@ -230,6 +246,7 @@ class ChainFinder:
                             found,
                             Visit(node=hop.to, descending=False, cost=visit.cost, path=path, carried=carried),
                             budget,
+                            MAX_STORE_VISITS,
                         )
 
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:

@@ -223,6 +223,11 @@ class StoreIndex:
         self._counts: dict[str, int] = {}
         self._fields: dict[str, list[StoreSite]] = {}
         self._insns: dict[MethodId, dict[int, Insn]] = {}
+        # (class descriptor, method name) -> (spec, is a put: else a write), for one lookup per tainted call
+        self._roles: dict[tuple[str, str], tuple[StoreSpec, bool]] = {}
+        for spec in self.specs.values():
+            for targets, put in ((spec.write, False), (spec.put, True)):
+                self._roles.update(((t.class_desc, n), (spec, put)) for t in targets for n in t.names)
 
     def _at(self, node: MethodId, body: MethodCode) -> dict[int, Insn]:
         found = self._insns.get(node)
@@ -247,23 +252,28 @@ class StoreIndex:
 
     def _call_stores(self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int]) -> list[StoreSite]:
         assert ins.ref is not None
+        owner, _, rest = ins.ref.partition("->")
+        role = self._roles.get((owner, rest.split("(", 1)[0]))
+        if role is None:
+            return []
+        spec, put = role
         static = ins.op.startswith("invoke-static")
         data = {ins.regs[k] for k in tainted if k < len(ins.regs) and (static or k > 0)}
-        for spec in self.specs.values():
-            if calls_target(spec.put, ins.ref):
-                reg, name = call_name(spec, body, ins)
-                if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
-                    reg, name = -1, self._adapter_table(spec, body, ins)
-                if spec.sql and reg is not None and reg >= 0 and not _stores_rows(body, ins.offset, reg):
-                    continue  # CREATE, DELETE, DROP...: SQL that stores nothing
-                # SQL text built from the data carries it too (its table is then not resolved)
-                if reg is not None and (data - {reg} or (spec.sql and reg in data)):
-                    return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=name)]
-            if data and calls_target(spec.write, ins.ref):  # a write to a file opened in the same method
-                opens = [i for i in body.insns if i.ref and calls_target(spec.open, i.ref)]
-                names = {call_name(spec, body, i)[1] for i in opens}
-                return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(names, key=str)]
-        return []
+        if put:
+            reg, name = call_name(spec, body, ins)
+            if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
+                reg, name = -1, self._adapter_table(spec, body, ins)
+            if spec.sql and reg is not None and reg >= 0 and not _stores_rows(body, ins.offset, reg):
+                return []  # CREATE, DELETE, DROP...: SQL that stores nothing
+            # SQL text built from the data carries it too (its table is then not resolved)
+            if reg is not None and (data - {reg} or (spec.sql and reg in data)):
+                return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=name)]
+            return []
+        if not data:
+            return []
+        opens = [i for i in body.insns if i.ref and calls_target(spec.open, i.ref)]  # a file opened here
+        names = {call_name(spec, body, i)[1] for i in opens}
+        return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(names, key=str)]
 
     def _adapter_table(self, spec: StoreSpec, body: MethodCode, ins: Insn) -> str | None:
         """The table a Room DAO's entity adapter writes: the SQL its class's ``createQuery()`` returns, the
