@@ -43,7 +43,7 @@ _S = TypeVar("_S")
 
 
 #: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
-MAX_STORE_SEARCHES = 8
+MAX_STORE_SEARCHES = 4
 #: Stores are followed only in methods this many calls from the read, before any sink on the path: further
 #: on, or past a sink, what taint reaches is more often derived data (a count, a server's answer, a status)
 #: than the data read, and a store of it leads to uploads of something else.
@@ -52,7 +52,7 @@ MAX_STORE_COST = 2
 #: second pass, and must not starve the reads still to search, nor their start-up paths.
 STORE_BUDGET_FLOOR = MAX_TOTAL_VISITS // 2
 #: Methods one search from a read back may visit (the upload is near where the data is read back).
-MAX_STORE_VISITS = 100
+MAX_STORE_VISITS = 60
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
