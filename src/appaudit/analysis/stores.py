@@ -136,14 +136,13 @@ def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
         ),
         None,
     )
-    to_string = insns[end - 1] if end else None
-    if (
-        to_string is None
-        or not insns[end].op.startswith("move-result")
-        or not (to_string.ref or "").startswith(_SB + "toString(")
-    ):
+    if not end or not insns[end].op.startswith("move-result"):
         return []
-    sb, parts = to_string.regs[0], []
+    to_string = insns[end - 1]
+    if not (to_string.ref or "").startswith(_SB + "toString(") or not to_string.regs:
+        return []
+    sb = to_string.regs[0]
+    parts: list[str | None] = []
     for ins in insns[: end - 1]:
         if ins.op == "new-instance" and ins.regs[:1] == (sb,):
             parts = []
@@ -286,7 +285,9 @@ class StoreIndex:
         code = self.graph.code
         for method in code.methods_of(owner):
             init = code.method_code(owner, method) if method.startswith("<init>(") else None
-            for put in init.insns if init is not None else ():
+            if init is None:
+                continue
+            for put in init.insns:
                 if put.op == "iput-object" and put.ref == value.text:
                     made = values_at(init, put.offset).get(put.regs[0])
                     sql = (
