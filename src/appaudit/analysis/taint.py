@@ -113,7 +113,7 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
         objects=frozenset(walk.objects),
         fields=frozenset(walk.written),
         params_out=frozenset(r - first for r in params if r in ever and r - first not in seeds.params),
-        static_puts=frozenset(walk.static_puts),
+        static_puts=frozenset(walk.sputs),
     )
 
 
@@ -171,18 +171,7 @@ class _Walk:
     receives tainted data (``this.rows.add(x)``) taints the field.
     """
 
-    __slots__ = (
-        "calls",
-        "fields",
-        "inside",
-        "objects",
-        "origin",
-        "returns",
-        "seeds",
-        "state",
-        "static_puts",
-        "written",
-    )
+    __slots__ = ("calls", "fields", "inside", "objects", "origin", "returns", "seeds", "sputs", "state", "written")
 
     def __init__(self, seeds: Seeds, fields: set[str]) -> None:
         self.seeds = seeds
@@ -196,7 +185,8 @@ class _Walk:
         """Per pass: where the object in a register came from."""
         self.state: set[int] = set()
         self.returns = False
-        self.static_puts: set[int] = set()
+        self.sputs: set[int] = set()
+        """Offsets of ``sput`` writing tainted data itself."""
 
     def hot(self, reg: int) -> bool:
         return reg in self.state or self.origin.get(reg, -1) in self.objects
@@ -327,7 +317,7 @@ def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
 def _sput(w: _Walk, ins: Insn, seeded: bool) -> bool:
     if w.hot(ins.regs[0]):
         w.write_field(ins.ref)
-        w.static_puts.add(ins.offset)
+        w.sputs.add(ins.offset)
     return False
 
 
