@@ -172,6 +172,12 @@ def test_via_in_every_format() -> None:
     assert f"   - Through: {line}\n" in render(report, "markdown")
     assert f"<th>Through</th><td>{line}</td>" in render(report, "html")
     assert "   - 经由：经本地存储：SQLite 表 contacts_cache\n" in render(report, "markdown", lang="zh")
+    flows = [f for r in json.loads(render(report, "sarif"))["runs"][0]["results"] for f in r.get("codeFlows", [])]
+    assert {json.dumps(f["properties"], sort_keys=True) for f in flows} == {
+        json.dumps(
+            {"channel": "network", "dataflow": "confirmed", "via": _via("sqlite", "contacts_cache")}, sort_keys=True
+        )
+    }
 
 
 def test_type_only_hop_says_so_in_the_formats() -> None:
