@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from appaudit.analysis import stores
+from appaudit.analysis import store_names, stores
 from appaudit.analysis.taint import Seeds, analyse
 from appaudit.api import scan
 from appaudit.report import render
@@ -162,7 +162,7 @@ def test_no_type_only_hop_when_the_kind_has_more_reads_than_the_bound(monkeypatc
 def test_names_as_both_sides_match_them(kind: str, text: str, name: str | None) -> None:
     # SQL names its table (case-insensitive); a file is matched by its last path component; keys as written
     spec = StoreSpec(kind=kind, put=(), get=(), sql=kind == "sqlite")
-    assert stores._normalised(spec, text) == name
+    assert store_names.normalised(spec, text) == name
 
 
 def test_via_in_every_format() -> None:
@@ -268,7 +268,7 @@ EXEC_SQL = "Landroid/database/sqlite/SQLiteDatabase;->execSQL(Ljava/lang/String;
 )
 def test_names_of_built_strings(first: str, last: str | None, call: str, name: str | None) -> None:
     spec, body, ins = _built(first, last, call)
-    assert stores.call_name(spec, body, ins) == (3, name)  # type: ignore[arg-type]
+    assert store_names.call_name(spec, body, ins) == (3, name)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -282,4 +282,4 @@ def test_names_of_built_strings(first: str, last: str | None, call: str, name: s
 )
 def test_only_storing_sql_is_a_store(first: str, stores_rows: bool) -> None:
     _spec, body, _ins = _built(first, "')", EXEC_SQL)
-    assert stores._stores_rows(body, 42, 3) is stores_rows  # type: ignore[arg-type]
+    assert store_names.stores_rows(body, 42, 3) is stores_rows  # type: ignore[arg-type]

@@ -30,16 +30,16 @@ at most ``MAX_INDEXED`` reads per kind and ``MAX_READERS`` per name.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from appaudit.analysis.facts import StoreHop
 from appaudit.analysis.graph import CallGraph
-from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.analysis.registers import argument_registers, values_at
+from appaudit.analysis.store_names import call_name, field_name, normalised, stores_rows
 from appaudit.analysis.taint import Flow, Seeds
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import Insn, MethodCode
-from appaudit.descriptors import java_desc, java_name, split_params
+from appaudit.descriptors import java_desc, java_name
 from appaudit.model import MethodId
 from appaudit.ruleset.flows import FlowSpec, StoreSpec
 
@@ -51,17 +51,9 @@ MAX_READERS = 8
 #: with more, which one reads the data back is a guess.
 MAX_TYPE_ONLY = 4
 
-_FILE = "Ljava/io/File;"
-_STRING = "Ljava/lang/String;"
-_SQL_TABLE = re.compile(
-    r"\b(?:INTO|UPDATE(?:\s+OR\s+[A-Z]+)?|FROM|JOIN)\s+[`\"'\[]?([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE
-)
 #: What a Room entity adapter (``EntityInsertionAdapter``) subclass returns its SQL from: the generated DAO
 #: stores through the adapter, whose class names the table.
 _CREATE_QUERY = "createQuery()Ljava/lang/String;"
-#: Calls of the file kind that name a file only through a File parameter (``RequestBody.create(MediaType,
-#: String)`` uploads a string, not a file).
-_FILE_ONLY = frozenset({"create"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,143 +65,6 @@ class StoreSite:
     offset: int
     name: str | None
     """The table, key, file name or field; None when it is not resolved."""
-
-
-def _name_param(kind: str, ref: str) -> int | None:
-    """The declared parameter naming what a store or read call of ``kind`` stores or reads."""
-    params = split_params(ref[ref.find("(") :])
-    if kind == "file" and _FILE in params:
-        return params.index(_FILE)
-    if kind == "file" and ref.partition("->")[2].split("(", 1)[0] in _FILE_ONLY:
-        return None
-    return params.index(_STRING) if _STRING in params else None
-
-
-def _file_name(body: MethodCode, offset: int, reg: int) -> str | None:
-    """The name of the ``File`` register ``reg`` holds at ``offset``: its constructor's last String argument."""
-    init = None
-    for ins in body.insns:
-        if ins.offset >= offset:
-            break
-        if ins.ref and ins.ref.startswith("Ljava/io/File;-><init>(") and ins.regs and ins.regs[0] == reg:
-            init = ins
-    if init is None or init.ref is None:
-        return None
-    _recv, params = argument_registers(init)
-    kinds = split_params(init.ref[init.ref.find("(") :])
-    strings = [r for r, k in zip(params, kinds, strict=False) if k == _STRING]
-    if not strings:
-        return None
-    value = values_at(body, init.offset).get(strings[-1])
-    if value is not None and value.kind == "string" and value.text is None:  # dir + "/contacts.txt"
-        parts = _built_parts(body, init.offset, strings[-1])
-        return parts[-1] if parts and parts[-1] and "." in parts[-1].rsplit("/", 1)[-1] else None
-    return value.text if value is not None and value.kind == "string" else None
-
-
-def _normalised(spec: StoreSpec, text: str) -> str | None:
-    """The name a store or read uses: a SQL text's table, a file's last path component, else as written."""
-    if spec.sql:
-        if any(c.isspace() for c in text.strip()):
-            found = _SQL_TABLE.search(text)
-            return found.group(1).lower() if found else None
-        return text.strip("`\"'[] ").lower() or None
-    if spec.kind == "file":
-        return text.rstrip("/").rsplit("/", 1)[-1] or None
-    return text
-
-
-_SB = "Ljava/lang/StringBuilder;->"
-#: Instructions whose first register is not one they write.
-_USES_FIRST = ("invoke", "if-", "return", "throw", "aput", "iput", "sput", "monitor", "fill-array", "packed", "sparse")
-
-
-def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
-    """The parts of the ``StringBuilder`` whose ``toString()`` ``reg`` holds at ``offset``, in order (None: a
-    part not known); empty when ``reg`` was not built so."""
-    insns = [i for i in body.insns if i.offset < offset]
-    end = next(
-        (
-            k
-            for k in range(len(insns) - 1, -1, -1)
-            if insns[k].regs and insns[k].regs[0] == reg and not insns[k].op.startswith(_USES_FIRST)
-        ),
-        None,
-    )
-    if not end or not insns[end].op.startswith("move-result"):
-        return []
-    to_string = insns[end - 1]
-    if not (to_string.ref or "").startswith(_SB + "toString(") or not to_string.regs:
-        return []
-    sb = to_string.regs[0]
-    parts: list[str | None] = []
-    for ins in insns[: end - 1]:
-        if ins.op == "new-instance" and ins.regs[:1] == (sb,):
-            parts = []
-        elif (
-            (ins.ref or "").startswith((_SB + "append(", _SB + "<init>(L"))
-            and ins.regs[:1] == (sb,)
-            and len(ins.regs) > 1
-        ):
-            value = values_at(body, ins.offset).get(ins.regs[1])
-            parts.append(value.text if value is not None and value.kind == "string" else None)
-    return parts
-
-
-#: The SQL statements that store rows (an ``execSQL`` of any other stores nothing).
-_STORING_SQL = frozenset({"INSERT", "REPLACE", "UPDATE", "UPSERT", "WITH"})
-
-
-def _stores_rows(body: MethodCode, offset: int, reg: int) -> bool:
-    """The SQL (or table) the register holds may store rows: a table name, an INSERT/REPLACE/UPDATE, or
-    text whose start is not known."""
-    value = values_at(body, offset).get(reg)
-    text = value.text if value is not None and value.kind == "string" else None
-    if text is None and value is not None and value.kind == "string":
-        parts = _built_parts(body, offset, reg)
-        text = parts[0] if parts else None
-    words = text.split(None, 1) if text else []
-    return len(words) < 2 or words[0].upper() in _STORING_SQL
-
-
-def _built_name(spec: StoreSpec, parts: list[str | None]) -> str | None:
-    """A name from a string built of parts: SQL naming its table in its known start; a path ending in a
-    known file name; else None."""
-    if spec.sql:
-        known = "".join(p for p in parts[: parts.index(None)] if p is not None) if None in parts else ""
-        found = _SQL_TABLE.search(known)
-        return found.group(1).lower() if found and found.end() < len(known) else None
-    if spec.kind == "file" and parts and parts[-1] and "." in parts[-1].rsplit("/", 1)[-1]:
-        return _normalised(spec, parts[-1])
-    return None
-
-
-def _value_name(spec: StoreSpec, body: MethodCode, offset: int, reg: int, value: Value | None) -> str | None:
-    """The name a register holds (a string, a static field standing for one, a File built from one)."""
-    if value is None:
-        return None
-    if value.kind == "string" and value.text is not None:
-        return _normalised(spec, value.text)
-    if value.kind == "string":  # built from parts not all known: ``"INSERT INTO t VALUES('" + x``
-        return _built_name(spec, _built_parts(body, offset, reg))
-    if value.kind == "field" and value.text:  # a non-final constant: both sides name the same field
-        owner, _, rest = value.text.partition("->")
-        return f"{java_name(owner)}.{rest.split(':', 1)[0]}"
-    if value.kind == "new" and value.text == _FILE:
-        text = _file_name(body, offset, reg)
-        return _normalised(spec, text) if text is not None else None
-    return None
-
-
-def call_name(spec: StoreSpec, body: MethodCode, ins: Insn) -> tuple[int | None, str | None]:
-    """(register of the name argument, the name) of a store or read call; (None, None) when it names nothing."""
-    assert ins.ref is not None
-    index = _name_param(spec.kind, ins.ref)
-    if index is None:
-        return None, None
-    _recv, params = argument_registers(ins)
-    reg = params[index] if index < len(params) else -1
-    return reg, _value_name(spec, body, ins.offset, reg, values_at(body, ins.offset).get(reg))
 
 
 class StoreIndex:
@@ -243,7 +98,7 @@ class StoreIndex:
             if ins is not None and ins.ref:
                 out.extend(self._call_stores(node, body, ins, flow.calls[off]))
         out.extend(
-            StoreSite(kind="static_field", node=node, offset=off, name=_field_name(at[off].ref))
+            StoreSite(kind="static_field", node=node, offset=off, name=field_name(at[off].ref))
             for off in sorted(flow.static_puts)
             if off in at
         )
@@ -262,7 +117,7 @@ class StoreIndex:
             reg, name = call_name(spec, body, ins)
             if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
                 reg, name = -1, self._adapter_table(spec, body, ins)
-            if spec.sql and reg is not None and reg >= 0 and not _stores_rows(body, ins.offset, reg):
+            if spec.sql and reg is not None and reg >= 0 and not stores_rows(body, ins.offset, reg):
                 return []  # CREATE, DELETE, DROP...: SQL that stores nothing
             # SQL text built from the data carries it too (its table is then not resolved)
             if reg is not None and (data - {reg} or (spec.sql and reg in data)):
@@ -295,7 +150,7 @@ class StoreIndex:
                         if made and made.kind == "new" and made.text
                         else None
                     )
-                    return _normalised(spec, sql) if sql is not None else None
+                    return normalised(spec, sql) if sql is not None else None
         return None
 
     def _returned_string(self, cls: str) -> str | None:
@@ -367,11 +222,3 @@ class StoreIndex:
         if ins is not None and ins.ref and "-><init>(" in ins.ref:
             return Seeds(sites={offset: (False, frozenset({0}))})
         return Seeds(sites={offset: (True, frozenset())})
-
-
-def _field_name(ref: str | None) -> str | None:
-    """``Lc;->f:T`` -> ``c.f``."""
-    if not ref:
-        return None
-    owner, _, rest = ref.partition("->")
-    return f"{java_name(owner)}.{rest.split(':', 1)[0]}"
