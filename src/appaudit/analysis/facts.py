@@ -46,6 +46,25 @@ class ChainStep:
         return MethodId(class_name=self.class_name, method=self.method)
 
 
+#: How a hop through storage or a named hand-off was matched: by the name both sides use, or by kind alone.
+MatchedBy = Literal["name", "type"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreHop:
+    """Where a chain's data rests between two of its methods: stored under a name, read back elsewhere."""
+
+    kind: str
+    """``sqlite`` (a table), ``shared_prefs`` (a key), ``file`` (a file name), ``static_field``,
+    ``intent_extra`` (an extra's key) or ``work_data`` (a WorkManager input key)."""
+    name: str | None
+    """The table, key, file name or field (``pkg.Cls.field``) shared by both sides; for a hop matched by
+    kind alone, the name the data was stored under when it is known, else None."""
+    matched_by: MatchedBy
+    """``name``: the store and the read name the same thing; ``type``: a name was not resolved on one
+    side, so only the kind links them (the chain's data flow then stays ``unconfirmed``)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UrlSource:
     """A URL of a chain that is not a string in the sink's method: where it was resolved from."""
@@ -75,6 +94,8 @@ class HarvestChain:
     dataflow: Dataflow = Dataflow.UNCONFIRMED
     """``confirmed`` when the data read was followed along the chain into the sink's method
     (``analysis.taint``), ``unconfirmed`` when only the calls link them."""
+    via: tuple[StoreHop, ...] = ()
+    """Storage and named hand-offs the data went through on the way, in order (empty: calls alone)."""
 
 
 class BulkReason(StrEnum):

@@ -131,6 +131,8 @@ def _chain(ch: ChainView, lang: str) -> str:
         (t("chain.sink", lang), _at(ch.sink)),
         (t("chain.dataflow", lang), esc(ch.dataflow_label)),
     ]
+    if ch.via:
+        rows.append((t("chain.via", lang), "<br>".join(esc(v) for v in ch.via)))
     if ch.transformers:
         rows.append((t("chain.transformers", lang), "<br>".join(code_span(x) for x in ch.transformers)))
     if ch.urls:

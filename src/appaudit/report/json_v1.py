@@ -101,6 +101,7 @@ def _chain(c: HarvestChain, code: CodeNotes) -> dict[str, Any]:
         "transformers": list(c.transformers),
         "urls": list(c.urls),
         "dataflow": c.dataflow,
+        "via": [{"kind": v.kind, "name": v.name, "matched_by": v.matched_by} for v in c.via],
     }
     if c.url_sources:  # only when a URL came from elsewhere, so other reports keep their bytes
         out["url_sources"] = [{"url": u.url, "how": u.how} for u in c.url_sources]

@@ -17,6 +17,7 @@ from appaudit.analysis.facts import (
     ProviderAccess,
     ProviderWrite,
     StartupPath,
+    StoreHop,
     UrlSource,
 )
 from appaudit.model import (
@@ -131,6 +132,9 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 urls=tuple(c["urls"]),
                 url_sources=tuple(UrlSource(url=u["url"], how=u["how"]) for u in c.get("url_sources") or ()),
                 dataflow=Dataflow(c.get("dataflow", "unconfirmed")),
+                via=tuple(
+                    StoreHop(kind=v["kind"], name=v.get("name"), matched_by=v["matched_by"]) for v in c.get("via") or ()
+                ),
             )
             for c in d.get("chains") or ()
         ),

@@ -105,6 +105,8 @@ def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
     out.extend(f"     {n}. {_code(s.text)}" for n, s in enumerate(ch.steps, 1))
     out.append(f"   - {_text(t('chain.sink', lang))}{colon}{_at(ch.sink)}")
     out.append(f"   - {_text(t('chain.dataflow', lang))}{colon}{_text(ch.dataflow_label)}")
+    if ch.via:
+        out.append(f"   - {_text(t('chain.via', lang))}{colon}{_text('; '.join(ch.via))}")
     if ch.transformers:
         items = ", ".join(_code(x) for x in ch.transformers)
         out.append(f"   - {_text(t('chain.transformers', lang))}{colon}{items}")

@@ -141,6 +141,7 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
             if chain.url_sources:
                 extra += "; " + ", ".join(f"{u} {t('chain.url_from', lang, how=how)}" for u, how in chain.url_sources)
             lines.append(Hanging(extra, first=4, rest=6, style="dim"))
+            lines.extend(Hanging(v, first=4, rest=6, style="dim") for v in chain.via)
         lines.extend(
             Hanging(
                 t("text.read_on", lang, name=cv.name, trigger=path.trigger_term)

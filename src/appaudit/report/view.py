@@ -85,6 +85,9 @@ class ChainView:
     """(URL, translated label of where it came from) for each URL not a string in the sink's method."""
     owners: tuple[str, ...]
     """Labels of the owners of the read and of the sink, each once."""
+    via: tuple[str, ...] = ()
+    """Each storage or named hand-off the data went through, translated (``via storage: sqlite table
+    contacts_cache``; a hop matched by type only says so)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 
-from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, IncomingReason, StartupPath
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, IncomingReason, StartupPath, StoreHop
 from appaudit.declarations.model import DeclarationReport
 from appaudit.model import Evidence, EvidenceKind
 from appaudit.report import common as c
@@ -94,6 +94,18 @@ def _steps(
     )
 
 
+#: Hop kinds that keep the data on the device (the others hand it to another component).
+_STORAGE_KINDS = frozenset({"sqlite", "shared_prefs", "file", "static_field"})
+
+
+def _via(hop: StoreHop, lang: str) -> str:
+    """``via storage: sqlite table contacts_cache`` (a hop matched by type only says so)."""
+    kind = t(f"via.kind.{hop.kind}", lang) if has(f"via.kind.{hop.kind}", lang) else hop.kind
+    what = f"{kind} {hop.name}" if hop.name is not None else kind
+    line = t("via.storage" if hop.kind in _STORAGE_KINDS else "via.handoff", lang, what=what)
+    return f"{line} ({t('via.type_only', lang)})" if hop.matched_by == "type" else line
+
+
 def _chain(ch: HarvestChain, lang: str, code: CodeNotes) -> ChainView:
     owners = [o for o in (ch.read.owner, ch.sink.owner) if o is not None]
     return ChainView(
@@ -109,6 +121,7 @@ def _chain(ch: HarvestChain, lang: str, code: CodeNotes) -> ChainView:
         urls=ch.urls,
         url_sources=tuple((u.url, c.resolved_label(u.how, lang)) for u in ch.url_sources),
         owners=tuple(dict.fromkeys(c.owner_label(o, lang) for o in owners)),
+        via=tuple(_via(v, lang) for v in ch.via),
     )
 
 

@@ -43,9 +43,9 @@ class TriggerSpec:
     scheduled: tuple[Callback, ...] = ()
     """Callbacks a scheduler runs later (a worker, a job, a timer task)."""
     messages: tuple[Callback, ...] = ()
+    """Handlers whose parameters are a received message (push, socket)."""
     observes: tuple[ApiTarget, ...] = ()
     """Calls that register an observer of a provider: the "read" runs on each change (an event)."""
-    """Handlers whose parameters are a received message (push, socket)."""
     command_sources: tuple[ApiTarget, ...] = ()
     command_fills: tuple[ApiTarget, ...] = ()
     """Calls that fill their first argument (a buffer) with received bytes (``InputStream.read``)."""
@@ -53,6 +53,24 @@ class TriggerSpec:
     command_compares: tuple[ApiTarget, ...] = ()
     consent: tuple[str, ...] = ()
     """Method names (any class) that ask the user first: a permission request, a dialog's agree button."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSpec:
+    """One kind of storage or named hand-off (``rules/flows.yaml``'s ``stores``)."""
+
+    kind: str
+    """``sqlite``, ``shared_prefs``, ``file``, ``intent_extra`` or ``work_data``."""
+    put: tuple[ApiTarget, ...]
+    """Calls that store their non-name arguments under the name of their first String (or File) parameter."""
+    get: tuple[ApiTarget, ...]
+    """Calls whose result is what was stored under the name of their first String (or File) parameter."""
+    open: tuple[ApiTarget, ...] = ()
+    """Calls that open a named file for writing (the name of a ``write`` in the same method)."""
+    write: tuple[ApiTarget, ...] = ()
+    """Calls that write data to a stream or writer."""
+    sql: bool = False
+    """The name is the table that the SQL text (or the table argument) names."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +90,7 @@ class FlowSpec:
     boot_actions: tuple[str, ...] = ()
     publishers: tuple[ApiTarget, ...] = ()
     triggers: TriggerSpec = TriggerSpec()
+    stores: tuple[StoreSpec, ...] = ()
 
     def entry_methods(self, kind: str) -> tuple[str, ...]:
         return next((names for k, names in self.entry_points if k == kind), ())
@@ -117,4 +136,15 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         boot_actions=tuple(doc["boot_actions"]),
         publishers=_targets(doc.get("publishers", [])),
         triggers=_trigger_spec(doc.get("triggers", {})),
+        stores=tuple(
+            StoreSpec(
+                kind=kind,
+                put=_targets(spec["put"]),
+                get=_targets(spec["get"]),
+                open=_targets(spec.get("open", [])),
+                write=_targets(spec.get("write", [])),
+                sql=bool(spec.get("sql", False)),
+            )
+            for kind, spec in sorted(doc.get("stores", {}).items())
+        ),
     )
