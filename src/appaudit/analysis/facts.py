@@ -284,6 +284,18 @@ def is_bulk(facts: HarvestFacts, data_class: str) -> bool:
     return bool(bulk_reads(facts, data_class))
 
 
+def bulk_sent(facts: HarvestFacts, data_class: str) -> bool:
+    """Some chain that says where the class's data goes (:func:`counted_chains`) leaves the device
+    from a method that reads all of it (:func:`bulk_reads`): harvested, not a bulk read in one
+    place and a single item sent from another."""
+
+    def method(e: Evidence) -> MethodId:
+        return MethodId(class_name=e.class_name or "", method=e.method or "")
+
+    methods = {method(e) for e in bulk_reads(facts, data_class)}
+    return any(c.channel in LEAVES_DEVICE and method(c.read) in methods for c in counted_chains(facts, data_class))
+
+
 def counted_chains(facts: HarvestFacts, data_class: str) -> tuple[HarvestChain, ...]:
     """The chains that say where the class's data goes: those to the network or SMS whose data
     flow is confirmed, or, when there is none and the reads are bulk, every chain to the network

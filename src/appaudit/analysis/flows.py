@@ -87,12 +87,18 @@ class _Harvest:
         return reads
 
     def add_chains(self, data_class: str, read: Evidence, also: list[int]) -> None:
-        """The chains from ``read``: one per class and channel, a confirmed one beating one that is not."""
+        """The chains from ``read``: one per class and channel, a confirmed one beating one that is not, then
+        one from a bulk read beating one from a single-item read (so that ``harvested`` can be told)."""
+        bulk = {method_of(a.evidence) for a in self.accesses if a.data_class == data_class and a.bulk}
+
+        def rank(c: HarvestChain) -> tuple[bool, bool]:
+            return (c.dataflow == Dataflow.CONFIRMED, method_of(c.read) in bulk)
+
         for chain in self.finder.search(data_class, read, self.budget, also=also):
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
                 self.chains.append(chain)
-            elif chain.dataflow == Dataflow.CONFIRMED and self.chains[known[0]].dataflow != Dataflow.CONFIRMED:
+            elif rank(chain) > rank(self.chains[known[0]]):
                 self.chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
 
     def startup(self) -> tuple[StartupPath, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, counted_chains, is_bulk
+from appaudit.analysis.facts import LEAVES_DEVICE, HarvestFacts, bulk_sent, counted_chains, is_bulk
 from appaudit.apk.app import AppInfo
 from appaudit.engine.evaluate import effective_permissions
 from appaudit.model import DATA_CLASSES, PROTECTED_CLASSES, CoverageStatus, Level, Verdict, owners_of
@@ -40,7 +40,7 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
         channels = tuple(sorted({c.channel for c in counted_chains(harvest, dc)}))
         leaves = any(ch in LEAVES_DEVICE for ch in channels)
         startup = tuple(p for p in harvest.startup if p.data_class == dc)
-        if read and bulk and leaves:
+        if read and bulk and leaves and bulk_sent(harvest, dc):
             level = Level.HARVESTED
         elif read and leaves:
             level = Level.EXFILTRATED
