@@ -9,8 +9,10 @@ dozen references, so this reader
 1. reads the header and the id tables as flat arrays (no per-item objects),
 2. looks up the string, type, field and method indices a rule names by binary
    search (the tables are sorted by the format's rules),
-3. finds candidate uses with ``bytes.find`` over the code area (an index is the
-   second code unit of ``invoke-*``, ``sget*``, ``const-string``), and
+3. finds candidate uses in a per-DEX table of the code units that carry each
+   kind of opcode, sorted by the index in the unit after (an index is the second
+   code unit of ``invoke-*``, ``sget*``, ``const-string``), built once with
+   C-speed byte slicing, and
 4. confirms each candidate by walking its method's instructions from the start,
    so a match inside a payload or an operand is never reported.
 
@@ -20,7 +22,9 @@ Reference: https://source.android.com/docs/core/runtime/dex-format
 from __future__ import annotations
 
 import bisect
+import re
 import struct
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,6 +43,14 @@ CONST_STRING = 0x1A
 CONST_STRING_JUMBO = 0x1B
 #: A fill-array-data table of 1-byte elements: identifier 0x0300, element width 1.
 _BYTE_ARRAY_TABLE = b"\x00\x03\x01\x00"
+#: Opcodes whose second code unit is a 16-bit pool index: new-instance, const-class, sget*, sput*,
+#: invoke-* (the queries :meth:`DexFile.find_sites` answers); then const-string/jumbo's 32-bit one.
+_REF_OPS = frozenset((CONST_STRING, 0x1C, 0x22, *range(0x60, 0x6E), *INVOKE_OPS))
+_REF_UNITS = bytes(1 if op in _REF_OPS else 0 for op in range(256))
+_WIDE_REF_OPS = frozenset((CONST_STRING_JUMBO,))
+_WIDE_REF_UNITS = bytes(1 if op in _WIDE_REF_OPS else 0 for op in range(256))
+#: A flagged code unit in those opcode maps.
+_FLAGGED = re.compile(b"\x01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,7 @@ class DexFile(DexTables):
         self.damage: list[str] = []
         """Parts of the file found unreadable while it was searched (class data, method code)."""
         self._starts_cache: dict[int, frozenset[int]] = {}
+        self._candidate_cache: dict[bool, array[int]] = {}
 
     @cached_property
     def code_spans(self) -> tuple[CodeSpan, ...]:
@@ -176,42 +189,72 @@ class DexFile(DexTables):
             self._starts_cache[span.start] = cached
         return cached
 
+    def _candidates(self, wide: bool) -> array[int]:
+        """``index << 32 | unit`` for every code unit of the code area whose low byte is the opcode of an
+        instruction that references the pool (``unit`` counted from the start of the area, ``index`` the
+        16-bit unit after it or, ``wide``, the 32 bits after a ``const-string/jumbo``), sorted: where an
+        instruction using each index may stand.
+
+        Built once per DEX from C-speed slices (the opcode byte of every unit, one pass of
+        ``re.finditer``), so a query is a binary search, not a pass over the code: a scan asks for the
+        callers of thousands of methods, and searching the code bytes per query made that its largest
+        cost. Candidates still need their opcode checked and confirming (a unit inside another
+        instruction's operands looks the same).
+        """
+        cached = self._candidate_cache.get(wide)
+        if cached is not None:
+            return cached
+        lo, hi = self._code_area
+        data = self.data
+        flags = data[lo:hi:2].translate(_WIDE_REF_UNITS if wide else _REF_UNITS)
+        units = array("H")
+        units.frombytes(data[lo : hi - ((hi - lo) & 1)])
+        units.extend((0, 0))  # an index cut off by the end of the code is never asked for past the area
+        deadline.check()
+        starts = [m.start() for m in _FLAGGED.finditer(flags)]
+        n = len(units) - 2
+        if wide:
+            keys = [(units[k + 1] | units[k + 2] << 16) << 32 | k for k in starts if k + 2 < n]
+        else:
+            keys = [units[k + 1] << 32 | k for k in starts if k + 1 < n]
+        keys.sort()
+        cached = self._candidate_cache[wide] = array("Q", keys)
+        return cached
+
     def find_sites(
         self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False, limit: int | None = None
     ) -> list[Site]:
         """Confirmed uses of any of ``indices`` by an instruction in ``opcodes``.
 
         ``wide`` selects a 32-bit index (const-string/jumbo) instead of 16-bit;
-        ``limit`` stops after that many sites (the first ones in file order).
+        ``limit`` stops after that many sites (the indices taken in the order given, each one's sites in
+        file order). ``opcodes`` must be among those the candidate table holds (ValueError otherwise).
         """
+        if not opcodes <= (_WIDE_REF_OPS if wide else _REF_OPS):
+            raise ValueError(f"opcodes {sorted(opcodes)} reference no pool index the code tables hold")
         if not self.code_spans:
             return []
-        lo, hi = self._code_area
+        lo = self._code_area[0]
+        keys = self._candidates(wide)
         data = self.data
+        count = len(keys)
         sites: list[Site] = []
         for idx in indices:
             deadline.check()
-            if wide:
-                pat = struct.pack("<I", idx)
-            elif idx <= 0xFFFF:
-                pat = struct.pack("<H", idx)
-            else:
+            if not wide and idx > 0xFFFF:
                 continue
-            pos = data.find(pat, lo + 2, hi)
-            candidates = 0
-            while pos >= 0:
-                candidates += 1
-                if candidates % CHECK_EVERY == 0:
-                    deadline.check()
-                ins = pos - 2
-                if not ins & 1 and data[ins] in opcodes:
-                    span = self.span_at(ins)
-                    if span is not None and ins in self._starts(span):
-                        sites.append(Site(span, ins - span.start, idx))
-                        if limit is not None and len(sites) >= limit:
-                            sites.sort(key=lambda s: (s.span.start, s.offset))
-                            return sites
-                pos = data.find(pat, pos + 1, hi)
+            i = bisect.bisect_left(keys, idx << 32)
+            while i < count and keys[i] >> 32 == idx:
+                ins = lo + 2 * (keys[i] & 0xFFFFFFFF)
+                i += 1
+                if data[ins] not in opcodes:
+                    continue
+                span = self.span_at(ins)
+                if span is not None and ins in self._starts(span):
+                    sites.append(Site(span, ins - span.start, idx))
+                    if limit is not None and len(sites) >= limit:
+                        sites.sort(key=lambda s: (s.span.start, s.offset))
+                        return sites
         sites.sort(key=lambda s: (s.span.start, s.offset))
         return sites
 
