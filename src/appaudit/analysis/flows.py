@@ -65,7 +65,8 @@ class _Harvest:
 
     def add_chains(self, data_class: str, read: Evidence, also: list[int]) -> None:
         """The chains from ``read``: one per class and channel, a confirmed one beating one that is not."""
-        for chain in self.finder.search(data_class, read, self.budget, also=also):
+        held = frozenset(c.channel for c in self.chains if c.data_class == data_class)
+        for chain in self.finder.search(data_class, read, self.budget, also=also, known=held):
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
                 self.chains.append(chain)

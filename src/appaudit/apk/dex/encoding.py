@@ -53,12 +53,7 @@ def class_data_methods(data: bytes, off: int, budget: list[int]) -> Iterator[tup
         raise DexFormatError("class data lists more members than the file can hold")
     budget[0] -= total
     try:
-        for _ in range(2 * (n_sf + n_if)):  # field_idx_diff, access_flags: skipped
-            n = 1
-            while data[pos] >= 0x80 and n < 5:
-                pos += 1
-                n += 1
-            pos += 1
+        pos = _skip(data, pos, 2 * (n_sf + n_if))  # field_idx_diff, access_flags of each field
         for count in (n_dm, n_vm):
             midx = 0
             for _ in range(count):
@@ -86,6 +81,17 @@ def class_data_methods(data: bytes, off: int, budget: list[int]) -> Iterator[tup
                 yield midx, access, code_off
     except IndexError:
         raise DexFormatError(f"a LEB128 value at {pos:#x} runs past the end of the file") from None
+
+
+def _skip(data: bytes, pos: int, count: int) -> int:
+    """The position after ``count`` ULEB128 values from ``pos`` (IndexError past the end)."""
+    for _ in range(count):
+        n = 1
+        while data[pos] >= 0x80 and n < 5:
+            pos += 1
+            n += 1
+        pos += 1
+    return pos
 
 
 def _rest(data: bytes, pos: int, first: int) -> tuple[int, int]:
