@@ -44,7 +44,7 @@ EXPECTED = {
     "sms_blast": ("harvests", {"contacts": "harvested"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),
-    "contacts_local_only": ("harvests", {"contacts": "bulk"}),
+    "contacts_local_only": ("at_risk", {"contacts": "bulk"}),  # bulk, but kept on the device
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),
@@ -53,6 +53,12 @@ EXPECTED = {
     "family_obfuscated": ("harvests", {"contacts": "harvested"}),
     "family_same_host": ("harvests", {"call_log": "harvested"}),
     "sdk_api_baiqishi": ("at_risk", {"contacts": "read", "call_log": "read"}),
+    "val_helper_return": ("harvests", {"call_log": "harvested"}),
+    "val_instance_field": ("harvests", {"contacts": "harvested"}),
+    "val_other_clinit": ("harvests", {"sms": "harvested"}),
+    "val_resource_url": ("harvests", {"sms": "harvested"}),
+    "val_static_url": ("harvests", {"contacts": "harvested"}),
+    "val_unresolved": ("at_risk", {"sms": "read"}),
     "neighbours": (
         "no_evidence",
         {
