@@ -362,7 +362,9 @@ def test_timeout_stops_a_runaway_search_and_says_so(monkeypatch: pytest.MonkeyPa
     from appaudit.analysis import flows
     from appaudit.api import ScanOptions, scan
 
-    def forever(self: object, data_class: str, read: object, budget: object = None, also: object = ()) -> list[object]:
+    def forever(
+        self: object, data_class: str, read: object, budget: object = None, also: object = (), known: object = ()
+    ) -> list[object]:
         while True:  # a search that never ends on its own
             deadline.check()
 

@@ -95,15 +95,23 @@ class ChainFinder:
         self._flows: dict[tuple[object, ...], Flow] = {}
 
     def search(
-        self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
+        self,
+        data_class: str,
+        read: Evidence,
+        budget: SearchBudget | None = None,
+        also: Sequence[int] = (),
+        known: frozenset[Channel] = frozenset(),
     ) -> list[HarvestChain]:
         """The shortest chain per channel from ``read`` to a sink.
 
         First along the data (:meth:`follow_data`: chains marked ``confirmed``), then, for channels
         the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``).
+        ``known`` are channels the caller already holds a chain of this class for: one by calls alone
+        cannot replace it, so the call-only search looks for sinks of neither those nor the channels
+        the data reached (it still walks the same methods, see :meth:`follow_calls`).
         """
         chains = self.follow_data(data_class, read, budget, also)
-        for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains)):
+        for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains) | known):
             chains.setdefault(chain.channel, chain)
         return [chains[c] for c in sorted(chains)]
 
@@ -154,12 +162,21 @@ class ChainFinder:
         ``run()``, ``execute()`` to ``doInBackground()``, an Intent to a Service), which costs 0:
         it is the same logical call, and Android forbids network calls on the main thread, so
         nearly every upload sits behind one. Searched cheapest first (0-1 breadth-first).
+
+        Sinks of the channels in ``skip`` are not looked for, and once every other channel has its
+        chain no sink is: the walk itself goes on as it would, since its visits count against the
+        scan's ``budget`` and the hand-offs it meets steer later searches (so skipping it could
+        change their answers), but looking for sinks is most of what a visit costs.
         """
         start = start_at(method_of(read), read.offset, None)
         chains: dict[Channel, HarvestChain] = {}
+        wanted = set(Channel) - skip
         for visit in bounded_search(start, self._call_hops, depth=self.depth, budget=budget):
+            if not wanted:
+                continue
             for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel not in chains and sink.channel not in skip:
+                if sink.channel in wanted:
+                    wanted.discard(sink.channel)
                     chains[sink.channel] = self._chain(
                         data_class, read, visit.path, visit.node, sink, Dataflow.UNCONFIRMED
                     )

@@ -88,13 +88,18 @@ class _Harvest:
 
     def add_chains(self, data_class: str, read: Evidence, also: list[int]) -> None:
         """The chains from ``read``: one per class and channel, a confirmed one beating one that is not, then
-        one from a bulk read beating one from a single-item read (so that ``harvested`` can be told)."""
+        one from a bulk read beating one from a single-item read (so that ``harvested`` can be told).
+
+        A channel whose held chain no call-only chain from ``read`` could beat is ``known`` to the search,
+        which then skips looking for call-only sinks in it (their cost, not their answer)."""
         bulk = {method_of(a.evidence) for a in self.accesses if a.data_class == data_class and a.bulk}
 
         def rank(c: HarvestChain) -> tuple[bool, bool]:
             return (c.dataflow == Dataflow.CONFIRMED, method_of(c.read) in bulk)
 
-        for chain in self.finder.search(data_class, read, self.budget, also=also):
+        floor = (False, method_of(read) in bulk)  # the best a call-only chain from ``read`` can rank
+        held = frozenset(c.channel for c in self.chains if c.data_class == data_class and rank(c) >= floor)
+        for chain in self.finder.search(data_class, read, self.budget, also=also, known=held):
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
                 self.chains.append(chain)

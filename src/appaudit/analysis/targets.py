@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from appaudit.ruleset.flows import ApiTarget
+
+#: Target lists whose prefix sets are kept (a ruleset has a few dozen; more means lists made per call).
+MAX_TARGET_LISTS = 256
+#: id(targets) -> (targets, their prefixes): by identity, since hashing a tuple of targets on every one
+#: of the hundreds of thousands of call sites a scan classifies cost more than the lookup itself. The
+#: list is kept in the entry so that its id cannot be reused while the entry exists.
+_PREFIXES: dict[int, tuple[tuple[ApiTarget, ...], frozenset[str]]] = {}
 
 
 def calls_target(targets: tuple[ApiTarget, ...], ref: str) -> bool:
     """The method ``ref`` (``Lc;->m(p)r``) is one of ``targets`` (by class and name, any prototype)."""
-    owner, _, rest = ref.partition("->")
-    return (owner, rest.split("(", 1)[0]) in _method_set(targets)
+    return ref[: ref.find("(") + 1] in _prefixes(targets)
 
 
-@lru_cache(maxsize=256)
-def _method_set(targets: tuple[ApiTarget, ...]) -> frozenset[tuple[str, str]]:
-    """(class descriptor, method name) of every target, for one set lookup per call site."""
-    return frozenset((t.class_desc, name) for t in targets for name in t.names)
+def _prefixes(targets: tuple[ApiTarget, ...]) -> frozenset[str]:
+    """``Lc;->name(`` of every target: a call site is classified by one slice and one set lookup."""
+    entry = _PREFIXES.get(id(targets))
+    if entry is not None and entry[0] is targets:
+        return entry[1]
+    if len(_PREFIXES) >= MAX_TARGET_LISTS:
+        _PREFIXES.clear()
+    prefixes = frozenset(f"{t.class_desc}->{name}(" for t in targets for name in t.names)
+    _PREFIXES[id(targets)] = (targets, prefixes)
+    return prefixes

@@ -37,6 +37,10 @@ def class_data_methods(data: bytes, off: int, budget: list[int]) -> Iterator[tup
     ``budget`` holds how many more members the file can plausibly hold (its
     size, at most one byte each); a class listing more raises DexFormatError,
     so absurd counts never turn into long loops.
+
+    Every class of every DEX is read through here once per scan, so the ULEB128
+    values are decoded inline (as :func:`uleb128` does: at most 5 bytes each)
+    rather than by a call per value.
     """
     if off >= len(data):
         raise DexFormatError(f"class_data offset {off:#x} is outside the file")
@@ -48,17 +52,59 @@ def class_data_methods(data: bytes, off: int, budget: list[int]) -> Iterator[tup
     if total > budget[0]:
         raise DexFormatError("class data lists more members than the file can hold")
     budget[0] -= total
-    for _ in range(n_sf + n_if):
-        _d, pos = uleb128(data, pos)
-        _a, pos = uleb128(data, pos)
-    for count in (n_dm, n_vm):
-        midx = 0
-        for _ in range(count):
-            diff, pos = uleb128(data, pos)
-            access, pos = uleb128(data, pos)
-            code_off, pos = uleb128(data, pos)
-            midx += diff
-            yield midx, access, code_off
+    try:
+        pos = _skip(data, pos, 2 * (n_sf + n_if))  # field_idx_diff, access_flags of each field
+        for count in (n_dm, n_vm):
+            midx = 0
+            for _ in range(count):
+                diff = data[pos]
+                pos += 1
+                if diff >= 0x80:
+                    diff, pos = _rest(data, pos, diff)
+                access = data[pos]
+                pos += 1
+                if access >= 0x80:
+                    access, pos = _rest(data, pos, access)
+                code_off = data[pos]  # an offset: nearly always 2 to 4 bytes, so decoded right here
+                pos += 1
+                if code_off >= 0x80:
+                    code_off &= 0x7F
+                    shift = 7
+                    while True:
+                        b = data[pos]
+                        pos += 1
+                        code_off |= (b & 0x7F) << shift
+                        if b < 0x80 or shift >= 28:
+                            break
+                        shift += 7
+                midx += diff
+                yield midx, access, code_off
+    except IndexError:
+        raise DexFormatError(f"a LEB128 value at {pos:#x} runs past the end of the file") from None
+
+
+def _skip(data: bytes, pos: int, count: int) -> int:
+    """The position after ``count`` ULEB128 values from ``pos`` (IndexError past the end)."""
+    for _ in range(count):
+        n = 1
+        while data[pos] >= 0x80 and n < 5:
+            pos += 1
+            n += 1
+        pos += 1
+    return pos
+
+
+def _rest(data: bytes, pos: int, first: int) -> tuple[int, int]:
+    """The rest of a ULEB128 whose first byte ``first`` (>= 0x80) was at ``pos - 1``."""
+    result = first & 0x7F
+    shift = 7
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80 or shift >= 28:
+            return result, pos
+        shift += 7
 
 
 def decode_mutf8(raw: bytes) -> str:

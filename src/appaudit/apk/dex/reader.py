@@ -9,8 +9,11 @@ dozen references, so this reader
 1. reads the header and the id tables as flat arrays (no per-item objects),
 2. looks up the string, type, field and method indices a rule names by binary
    search (the tables are sorted by the format's rules),
-3. finds candidate uses with ``bytes.find`` over the code area (an index is the
-   second code unit of ``invoke-*``, ``sget*``, ``const-string``), and
+3. finds candidate uses (an index is the second code unit of ``invoke-*``,
+   ``sget*``, ``const-string``) of methods in a per-DEX table of the code units
+   that carry an invoke opcode, sorted by the index in the unit after and built
+   once with C-speed byte slicing, and of the few fields, strings and types a
+   scan asks for with ``bytes.find`` over the code area, and
 4. confirms each candidate by walking its method's instructions from the start,
    so a match inside a payload or an operand is never reported.
 
@@ -20,7 +23,10 @@ Reference: https://source.android.com/docs/core/runtime/dex-format
 from __future__ import annotations
 
 import bisect
+import operator
+import re
 import struct
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,6 +45,12 @@ CONST_STRING = 0x1A
 CONST_STRING_JUMBO = 0x1B
 #: A fill-array-data table of 1-byte elements: identifier 0x0300, element width 1.
 _BYTE_ARRAY_TABLE = b"\x00\x03\x01\x00"
+_U32 = struct.Struct("<I").unpack_from
+_START_END = operator.itemgetter(0, 1)
+#: The opcode byte of every invoke-* as a flag, for :meth:`DexFile._invoke_table`.
+_INVOKE_UNITS = bytes(1 if op in INVOKE_OPS else 0 for op in range(256))
+#: A flagged code unit in those opcode maps.
+_FLAGGED = re.compile(b"\x01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,7 @@ class DexFile(DexTables):
         self.damage: list[str] = []
         """Parts of the file found unreadable while it was searched (class data, method code)."""
         self._starts_cache: dict[int, frozenset[int]] = {}
+        self._invokes: array[int] | None = None
 
     @cached_property
     def code_spans(self) -> tuple[CodeSpan, ...]:
@@ -85,7 +98,13 @@ class DexFile(DexTables):
         span that runs into the next method's code is cut there, so that the
         instruction walks of all spans together cover the file at most once.
         """
-        spans: list[CodeSpan] = []
+        return tuple(CodeSpan(*row) for row in self._span_rows)
+
+    @cached_property
+    def _span_rows(self) -> list[tuple[int, int, int, int]]:
+        """:attr:`code_spans` as plain (start, end, method_idx, class_def_idx) rows: every scan reads the
+        class data of every class, and a row costs a fraction of a frozen object (made only for hits)."""
+        spans: list[tuple[int, int, int, int]] = []
         data = self.data
         size = len(data)
         seen: set[int] = set()
@@ -104,39 +123,41 @@ class DexFile(DexTables):
                 bad.append(f"class #{ci}: {exc}")
         if bad:
             self.damage.append(f"class data of {len(bad)} classes unreadable (their code is not searched): {bad[0]}")
-        spans.sort(key=lambda s: (s.start, s.end))
+        spans.sort(key=_START_END)
         for i in range(len(spans) - 1):
-            nxt = spans[i + 1].start
-            if spans[i].start < nxt < spans[i].end:
-                spans[i] = CodeSpan(spans[i].start, nxt, spans[i].method_idx, spans[i].class_def_idx)
-        return tuple(spans)
+            nxt = spans[i + 1][0]
+            start, end, midx, ci = spans[i]
+            if start < nxt < end:
+                spans[i] = (start, nxt, midx, ci)
+        return spans
 
-    def _class_spans(self, data: bytes, size: int, off: int, ci: int, budget: list[int]) -> list[CodeSpan]:
-        out: list[CodeSpan] = []
+    def _class_spans(
+        self, data: bytes, size: int, off: int, ci: int, budget: list[int]
+    ) -> list[tuple[int, int, int, int]]:
+        out: list[tuple[int, int, int, int]] = []
         for midx, _access, code_off in class_data_methods(data, off, budget):
             if code_off == 0 or code_off + 16 > size:
                 continue
-            (n_units,) = struct.unpack_from("<I", data, code_off + 12)
             start = code_off + 16
-            out.append(CodeSpan(start, min(start + 2 * n_units, size), midx, ci))
+            out.append((start, min(start + 2 * _U32(data, code_off + 12)[0], size), midx, ci))
         return out
 
     @cached_property
     def _code_area(self) -> tuple[int, int]:
-        spans = self.code_spans
-        return spans[0].start, max(s.end for s in spans)
+        spans = self._span_rows
+        return spans[0][0], max(s[1] for s in spans)
 
     @cached_property
     def _span_starts(self) -> list[int]:
-        return [s.start for s in self.code_spans]
+        return [s[0] for s in self._span_rows]
 
     def span_at(self, pos: int) -> CodeSpan | None:
         """The method whose instructions contain absolute position ``pos``."""
         i = bisect.bisect_right(self._span_starts, pos) - 1
         if i >= 0:
-            span = self.code_spans[i]
-            if span.start <= pos < span.end:
-                return span
+            row = self._span_rows[i]
+            if row[0] <= pos < row[1]:
+                return CodeSpan(*row)
         return None
 
     def byte_arrays(self, max_len: int = 256) -> list[tuple[CodeSpan, bytes]]:
@@ -176,20 +197,59 @@ class DexFile(DexTables):
             self._starts_cache[span.start] = cached
         return cached
 
-    def find_sites(
-        self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False, limit: int | None = None
-    ) -> list[Site]:
-        """Confirmed uses of any of ``indices`` by an instruction in ``opcodes``.
+    def _invoke_table(self) -> array[int]:
+        """``method index << 32 | unit`` for every code unit of the code area whose low byte is an
+        ``invoke-*`` opcode (``unit`` counted from the start of the area, the index the unit after it),
+        sorted: where a call of each method may stand.
 
-        ``wide`` selects a 32-bit index (const-string/jumbo) instead of 16-bit;
-        ``limit`` stops after that many sites (the first ones in file order).
+        Built once per DEX from C-speed slices (the opcode byte of every unit, one pass of
+        ``re.finditer``), so finding a method's call sites is a binary search, not a pass over the
+        code: a scan asks for the callers of hundreds of methods, and searching the code bytes per
+        query made that its largest cost. Candidates still need confirming (a unit inside another
+        instruction's operands looks the same).
         """
-        if not self.code_spans:
-            return []
+        if self._invokes is not None:
+            return self._invokes
+        lo, hi = self._code_area
+        data = self.data
+        deadline.check()
+        starts = [m.start() for m in _FLAGGED.finditer(data[lo:hi:2].translate(_INVOKE_UNITS))]
+        units = array("H")
+        units.frombytes(data[lo : hi - ((hi - lo) & 1)])
+        while starts and starts[-1] + 1 >= len(units):  # an invoke cut off by the end of the code
+            starts.pop()
+        keys = [units[k + 1] << 32 | k for k in starts]
+        keys.sort()
+        self._invokes = array("Q", keys)
+        return self._invokes
+
+    def _table_sites(self, opcodes: frozenset[int], ids: list[int], limit: int | None) -> list[Site]:
+        """:meth:`find_sites` for invokes, from :meth:`_invoke_table`."""
+        lo = self._code_area[0]
+        keys = self._invoke_table()
+        data = self.data
+        count = len(keys)
+        sites: list[Site] = []
+        for idx in ids:
+            deadline.check()
+            i = bisect.bisect_left(keys, idx << 32)
+            while i < count and keys[i] >> 32 == idx:
+                ins = lo + 2 * (keys[i] & 0xFFFFFFFF)
+                i += 1
+                span = self.span_at(ins) if data[ins] in opcodes else None
+                if span is not None and ins in self._starts(span):
+                    sites.append(Site(span, ins - span.start, idx))
+                    if limit is not None and len(sites) >= limit:
+                        return sites
+        return sites
+
+    def _scanned_sites(self, opcodes: frozenset[int], ids: list[int], wide: bool, limit: int | None) -> list[Site]:
+        """:meth:`find_sites` by a ``bytes.find`` pass over the code per index (the few fields, strings
+        and types a scan asks for)."""
         lo, hi = self._code_area
         data = self.data
         sites: list[Site] = []
-        for idx in indices:
+        for idx in ids:
             deadline.check()
             if wide:
                 pat = struct.pack("<I", idx)
@@ -209,9 +269,26 @@ class DexFile(DexTables):
                     if span is not None and ins in self._starts(span):
                         sites.append(Site(span, ins - span.start, idx))
                         if limit is not None and len(sites) >= limit:
-                            sites.sort(key=lambda s: (s.span.start, s.offset))
                             return sites
                 pos = data.find(pat, pos + 1, hi)
+        return sites
+
+    def find_sites(
+        self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False, limit: int | None = None
+    ) -> list[Site]:
+        """Confirmed uses of any of ``indices`` by an instruction in ``opcodes``, in file order.
+
+        ``wide`` selects a 32-bit index (const-string/jumbo) instead of 16-bit;
+        ``limit`` stops after that many sites (the indices taken in the order given, each one's sites in
+        file order).
+        """
+        ids = list(indices)
+        if not ids or not self._span_rows:
+            return []
+        if not wide and opcodes <= INVOKE_OPS:
+            sites = self._table_sites(opcodes, ids, limit)
+        else:
+            sites = self._scanned_sites(opcodes, ids, wide, limit)
         sites.sort(key=lambda s: (s.span.start, s.offset))
         return sites
 

@@ -128,6 +128,7 @@ class DexTables:
         self._protos: dict[int, str] = {}
         self._type_lists: dict[int, tuple[str, ...]] = {}
         self._method_refs: dict[int, MethodRef] = {}
+        self._found: dict[str, int | None] = {}
 
     # ------------------------------------------------------------------ tables
     def _u32_table(self, off: int, count: int) -> array[int]:
@@ -237,11 +238,13 @@ class DexTables:
         Binary search: string_ids are sorted by UTF-16 code units, which is the
         order of their UTF-16BE bytes (not Python's code-point order).
         """
+        if text in self._found:  # a scan asks for the same class and method names again and again
+            return self._found[text]
         n = self.string_ids_size
         lo = bisect.bisect_left(range(n), _utf16_key(text), key=self._sort_key)
-        if lo < n and self.string(lo) == text:
-            return lo
-        return None
+        found = lo if lo < n and self.string(lo) == text else None
+        self._found[text] = found
+        return found
 
     def _sort_key(self, idx: int) -> bytes:
         try:
