@@ -39,6 +39,29 @@ class _Data:
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reach:
+    """Where the data of one read was followed to, and where calls alone lead."""
+
+    chains: list[HarvestChain]
+    """The shortest chain per channel: confirmed along the data, else by calls alone."""
+    lost: bool
+    """The data reached a call it is not followed through (storage, another component: ``escapes``
+    in rules/flows.yaml), or the search's depth ended while it still carried the data: a chain by
+    calls alone may then carry it on."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Followed:
+    """What the data-following search found."""
+
+    chains: dict[Channel, HarvestChain]
+    ruled_out: frozenset[Channel]
+    """Channels whose sink calls the data reached only in arguments that do not carry it out (an SMS's
+    destination): calls alone to such a channel are not the data's path."""
+    lost: bool
+
+
 class ChainFinder:
     """Searches sinks reachable from reads; the sinks' evidence is owned (``attributor``)."""
 
@@ -51,16 +74,19 @@ class ChainFinder:
 
     def search(
         self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
-    ) -> list[HarvestChain]:
+    ) -> Reach:
         """The shortest chain per channel from ``read`` to a sink.
 
         First along the data (:meth:`follow_data`: chains marked ``confirmed``), then, for channels
-        the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``).
+        the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``),
+        except channels whose sinks the data was seen to reach without going out by them.
         """
-        chains = self.follow_data(data_class, read, budget, also)
-        for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains)):
+        followed = self.follow_data(data_class, read, budget, also)
+        chains = dict(followed.chains)
+        skip = frozenset(chains) | followed.ruled_out
+        for chain in self.follow_calls(data_class, read, budget, skip=skip):
             chains.setdefault(chain.channel, chain)
-        return [chains[c] for c in sorted(chains)]
+        return Reach(chains=[chains[c] for c in sorted(chains)], lost=followed.lost)
 
     def _chain(
         self,
@@ -118,7 +144,7 @@ class ChainFinder:
 
     def follow_data(
         self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
-    ) -> dict[Channel, HarvestChain]:
+    ) -> _Followed:
         """Chains along which the data read is followed (:mod:`.taint`), by channel.
 
         The same search as :meth:`follow_calls` (costs, depth, hand-offs), but a hop is taken only
@@ -126,27 +152,48 @@ class ChainFinder:
         method returns tainted data or fills an argument, across a hand-off when the object handed
         on (or, for a component, the method handing it over) holds tainted data, or when tainted
         data was published to a Handler, queue or broadcast on the way. Fields written with tainted
-        data travel with the path. A sink counts when tainted data is handed to a call in its method.
+        data travel with the path. A sink counts when tainted data is handed to a call in its method,
+        or, for a sink that names its data arguments, to one of those.
         """
         node = method_of(read)
         body = self.graph.body(node)
         if body is None:
-            return {}
+            return _Followed(chains={}, ruled_out=frozenset(), lost=True)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
         chains: dict[Channel, HarvestChain] = {}
+        ruled_out: set[Channel] = set()
+        lost = False
         visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
         for visit in visits:
-            handed = set(visit.carried.flow.calls) - (reads if visit.node == node else set())
+            flow = visit.carried.flow
+            handed = set(flow.calls) - (reads if visit.node == node else set())
             if not handed:
                 continue
+            lost = lost or self._escapes(visit)
             for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel not in chains:
+                if sink.channel in chains:
+                    continue
+                if _carries(sink, flow):
                     chains[sink.channel] = self._chain(
                         data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED
                     )
-        return chains
+                elif sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
+                    ruled_out.add(sink.channel)
+        return _Followed(chains=chains, ruled_out=frozenset(ruled_out - set(chains)), lost=lost)
+
+    def _escapes(self, visit: Visit[_Data]) -> bool:
+        """The data leaves what is followed in this visit: handed to an ``escapes`` call, or still
+        carried (returned, passed to an app method) where the search's depth ends."""
+        flow = visit.carried.flow
+        body = self.graph.body(visit.node)
+        for ins in body.insns if body is not None else ():
+            if ins.offset in flow.calls and ins.ref and calls_target(self.flows.escapes, ins.ref):
+                return True
+        if visit.cost < self.depth:
+            return False
+        return flow.returns or any(off in flow.calls for off, _callee in self.graph.down(visit.node))
 
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """The hops the data may go along (see :meth:`follow_data`)."""
@@ -224,6 +271,14 @@ class ChainFinder:
                     if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
                         return True
         return False
+
+
+def _carries(sink: Sink, flow: Flow) -> bool:
+    """The data goes out by ``sink``: into one of its data arguments when it names them (an SMS's
+    text, not its destination), else (streams, bridges, endpoints) into any call of its method."""
+    if sink.data_positions is None:
+        return True
+    return bool(flow.calls.get(sink.call.offset or 0, frozenset()) & sink.data_positions)
 
 
 def _with_fields(flow: Flow, fields: frozenset[str]) -> Flow:

@@ -44,6 +44,7 @@ class _Harvest:
         self.sms: list[Evidence] = []
         self.chains: list[HarvestChain] = []
         self.startup: list[StartupPath] = []
+        self.untracked: set[str] = set()
         self._paths: dict[MethodId, StartupPath | None] = {}  # per reading method: its path, if any
 
     def find_reads(self, classifier: ProviderClassifier) -> list[tuple[str, Evidence]]:
@@ -65,7 +66,10 @@ class _Harvest:
 
     def add_chains(self, data_class: str, read: Evidence, also: list[int]) -> None:
         """The chains from ``read``: one per class and channel, a confirmed one beating one that is not."""
-        for chain in self.finder.search(data_class, read, self.budget, also=also):
+        reach = self.finder.search(data_class, read, self.budget, also=also)
+        if reach.lost:
+            self.untracked.add(data_class)
+        for chain in reach.chains:
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
                 self.chains.append(chain)
@@ -90,6 +94,7 @@ class _Harvest:
             chains=tuple(self.chains),
             startup=tuple(self.startup),
             search_truncated=self.budget.exhausted,
+            untracked=tuple(sorted(self.untracked)),
         )
 
 

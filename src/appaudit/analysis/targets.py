@@ -17,3 +17,10 @@ def calls_target(targets: tuple[ApiTarget, ...], ref: str) -> bool:
 def _method_set(targets: tuple[ApiTarget, ...]) -> frozenset[tuple[str, str]]:
     """(class descriptor, method name) of every target, for one set lookup per call site."""
     return frozenset((t.class_desc, name) for t in targets for name in t.names)
+
+
+def target_for(targets: tuple[ApiTarget, ...], ref: str) -> ApiTarget | None:
+    """The first of ``targets`` the method ``ref`` is (by class and name, any prototype), or None."""
+    owner, _, rest = ref.partition("->")
+    name = rest.split("(", 1)[0]
+    return next((t for t in targets if t.class_desc == owner and name in t.names), None)
