@@ -18,8 +18,9 @@ This module follows the *data* along that chain, one method at a time:
 * in the sink's method, tainted data must be handed to a call.
 
 Inside a method the analysis is flow-sensitive over the instructions'
-control flow (branches, fall-through; a handler or switch case, whose
-predecessors are not decoded, starts from everything seen so far), with
+control flow (branches, fall-through, switch cases, and catch handlers entered
+from every instruction of their try blocks; an instruction nothing is seen to
+reach starts from everything seen so far), with
 these rules: a call with a tainted argument or receiver taints its result and
 its receiver (``sb.append(x)``, ``json.put(k, x)``, ``list.add(x)``), moves
 copy taint, arithmetic and conversions taint their result from any tainted
@@ -35,6 +36,7 @@ reflection and native code; methods of more than ``MAX_INSNS`` instructions.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -99,7 +101,7 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
     walk = _Walk(seeds, known)
-    ever = _fixpoint(insns, _predecessors(insns), entry, walk)
+    ever = _fixpoint(insns, _predecessors(body), entry, walk)
     params = range(first, body.registers_size)
     return Flow(
         tainted=bool(ever - {_RESULT}),
@@ -111,8 +113,10 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
     )
 
 
-def _predecessors(insns: tuple[Insn, ...]) -> list[list[int]]:
-    """For each instruction, the indexes of those control reaches it from (fall-through, branches)."""
+def _predecessors(body: MethodCode) -> list[list[int]]:
+    """For each instruction, the indexes of those control reaches it from: fall-through, branches,
+    the switch naming it as a case, and, for a catch handler, every instruction its try covers."""
+    insns = body.insns
     n = len(insns)
     at = {ins.offset: i for i, ins in enumerate(insns)}
     preds: list[list[int]] = [[] for _ in range(n)]
@@ -121,6 +125,13 @@ def _predecessors(insns: tuple[Insn, ...]) -> list[list[int]]:
             preds[i + 1].append(i)
         if ins.target is not None and ins.op.startswith(("if-", "goto")) and ins.target in at:
             preds[at[ins.target]].append(i)
+    for switch, case in body.cases:
+        if switch in at and case in at:
+            preds[at[case]].append(at[switch])
+    offsets = [ins.offset for ins in insns]
+    for start, end, handler in body.handlers:
+        if handler in at:
+            preds[at[handler]].extend(range(bisect_left(offsets, start), bisect_left(offsets, end)))
     return preds
 
 
@@ -140,7 +151,7 @@ def _fixpoint(insns: tuple[Insn, ...], preds: list[list[int]], entry: frozenset[
                     prev = out[p]
                     if prev is not None:
                         state |= prev
-            else:  # a handler or switch case: its predecessors are not decoded
+            else:  # nothing is seen to reach it (damaged tables): everything seen so far
                 state = set(seen_union)
             walk.state = state
             walk.returns |= _step(ins, walk)
