@@ -49,6 +49,9 @@ class Reach:
     """The data reached a call it is not followed through (storage, another component: ``escapes``
     in rules/flows.yaml), or the search's depth ended while it still carried the data: a chain by
     calls alone may then carry it on."""
+    messaged: HarvestChain | None = None
+    """A chain along which the data reaches an SMS send only as its destination: the app messages
+    the people it read (``confirmed``; not a channel the data leaves by)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +63,7 @@ class _Followed:
     """Channels whose sink calls the data reached only in arguments that do not carry it out (an SMS's
     destination): calls alone to such a channel are not the data's path."""
     lost: bool
+    messaged: HarvestChain | None
 
 
 class ChainFinder:
@@ -86,7 +90,7 @@ class ChainFinder:
         skip = frozenset(chains) | followed.ruled_out
         for chain in self.follow_calls(data_class, read, budget, skip=skip):
             chains.setdefault(chain.channel, chain)
-        return Reach(chains=[chains[c] for c in sorted(chains)], lost=followed.lost)
+        return Reach(chains=[chains[c] for c in sorted(chains)], lost=followed.lost, messaged=followed.messaged)
 
     def _chain(
         self,
@@ -158,12 +162,12 @@ class ChainFinder:
         node = method_of(read)
         body = self.graph.body(node)
         if body is None:
-            return _Followed(chains={}, ruled_out=frozenset(), lost=True)
+            return _Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
         chains: dict[Channel, HarvestChain] = {}
-        ruled_out: set[Channel] = set()
+        ruled_out: dict[Channel, HarvestChain] = {}
         lost = False
         visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
         for visit in visits:
@@ -180,8 +184,15 @@ class ChainFinder:
                         data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED
                     )
                 elif sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
-                    ruled_out.add(sink.channel)
-        return _Followed(chains=chains, ruled_out=frozenset(ruled_out - set(chains)), lost=lost)
+                    ruled_out.setdefault(
+                        sink.channel, self._chain(data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED)
+                    )
+        return _Followed(
+            chains=chains,
+            ruled_out=frozenset(ruled_out) - frozenset(chains),
+            lost=lost,
+            messaged=ruled_out.get(Channel.SMS) if Channel.SMS not in chains else None,
+        )
 
     def _escapes(self, visit: Visit[_Data]) -> bool:
         """The data leaves what is followed in this visit: handed to an ``escapes`` call, or still

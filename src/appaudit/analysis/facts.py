@@ -99,6 +99,10 @@ class HarvestFacts:
     """Data classes whose data the data-flow check lost on the way (stored, handed to another
     component, or still carried where the search's depth ended): their chains by calls alone may
     carry it on (see :func:`counted_chains`)."""
+    messaged: tuple[HarvestChain, ...] = ()
+    """Per data class, a chain along which the data reaches an SMS send only as its destination
+    (``confirmed``): the app messages the people it read (spam or a worm to every contact). It is not
+    a channel the data leaves by, and is not in ``chains``."""
 
 
 def bulk_reads(facts: HarvestFacts, data_class: str) -> list[Evidence]:

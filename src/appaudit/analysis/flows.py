@@ -45,6 +45,7 @@ class _Harvest:
         self.chains: list[HarvestChain] = []
         self.startup: list[StartupPath] = []
         self.untracked: set[str] = set()
+        self.messaged: list[HarvestChain] = []
         self._paths: dict[MethodId, StartupPath | None] = {}  # per reading method: its path, if any
 
     def find_reads(self, classifier: ProviderClassifier) -> list[tuple[str, Evidence]]:
@@ -69,6 +70,8 @@ class _Harvest:
         reach = self.finder.search(data_class, read, self.budget, also=also)
         if reach.lost:
             self.untracked.add(data_class)
+        if reach.messaged is not None and not any(m.data_class == data_class for m in self.messaged):
+            self.messaged.append(reach.messaged)
         for chain in reach.chains:
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
@@ -95,6 +98,7 @@ class _Harvest:
             startup=tuple(self.startup),
             search_truncated=self.budget.exhausted,
             untracked=tuple(sorted(self.untracked)),
+            messaged=tuple(self.messaged),
         )
 
 
