@@ -238,7 +238,7 @@ def _declarations(d: DeclarationReport, lang: str) -> DeclarationsView:
                 contradictions=", ".join(k.rule_ids) or "-",
             )
             for k in d.classes
-        )
+        ),
     )
 
 
