@@ -10,7 +10,16 @@ against the labels reads_contacts, reads_sms and reads_call_log, and of
 samples whose behaviour is visible in the DEX; agreement with the hand-traced
 labels (bulk, channel, start-up); how many chains had their data flow
 confirmed; then every disagreement with the evidence behind it and the
-sample's hard-case tags.
+sample's hard-case tags, and every disagreement with the hand traces.
+
+Beside each figure it prints what a permissions-only reader (the manifest
+alone, as a store listing or a manifest scanner sees it) would score on the
+same labels, so that what the code analysis adds is measured, not assumed:
+it says a class is read when a permission granting it is declared (the
+report's ``declared``), that the data leaves the device when such a class is
+declared with ``INTERNET`` (network) or ``SEND_SMS`` (SMS), that every read
+is bulk, and that a read runs at start-up when ``RECEIVE_BOOT_COMPLETED`` is
+declared — the best a reader of the manifest can guess.
 """
 
 from __future__ import annotations
@@ -26,6 +35,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reads_contacts": "contacts", "reads_sms": "sms", "reads_call_log": "call_log", "exfiltrates": None}
 PROTECTED = ("contacts", "sms", "call_log")
+
+
+_INTERNET = "android.permission.INTERNET"
+_SEND_SMS = "android.permission.SEND_SMS"
+_BOOT = "android.permission.RECEIVE_BOOT_COMPLETED"
+
+
+def permissions_only(report: dict) -> dict:
+    """What a reader of the manifest alone would answer, in the report's own shape.
+
+    A copy of ``report`` whose ``data_classes`` say: read = declared, bulk = declared, exfiltrated
+    = network with INTERNET and sms with SEND_SMS when declared, at start-up = declared with
+    RECEIVE_BOOT_COMPLETED; the level follows (harvested when declared and leaving).
+    """
+    perms = {p["name"] if isinstance(p, dict) else p for p in report["app"]["permissions"]}
+    leaves = [c for c, perm in (("network", _INTERNET), ("sms", _SEND_SMS)) if perm in perms]
+    classes = {}
+    for dc, entry in report["data_classes"].items():
+        declared = bool(entry["declared"])
+        classes[dc] = {
+            "read": declared,
+            "bulk": declared,
+            "exfiltrated": leaves if declared else [],
+            "level": ("harvested" if leaves else "bulk") if declared else "none",
+            "at_startup": declared and _BOOT in perms,
+            "chains": [],
+            "rule_ids": [],
+        }
+    return {**report, "data_classes": classes, "findings": []}
 
 
 def predicted(report: dict, label: str) -> bool:
@@ -92,8 +130,12 @@ def score(rows: list[dict], results: dict[str, dict], label: str) -> dict[str, f
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "unknown": unknown, "precision": p, "recall": r, "f1": f1}
 
 
-def trace_agreement(rows: list[dict], results: dict[str, dict]) -> list[tuple[str, int, int]]:
+def trace_agreement(
+    rows: list[dict], results: dict[str, dict], misses: list[str] | None = None
+) -> list[tuple[str, int, int]]:
     """(field, agreeing, compared) for the hand-traced bulk / exfiltration channel / start-up labels.
+
+    Each disagreement (exact-channel misses included) is appended to ``misses`` as one line.
 
     Only data classes the trace marks as read in the DEX (``read_site_in_dex``)
     are compared: bulk true/false against ``bulk``; ``exfil_traced`` network or
@@ -110,9 +152,12 @@ def trace_agreement(rows: list[dict], results: dict[str, dict]) -> list[tuple[st
             if rep is None or not isinstance(t, dict) or t.get("read_site_in_dex") is not True:
                 continue
             ours = rep["data_classes"][dc]
+            where = f"{row['sha256'][:12]} {dc} [{row.get('family') or row['category']}]"
             if t.get("bulk") in (True, False):
                 counts["bulk"][1] += 1
                 counts["bulk"][0] += ours["bulk"] == t["bulk"]
+                if misses is not None and ours["bulk"] != t["bulk"]:
+                    misses.append(f"bulk {where}: ours {ours['bulk']}, traced {t['bulk']}; {_trigger(t)}")
             if t.get("exfil_traced") in ("network", "sms", "none", "storage"):
                 leaves = {c for c in ours["exfiltrated"] if c in ("network", "sms")}
                 want = {t["exfil_traced"]} if t["exfil_traced"] in ("network", "sms") else set()
@@ -120,10 +165,26 @@ def trace_agreement(rows: list[dict], results: dict[str, dict]) -> list[tuple[st
                 counts["exfil_channel"][0] += leaves == want or bool(want and want <= leaves)
                 counts["exfil_channel_exact"][1] += 1
                 counts["exfil_channel_exact"][0] += leaves == want
+                if misses is not None and leaves != want:
+                    loose = "" if not (want and want <= leaves) else " (exact only)"
+                    misses.append(
+                        f"channel{loose} {where}: ours {'+'.join(sorted(map(str, leaves))) or 'none'}, "
+                        f"traced {t['exfil_traced']}; {_trigger(t)}"
+                    )
             if t.get("at_startup") in (True, False, "event", "command"):
                 counts["at_startup"][1] += 1
                 counts["at_startup"][0] += ours["at_startup"] == (t["at_startup"] is True)
+                if misses is not None and ours["at_startup"] != (t["at_startup"] is True):
+                    misses.append(
+                        f"at_startup {where}: ours {ours['at_startup']}, traced {t['at_startup']}; {_trigger(t)}"
+                    )
     return [(k, v[0], v[1]) for k, v in counts.items()]
+
+
+def _trigger(trace: dict) -> str:
+    """The trace's own note on what runs the read (cut to one line)."""
+    note = str(trace.get("trigger") or "no trigger note")
+    return note if len(note) <= 140 else note[:137] + "..."
 
 
 def main() -> int:
@@ -163,15 +224,18 @@ def main() -> int:
         coverage[report["coverage"]["status"]] += 1
     elapsed = time.perf_counter() - t0
 
+    manifest = {sha: permissions_only(rep) for sha, rep in results.items()}
     print(f"# appaudit on {len(rows)} corpus APKs ({elapsed:.1f} s in-process)\n")
-    print("| label | TP | FP | FN | TN | unknown | precision | recall | F1 |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("Beside each figure: what a permissions-only reader scores on the same labels (`perms`).\n")
+    print("| label | TP | FP | FN | TN | unknown | precision | recall | F1 | perms F1 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     scores = {}
     for label in LABELS:
         v = scores[label] = score(rows, results, label)
+        m = score(rows, manifest, label)
         print(
             f"| {label} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | {v['unknown']} | "
-            f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} |"
+            f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {m['f1']:.2f} |"
         )
     disagreements = [
         (label, "FP" if got else "FN", row, _why_label(results[row["sha256"]], label))
@@ -183,19 +247,24 @@ def main() -> int:
     ]
     visible = [r for r in rows if _visible(r)]
     print(f"\nSame, on the {len(visible)} samples whose behaviour is visible in the DEX (no packing hides it):\n")
-    print("| label | TP | FP | FN | TN | precision | recall | F1 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| label | TP | FP | FN | TN | precision | recall | F1 | perms F1 |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label in LABELS:
         v = score(visible, results, label)
+        m = score(visible, manifest, label)
         print(
             f"| {label} | {v['tp']} | {v['fp']} | {v['fn']} | {v['tn']} | "
-            f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} |"
+            f"{v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {m['f1']:.2f} |"
         )
     print("\nHand-traced labels (`trace`, per data class where the label is known):\n")
-    print("| trace field | compared | agree | accuracy |")
-    print("|---|---|---|---|")
-    for field, agree, n in trace_agreement(rows, results):
-        print(f"| {field} | {n} | {agree} | {agree / n:.2f} |" if n else f"| {field} | 0 | 0 | - |")
+    print("| trace field | compared | agree | accuracy | perms agree | perms accuracy |")
+    print("|---|---|---|---|---|---|")
+    misses: list[str] = []
+    theirs = {f: (a, n) for f, a, n in trace_agreement(rows, manifest)}
+    for field, agree, n in trace_agreement(rows, results, misses):
+        pa, _pn = theirs[field]
+        row = f"| {field} | {n} | {agree} | {agree / n:.2f} | {pa} | {pa / n:.2f} |"
+        print(row if n else f"| {field} | 0 | - | - | - | - |")
     flows = Counter(
         ch.get("dataflow", "unconfirmed")
         for rep in results.values()
@@ -225,6 +294,9 @@ def main() -> int:
         tags = ",".join(row.get("hard_case_tags") or []) or "-"
         where = f"{row['category']}; {row.get('family') or '-'}; tags {tags}"
         print(f"- {label} {kind} {row['sha256'][:12]} [{where}]: {why}")
+    print("\n## Disagreements with the hand traces\n")
+    for line in misses:
+        print(f"- {line}")
     if args.json:
         Path(args.json).write_text(json.dumps({"scores": scores, "reports": results}, indent=1))
     return 0

@@ -49,7 +49,7 @@ EXPECTED = {
     "sink_calllog_screen": ("harvests", {"call_log": "bulk"}),
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),
-    "contacts_local_only": ("harvests", {"contacts": "bulk"}),
+    "contacts_local_only": ("at_risk", {"contacts": "bulk"}),  # bulk, but kept on the device
     "chain_service": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),

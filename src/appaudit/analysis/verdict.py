@@ -114,8 +114,10 @@ def granted_protected_classes(app: AppInfo, ruleset: Ruleset) -> frozenset[str]:
 def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage, *, granted: frozenset[str]) -> Verdict:
     """The app's verdict from the protected classes (contacts, SMS, call log).
 
-    ``harvests`` needs proof of bulk reading or exfiltration (harvest chains);
-    until a finding carries that proof the strongest verdict is ``at_risk``.
+    ``harvests`` needs a protected class at level ``harvested``: read in bulk **and** sent off the
+    device (network or SMS). A bulk read that stays on the device (a dialer listing the call log)
+    or a single item sent (one looked-up contact) is ``at_risk``, its findings at their own
+    severities: harvesting is not proven.
     Anything short of a working read is ``inconclusive`` when part of the code
     could not be seen *and* that code could reach protected data: ``granted``
     (the protected classes the app's permissions grant, see
@@ -124,7 +126,7 @@ def overall_verdict(results: dict[str, DataClassResult], coverage: Coverage, *, 
     verdict follows what was seen; coverage still says ``partial`` and why.
     """
     protected = [results[dc] for dc in DATA_CLASSES if dc in PROTECTED_CLASSES]
-    if any(r.level in (Level.HARVESTED, Level.EXFILTRATED, Level.BULK) for r in protected):
+    if any(r.level is Level.HARVESTED for r in protected):
         return Verdict.HARVESTS
     if any(r.read for r in protected):
         return Verdict.AT_RISK
