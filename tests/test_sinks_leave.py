@@ -101,6 +101,7 @@ def test_call_log_on_screen_beside_an_unrelated_upload_stays_on_the_device() -> 
     )
     assert (entry["level"], entry["bulk"], entry["exfiltrated"]) == ("bulk", True, [])
     assert "AA-CLG-011" not in entry["rule_ids"] and "AA-CLG-010" not in entry["rule_ids"]
+    assert report_json("sink_calllog_screen")["verdict"] == "at_risk"
 
 
 def _facts(dataflow: Dataflow, untracked: tuple[str, ...]) -> HarvestFacts:
