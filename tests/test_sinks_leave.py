@@ -195,3 +195,20 @@ def test_super_call_is_not_dispatched_to_subclasses() -> None:
         (6, MethodId(class_name=F + "Harvester", method="harvest(Landroid/content/Context;)Ljava/lang/String;")),
         (14, MethodId(class_name=F + "Uploader", method="upload(Ljava/lang/String;)V")),
     ]
+
+
+def test_storing_data_in_an_object_loaded_from_a_field_taints_that_field_only() -> None:
+    # ``this$0.rows = x``: field ``rows`` holds the data; ``this$0`` itself does not become tainted
+    outer = "Lcom/x/A$1;->this$0:Lcom/x/A;"
+    rows = "Lcom/x/A;->rows:Ljava/lang/String;"
+    other = "Lcom/x/A;->other:Ljava/lang/String;"
+    body = read_then(
+        (16, "iget-object", (3, 0), outer),
+        (20, "iput-object", (2, 3), rows),
+        (24, "iget-object", (4, 0), outer),
+        (28, "iget-object", (5, 4), other),
+        (32, "invoke-static", (5,), POST),
+        (38, "return-void", ()),
+    )
+    flow = seeded(body)
+    assert rows in flow.fields and outer not in flow.fields and 32 not in flow.calls

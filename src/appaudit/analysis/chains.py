@@ -28,6 +28,16 @@ from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
+#: Framework Context types: calls on them with data do not fill them (``_is_component``).
+_CONTEXTS = frozenset(
+    {
+        "Landroid/content/Context;",
+        "Landroid/content/ContextWrapper;",
+        "Landroid/app/Activity;",
+        "Landroid/app/Service;",
+        "Landroid/app/Application;",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,8 +259,16 @@ class ChainFinder:
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields)
+            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component)
         return flow
+
+    def _is_component(self, class_desc: str) -> bool:
+        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
+        it data (``startActivity(intent)``) does not put the data in it."""
+        if class_desc in _CONTEXTS:
+            return True
+        cls = java_name(class_desc)
+        return cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
 
     def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""

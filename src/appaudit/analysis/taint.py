@@ -86,8 +86,16 @@ class Flow:
 _NOTHING = Flow(tainted=False, returns=False, calls={}, objects=frozenset(), fields=frozenset(), params_out=frozenset())
 
 
-def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
-    """Follow tainted data through one method."""
+def analyse(
+    body: MethodCode, seeds: Seeds, fields: Iterable[str] = (), opaque: Callable[[str], bool] | None = None
+) -> Flow:
+    """Follow tainted data through one method.
+
+    ``opaque`` says which receiver classes (descriptors) a call with tainted arguments does not
+    fill: the register holding the receiver is tainted, not the object or field it came from.
+    Components are such: ``this$0.startActivity(intentWithData)`` does not make the service a
+    container of the data (taking it for one taints every later use of ``this$0``).
+    """
     insns = body.insns
     known = set(fields)
     if len(insns) > MAX_INSNS:
@@ -100,7 +108,7 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
         return _NOTHING  # nothing tainted comes in
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
-    walk = _Walk(seeds, known)
+    walk = _Walk(seeds, known, opaque)
     ever = _fixpoint(insns, _predecessors(body), entry, walk)
     params = range(first, body.registers_size)
     return Flow(
@@ -176,10 +184,11 @@ class _Walk:
     receives tainted data (``this.rows.add(x)``) taints the field.
     """
 
-    __slots__ = ("calls", "fields", "inside", "objects", "origin", "returns", "seeds", "state", "written")
+    __slots__ = ("calls", "fields", "inside", "objects", "opaque", "origin", "returns", "seeds", "state", "written")
 
-    def __init__(self, seeds: Seeds, fields: set[str]) -> None:
+    def __init__(self, seeds: Seeds, fields: set[str], opaque: Callable[[str], bool] | None = None) -> None:
         self.seeds = seeds
+        self.opaque = opaque
         self.fields = fields
         """Tainted fields: those coming in and those written with tainted data since."""
         self.written: set[str] = set()
@@ -243,7 +252,10 @@ def _invoke(w: _Walk, ins: Insn, seeded: bool) -> bool:
     if tainted_args:
         w.calls[ins.offset] = frozenset(tainted_args)
         if not static and regs:
-            w.taint(regs[0])
+            if w.opaque is not None and ins.ref and w.opaque(ins.ref.partition("->")[0]):
+                w.state.add(regs[0])
+            else:
+                w.taint(regs[0])
         if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
             w.taint(regs[2])
     for k in w.seeds.sites.get(ins.offset, _UNSEEDED)[1]:
@@ -308,7 +320,12 @@ def _aget(w: _Walk, ins: Insn, seeded: bool) -> bool:
 def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
     value, holder = ins.regs[0], ins.regs[1]
     if w.hot(value):
-        w.taint(holder)
+        if isinstance(w.origin.get(holder), str):
+            # ``this$0.f = x``: field ``f`` holds the data, not the field the holder was loaded
+            # from (else every later ``this$0`` read, and everything read through it, is tainted)
+            w.state.add(holder)
+        else:
+            w.taint(holder)
         w.write_field(ins.ref)
     else:
         made, into = w.origin.get(value), w.origin.get(holder)
