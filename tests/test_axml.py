@@ -68,10 +68,10 @@ def _chunks(raw: bytes) -> list[tuple[int, int, int, int]]:
 
 
 def _string_index(raw: bytes, text: str) -> int:
-    from appaudit.apk.axml import _StringPool
+    from appaudit.apk.stringpool import StringPool
 
     pos, _t, hsize, size = _chunks(raw)[0]
-    pool = _StringPool(raw, pos, hsize, size)
+    pool = StringPool(raw, pos, hsize, size)
     return next(i for i in range(len(pool.offsets)) if pool.get(i) == text)
 
 

@@ -35,6 +35,7 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     from appaudit.report.i18n import LANGS
 
     assert {"appaudit/report/assets/report.css", *(f"appaudit/report/assets/{lang}.json" for lang in LANGS)} <= names
+    assert "appaudit/apk/framework_attributes.txt" in names  # the binary-XML reader's attribute names
 
     # Install into a fresh venv that sees this interpreter's dependencies through a .pth file.
     # (``--system-site-packages`` would inherit the *base* interpreter's packages, not those of the

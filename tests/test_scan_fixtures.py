@@ -58,6 +58,12 @@ EXPECTED = {
     "family_obfuscated": ("harvests", {"contacts": "harvested"}),
     "family_same_host": ("harvests", {"call_log": "harvested"}),
     "sdk_api_baiqishi": ("at_risk", {"contacts": "read", "call_log": "read"}),
+    "val_helper_return": ("harvests", {"call_log": "harvested"}),
+    "val_instance_field": ("harvests", {"contacts": "harvested"}),
+    "val_other_clinit": ("harvests", {"sms": "harvested"}),
+    "val_resource_url": ("harvests", {"sms": "harvested"}),
+    "val_static_url": ("harvests", {"contacts": "harvested"}),
+    "val_unresolved": ("at_risk", {"sms": "read"}),
     "neighbours": (
         "no_evidence",
         {

@@ -99,6 +99,8 @@ class EvidenceKind(StrEnum):
     INVOKE = "invoke"
     SGET = "sget"
     SPUT = "sput"
+    IPUT = "iput"
+    """An instance field write (a code hit the value resolution looks at; never a finding's evidence)."""
     CONST_STRING = "const-string"
     NEW_INSTANCE = "new-instance"
     CONST_CLASS = "const-class"

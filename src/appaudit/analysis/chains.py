@@ -112,6 +112,7 @@ class ChainFinder:
         dataflow: Dataflow,
     ) -> HarvestChain:
         steps = (*path[:-1], ChainStep.at(node, sink.call.offset))
+        sources = tuple(u for u in self.sinks.resolved_urls(node) if u.url not in sink.urls)
         return HarvestChain(
             data_class=data_class,
             read=read,
@@ -119,7 +120,8 @@ class ChainFinder:
             channel=sink.channel,
             sink=sink.call,
             transformers=self.sinks.transformers([s.method_id for s in steps]),
-            urls=sink.urls,
+            urls=(*sink.urls, *(u.url for u in sources)),
+            url_sources=sources,
             dataflow=dataflow,
         )
 

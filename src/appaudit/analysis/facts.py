@@ -8,9 +8,22 @@ from typing import Literal
 from appaudit.model import Channel, Dataflow, Evidence, EvidenceKind, MethodId, Trigger
 
 #: How a provider query's URI was found: a URI constant (``constant``: an SDK field), a string, a URI
-#: built in the method, a caller's argument (``parameter``), a static field's writer, the intent's data,
-#: or not at all.
-ResolvedBy = Literal["constant", "string", "built", "parameter", "static_field", "intent_data", "unresolved"]
+#: built in the method, a caller's argument (``parameter``), a static field's writer, an instance field
+#: set in a constructor (``instance_field``), an app method's return value (``helper``), a string
+#: resource (``resource``), the intent's data, or not at all. A URI built of parts says where its
+#: first part that was not a literal came from.
+ResolvedBy = Literal[
+    "constant",
+    "string",
+    "built",
+    "parameter",
+    "static_field",
+    "instance_field",
+    "helper",
+    "resource",
+    "intent_data",
+    "unresolved",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +46,15 @@ class ChainStep:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UrlSource:
+    """A URL of a chain that is not a string in the sink's method: where it was resolved from."""
+
+    url: str
+    how: ResolvedBy
+    """``static_field``, ``instance_field``, ``helper`` or ``resource`` (see ``analysis.values``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HarvestChain:
     """A path from a read of protected data to a place where data leaves the device."""
 
@@ -45,7 +67,10 @@ class HarvestChain:
     transformers: tuple[str, ...] = ()
     """Serialisation, compression, encryption or encoding seen on the way (e.g. ``json: JSONArray.put``)."""
     urls: tuple[str, ...] = ()
-    """URL or path strings in the sink's method (e.g. ``https://x/api/contacts/upload``)."""
+    """URL or path strings in the sink's method (e.g. ``https://x/api/contacts/upload``), then URLs
+    the method hands to calls that were resolved from elsewhere (``url_sources``)."""
+    url_sources: tuple[UrlSource, ...] = ()
+    """Where each URL of ``urls`` that is not a string in the sink's method came from."""
     dataflow: Dataflow = Dataflow.UNCONFIRMED
     """``confirmed`` when the data read was followed along the chain into the sink's method
     (``analysis.taint``), ``unconfirmed`` when only the calls link them."""
@@ -58,7 +83,7 @@ class ProviderAccess:
     data_class: str
     uri: str
     how: ResolvedBy
-    """constant, string, built, parameter or static_field."""
+    """constant, string, built, parameter, static_field, instance_field, helper or resource."""
     bulk: bool
     """The cursor is iterated in a loop (here or in the method the cursor is handed to)."""
     evidence: Evidence

@@ -3,8 +3,9 @@
 For every provider access (ContentResolver.query, ContentProviderClient,
 CursorLoader, managedQuery, content observers) the URI argument is resolved
 inside the method (``registers``); a URI that arrives as a parameter of the
-app's own method is looked up at that method's call sites, and one read from
-an app static field at the field's writes. What cannot be resolved is
+app's own method is looked up at that method's call sites; one held in an app
+field, returned by an app helper or read from a string resource, or made of
+such parts, is looked up there (:mod:`.values`). What cannot be resolved is
 reported as unresolved, never guessed.
 """
 
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 from appaudit import deadline
 from appaudit.analysis.facts import ResolvedBy
-from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.analysis.registers import RESOLVABLE, Value, argument_registers, values_at
+from appaudit.analysis.values import ValueResolver, origin
 from appaudit.apk.dex.types import CodeHit, CodeIndex, Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name
 from appaudit.engine.matchers import string_pattern
@@ -38,7 +40,8 @@ class ProviderQuery:
     uri: str | None
     """The resolved URI text or SDK field (``Lc;->NAME:T``); None when unresolved."""
     how: ResolvedBy
-    """constant, string, built, parameter, static_field, intent_data or unresolved."""
+    """constant, string, built, parameter, static_field, instance_field, helper, resource, intent_data
+    or unresolved."""
     data_class: str | None
     """The protected data class the URI belongs to, if any."""
 
@@ -70,25 +73,21 @@ class ProviderClassifier:
         return next((dc for pattern, dc in self.patterns if pattern.fullmatch(raw)), None)
 
 
-def _resolve(code: CodeIndex, value: Value, depth: int) -> tuple[str | None, ResolvedBy]:
+def _resolve(code: CodeIndex, value: Value, depth: int, values: ValueResolver) -> list[tuple[str | None, ResolvedBy]]:
     if value.kind in ("string", "uri") and value.text:
-        return value.text, ("string" if value.kind == "string" else "built")
+        return [(value.text, origin(value) or ("string" if value.kind == "string" else "built"))]
     if value.kind == "intent_data":
-        return None, "intent_data"
-    if value.kind == "field" and value.text:
-        owner = value.text.split("->", 1)[0]
-        if java_name(owner) in code.defined_classes() and depth > 0:
-            for write in code.static_writes(value.text)[:MAX_CALL_SITES]:
-                body = code.method_code(write.class_name, write.method)
-                insn = _insn_at(body, write.offset) if body else None
-                if body is None or insn is None or not insn.regs:
-                    continue
-                uri, _how = _resolve(code, values_at(body, write.offset).get(insn.regs[0], Value("unknown")), depth - 1)
-                if uri:
-                    return uri, "static_field"
-            return None, "unresolved"
-        return value.text, "constant"
-    return None, "unresolved"
+        return [(None, "intent_data")]
+    if value.kind == "field" and value.text and java_name(value.text.split("->", 1)[0]) not in code.defined_classes():
+        return [(value.text, "constant")]
+    if value.kind in RESOLVABLE and depth > 0:
+        return _from_elsewhere(value, values) or [(None, "unresolved")]
+    return [(None, "unresolved")]
+
+
+def _from_elsewhere(value: Value, values: ValueResolver) -> list[tuple[str | None, ResolvedBy]]:
+    """What a field, an app helper or a string resource holds (``analysis.values``), with where it came from."""
+    return [(v.text, origin(v) or "unresolved") for v in values.all(value) if v.text]
 
 
 def _insn_at(body: MethodCode, offset: int) -> Insn | None:
@@ -96,9 +95,13 @@ def _insn_at(body: MethodCode, offset: int) -> Insn | None:
 
 
 def resolve_argument(
-    code: CodeIndex, site: CodeHit, arg: int, depth: int = RESOLVE_DEPTH
+    code: CodeIndex, site: CodeHit, arg: int, depth: int = RESOLVE_DEPTH, *, values: ValueResolver | None = None
 ) -> list[tuple[str | None, ResolvedBy]]:
-    """Possible values of declared argument ``arg`` of the invoke at ``site``."""
+    """Possible values of declared argument ``arg`` of the invoke at ``site``.
+
+    ``values`` looks into fields, helpers and string resources (one per scan; a fresh one if None).
+    """
+    values = values if values is not None else ValueResolver(code)
     body = code.method_code(site.class_name, site.method)
     insn = _insn_at(body, site.offset) if body else None
     if body is None or insn is None or insn.ref is None:
@@ -106,27 +109,30 @@ def resolve_argument(
     _recv, regs = argument_registers(insn)
     if arg >= len(regs):
         return [(None, "unresolved")]
-    value = values_at(body, site.offset).get(regs[arg], Value("unknown"))
+    value = values_at(body, site.offset, resolve=values.callback()).get(regs[arg], Value("unknown"))
     if value.kind == "param" and value.text is not None and depth > 0:
         desc = java_desc(site.class_name)
         results: list[tuple[str | None, ResolvedBy]] = []
         for caller in code.callers(desc, site.method, limit=MAX_CALL_SITES):
-            for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1):
+            for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1, values=values):
                 if uri:
                     results.append((uri, "parameter"))
         return results or [(None, "unresolved")]
-    return [_resolve(code, value, depth)]
+    return _resolve(code, value, depth, values)
 
 
-def provider_queries(code: CodeIndex, flows: FlowSpec, classifier: ProviderClassifier) -> list[ProviderQuery]:
+def provider_queries(
+    code: CodeIndex, flows: FlowSpec, classifier: ProviderClassifier, *, values: ValueResolver | None = None
+) -> list[ProviderQuery]:
     """Every provider access in the app with the URI it reads, sorted by location."""
+    values = values if values is not None else ValueResolver(code)
     out: list[ProviderQuery] = []
     for target in flows.queries:
         if target.uri_arg is None:
             continue
         for site in code.invocations(target.class_desc, target.names):
             deadline.check()
-            for uri, how in resolve_argument(code, site, target.uri_arg):
+            for uri, how in resolve_argument(code, site, target.uri_arg, values=values):
                 dc = classifier.classify(uri)
                 out.append(ProviderQuery(site=site, uri=uri, how=how, data_class=dc))
     out = sorted(set(out), key=lambda q: (q.site.dex, q.site.class_name, q.site.method, q.site.offset, q.uri or ""))

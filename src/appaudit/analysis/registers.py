@@ -4,7 +4,10 @@ A single forward pass in program order (branches are not followed: the last
 assignment before the instruction wins), which is how compiled code builds a
 URI in practice. Values know about string constants, static fields, method
 parameters, ``Uri.parse``, ``Uri.withAppendedPath``, ``Uri.Builder``,
-``StringBuilder`` chains, ``String.concat`` and ``Intent.getData``.
+``StringBuilder`` chains, ``String.concat`` and ``Intent.getData``. Given a
+``resolve`` callback (``analysis.values``), the pass also puts in the value a
+static field, an instance field or an app method's return value holds, where a
+URI or string call consumes it, so a concatenation of such parts is resolved.
 """
 
 from __future__ import annotations
@@ -21,9 +24,16 @@ class Value:
     """What a register holds, as far as a static pass can tell."""
 
     kind: str
-    """string, uri, builder, sb, field, ifield, param, this, intent_data, call, new, unknown."""
+    """string, uri, builder, sb, field, ifield, param, this, intent_data, call, new, int, unknown."""
     text: str | None = None
-    """The string / URI text, the field, the parameter index, the called method or the type."""
+    """The string / URI text, the field, the parameter index, the called method, the type or the
+    integer constant (decimal)."""
+    how: str | None = None
+    """For a string, URI or builder: where a part that was not a literal in this method came from
+    (``static_field``, ``instance_field``, ``helper``, ``resource``); None when all of it was."""
+    args: tuple[Value, ...] = ()
+    """For a ``call`` of a method the pass does not know: its declared arguments' values (kept only
+    when the pass was given a ``resolve`` callback, which may look into the callee)."""
 
 
 UNKNOWN = Value("unknown")
@@ -45,6 +55,7 @@ _NO_DEFINE = (
     "filled-new-array",
 )
 _WIDE = ("J", "D")
+_INT_CONSTS = frozenset({"const/4", "const/16", "const", "const/high16"})
 
 
 def argument_registers(insn: Insn) -> tuple[int | None, list[int]]:
@@ -100,6 +111,11 @@ class _Call:
 
 #: What a known call returns (None: nothing known, an opaque ``call`` value).
 _CallRule = Callable[[_Call, dict[int, Value]], Value | None]
+#: Puts in the string or URI a ``field``, ``ifield`` or ``call`` value holds (None: not known).
+Resolve = Callable[[Value], Value | None]
+#: The value kinds a ``resolve`` callback is asked about.
+RESOLVABLE = frozenset({"field", "ifield", "call"})
+_CARRIERS = frozenset({"string", "uri", "sb", "builder"})
 
 
 def _uri_call(call: _Call, env: dict[int, Value]) -> Value | None:
@@ -220,23 +236,53 @@ _CALL_RULES: dict[str, _CallRule] = {
 }
 
 
-def _invoke_result(insn: Insn, env: dict[int, Value]) -> Value:
-    """The value an invoke returns, updating mutated receivers (builders) in ``env``."""
+def _resolved(value: Value, resolve: Resolve | None) -> Value:
+    if resolve is None or value.kind not in RESOLVABLE:
+        return value
+    return resolve(value) or value
+
+
+def _first_how(values: tuple[Value, ...]) -> str | None:
+    return next((v.how for v in values if v.how is not None and v.kind in _CARRIERS), None)
+
+
+def _with_how(value: Value, how: str | None) -> Value:
+    if how is None or value.how is not None or value.kind not in _CARRIERS or value.text is None:
+        return value
+    return Value(value.kind, value.text, how)
+
+
+#: Classes whose calls build strings and URIs (their arguments are parts, not what the value is for).
+VALUE_BUILDERS = frozenset(_CALL_RULES)
+
+
+def _invoke_result(insn: Insn, env: dict[int, Value], resolve: Resolve | None = None) -> Value:
+    """The value an invoke returns, updating mutated receivers (builders) in ``env``.
+
+    With ``resolve``, a field or call value the call consumes is first replaced by what it holds,
+    and the result (and a mutated receiver) says where that part came from (``Value.how``).
+    """
     ref = insn.ref or ""
     owner, _, rest = ref.partition("->")
     rule = _CALL_RULES.get(owner)
     if rule is None:
-        return Value("call", ref)
+        if resolve is None:
+            return Value("call", ref)
+        return Value("call", ref, args=tuple(env.get(r, UNKNOWN) for r in argument_registers(insn)[1]))
     receiver, params = argument_registers(insn)
+    recv = _resolved(env.get(receiver, UNKNOWN), resolve) if receiver is not None else UNKNOWN
     call = _Call(
         ref=ref,
         name=rest.split("(", 1)[0],
         receiver=receiver,
-        recv=env.get(receiver, UNKNOWN) if receiver is not None else UNKNOWN,
-        args=tuple(env.get(r, UNKNOWN) for r in params),
+        recv=recv,
+        args=tuple(_resolved(env.get(r, UNKNOWN), resolve) for r in params),
     )
     result = rule(call, env)
-    return result if result is not None else Value("call", ref)
+    how = _first_how((call.recv, *call.args)) if resolve is not None else None
+    if how is not None and receiver is not None and receiver in env:
+        env[receiver] = _with_how(env[receiver], how)
+    return _with_how(result, how) if result is not None else Value("call", ref)
 
 
 def _entry_values(code: MethodCode) -> dict[int, Value]:
@@ -250,6 +296,16 @@ def _entry_values(code: MethodCode) -> dict[int, Value]:
         env[reg] = Value("param", str(i))
         reg += 2 if p in _WIDE else 1
     return env
+
+
+def _param_values(code: MethodCode, params: tuple[Value, ...]) -> dict[int, Value]:
+    """The registers of the first ``len(params)`` parameters, holding ``params``."""
+    out: dict[int, Value] = {}
+    reg = code.first_param_register + (0 if code.is_static else 1)
+    for value, p in zip(params, code.param_types, strict=False):
+        out[reg] = value
+        reg += 2 if p in _WIDE else 1
+    return out
 
 
 def _defined(insn: Insn, env: dict[int, Value], pending: Value) -> Value:
@@ -267,18 +323,66 @@ def _defined(insn: Insn, env: dict[int, Value], pending: Value) -> Value:
         return Value("ifield", insn.ref)
     if op == "new-instance":
         return Value("new", insn.ref)
+    if op in _INT_CONSTS and insn.literal is not None:  # a resource id handed to getString(int)
+        return Value("int", str(insn.literal))
     return UNKNOWN
 
 
-def values_at(code: MethodCode, offset: int) -> dict[int, Value]:
-    """Register values just before the instruction at ``offset``."""
+def _pass(
+    code: MethodCode,
+    stop: int,
+    resolve: Resolve | None,
+    params: tuple[Value, ...],
+    on_invoke: Callable[[Insn, dict[int, Value]], None] | None = None,
+) -> dict[int, Value]:
+    """The one forward pass: register values just before ``stop``; ``on_invoke`` sees each invoke first."""
     env = _entry_values(code)
+    if params:
+        env.update(_param_values(code, params))
     pending = UNKNOWN
     for insn in code.insns:
-        if insn.offset >= offset:
+        if insn.offset >= stop:
             break
         if insn.op.startswith("invoke"):
-            pending = _invoke_result(insn, env) if insn.ref else UNKNOWN
+            if on_invoke is not None and insn.ref:
+                on_invoke(insn, env)
+            pending = _invoke_result(insn, env, resolve) if insn.ref else UNKNOWN
         elif insn.regs and not insn.op.startswith(_NO_DEFINE):
             env[insn.regs[0]] = _defined(insn, env, pending)
     return env
+
+
+def values_at(
+    code: MethodCode, offset: int, *, resolve: Resolve | None = None, params: tuple[Value, ...] = ()
+) -> dict[int, Value]:
+    """Register values just before the instruction at ``offset``.
+
+    ``resolve`` looks into fields and calls whose value a URI or string call consumes (see
+    :data:`Resolve`); ``params`` are the values the parameters hold on entry, when a caller
+    knows them (a parameter beyond them is a ``param`` value).
+    """
+    return _pass(code, offset, resolve, params)
+
+
+def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> list[tuple[Insn, tuple[Value, ...]]]:
+    """Each invoke of ``code`` (in code order) with its declared arguments' values; a ``String``
+    argument that is a ``String`` field or call is looked into with ``resolve`` (see :func:`values_at`)."""
+    out: list[tuple[Insn, tuple[Value, ...]]] = []
+
+    def record(insn: Insn, env: dict[int, Value]) -> None:
+        assert insn.ref is not None
+        values = tuple(env.get(r, UNKNOWN) for r in argument_registers(insn)[1])
+        if resolve is not None and _STRING in insn.ref.partition("->")[2].partition(")")[0]:
+            types = split_params(insn.ref[insn.ref.find("(") :])
+            holds = (":" + _STRING, ")" + _STRING)  # a String field, or a call returning a String
+            values = tuple(
+                _resolved(v, resolve) if t == _STRING and (v.text or "").endswith(holds) else v
+                for v, t in zip(values, types, strict=False)
+            )
+        out.append((insn, values))
+
+    _pass(code, 1 << 62, resolve, (), record)
+    return out
+
+
+_STRING = "Ljava/lang/String;"

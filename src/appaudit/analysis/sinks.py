@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.facts import UrlSource
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.prefixes import string_prefixes
-from appaudit.analysis.registers import Value, argument_registers, values_at
+from appaudit.analysis.registers import VALUE_BUILDERS, Value, argument_registers, invoke_arguments, values_at
 from appaudit.analysis.targets import calls_target, target_for
+from appaudit.analysis.values import ValueResolver, origin
 from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import java_name, split_params
 from appaudit.model import Channel, Evidence, EvidenceKind, MethodId
@@ -28,6 +30,10 @@ from appaudit.ruleset.flows import ApiTarget, FlowSpec
 _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
 #: URL strings of a sink's method kept on its chain.
 MAX_URLS = 5
+_WEB_URL = re.compile(r"(https?|wss?)://\S+")
+#: Hops a sink method's URL is followed (``analysis.values``; one fewer than for provider URIs: a sink
+#: method builds many strings, and a URL is evidence, not what makes the chain).
+URL_DEPTH = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +98,7 @@ class SinkFinder:
         self.flows = flows
         self.attributor = attributor
         self._sinks: dict[MethodId, list[Sink]] = {}
+        self._urls: dict[MethodId, tuple[UrlSource, ...]] = {}
 
     @cached_property
     def js_bridges(self) -> dict[str, Evidence]:
@@ -184,6 +191,29 @@ class SinkFinder:
             if atype in self.flows.network_annotations:
                 return tuple(v for k, v in elements if k == "value")
         return None
+
+    @cached_property
+    def values(self) -> ValueResolver:
+        """What fields, helpers and string resources hold, for URLs (made on a chain's first sink)."""
+        return ValueResolver(self.graph.code)
+
+    def resolved_urls(self, node: MethodId) -> tuple[UrlSource, ...]:
+        """Web URLs that ``node`` hands to calls and that come from a field, an app helper or a
+        string resource, or are made of such parts (``analysis.values``); at most ``MAX_URLS``."""
+        if node in self._urls:
+            return self._urls[node]
+        body = self.graph.body(node)
+        found: dict[str, UrlSource] = {}
+        resolve = self.values.callback(URL_DEPTH)
+        for insn, args in invoke_arguments(body, resolve=resolve) if body is not None else ():
+            if (insn.ref or "").partition("->")[0] in VALUE_BUILDERS:
+                continue  # a part of a URL being built, not a URL being used
+            for arg in args:
+                how = origin(arg)
+                if how is not None and arg.text and arg.kind in ("string", "uri") and _WEB_URL.fullmatch(arg.text):
+                    found.setdefault(arg.text, UrlSource(url=arg.text, how=how))
+        self._urls[node] = tuple(found.values())[:MAX_URLS]
+        return self._urls[node]
 
     def transformers(self, nodes: Sequence[MethodId]) -> tuple[str, ...]:
         """``kind: Class.method`` of every transformer called in ``nodes``, sorted."""

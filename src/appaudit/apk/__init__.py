@@ -16,14 +16,15 @@ or encrypted (``assets/Ygg.json[rc4]``; :mod:`~appaudit.apk.payloads`,
 :class:`~appaudit.apk.limits.Limits` and nothing is written to disk.
 
 androguard: this package is the only one of appaudit that imports it, and only
-for the binary XML of the manifest. :mod:`~appaudit.apk.manifest` imports
-``androguard.core.axml.AXMLPrinter`` when it is imported (so importing this
-package imports androguard) and ``ARSCParser`` lazily, only when the app's label
-is a resource reference; :mod:`~appaudit.apk.axml`, the tolerant reader for
-manifests androguard rejects, takes androguard's attribute-value formatting and
-its table of framework attribute names. DEX files are read by our own reader
-(:mod:`~appaudit.apk.dex`), signer certificates by :mod:`~appaudit.apk.signing`
-and zips by :mod:`~appaudit.apk.container`, none of them through androguard.
+lazily: :mod:`~appaudit.apk.manifest` imports ``androguard.core.axml.AXMLPrinter``
+inside ``parse_manifest`` when the own binary-XML reader (:mod:`~appaudit.apk.axml`)
+refuses a manifest or finds it irregular, so a scan of a well-formed APK never
+loads androguard (a test checks ``sys.modules``). The app's label and the string
+resources the analysis asks for (:mod:`~appaudit.apk.resources`, a
+``getString(int)`` with a constant id) are resolved by :mod:`~appaudit.apk.arsc`,
+DEX files are read by our own reader (:mod:`~appaudit.apk.dex`), signer
+certificates by :mod:`~appaudit.apk.signing` and zips by
+:mod:`~appaudit.apk.container`, none of them through androguard.
 """
 
 from __future__ import annotations

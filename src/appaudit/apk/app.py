@@ -70,7 +70,8 @@ class Manifest:
     split: str | None = None
     """``split`` attribute of <manifest>: set on the split APKs of a bundle, absent on the base."""
     notes: tuple[str, ...] = ()
-    """How the file had to be read when androguard's parser rejected it (empty when it did not)."""
+    """How the file had to be read when it is irregular and a parser rejected it or the two read it
+    differently (empty for a well-formed file)."""
     incomplete: bool = False
     """The tolerant reader stopped before the end of the <manifest> element: facts may be missing."""
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from appaudit.apk.anomalies import record_anomalies
 from appaudit.apk.app import AppInfo, InputFormat
+from appaudit.apk.arsc import resolve_label
 from appaudit.apk.bundle import open_bundle
 from appaudit.apk.collector import MANIFEST, Collector
 from appaudit.apk.container import EntryError, ZipContainer, ZipError
 from appaudit.apk.dex.index import DexCodeIndex
 from appaudit.apk.limits import DEFAULT_LIMITS, Limits
-from appaudit.apk.manifest import resolve_label
 from appaudit.apk.payloads import Searched, nested_payloads, recovered_payloads
+from appaudit.apk.resources import StringResources
 from appaudit.apk.signing import signer_sha256
 from appaudit.apk.source import read_input
 from appaudit.errors import InputError
@@ -47,6 +48,16 @@ def _label(label: str | None, base: ZipContainer) -> str | None:
         except (EntryError, ZipError):  # an unreadable resource table costs the label only
             arsc = None
     return resolve_label(label, arsc)
+
+
+def _resource_table(base: ZipContainer) -> bytes | None:
+    """The base APK's resources.arsc (None: absent or unreadable), read when a string resource is asked for."""
+    if "resources.arsc" not in base:
+        return None
+    try:
+        return base.read("resources.arsc")
+    except (EntryError, ZipError):  # an unreadable resource table costs the string resources only
+        return None
 
 
 def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
@@ -105,7 +116,9 @@ def load_apk(path: str, limits: Limits = DEFAULT_LIMITS) -> ApkFacts:
     )
     return ApkFacts(
         app=app,
-        code=DexCodeIndex(found.dex_files, texts=found.texts),
+        code=DexCodeIndex(
+            found.dex_files, texts=found.texts, resources=StringResources(lambda: _resource_table(base_zip))
+        ),
         coverage_reasons=tuple(found.reasons),
         errors=tuple(found.errors),
     )

@@ -1,27 +1,39 @@
-"""Manifest facts from the binary AndroidManifest.xml, parsed by androguard.
+"""Manifest facts from the binary AndroidManifest.xml, read by appaudit's own binary-XML reader.
 
-androguard's AXML parser is tolerant of the tricks malware plays on binary XML;
-we walk the tree it gives ourselves so that every fact (components, intent
-filters, uses-permission-sdk-23) is read the same way and sorted.
+The own reader (:mod:`~appaudit.apk.axml`) reads every manifest; androguard's
+parser (``AXMLPrinter``) is imported and asked only when the own reader
+
+* refuses the file (no element at all, or no ``<manifest>`` root), or
+* notes something a well-formed file never has (``AxmlDocument.irregular``:
+  the cases are listed in :mod:`~appaudit.apk.axml`) -- the only files on
+  which the two can read different facts (the oracle tests,
+  tests/test_manifest_oracle.py, check that on regular files they never do).
+
+Which one counts then (README, "Hostile input"): Android's own parser is the
+reference, since what the device installs is what counts. The own reader
+follows it (attributes by resource id and at their declared offsets, element
+namespaces ignored, strings by their length), so on a file both read in full
+but differently its facts are taken, with a note; androguard's are taken when
+the own reader refuses the file or stops before the end of ``<manifest>``
+while androguard reads further (a file Android's parser rejects outright:
+the more complete reading is the more useful one); the own reader's, with a
+note, when androguard refuses it. We walk the element tree ourselves so that
+every fact (components, intent filters, uses-permission-sdk-23) is read the
+same way and sorted.
 
 Limit: attribute values that are resource references (``@string/...``) are
-reported as the reference, not resolved through resources.arsc.
+reported as the reference; the app's label alone is resolved, through
+resources.arsc (:mod:`~appaudit.apk.arsc`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
-from androguard.core.axml import AXMLPrinter
-from loguru import logger
-
 from appaudit.apk.app import Component, ComponentKind, Manifest
-from appaudit.apk.axml import AxmlError, parse_axml
-
-# androguard logs through loguru at DEBUG; errors reach the report instead.
-logger.disable("androguard")
+from appaudit.apk.axml import AxmlDocument, AxmlError, parse_axml
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 #: Component element tag -> its kind.
@@ -77,22 +89,6 @@ _UTF16_NAME = re.compile(rb"(?:[A-Za-z0-9_.]\x00){8,200}")
 _PERMISSION_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\.permission\.[A-Z0-9_]+")
 
 
-def resolve_label(label: str | None, arsc: bytes | None) -> str | None:
-    """The app's label: a literal as is; a ``@ID`` reference resolved through resources.arsc."""
-    if not label or not label.startswith("@"):
-        return label
-    if arsc is None:
-        return None
-    try:
-        from androguard.core.axml import ARSCParser
-
-        configs = ARSCParser(arsc).get_resolved_res_configs(int(label[1:], 16))
-    except Exception:  # androguard raises many kinds on odd resource tables
-        return None
-    values = [str(v) for _cfg, v in configs if v]
-    return values[0] if values else None
-
-
 def recover_permissions(raw: bytes) -> tuple[str, ...]:
     """Permission names found in a manifest's string pool, for a manifest no parser accepts.
 
@@ -108,29 +104,62 @@ def recover_permissions(raw: bytes) -> tuple[str, ...]:
 def parse_manifest(raw: bytes) -> Manifest:
     """Parse binary AXML into :class:`Manifest`; raise ManifestError if unreadable.
 
-    androguard's parser first; when it rejects the file (malware tampers with
-    binary XML in ways Android tolerates), the tolerant reader in ``axml``,
-    which reads it the way Android does. What the fallback had to do is in
-    ``Manifest.notes``; a manifest it could read only in part also gets
-    the permission names of its whole string pool and ``incomplete``.
+    The own reader first; androguard's parser as well only when the own
+    reader refuses the file or finds it irregular (module docstring). What
+    reading it took is in ``Manifest.notes``; a manifest read only in part
+    also gets the permission names of its whole string pool and ``incomplete``.
     """
+    doc: AxmlDocument | None = None
+    try:
+        doc = parse_axml(raw)
+        ours = None
+    except AxmlError as exc:
+        ours = f"tolerant reader: {exc}"
+    except Exception as exc:  # a bug in the own reader must not cost the scan (the fuzz tests look for this)
+        ours = f"tolerant reader failed ({exc!r})"
+    if doc is not None and not doc.irregular and doc.complete and doc.root.tag == "manifest":
+        return _facts(doc.root)
+    return _with_androguard(raw, doc, ours)
+
+
+def _androguard_root(raw: bytes) -> tuple[Any, str | None]:
+    """androguard's element tree of ``raw`` (None when it reads none) and why not; imported only here."""
+    from androguard.core.axml import AXMLPrinter  # ~0.1 s to import (lxml, loguru): only irregular files pay it
+    from loguru import logger
+
+    logger.disable("androguard")  # androguard logs through loguru at DEBUG; errors reach the report instead
     try:
         printer = AXMLPrinter(raw)
         root = printer.get_xml_obj() if printer.is_valid() else None
-        problem = None if root is not None else "androguard found no document"
     except Exception as exc:  # androguard raises many kinds on hostile XML
-        root, problem = None, f"androguard's parser failed ({type(exc).__name__})"
-    if root is not None and root.tag == "manifest":
-        return _facts(root)
-    if problem is None:
-        problem = "androguard read no <manifest> root element"
-    try:
-        doc = parse_axml(raw)
-    except AxmlError as exc:
-        raise ManifestError(f"binary XML could not be parsed: {problem}; tolerant reader: {exc}") from None
-    except Exception as exc:  # a bug in the tolerant reader must not cost the scan (the fuzz tests look for this)
-        raise ManifestError(f"binary XML could not be parsed: {problem}; tolerant reader failed ({exc!r})") from None
-    if doc.root.tag != "manifest":
+        return None, f"androguard's parser failed ({type(exc).__name__})"
+    if root is None:
+        return None, "androguard found no document"
+    if root.tag != "manifest":
+        return None, "androguard read no <manifest> root element"
+    return root, None
+
+
+def _with_androguard(raw: bytes, doc: AxmlDocument | None, ours: str | None) -> Manifest:
+    """The facts of a file the own reader refused (``ours`` says why) or found irregular, androguard asked too."""
+    root, problem = _androguard_root(raw)
+    own_root = doc is not None and doc.root.tag == "manifest"
+    if root is not None:
+        theirs = _facts(root)
+        if doc is None or not own_root or not doc.complete:
+            return theirs
+        mine = _facts(doc.root)
+        if mine == theirs:
+            return theirs
+        differ = ", ".join(f.name for f in fields(Manifest) if getattr(mine, f.name) != getattr(theirs, f.name))
+        note = (
+            f"androguard's parser reads this irregular binary XML ({doc.irregular[0]}) differently ({differ}); "
+            "read with the tolerant binary-XML reader, which reads it as Android does"
+        )
+        return replace(mine, notes=(note,))
+    if doc is None:
+        raise ManifestError(f"binary XML could not be parsed: {problem}; {ours}")
+    if not own_root:
         raise ManifestError(f"binary XML has no <manifest> root element ({problem}; tolerant reader neither)")
     facts = _facts(doc.root)
     notes = (f"{problem}; read with the tolerant binary-XML reader",)
@@ -157,7 +186,7 @@ def _named(elem: Any, *names: str) -> list[Any]:
 
 
 def _facts(root: Any) -> Manifest:
-    """The :class:`Manifest` of a <manifest> element (lxml from androguard, or ElementTree from ``axml``)."""
+    """The :class:`Manifest` of a <manifest> element (ElementTree from ``axml``, or lxml from androguard)."""
 
     package = root.get("package")
     permissions: set[str] = set()

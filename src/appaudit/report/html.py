@@ -133,6 +133,9 @@ def _chain(ch: ChainView, lang: str) -> str:
         rows.append((t("chain.transformers", lang), "<br>".join(code_span(x) for x in ch.transformers)))
     if ch.urls:
         rows.append((t("chain.urls", lang), "<br>".join(code_span(u) for u in ch.urls)))
+    if ch.url_sources:
+        items = (f"{code_span(u)} {esc(t('chain.url_from', lang, how=how))}" for u, how in ch.url_sources)
+        rows.append((t("chain.url_sources", lang), "<br>".join(items)))
     if ch.owners:
         rows.append((t("field.by_whom", lang), esc(join(ch.owners, lang))))
     return f'<div class="chain">{kv_table(rows)}</div>'

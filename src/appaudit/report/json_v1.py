@@ -93,7 +93,7 @@ def _steps(steps: tuple[ChainStep, ...], code: CodeNotes) -> list[dict[str, Any]
 
 
 def _chain(c: HarvestChain, code: CodeNotes) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "channel": c.channel,
         "read": _evidence(c.read, code),
         "steps": _steps(c.steps, code),
@@ -102,6 +102,9 @@ def _chain(c: HarvestChain, code: CodeNotes) -> dict[str, Any]:
         "urls": list(c.urls),
         "dataflow": c.dataflow,
     }
+    if c.url_sources:  # only when a URL came from elsewhere, so other reports keep their bytes
+        out["url_sources"] = [{"url": u.url, "how": u.how} for u in c.url_sources]
+    return out
 
 
 def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:

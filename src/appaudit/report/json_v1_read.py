@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath, UrlSource
 from appaudit.model import (
     Channel,
     Confidence,
@@ -106,6 +106,7 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 sink=_evidence_from(c["sink"]),
                 transformers=tuple(c["transformers"]),
                 urls=tuple(c["urls"]),
+                url_sources=tuple(UrlSource(url=u["url"], how=u["how"]) for u in c.get("url_sources") or ()),
                 dataflow=Dataflow(c.get("dataflow", "unconfirmed")),
             )
             for c in d.get("chains") or ()

@@ -109,6 +109,9 @@ def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
     if ch.urls:
         items = ", ".join(_code(u) for u in ch.urls)
         out.append(f"   - {_text(t('chain.urls', lang))}{colon}{items}")
+    if ch.url_sources:
+        items = ", ".join(f"{_code(u)} {_text(t('chain.url_from', lang, how=how))}" for u, how in ch.url_sources)
+        out.append(f"   - {_text(t('chain.url_sources', lang))}{colon}{items}")
     if ch.owners:
         out.append(f"   - {_text(t('field.by_whom', lang))}{colon}{_text(join(ch.owners, lang))}")
     code = _steps_code(ch.steps)

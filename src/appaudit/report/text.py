@@ -137,6 +137,8 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
             extra = f"{t('text.sink', lang)} {chain.sink.short}{via}"
             if chain.urls:
                 extra += f"; {', '.join(chain.urls)}"
+            if chain.url_sources:
+                extra += "; " + ", ".join(f"{u} {t('chain.url_from', lang, how=how)}" for u, how in chain.url_sources)
             lines.append(Hanging(extra, first=4, rest=6, style="dim"))
         lines.extend(
             Hanging(

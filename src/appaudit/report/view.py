@@ -81,6 +81,8 @@ class ChainView:
     steps: tuple[StepView, ...]
     transformers: tuple[str, ...]
     urls: tuple[str, ...]
+    url_sources: tuple[tuple[str, str], ...]
+    """(URL, translated label of where it came from) for each URL not a string in the sink's method."""
     owners: tuple[str, ...]
     """Labels of the owners of the read and of the sink, each once."""
 

@@ -105,6 +105,7 @@ def _chain(ch: HarvestChain, lang: str, code: CodeNotes) -> ChainView:
         steps=_steps(ch.steps, lang, code, (ch.read, ch.sink)),
         transformers=ch.transformers,
         urls=ch.urls,
+        url_sources=tuple((u.url, c.resolved_label(u.how, lang)) for u in ch.url_sources),
         owners=tuple(dict.fromkeys(c.owner_label(o, lang) for o in owners)),
     )
 

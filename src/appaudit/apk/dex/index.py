@@ -22,6 +22,7 @@ from appaudit.apk.dex.structure import (
 )
 from appaudit.apk.dex.text import TextSearch
 from appaudit.apk.dex.types import CodeHit, MethodCode
+from appaudit.apk.resources import StringResources
 from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.errors import DexFormatError
 from appaudit.model import EvidenceKind
@@ -29,6 +30,8 @@ from appaudit.report.model import CoverageReason
 
 #: opcodes of static field writes (sput*)
 SPUT_OPS = frozenset(range(0x67, 0x6E))
+#: opcodes of instance field writes (iput*)
+IPUT_OPS = frozenset(range(0x59, 0x60))
 NEW_INSTANCE_OPS = frozenset((0x22,))
 CONST_CLASS_OPS = frozenset((0x1C,))
 #: What the reader raises on a damaged DEX; the others are a safety net for bugs, reported by type name.
@@ -38,8 +41,14 @@ _UNEXPECTED = (IndexError, ValueError, OverflowError, KeyError, struct.error, Re
 class DexCodeIndex:
     """Answers reference queries across ``classes.dex``, ``classes2.dex``, ..."""
 
-    def __init__(self, dex_files: Sequence[DexFile], texts: Sequence[tuple[ZipContainer, str]] = ()) -> None:
+    def __init__(
+        self,
+        dex_files: Sequence[DexFile],
+        texts: Sequence[tuple[ZipContainer, str]] = (),
+        resources: StringResources | None = None,
+    ) -> None:
         self.dex_files = tuple(dex_files)
+        self.resources = resources
         self.text = TextSearch(texts)
         self.errors: list[tuple[str, str]] = []
         """(dex name, message) for each DEX that failed part-way through a query."""
@@ -249,6 +258,21 @@ class DexCodeIndex:
             ]
 
         return self._each(f"writes of {field}", run)
+
+    def instance_writes(self, field: str) -> list[CodeHit]:
+        owner, _, rest = field.partition("->")
+        fname, _, ftype = rest.partition(":")
+
+        def run(dex: DexFile) -> list[CodeHit]:
+            ids = [i for i in dex.find_fields(owner, fname) if dex.field_ref(i).type_desc == ftype]
+            return [
+                self._hit(dex, s, EvidenceKind.IPUT, str(dex.field_ref(s.index))) for s in dex.find_sites(IPUT_OPS, ids)
+            ]
+
+        return self._each(f"writes of {field}", run)
+
+    def string_resource(self, res_id: int) -> str | None:
+        return self.resources.string(res_id) if self.resources is not None else None
 
     def instantiations(self, class_name: str, via: str = "new-instance") -> list[CodeHit]:
         desc = java_desc(class_name)

@@ -134,6 +134,15 @@ class CodeIndex(Protocol):
         """``sput*`` sites of the static field ``Lc;->name:T``."""
         ...
 
+    def instance_writes(self, field: str) -> list[CodeHit]:
+        """``iput*`` sites of the instance field ``Lc;->name:T``."""
+        ...
+
+    def string_resource(self, res_id: int) -> str | None:
+        """The string resource ``res_id`` in the app's default configuration (``resources.arsc``),
+        None when there is none (no table, another type, unreadable)."""
+        ...
+
     def supertypes(self, class_name: str) -> tuple[str | None, tuple[str, ...]] | None:
         """(superclass, interfaces) as Java names, None when the app does not define the class."""
         ...
