@@ -92,6 +92,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("web")
     for apk in APKS[:6]:
         shutil.copy(apk, root / apk.name)
+    shutil.copy(FIXTURES / "calllog.apk", root / "calllog.apk")  # served for the scan-by-URL test, not listed
     (root / "corrupt.apk").write_bytes(CORRUPT)
     names = [a.name for a in APKS[:6]]
     (root / "list.txt").write_text("# relative to the list\n" + "\n".join([*names, "corrupt.apk", "gone.apk"]) + "\n")

@@ -59,9 +59,11 @@ def test_picker_is_single_user_chosen_item() -> None:
     assert _dc("picker", "contacts")["providers"] == []  # Intent.getData() is not a provider table
 
 
-def test_local_only_bulk_read_has_no_chain() -> None:
+def test_local_only_count_is_not_bulk_and_has_no_chain() -> None:
+    # only _id is read, and the loop only counts: not a harvest of the address book (issue #12 item 1)
     entry = _dc("contacts_local_only", "contacts")
-    assert (entry["bulk"], entry["exfiltrated"], entry["chains"], entry["level"]) == (True, [], [], "bulk")
+    assert (entry["bulk"], entry["exfiltrated"], entry["chains"], entry["level"]) == (False, [], [], "read")
+    assert [p["bulk_reason"] for p in entry["providers"]] == ["narrow_projection"]
 
 
 # ----------------------------------------------------------------------- SMS

@@ -51,10 +51,12 @@ RULE_FIXTURES = {
     "AA-SMS-011": ("sms_receiver", "otp_receiver_code_only"),
     "AA-SMS-012": ("sms_const", "otp_receiver_code_only"),
     "AA-SMS-013": ("sms_inbox", "sms_receiver"),  # an SMS_RECEIVED receiver is an event, not start-up
+    "AA-SMS-014": ("bulk_delete", "sms_inbox"),  # the inbox read, no delete
     "AA-CLG-010": ("calllog", "permission_only"),
     "AA-CLG-011": ("calllog", "benign"),
     "AA-CLG-012": ("calllog", "permission_only"),
     "AA-CLG-013": ("calllog", "permission_only"),
+    "AA-CLG-014": ("bulk_delete", "calllog"),  # the call log read, never deleted
     # SDK APIs that collect on the host's behalf
     "AA-SDK-001": ("sdk_api_baiqishi", "contacts_const"),
     "AA-SDK-002": ("sdk_api_baiqishi", "calllog"),

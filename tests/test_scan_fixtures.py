@@ -49,8 +49,27 @@ EXPECTED = {
     "sink_calllog_screen": ("at_risk", {"call_log": "bulk"}),  # bulk, not exfiltrated (#12 acceptance)
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),
-    "contacts_local_only": ("at_risk", {"contacts": "bulk"}),  # bulk, but kept on the device
+    # a loop that only counts, over a projection of only _id: read, not bulk (issue #12 item 1)
+    "contacts_local_only": ("at_risk", {"contacts": "read"}),
+    "bulk_lookups": ("at_risk", {"contacts": "read"}),
+    "bulk_all_rows": ("at_risk", {"contacts": "bulk", "call_log": "bulk"}),  # bulk, but kept on the device
+    # the call log is only deleted: declared, not read; the SMS inbox is looked through, no row kept
+    "bulk_delete": ("at_risk", {"sms": "read", "call_log": "declared"}),
+    # one expected SMS's sender uploaded: it leaves the device, but not in bulk
+    "bulk_sms_expected": ("at_risk", {"sms": "exfiltrated"}),
+    "bulk_sms_native": ("at_risk", {"sms": "bulk"}),
     "chain_service": ("harvests", {"contacts": "harvested"}),
+    "stage_sqlite_worker": ("harvests", {"contacts": "harvested"}),
+    "stage_sqlite_other": ("at_risk", {"contacts": "bulk"}),
+    "stage_room_worker": ("harvests", {"contacts": "harvested"}),
+    "stage_prefs_click": ("harvests", {"contacts": "harvested"}),
+    "stage_prefs_dynamic": ("harvests", {"contacts": "harvested"}),
+    "stage_file_job": ("harvests", {"contacts": "harvested"}),
+    "stage_file_other": ("at_risk", {"contacts": "bulk"}),
+    "stage_extra_service": ("harvests", {"contacts": "harvested"}),
+    "stage_extra_other": ("at_risk", {"contacts": "bulk"}),
+    "stage_static_cache": ("harvests", {"contacts": "harvested"}),
+    "stage_work_data": ("harvests", {"contacts": "harvested"}),
     "sdk_harvest": ("harvests", {"contacts": "harvested"}),
     "obfuscated_harvest": ("harvests", {"contacts": "harvested"}),
     "family_a": ("harvests", {"contacts": "harvested"}),
@@ -58,6 +77,11 @@ EXPECTED = {
     "family_obfuscated": ("harvests", {"contacts": "harvested"}),
     "family_same_host": ("harvests", {"call_log": "harvested"}),
     "sdk_api_baiqishi": ("at_risk", {"contacts": "read", "call_log": "read"}),
+    "trig_push_command": ("harvests", {"sms": "harvested"}),
+    "trig_permission_result": ("harvests", {"contacts": "harvested"}),
+    "trig_click": ("harvests", {"contacts": "harvested"}),
+    "trig_worker": ("harvests", {"call_log": "harvested"}),
+    "trig_observer": ("harvests", {"sms": "harvested"}),
     "val_helper_return": ("harvests", {"call_log": "harvested"}),
     "val_instance_field": ("harvests", {"contacts": "harvested"}),
     "val_other_clinit": ("harvests", {"sms": "harvested"}),

@@ -132,7 +132,7 @@ def test_a_base_url_with_two_values_leaves_the_concatenation_unresolved() -> Non
             "markdown",
             [
                 "   - URLs found elsewhere: `https://collector.invalid/api/contacts` (string resource)",
-                "`content://sms/inbox` (string resource, bulk) at",
+                "`content://sms/inbox` (string resource, bulk; every row kept) at",
             ],
         ),
         (
@@ -140,7 +140,7 @@ def test_a_base_url_with_two_values_leaves_the_concatenation_unresolved() -> Non
             [
                 "<th>URLs found elsewhere</th><td><code>https:/<wbr>/<wbr>collector.<wbr>invalid/<wbr>api/<wbr>"
                 "contacts</code> (string resource)</td>",
-                "<code>content:/<wbr>/<wbr>sms/<wbr>inbox</code> (string resource, bulk) at",
+                "<code>content:/<wbr>/<wbr>sms/<wbr>inbox</code> (string resource, bulk; every row kept) at",
             ],
         ),
     ],

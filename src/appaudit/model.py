@@ -150,16 +150,31 @@ class Effect(StrEnum):
     """The manifest asks for access."""
     READS = "reads"
     """Code reads the data."""
+    DELETES = "deletes"
+    """Code deletes the data from its provider (``ContentResolver.delete``): not a read."""
+    WRITES = "writes"
+    """Code inserts or changes the data (``insert``, ``bulkInsert``, ``update``, ``applyBatch``): not a read."""
 
 
 class Trigger(StrEnum):
-    """What runs a start-up path without user action."""
+    """What makes a read run."""
 
     STARTUP = "startup"
-    """Application, launcher activity, service or provider."""
+    """Application, launcher activity, provider, or a service nothing else in the app starts."""
     BOOT = "boot"
+    """A boot receiver (a start-up trigger)."""
     EVENT = "event"
-    """An incoming SMS or call."""
+    """An incoming SMS or call, a content observer's change, connectivity, a push message."""
+    USER_ACTION = "user_action"
+    """A click, menu, form or permission answer, or an activity other than the launcher that the user opens."""
+    SCHEDULED = "scheduled"
+    """A worker, job or timer task: it inherits the trigger of the code that scheduled it (``origin``)."""
+    COMMAND = "command"
+    """A handler that dispatches on a command string received from a socket, SMS, push message or HTTP response."""
+
+
+#: Triggers that run a read at start-up without the user asking.
+STARTUP_TRIGGERS: frozenset[Trigger] = frozenset({Trigger.STARTUP, Trigger.BOOT})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)

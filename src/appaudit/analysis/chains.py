@@ -10,16 +10,28 @@ component cost none). It follows the data first (:mod:`.taint`: chains marked
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.depth import CHAIN_DEPTH
-from appaudit.analysis.facts import ChainStep, HarvestChain
+from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
-from appaudit.analysis.search import Hop, SearchBudget, Visit, bounded_search, method_of, start_at
+from appaudit.analysis.search import (
+    MAX_TOTAL_VISITS,
+    MAX_VISITS,
+    Hop,
+    SearchBudget,
+    Visit,
+    bounded_search,
+    method_of,
+    path_to,
+    start_at,
+)
 from appaudit.analysis.sinks import Sink, SinkFinder
+from appaudit.analysis.stores import StoreIndex
 from appaudit.analysis.taint import Flow, Seeds, analyse
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
@@ -40,6 +52,36 @@ _CONTEXTS = frozenset(
 )
 
 
+#: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
+MAX_STORE_SEARCHES = 4
+#: Stores are followed only in methods this many calls from the read, before any sink on the path: further
+#: on, or past a sink, what taint reaches is more often derived data (a count, a server's answer, a status)
+#: than the data read, and a store of it leads to uploads of something else.
+MAX_STORE_COST = 2
+#: Searches through storage start only while the scan's budget has this many visits left: they are a
+#: second pass, and must not starve the reads still to search, nor their start-up paths.
+STORE_BUDGET_FLOOR = MAX_TOTAL_VISITS // 2
+#: Methods one search from a read back may visit (the upload is near where the data is read back).
+MAX_STORE_VISITS = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Found:
+    """One data search's read and the chains it found so far, by channel."""
+
+    data_class: str
+    read: Evidence
+    source: MethodId
+    """The read's method."""
+    reads: frozenset[int]
+    """Offsets of the reads in it (not sinks, though tainted data goes through them)."""
+    chains: dict[Channel, HarvestChain]
+    ruled_out: dict[Channel, HarvestChain] = field(default_factory=dict)
+    """Sinks the data reached only in arguments that do not carry it out (an SMS's destination)."""
+    lost_at: set[MethodId] = field(default_factory=set)
+    """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Data:
     """What the data read did in the method a data-following visit reached."""
@@ -47,6 +89,8 @@ class _Data:
     flow: Flow
     published: bool
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
+    via: tuple[StoreHop, ...] = ()
+    """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +128,11 @@ class ChainFinder:
         self.flows = flows
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
+        self.stores = StoreIndex(graph, flows)
+        self._stored: set[tuple[str, MethodId]] = set()
+        """(data class, read-back method) already searched from in this scan (from its first read back): the
+        chains found from there are the class's already (one per channel), whichever read and store led to
+        them."""
         self._flows: dict[tuple[object, ...], Flow] = {}
 
     def search(
@@ -110,6 +159,7 @@ class ChainFinder:
         node: MethodId,
         sink: Sink,
         dataflow: Dataflow,
+        via: tuple[StoreHop, ...] = (),
     ) -> HarvestChain:
         steps = (*path[:-1], ChainStep.at(node, sink.call.offset))
         sources = tuple(u for u in self.sinks.resolved_urls(node) if u.url not in sink.urls)
@@ -123,6 +173,7 @@ class ChainFinder:
             urls=(*sink.urls, *(u.url for u in sources)),
             url_sources=sources,
             dataflow=dataflow,
+            via=via,
         )
 
     def _call_hops(self, visit: Visit[_S]) -> Iterator[Hop]:
@@ -179,31 +230,15 @@ class ChainFinder:
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
         chains: dict[Channel, HarvestChain] = {}
-        ruled_out: dict[Channel, HarvestChain] = {}
-        lost = False
-        visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
-        for visit in visits:
-            flow = visit.carried.flow
-            handed = set(flow.calls) - (reads if visit.node == node else set())
-            if not handed:
-                continue
-            lost = lost or self._escapes(visit)
-            for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel in chains:
-                    continue
-                if _carries(sink, flow):
-                    chains[sink.channel] = self._chain(
-                        data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED
-                    )
-                elif sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
-                    ruled_out.setdefault(
-                        sink.channel, self._chain(data_class, read, visit.path, visit.node, sink, Dataflow.CONFIRMED)
-                    )
+        found = _Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
+        visited = self._collect(found, start, budget)
+        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
+            self._through_stores(found, visited, budget)
         return _Followed(
             chains=chains,
-            ruled_out=frozenset(ruled_out) - frozenset(chains),
-            lost=lost,
-            messaged=ruled_out.get(Channel.SMS) if Channel.SMS not in chains else None,
+            ruled_out=frozenset(found.ruled_out) - frozenset(chains),
+            lost=bool(found.lost_at),
+            messaged=found.ruled_out.get(Channel.SMS) if Channel.SMS not in chains else None,
         )
 
     def _escapes(self, visit: Visit[_Data]) -> bool:
@@ -218,6 +253,75 @@ class ChainFinder:
             return False
         return flow.returns or any(off in flow.calls for off, _callee in self.graph.down(visit.node))
 
+    def _collect(
+        self, found: _Found, start: Visit[_Data], budget: SearchBudget | None, limit: int = MAX_VISITS
+    ) -> list[Visit[_Data]]:
+        """Search along the data from ``start``, adding the chains to the sinks it reaches to ``found``
+        (one per channel; a confirmed one beats one that is not); the visits where tainted data was
+        handed to a call or written to a field (where it may have been stored)."""
+        handing: list[Visit[_Data]] = []
+        visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
+        for visit in itertools.islice(visits, limit):
+            flow = visit.carried.flow
+            if flow.fields or flow.calls:
+                handing.append(visit)
+            if not set(flow.calls) - (found.reads if visit.node == found.source else set()):
+                continue
+            via = visit.carried.via
+            # a hop matched by kind alone weighs less: the data may have gone elsewhere
+            dataflow = Dataflow.CONFIRMED if all(v.matched_by == "name" for v in via) else Dataflow.UNCONFIRMED
+            if self._escapes(visit):
+                found.lost_at.add(visit.node)
+            for sink in self.sinks.sinks_in(visit.node):
+                known = found.chains.get(sink.channel)
+                if not _carries(sink, flow):
+                    if sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
+                        found.ruled_out.setdefault(
+                            sink.channel,
+                            self._chain(found.data_class, found.read, visit.path, visit.node, sink, dataflow, via),
+                        )
+                    continue
+                if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
+                    found.chains[sink.channel] = self._chain(
+                        found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
+                    )
+        return handing
+
+    def _through_stores(self, found: _Found, visited: list[Visit[_Data]], budget: SearchBudget | None) -> None:
+        """Where the data search stored the data (:mod:`.stores`), search on from each place the app
+        reads it back, for the channels it did not confirm.
+
+        A second pass, after the search without storage, so that a read back (which taints less than
+        a hand-off) never takes a method from a path the data is seen to travel along; at most
+        ``MAX_STORE_SEARCHES`` searches per read, from each method reading back once per class and scan,
+        under the scan's budget.
+        """
+        searches = 0
+        for visit in visited:
+            if visit.cost > MAX_STORE_COST or any(self.sinks.sinks_in(s.method_id) for s in visit.path[:-1]):
+                continue  # far from the read, or past a sink: the data stored is more often derived data
+            body = self.graph.body(visit.node)
+            stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
+            for store in stored:
+                for target, via in self.stores.reads_of(store):
+                    if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
+                        return
+                    key = (found.data_class, target.node)
+                    if key in self._stored:
+                        continue
+                    self._stored.add(key)
+                    searches += 1
+                    hop = Hop(to=target.node, offset=store.offset, up=False, free=True, via=via, at=target.offset)
+                    carried = self._admit(visit, hop)
+                    if carried is not None:
+                        path = path_to(visit, hop)
+                        self._collect(
+                            found,
+                            Visit(node=hop.to, descending=False, cost=visit.cost, path=path, carried=carried),
+                            budget,
+                            MAX_STORE_VISITS,
+                        )
+
     def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
         """The hops the data may go along (see :meth:`follow_data`)."""
         flow, published = visit.carried.flow, visit.carried.published
@@ -230,6 +334,21 @@ class ChainFinder:
                 goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
             if goes:
                 yield hop
+        if visit.carried.via:  # past one store (:meth:`_through_stores`): the data may be stored again
+            yield from self._store_hops(visit)
+
+    def _store_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
+        """Jumps from where the visited method stores the data (a table, a key, a file...) to where the
+        app reads it back (:mod:`.stores`): free, as a hand-off is."""
+        flow = visit.carried.flow
+        if not flow.calls and not flow.fields:
+            return
+        body = self.graph.body(visit.node)
+        if body is None:
+            return
+        for store in self.stores.stores_in(visit.node, body, flow):
+            for read, via in self.stores.reads_of(store):
+                yield Hop(to=read.node, offset=store.offset, up=False, free=True, via=via, at=read.offset)
 
     def _admit(self, visit: Visit[_Data], hop: Hop) -> _Data | None:
         """What the data does in the hop's target; None when nothing there is tainted.
@@ -245,11 +364,15 @@ class ChainFinder:
         if not reached.tainted and not (hop.free and hop.up and published):
             return None
         reached = _with_fields(reached, flow.fields)
-        return _Data(flow=reached, published=published or self._published(body, reached))
+        via = (*visit.carried.via, hop.via) if hop.via is not None else visit.carried.via
+        return _Data(flow=reached, published=published or self._published(body, reached), via=via)
 
     def _seeds(self, visit: Visit[_Data], hop: Hop) -> Seeds:
         """What is tainted in the hop's target as it is entered (or, up, after the call returns)."""
         flow = visit.carried.flow
+        if hop.via is not None and hop.at is not None:
+            body = self.graph.body(hop.to)
+            return self.stores.seeds(hop.to, body, hop.at) if body is not None else Seeds()
         if hop.up:
             return Seeds() if hop.free else Seeds(sites={hop.offset: (flow.returns, flow.params_out)})
         if hop.free:

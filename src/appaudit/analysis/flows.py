@@ -14,17 +14,28 @@ from dataclasses import replace
 
 from appaudit import deadline
 from appaudit.analysis.attribution import Attributor
-from appaudit.analysis.bulk import is_bulk
+from appaudit.analysis.bulk import BulkDecider
 from appaudit.analysis.chains import ChainFinder
 from appaudit.analysis.depth import CHAIN_DEPTH
-from appaudit.analysis.facts import HarvestChain, HarvestFacts, ProviderAccess, StartupPath
+from appaudit.analysis.facts import (
+    BulkReason,
+    HarvestChain,
+    HarvestFacts,
+    IncomingRead,
+    ProviderAccess,
+    ProviderWrite,
+    StartupPath,
+)
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.incoming import IncomingSms
 from appaudit.analysis.providers import ProviderClassifier, provider_queries
 from appaudit.analysis.search import MAX_TOTAL_VISITS, SearchBudget, method_of
-from appaudit.analysis.startup import EntryPoints, entry_points, startup_path
+from appaudit.analysis.startup import entry_points
+from appaudit.analysis.triggers import TriggerSearch
+from appaudit.analysis.writes import provider_writes
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
-from appaudit.model import PROTECTED_CLASSES, Dataflow, Evidence, MethodId
+from appaudit.model import PROTECTED_CLASSES, Dataflow, Evidence, MethodId, Trigger
 from appaudit.ruleset.flows import FlowSpec
 
 __all__ = ["MAX_TOTAL_VISITS", "ChainFinder", "harvest_facts"]
@@ -40,13 +51,15 @@ class _Harvest:
         self.graph = CallGraph(code, flows)
         self.finder = ChainFinder(self.graph, flows, attributor, depth)
         self.budget = SearchBudget()
+        self.bulk = BulkDecider(code, self.graph, flows)
         self.accesses: list[ProviderAccess] = []
+        self.writes: list[ProviderWrite] = []
+        self.incoming: list[IncomingRead] = []
         self.sms: list[Evidence] = []
         self.chains: list[HarvestChain] = []
-        self.startup: list[StartupPath] = []
+        self.triggers: list[StartupPath] = []
         self.untracked: set[str] = set()
         self.messaged: list[HarvestChain] = []
-        self._paths: dict[MethodId, StartupPath | None] = {}  # per reading method: its path, if any
 
     def find_reads(self, classifier: ProviderClassifier) -> list[tuple[str, Evidence]]:
         """(data class, read) of every resolved provider query of a protected class and SMS decode."""
@@ -56,9 +69,19 @@ class _Harvest:
                 continue
             deadline.check()
             ev = self.attributor.code_evidence(q.site)
-            bulk = is_bulk(self.graph, q, self.flows)
-            self.accesses.append(ProviderAccess(data_class=q.data_class, uri=q.uri, how=q.how, bulk=bulk, evidence=ev))
+            why = self.bulk.reason(q)
+            self.accesses.append(
+                ProviderAccess(
+                    data_class=q.data_class,
+                    uri=q.uri,
+                    how=q.how,
+                    bulk=why is BulkReason.ALL_ROWS,
+                    evidence=ev,
+                    bulk_reason=why,
+                )
+            )
             reads.append((q.data_class, ev))
+        self.writes = provider_writes(self.code, self.flows, classifier, self.attributor)
         receive = self.flows.sms_receive
         sites = [h for t in receive for h in self.code.invocations(t.class_desc, t.names)]
         self.sms = [self.attributor.code_evidence(h) for h in sites]
@@ -79,24 +102,38 @@ class _Harvest:
             elif chain.dataflow == Dataflow.CONFIRMED and self.chains[known[0]].dataflow != Dataflow.CONFIRMED:
                 self.chains[known[0]] = chain  # a chain the data is seen to travel beats one it may not
 
-    def add_startup(self, entries: EntryPoints, data_class: str, read: Evidence) -> bool:
-        """The start-up path to ``read``'s method for ``data_class``, if there is one (True: found)."""
-        method = method_of(read)
-        if method not in self._paths:  # a method's path to an entry point serves every class it reads
-            self._paths[method] = startup_path(self.graph, entries, data_class, read, self.budget)
-        path = self._paths[method]
-        if path is None:
-            return False
-        self.startup.append(replace(path, data_class=data_class))
-        return True
+    def startup(self) -> tuple[StartupPath, ...]:
+        """Per class, one path run without the user: the first at start-up, else the first on an event; in the
+        shape start-up paths always had (a scheduled one named by what scheduled it, no read or guard)."""
+        out = []
+        for dc in sorted({p.data_class for p in self.triggers}):
+            mine = [p for p in self.triggers if p.data_class == dc]
+            first = next((p for p in mine if p.at_startup), None) or next(
+                (p for p in mine if p.trigger == Trigger.EVENT), None
+            )
+            if first is not None:  # as start-up paths were always reported: a scheduled read by its origin
+                trigger = first.origin if first.trigger == Trigger.SCHEDULED and first.origin else first.trigger
+                out.append(replace(first, trigger=trigger, origin=None, read=None, guard=None))
+        return tuple(out)
 
-    def facts(self) -> HarvestFacts:
+    def decide_incoming(self) -> None:
+        """Whether each incoming-SMS decode reads every message (after its chains are known)."""
+        decider = IncomingSms(self.code, self.graph)
+        chains = [c for c in self.chains if c.data_class == "sms"]
+        for ev in sorted(set(self.sms), key=lambda e: e.sort_key()):
+            deadline.check()
+            self.incoming.append(IncomingRead(evidence=ev, reason=decider.reason(ev, chains)))
+
+    def facts(self, triggers_truncated: bool = False) -> HarvestFacts:
         return HarvestFacts(
             accesses=tuple(self.accesses),
+            writes=tuple(self.writes),
             sms_receivers=tuple(sorted(set(self.sms), key=lambda e: e.sort_key())),
+            incoming=tuple(self.incoming),
             chains=tuple(self.chains),
-            startup=tuple(self.startup),
-            search_truncated=self.budget.exhausted,
+            startup=self.startup(),
+            triggers=tuple(self.triggers),
+            search_truncated=self.budget.exhausted or triggers_truncated,
             untracked=tuple(sorted(self.untracked)),
             messaged=tuple(self.messaged),
         )
@@ -115,25 +152,27 @@ def harvest_facts(
     The reads' and sinks' evidence carries its owner (``attributor``) from the start.
 
     Each reading method is searched once per class (all its reads of the class
-    are sources); each class gets the first start-up path found. Under a time
+    are sources) for chains, and once for what triggers it (:mod:`.triggers`).
+    Under a time
     cap (``deadline``) the search stops where the cap passes and returns what
     it has proven so far.
     """
     harvest = _Harvest(code, flows, attributor, depth)
+    search: TriggerSearch | None = None
     try:
         reads = harvest.find_reads(classifier)
-        entries = entry_points(app, flows, harvest.graph)
+        search = TriggerSearch(harvest.graph, flows, entry_points(app, flows, harvest.graph))
         offsets: dict[tuple[str, MethodId], set[int]] = {}  # every read of a class in a method is a source
         for dc, ev in reads:
             offsets.setdefault((dc, method_of(ev)), set()).add(ev.offset or 0)
-        done_chains: set[tuple[str, MethodId]] = set()
-        done_startup: set[str] = set()
+        done: set[tuple[str, MethodId]] = set()
+        decodes = set(harvest.sms)
         for dc, ev in sorted(set(reads), key=lambda r: (r[0], r[1].sort_key())):
-            if (dc, method_of(ev)) not in done_chains:
-                done_chains.add((dc, method_of(ev)))
+            if (dc, method_of(ev)) not in done:
+                done.add((dc, method_of(ev)))
                 harvest.add_chains(dc, ev, sorted(offsets[(dc, method_of(ev))]))
-            if dc not in done_startup and harvest.add_startup(entries, dc, ev):
-                done_startup.add(dc)
+                harvest.triggers.extend(search.paths(dc, ev, decodes_sms=ev in decodes))
+        harvest.decide_incoming()
     except deadline.ScanTimeout:
         deadline.note("harvest chains")
-    return harvest.facts()
+    return harvest.facts(triggers_truncated=search is not None and search.budget.exhausted)

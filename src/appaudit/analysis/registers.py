@@ -122,9 +122,10 @@ def _uri_call(call: _Call, env: dict[int, Value]) -> Value | None:
     args = call.args
     if call.name == "parse" and args:
         return Value("uri", _text(args[0]))
-    if call.name == "withAppendedPath" and len(args) == 2 and _text(args[0]):
+    if call.name == "withAppendedPath" and len(args) == 2 and (_text(args[0]) or args[0].kind == "field"):
         seg = _text(args[1])
-        return Value("uri", f"{_text(args[0])}/{seg if seg is not None else '*'}")
+        base = _text(args[0]) or args[0].text  # an SDK URI field keeps its name: ``Lc;->F:T/segment``
+        return Value("uri", f"{base}/{seg if seg is not None else '*'}")
     if call.name == "toString":
         return Value("string", _text(call.recv))
     if call.name == "buildUpon":
@@ -133,8 +134,8 @@ def _uri_call(call: _Call, env: dict[int, Value]) -> Value | None:
 
 
 def _content_uris_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    if call.name == "withAppendedId" and call.args and _text(call.args[0]):
-        return Value("uri", f"{_text(call.args[0])}/#")
+    if call.name == "withAppendedId" and call.args and (_text(call.args[0]) or call.args[0].kind == "field"):
+        return Value("uri", f"{_text(call.args[0]) or call.args[0].text}/#")  # an SDK field keeps its name
     return None
 
 
@@ -386,3 +387,8 @@ def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> lis
 
 
 _STRING = "Ljava/lang/String;"
+
+
+def defines_register(insn: Insn) -> bool:
+    """``insn`` writes its first register (a ``move-result`` writes the preceding invoke's result)."""
+    return bool(insn.regs) and not insn.op.startswith(_NO_DEFINE)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from appaudit import deadline
-from appaudit.analysis.facts import ChainStep
+from appaudit.analysis.facts import ChainStep, StoreHop
 from appaudit.model import Evidence, MethodId
 
 #: Methods one search may visit before it gives up (bounds time on huge apps).
@@ -68,6 +68,12 @@ class Hop:
     """To a caller (the data is returned); else down to a callee (the data is passed on)."""
     free: bool = False
     """A hand-off to another thread or component: the same logical call, costing no depth."""
+    via: StoreHop | None = None
+    """A jump through storage or a named hand-off (:mod:`.stores`): to a method that reads back what the
+    visited one stored (``offset`` is the store), neither its caller nor its callee; reached as a start is
+    (its callers are followed too)."""
+    at: int | None = None
+    """For a jump: the offset of the read back in ``to``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +94,16 @@ class Visit(Generic[_S]):
 def start_at(node: MethodId, offset: int | None, carried: _S) -> Visit[_S]:
     """The first visit of a search from ``node`` (the read at ``offset``)."""
     return Visit(node=node, descending=False, cost=0, path=(ChainStep.at(node, offset),), carried=carried)
+
+
+def path_to(visit: Visit[_S], hop: Hop) -> tuple[ChainStep, ...]:
+    """The path to ``hop``'s target: a caller is appended at its call; a callee, or a jump's target, after
+    the visited method's step, which then gets the offset of the call (or store) leading on."""
+    if hop.via is not None:
+        return (*visit.path[:-1], ChainStep.at(visit.node, hop.offset), ChainStep.at(hop.to, hop.at))
+    if hop.up:
+        return (*visit.path, ChainStep.at(hop.to, hop.offset))
+    return (*visit.path[:-1], ChainStep.at(visit.node, hop.offset), ChainStep.at(hop.to))
 
 
 def bounded_search(
@@ -117,7 +133,7 @@ def bounded_search(
         if not free_hops and visit.cost >= depth:
             continue
         for hop in hops(visit):
-            key = (hop.to, not hop.up)
+            key = (hop.to, not hop.up and hop.via is None)
             free = free_hops and hop.free
             cost = visit.cost + (not free)
             if key in seen or cost > depth:
@@ -129,11 +145,7 @@ def bounded_search(
                     continue
                 carried = admitted
             seen.add(key)
-            if hop.up:
-                path = (*visit.path, ChainStep.at(hop.to, hop.offset))
-            else:  # the call leading on is in the method visited: its step gets the offset
-                path = (*visit.path[:-1], ChainStep.at(visit.node, hop.offset), ChainStep.at(hop.to))
-            reached = Visit(node=hop.to, descending=not hop.up, cost=cost, path=path, carried=carried)
+            reached = Visit(node=hop.to, descending=key[1], cost=cost, path=path_to(visit, hop), carried=carried)
             if free:
                 queue.appendleft(reached)
             else:

@@ -29,9 +29,11 @@ object or array are tainted, and a write of anything untainted clears a
 register.
 
 What it does not see (a chain it cannot follow is reported
-``dataflow: "unconfirmed"``, not dropped): data passed through databases,
-files, preferences, sockets or Intents' extras read by name elsewhere,
-reflection and native code; methods of more than ``MAX_INSNS`` instructions.
+``dataflow: "unconfirmed"``, not dropped): data passed through sockets,
+reflection and native code; methods of more than ``MAX_INSNS``
+instructions. Data stored under a name (a table, a preference, a file, an
+Intent extra) and read back elsewhere is followed by :mod:`.stores`, between
+the methods this module analyses.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ class Flow:
     """Fields written with tainted data (``Lc;->f:T``)."""
     params_out: frozenset[int]
     """Parameter positions whose register was tainted (an argument the method filled)."""
+    static_puts: frozenset[int] = frozenset()
+    """Offsets of ``sput`` instructions that write tainted data itself (not a field whose object was
+    only handed tainted data in a call), where :mod:`.stores` follows a static field."""
 
 
 _NOTHING = Flow(tainted=False, returns=False, calls={}, objects=frozenset(), fields=frozenset(), params_out=frozenset())
@@ -118,6 +123,7 @@ def analyse(
         objects=frozenset(walk.objects),
         fields=frozenset(walk.written),
         params_out=frozenset(r - first for r in params if r in ever and r - first not in seeds.params),
+        static_puts=frozenset(walk.sputs),
     )
 
 
@@ -184,7 +190,19 @@ class _Walk:
     receives tainted data (``this.rows.add(x)``) taints the field.
     """
 
-    __slots__ = ("calls", "fields", "inside", "objects", "opaque", "origin", "returns", "seeds", "state", "written")
+    __slots__ = (
+        "calls",
+        "fields",
+        "inside",
+        "objects",
+        "opaque",
+        "origin",
+        "returns",
+        "seeds",
+        "sputs",
+        "state",
+        "written",
+    )
 
     def __init__(self, seeds: Seeds, fields: set[str], opaque: Callable[[str], bool] | None = None) -> None:
         self.seeds = seeds
@@ -199,6 +217,8 @@ class _Walk:
         """Per pass: where the object in a register came from."""
         self.state: set[int] = set()
         self.returns = False
+        self.sputs: set[int] = set()
+        """Offsets of ``sput`` writing tainted data itself."""
 
     def hot(self, reg: int) -> bool:
         return reg in self.state or self.origin.get(reg, -1) in self.objects
@@ -337,6 +357,7 @@ def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
 def _sput(w: _Walk, ins: Insn, seeded: bool) -> bool:
     if w.hot(ins.regs[0]):
         w.write_field(ins.ref)
+        w.sputs.add(ins.offset)
     return False
 
 

@@ -64,10 +64,13 @@ def data_class_results(findings: Sequence[Finding], harvest: HarvestFacts | None
             rule_ids=tuple(sorted({f.rule_id for f in mine})),
             bulk=bulk,
             exfiltrated=channels,
-            at_startup=any(p.trigger in ("startup", "boot") for p in startup),
+            at_startup=any(p.at_startup for p in harvest.triggers if p.data_class == dc),
             chains=chains,
             startup_paths=startup,
+            triggers=tuple(p for p in harvest.triggers if p.data_class == dc),
             accesses=tuple(a for a in harvest.accesses if a.data_class == dc),
+            incoming=harvest.incoming if dc == "sms" else (),
+            writes=tuple(w for w in harvest.writes if w.data_class == dc),
             owners=owners_of(
                 [e for f in reads if not f.dormant for e in f.evidence] + [e for c in chains for e in (c.read, c.sink)]
             ),

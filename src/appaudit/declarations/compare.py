@@ -124,7 +124,7 @@ def optional_but_startup(declared: Declared, facts: ClassFacts) -> list[Evidence
     ds, use = declared.data_safety, _use(declared, facts.data_class)
     if ds is None or use is None or use.optional is not True or not facts.result.read:
         return []
-    paths = [p for p in facts.result.startup_paths if p.trigger in ("startup", "boot") and not p.asks_permission_first]
+    paths = [p for p in facts.result.startup_paths if p.at_startup and not p.asks_permission_first]
     if not paths:
         return []
     entries = [Evidence(kind=EvidenceKind.ENTRY_POINT, value=f"{p.trigger}: {p.entry}") for p in paths]

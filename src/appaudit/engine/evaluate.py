@@ -9,7 +9,7 @@ from typing import Protocol
 from appaudit.analysis.facts import HarvestFacts
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
-from appaudit.engine.matchers import MATCHERS, MatchContext, Owners
+from appaudit.engine.matchers import MATCHERS, MatchContext, Owners, drop_write_only
 from appaudit.model import Evidence, Severity, owners_of
 from appaudit.report.model import Finding, ScanErrorEntry
 from appaudit.ruleset import Rule, Ruleset
@@ -59,7 +59,8 @@ def _finding(
 ) -> Finding:
     evidence = sorted(set(evidence), key=lambda e: e.sort_key())
     kept = tuple(evidence[:MAX_EVIDENCE])
-    dormant = bool(rule.effect == "reads" and rule.requires_permission) and not (
+    # a delete or write needs its permission as a read does (WRITE_CALL_LOG; the SMS store)
+    dormant = bool(rule.effect in ("reads", "deletes", "writes") and rule.requires_permission) and not (
         permissions & set(rule.requires_permission)
     )
     severity = rule.severity
@@ -117,6 +118,8 @@ def evaluate(
             evidence = MATCHERS[rule.match_kind](rule.match, by_callee if rule.attribute_to == "callee" else ctx)
             if evidence and rule.except_kind is not None:
                 evidence = _drop_excepted(rule, evidence, ctx)
+            if evidence and rule.effect == "reads" and rule.match_kind in ("field", "string"):
+                evidence = drop_write_only(harvest, rule.data_class, evidence)
         except Exception as exc:  # one broken rule must not cost the whole report
             errors.append(ScanErrorEntry(where=f"rule {rule.id}", message=f"{type(exc).__name__}: {exc}"))
             continue

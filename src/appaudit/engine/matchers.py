@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from appaudit.analysis.facts import HarvestFacts, bulk_reads, counted_chains, sink_evidence
+from appaudit.analysis.facts import HarvestFacts, bulk_reads, counted_chains, sink_evidence, write_only_methods
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeHit, CodeIndex
 from appaudit.descriptors import java_name
@@ -149,11 +149,29 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
         for c in messaged:
             evidence += [c.read, sink_evidence(c)]
     if spec.get("at_startup"):
-        paths = [p for p in facts.startup if p.data_class == dc and p.trigger in ("startup", "boot")]
+        paths = [p for p in facts.startup if p.data_class == dc and p.at_startup]
         if not paths:
             return []
         evidence += [Evidence(kind=EvidenceKind.ENTRY_POINT, value=f"{p.trigger}: {p.entry}") for p in paths]
     return evidence
+
+
+def match_provider_write(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
+    """Calls that delete (or insert, update) rows of one protected provider (``analysis.writes``)."""
+    facts = ctx.harvest
+    if facts is None:
+        return []
+    operations = set(spec["operations"])
+    return [w.evidence for w in facts.writes if w.data_class == spec["data_class"] and w.operation in operations]
+
+
+def drop_write_only(facts: HarvestFacts | None, data_class: str, evidence: list[Evidence]) -> list[Evidence]:
+    """``evidence`` without the URI loads in methods that only write ``data_class``'s provider: a URI
+    loaded to delete rows is not a read (``facts.write_only_methods``)."""
+    if facts is None or not facts.writes:
+        return evidence
+    writers = write_only_methods(facts, data_class)
+    return [e for e in evidence if e.class_name is None or (e.class_name, e.method or "") not in writers]
 
 
 #: The registry: the only place matcher kinds are defined. The rule schema's
@@ -168,4 +186,5 @@ MATCHERS: dict[str, Matcher] = {
     "entry_text": match_entry_text,
     "application_class": match_application_class,
     "harvest": match_harvest,
+    "provider_write": match_provider_write,
 }

@@ -23,6 +23,7 @@ from appaudit.report.view import (
     FindingView,
     ReportView,
     StartupView,
+    TriggerView,
     ViolationView,
 )
 from appaudit.report.view_build import build
@@ -105,6 +106,7 @@ def _providers(cv: ClassView, lang: str) -> str:
             uri=code_span(a.uri),
             how=esc(a.how),
             bulk=esc(t("provider.bulk", lang)) if a.bulk else "",
+            why=esc(a.why),
             site=f'<span class="read-site" title="{esc(t("provider.site.title", lang))}">{code_span(a.site)}</span>',
         )
         + "</li>"
@@ -129,6 +131,8 @@ def _chain(ch: ChainView, lang: str) -> str:
         (t("chain.sink", lang), _at(ch.sink)),
         (t("chain.dataflow", lang), esc(ch.dataflow_label)),
     ]
+    if ch.via:
+        rows.append((t("chain.via", lang), "<br>".join(esc(v) for v in ch.via)))
     if ch.transformers:
         rows.append((t("chain.transformers", lang), "<br>".join(code_span(x) for x in ch.transformers)))
     if ch.urls:
@@ -153,6 +157,15 @@ def _startup(path: StartupView, lang: str) -> str:
     )
 
 
+def _trigger(tv: TriggerView, lang: str) -> str:
+    steps = "".join(f"<li>{_code_details(s.code, code_span(s.text)) or code_span(s.text)}</li>" for s in tv.steps)
+    rows = [(t("startup.trigger", lang), esc(tv.label)), (t("startup.entry", lang), code_span(tv.entry))]
+    rows += [(t("trigger.read", lang), code_span(tv.read))] if tv.read else []
+    rows += [(t("trigger.guard", lang), code_span(tv.guard))] if tv.guard else []
+    rows += [(t("startup.steps", lang), f'<ol class="steps">{steps}</ol>')]
+    return kv_table([*rows, (t("startup.asks", lang), esc(t("yes" if tv.asks_first else "no", lang)))])
+
+
 def _protected_class(cv: ClassView, lang: str) -> list[str]:
     name = cv.name
     yes = f'<span class="yes">{esc(t("yes", lang))}</span>'
@@ -173,9 +186,11 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
         rows.append((t("field.how", lang), esc(read) + _providers(cv, lang)))
         if cv.owners:
             rows.append((t("field.by_whom", lang), "<br>".join(esc(o) for o in cv.owners)))
-        rows.append(
-            (t("field.bulk", lang), yes + " " + esc(t("bulk.yes", lang)) if cv.bulk else esc(t("bulk.no", lang)))
-        )
+        bulk = yes + " " + esc(t("bulk.yes", lang)) if cv.bulk else esc(t("bulk.no", lang))
+        why = " " + esc(t("bulk.why", lang, why=cv.bulk_why)) if cv.bulk_why else ""
+        rows.append((t("field.bulk", lang), bulk + why))
+        if cv.writes:
+            rows.append((t("field.writes", lang), "<br>".join(esc(w) for w in cv.writes)))
         leaves = yes + " " + esc(join(cv.exfiltrated_labels, lang)) if cv.exfiltrated else esc(t("leaves.no", lang))
         rows.append((t("field.leaves", lang), leaves))
         startup = yes + " " + esc(t("startup.yes", lang)) if cv.at_startup else esc(t("startup.no", lang))
@@ -195,6 +210,11 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
         out.extend(_startup(p, lang) for p in cv.startup_paths[:SHOWN_CHAINS])
         if len(cv.startup_paths) > SHOWN_CHAINS:
             out.append(f'<p class="muted">{esc(t("and_more", lang, n=len(cv.startup_paths) - SHOWN_CHAINS))}</p>')
+    if cv.triggers:
+        out.append(f"<h4>{esc(t('sec.triggers', lang))} ({len(cv.triggers)})</h4>")
+        out.extend(_trigger(tv, lang) for tv in cv.triggers[:SHOWN_CHAINS])
+        if len(cv.triggers) > SHOWN_CHAINS:
+            out.append(f'<p class="muted">{esc(t("and_more", lang, n=len(cv.triggers) - SHOWN_CHAINS))}</p>')
     out.append("</div>")
     return out
 

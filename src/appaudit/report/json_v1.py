@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain
+from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
 from appaudit.apk.dex.types import Excerpt
 from appaudit.model import Evidence, EvidenceKind, Owner
 from appaudit.report.json_declarations import declarations_dict
@@ -101,10 +101,23 @@ def _chain(c: HarvestChain, code: CodeNotes) -> dict[str, Any]:
         "transformers": list(c.transformers),
         "urls": list(c.urls),
         "dataflow": c.dataflow,
+        "via": [{"kind": v.kind, "name": v.name, "matched_by": v.matched_by} for v in c.via],
     }
     if c.url_sources:  # only when a URL came from elsewhere, so other reports keep their bytes
         out["url_sources"] = [{"url": u.url, "how": u.how} for u in c.url_sources]
     return out
+
+
+def _trigger(p: StartupPath, code: CodeNotes) -> dict[str, Any]:
+    return {
+        "trigger": p.trigger,
+        "origin": p.origin,
+        "entry": p.entry,
+        "read": _evidence(p.read, code) if p.read is not None else None,
+        "steps": _steps(p.steps, code),
+        "asks_permission_first": p.asks_permission_first,
+        "guard": _evidence(p.guard, code) if p.guard is not None else None,
+    }
 
 
 def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
@@ -121,7 +134,21 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
         "rule_ids": list(r.rule_ids),
         "components": [_owner(o) for o in r.owners],
         "providers": [
-            {"uri": a.uri, "how": a.how, "bulk": a.bulk, "site": _evidence(a.evidence, code)} for a in r.accesses
+            {
+                "uri": a.uri,
+                "how": a.how,
+                "bulk": a.bulk,
+                "bulk_reason": a.bulk_reason.value,
+                "site": _evidence(a.evidence, code),
+            }
+            for a in r.accesses
+        ],
+        "incoming_sms": [
+            {"bulk": i.bulk, "reason": i.reason.value, "site": _evidence(i.evidence, code)} for i in r.incoming
+        ],
+        "provider_writes": [
+            {"uri": w.uri, "how": w.how, "operation": w.operation, "site": _evidence(w.evidence, code)}
+            for w in r.writes
         ],
         "chains": [_chain(c, code) for c in r.chains],
         "startup_paths": [
@@ -133,6 +160,7 @@ def _data_class(r: DataClassResult, code: CodeNotes) -> dict[str, Any]:
             }
             for p in r.startup_paths
         ],
+        "triggers": [_trigger(p, code) for p in r.triggers],
     }
 
 

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, ProviderAccess, StartupPath, UrlSource
+from appaudit.analysis.facts import (
+    BulkReason,
+    ChainStep,
+    HarvestChain,
+    IncomingRead,
+    IncomingReason,
+    ProviderAccess,
+    ProviderWrite,
+    StartupPath,
+    StoreHop,
+    UrlSource,
+)
 from appaudit.model import (
     Channel,
     Confidence,
@@ -85,6 +96,19 @@ def _severity_from(label: str | None) -> Severity | None:
     return Severity.parse(label) if label is not None else None
 
 
+def _trigger_from(name: str, p: dict[str, Any]) -> StartupPath:
+    return StartupPath(
+        data_class=name,
+        trigger=Trigger(p["trigger"]),
+        entry=p["entry"],
+        steps=_steps_from(p["steps"]),
+        asks_permission_first=bool(p.get("asks_permission_first")),
+        origin=Trigger(p["origin"]) if p.get("origin") else None,
+        read=_evidence_from(p["read"]) if p.get("read") else None,
+        guard=_evidence_from(p["guard"]) if p.get("guard") else None,
+    )
+
+
 def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
     return DataClassResult(
         declared=d["declared"],
@@ -108,6 +132,9 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 urls=tuple(c["urls"]),
                 url_sources=tuple(UrlSource(url=u["url"], how=u["how"]) for u in c.get("url_sources") or ()),
                 dataflow=Dataflow(c.get("dataflow", "unconfirmed")),
+                via=tuple(
+                    StoreHop(kind=v["kind"], name=v.get("name"), matched_by=v["matched_by"]) for v in c.get("via") or ()
+                ),
             )
             for c in d.get("chains") or ()
         ),
@@ -121,11 +148,32 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
             )
             for p in d.get("startup_paths") or ()
         ),
+        triggers=tuple(_trigger_from(name, p) for p in d.get("triggers") or ()),
         accesses=tuple(
             ProviderAccess(
-                data_class=name, uri=a["uri"], how=a["how"], bulk=a["bulk"], evidence=_evidence_from(a["site"])
+                data_class=name,
+                uri=a["uri"],
+                how=a["how"],
+                bulk=a["bulk"],
+                evidence=_evidence_from(a["site"]),
+                # reports made before bulk_reason: bulk meant "the cursor is iterated in a loop"
+                bulk_reason=BulkReason(a.get("bulk_reason") or ("all_rows" if a["bulk"] else "no_loop")),
             )
             for a in d.get("providers") or ()
+        ),
+        incoming=tuple(
+            IncomingRead(evidence=_evidence_from(i["site"]), reason=IncomingReason(i["reason"]))
+            for i in d.get("incoming_sms") or ()
+        ),
+        writes=tuple(
+            ProviderWrite(
+                data_class=name,
+                uri=w["uri"],
+                how=w["how"],
+                operation=w["operation"],
+                evidence=_evidence_from(w["site"]),
+            )
+            for w in d.get("provider_writes") or ()
         ),
         owners=_owners_from(d.get("components")),
     )

@@ -32,6 +32,7 @@ from appaudit.report.view import (
     ReportView,
     StartupView,
     StepView,
+    TriggerView,
     ViolationView,
 )
 from appaudit.report.view_build import build
@@ -69,6 +70,7 @@ def _providers(cv: ClassView, lang: str) -> str:
             uri=_code(a.uri, cell=True),
             how=_text(a.how),
             bulk=_text(t("provider.bulk", lang) if a.bulk else ""),
+            why=_text(a.why),
             site=_code(a.site, cell=True),
         )
         for a in cv.accesses
@@ -103,6 +105,8 @@ def _chain(i: int, ch: ChainView, lang: str) -> list[str]:
     out.extend(f"     {n}. {_code(s.text)}" for n, s in enumerate(ch.steps, 1))
     out.append(f"   - {_text(t('chain.sink', lang))}{colon}{_at(ch.sink)}")
     out.append(f"   - {_text(t('chain.dataflow', lang))}{colon}{_text(ch.dataflow_label)}")
+    if ch.via:
+        out.append(f"   - {_text(t('chain.via', lang))}{colon}{_text('; '.join(ch.via))}")
     if ch.transformers:
         items = ", ".join(_code(x) for x in ch.transformers)
         out.append(f"   - {_text(t('chain.transformers', lang))}{colon}{items}")
@@ -130,6 +134,17 @@ def _startup(i: int, path: StartupView, lang: str) -> list[str]:
     return out
 
 
+def _trigger(i: int, tv: TriggerView, lang: str) -> list[str]:
+    asks = f" ({_text(t('text.asks_first', lang))})" if tv.asks_first else ""
+    out = [f"{i}. **{_text(tv.label)}**: {_code(tv.entry)}{asks}"]
+    if tv.read:
+        out.append(f"   - {_text(t('trigger.read', lang))}: {_code(tv.read)}")
+    if tv.guard:
+        out.append(f"   - {_text(t('trigger.guard', lang))}: {_code(tv.guard)}")
+    out.extend(f"   {n}. {_code(s.text)}" for n, s in enumerate(tv.steps, 1))
+    return out
+
+
 def _protected_class(cv: ClassView, lang: str) -> list[str]:
     name = cv.name
     badge = cv.level_label + (f", {cv.severity_label}" if cv.severity is not None else "")
@@ -147,7 +162,11 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
         if cv.owners:
             rows.append((t("field.by_whom", lang), "<br>".join(_text(o) for o in cv.owners)))
         bulk = f"{yes} {_text(t('bulk.yes', lang))}" if cv.bulk else _text(t("bulk.no", lang))
+        if cv.bulk_why:
+            bulk += " " + _text(t("bulk.why", lang, why=cv.bulk_why))
         rows.append((t("field.bulk", lang), bulk))
+        if cv.writes:
+            rows.append((t("field.writes", lang), "<br>".join(_text(w) for w in cv.writes)))
         leaves = f"{yes} {_text(join(cv.exfiltrated_labels, lang))}" if cv.exfiltrated else _text(t("leaves.no", lang))
         rows.append((t("field.leaves", lang), leaves))
         startup = f"{yes} {_text(t('startup.yes', lang))}" if cv.at_startup else _text(t("startup.no", lang))
@@ -159,6 +178,7 @@ def _protected_class(cv: ClassView, lang: str) -> list[str]:
     out.extend(_kv(rows))
     out.extend(_numbered("sec.chains", cv.chains, _chain, lang))
     out.extend(_numbered("sec.startup", cv.startup_paths, _startup, lang))
+    out.extend(_numbered("sec.triggers", cv.triggers, _trigger, lang))
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from appaudit.analysis.facts import HarvestChain, ProviderAccess, StartupPath
+from appaudit.analysis.facts import HarvestChain, IncomingRead, ProviderAccess, ProviderWrite, StartupPath
 from appaudit.analysis.fingerprint_types import Fingerprints
 from appaudit.model import (
     Channel,
@@ -93,7 +93,14 @@ class DataClassResult:
     """A read is reachable from start-up or boot without user action."""
     chains: tuple[HarvestChain, ...] = ()
     startup_paths: tuple[StartupPath, ...] = ()
+    """One path run without the user (at start-up if any, else on an event), as reported before ``triggers``."""
+    triggers: tuple[StartupPath, ...] = ()
+    """What makes each read run: per reading method, the nearest path of each trigger."""
     accesses: tuple[ProviderAccess, ...] = ()
+    incoming: tuple[IncomingRead, ...] = ()
+    """Incoming-SMS decodes (``sms`` only) and whether each reads every message."""
+    writes: tuple[ProviderWrite, ...] = ()
+    """Deletes, inserts and updates of the class's provider: an effect of their own, never a read."""
     owners: tuple[Owner, ...] = ()
     """Whose code reads or sends this class's data."""
 

@@ -188,7 +188,16 @@ def _code_flow(chain: HarvestChain, uri: str, code: CodeNotes) -> dict[str, Any]
     return {
         "message": {"text": f"{chain.data_class} -> {chain.channel} ({flow})"},
         "threadFlows": [{"locations": locations}],
-        "properties": {"channel": chain.channel, "dataflow": chain.dataflow},
+        "properties": {
+            "channel": chain.channel,
+            "dataflow": chain.dataflow,
+            # the storage and named hand-offs on the way, only when there are some (as in the JSON report)
+            **(
+                {"via": [{"kind": v.kind, "name": v.name, "matched_by": v.matched_by} for v in chain.via]}
+                if chain.via
+                else {}
+            ),
+        },
     }
 
 

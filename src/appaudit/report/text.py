@@ -11,9 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from appaudit.model import Severity, Verdict
+from appaudit.report.common import SHOWN_CHAINS
 from appaudit.report.i18n import t
 from appaudit.report.model import Report
-from appaudit.report.view import FindingView, ReportView
+from appaudit.report.view import FindingView, ReportView, TriggerView
 from appaudit.report.view_build import build
 
 WIDTH = 80
@@ -140,6 +141,7 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
             if chain.url_sources:
                 extra += "; " + ", ".join(f"{u} {t('chain.url_from', lang, how=how)}" for u, how in chain.url_sources)
             lines.append(Hanging(extra, first=4, rest=6, style="dim"))
+            lines.extend(Hanging(v, first=4, rest=6, style="dim") for v in chain.via)
         lines.extend(
             Hanging(
                 t("text.read_on", lang, name=cv.name, trigger=path.trigger_term)
@@ -149,6 +151,20 @@ def _chain_lines(view: ReportView, lang: str) -> list[Line]:
             )
             for path in cv.startup_paths
         )
+        lines.extend(_trigger_lines(cv.name, cv.triggers, lang))
+    return lines
+
+
+def _trigger_lines(name: str, triggers: tuple[TriggerView, ...], lang: str) -> list[Line]:
+    """What makes each read run, the first ``SHOWN_CHAINS`` of a class (``entry → read``)."""
+    lines: list[Line] = []
+    for tv in triggers[:SHOWN_CHAINS]:
+        guard = f"; {t('trigger.guard', lang)} {tv.guard}" if tv.guard else ""
+        asks = f" ({t('text.asks_first', lang)})" if tv.asks_first else ""
+        head = t("text.triggered", lang, name=name, trigger=tv.term)
+        lines.append(Hanging(f"{head}{tv.entry} → {tv.read}{guard}{asks}", rest=4))
+    if len(triggers) > SHOWN_CHAINS:
+        lines.append(Hanging(t("and_more", lang, n=len(triggers) - SHOWN_CHAINS), first=4, rest=4, style="dim"))
     return lines
 
 
@@ -219,6 +235,11 @@ def _classes(console: Console, view: ReportView, lang: str) -> None:
         )
     console.print()
     console.print(table)
+    for cv in view.classes:  # why each class is (or is not) bulk, and what it deletes or changes
+        if cv.bulk_why:
+            _print(console, Hanging(t("text.bulk_why", lang, dc=cv.name, why=cv.bulk_why), first=2, rest=4))
+        if cv.writes:
+            _print(console, Hanging(t("text.writes", lang, dc=cv.name, writes="; ".join(cv.writes)), first=2, rest=4))
 
 
 def _chains(console: Console, view: ReportView, lang: str) -> None:

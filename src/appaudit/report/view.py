@@ -85,6 +85,9 @@ class ChainView:
     """(URL, translated label of where it came from) for each URL not a string in the sink's method."""
     owners: tuple[str, ...]
     """Labels of the owners of the read and of the sink, each once."""
+    via: tuple[str, ...] = ()
+    """Each storage or named hand-off the data went through, translated (``via storage: sqlite table
+    contacts_cache``; a hop matched by type only says so)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,12 +101,33 @@ class StartupView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerView:
+    """What makes one read run (JSON ``triggers``)."""
+
+    trigger: str
+    """The JSON's word: ``startup``, ``boot``, ``user_action``, ``event``, ``scheduled``, ``command``."""
+    label: str
+    """Translated, with what scheduled it for a ``scheduled`` read (``scheduled, by start-up``)."""
+    term: str
+    """As the terminal names it: the JSON's words in English (``scheduled<-startup``), the label otherwise."""
+    entry: str
+    read: str
+    """Where the read is (``pkg.Cls.method() +offset``), empty when unknown."""
+    guard: str | None
+    """For a command: the comparison it depends on, ``call at pkg.Cls.method() +offset``."""
+    asks_first: bool
+    steps: tuple[StepView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessView:
     """A provider query (the first ``SHOWN_CHAINS`` of a class)."""
 
     uri: str
     how: str
     bulk: bool
+    why: str
+    """Why the query is (or is not) bulk, translated (``bulk_reason``)."""
     site: str
 
 
@@ -133,8 +157,14 @@ class ClassView:
     rule_ids: tuple[str, ...]
     accesses: tuple[AccessView, ...]
     more_accesses: int
+    bulk_why: str
+    """Every query's bulk reason with its count (``every row kept ×1; one row by its id ×2``), translated;
+    empty when the class has no provider query."""
+    writes: tuple[str, ...]
+    """Each delete, insert or update of the class's provider, translated (``delete X at Cls.m()``)."""
     chains: tuple[ChainView, ...]
     startup_paths: tuple[StartupView, ...]
+    triggers: tuple[TriggerView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, StartupPath
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, IncomingReason, StartupPath, StoreHop
 from appaudit.declarations.model import DeclarationReport
 from appaudit.model import Evidence, EvidenceKind
 from appaudit.report import common as c
@@ -26,6 +27,7 @@ from appaudit.report.view import (
     ReportView,
     StartupView,
     StepView,
+    TriggerView,
     ViolationView,
 )
 
@@ -92,6 +94,18 @@ def _steps(
     )
 
 
+#: Hop kinds that keep the data on the device (the others hand it to another component).
+_STORAGE_KINDS = frozenset({"sqlite", "shared_prefs", "file", "static_field"})
+
+
+def _via(hop: StoreHop, lang: str) -> str:
+    """``via storage: sqlite table contacts_cache`` (a hop matched by type only says so)."""
+    kind = t(f"via.kind.{hop.kind}", lang) if has(f"via.kind.{hop.kind}", lang) else hop.kind
+    what = f"{kind} {hop.name}" if hop.name is not None else kind
+    line = t("via.storage" if hop.kind in _STORAGE_KINDS else "via.handoff", lang, what=what)
+    return f"{line} ({t('via.type_only', lang)})" if hop.matched_by == "type" else line
+
+
 def _chain(ch: HarvestChain, lang: str, code: CodeNotes) -> ChainView:
     owners = [o for o in (ch.read.owner, ch.sink.owner) if o is not None]
     return ChainView(
@@ -107,6 +121,7 @@ def _chain(ch: HarvestChain, lang: str, code: CodeNotes) -> ChainView:
         urls=ch.urls,
         url_sources=tuple((u.url, c.resolved_label(u.how, lang)) for u in ch.url_sources),
         owners=tuple(dict.fromkeys(c.owner_label(o, lang) for o in owners)),
+        via=tuple(_via(v, lang) for v in ch.via),
     )
 
 
@@ -118,6 +133,27 @@ def _startup(p: StartupPath, lang: str, code: CodeNotes) -> StartupView:
         entry=p.entry,
         steps=_steps(p.steps, lang, code),
         asks_first=p.asks_permission_first,
+    )
+
+
+def _trigger(p: StartupPath, lang: str, code: CodeNotes) -> TriggerView:
+    label = c.trigger_label(p.trigger, lang)
+    term = p.trigger if lang == "en" else label
+    if p.origin is not None:
+        label = t("trigger.by", lang, trigger=label, origin=c.trigger_label(p.origin, lang))
+        term = f"{term}<-{p.origin}" if lang == "en" else label
+    guard = None
+    if p.guard is not None:
+        guard = t("trigger.guard_at", lang, call=c.short_value(p.guard.kind, p.guard.value), site=c.site(p.guard))
+    return TriggerView(
+        trigger=p.trigger,
+        label=label,
+        term=term,
+        entry=p.entry,
+        read=c.site(p.read) if p.read is not None else "",
+        guard=guard,
+        asks_first=p.asks_permission_first,
+        steps=_steps(p.steps, lang, code, tuple(e for e in (p.read,) if e is not None)),
     )
 
 
@@ -146,14 +182,38 @@ def _class(name: str, r: DataClassResult, lang: str, code: CodeNotes) -> ClassVi
                 uri=c.short_value("sget", a.uri),
                 how=c.resolved_label(a.how, lang),
                 bulk=a.bulk,
+                why=t(f"bulk_reason.{a.bulk_reason}", lang),
                 site=c.site(a.evidence),
             )
             for a in r.accesses[: c.SHOWN_CHAINS]
         ),
         more_accesses=max(0, len(r.accesses) - c.SHOWN_CHAINS),
+        bulk_why=_bulk_why(r, lang),
+        writes=tuple(
+            t(
+                "write.item",
+                lang,
+                op=t(f"write.{w.operation}", lang),
+                uri=c.short_value("sget", w.uri),
+                site=c.site(w.evidence),
+            )
+            for w in r.writes
+        ),
         chains=tuple(_chain(ch, lang, code) for ch in r.chains),
         startup_paths=tuple(_startup(p, lang, code) for p in r.startup_paths),
+        triggers=tuple(_trigger(p, lang, code) for p in r.triggers),
     )
+
+
+def _bulk_why(r: DataClassResult, lang: str) -> str:
+    """Each bulk reason of the class's queries with its count, bulk (``all_rows``) first, then those of
+    its incoming-SMS decodes."""
+    counts = Counter(a.bulk_reason for a in r.accesses)
+    order = sorted(counts, key=lambda why: (why is not BulkReason.ALL_ROWS, list(BulkReason).index(why)))
+    parts = [f"{t(f'bulk_reason.{why}', lang)} ×{counts[why]}" for why in order]
+    incoming = Counter(i.reason for i in r.incoming)
+    parts += [f"{t(f'incoming.{why}', lang)} ×{incoming[why]}" for why in IncomingReason if why in incoming]
+    return "; ".join(parts)
 
 
 def _query_sites(report: Report) -> dict[tuple[str, str, str], int]:

@@ -38,7 +38,7 @@ def rule_markdown(rule: Rule) -> str:
         f"| Data class | `{rule.data_class}` |",
         f"| Effect | {rule.effect} |",
     ]
-    if rule.effect == "reads":
+    if rule.effect != "declares":
         lines.append(f"| Needs permission (any) | {permissions} |")
     if rule.tags:
         lines.append(f"| Tags | {', '.join(rule.tags)} |")

@@ -34,10 +34,58 @@ class AsyncHandoff:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Callback:
+    """Methods ``methods`` of classes deriving from ``type_desc``, called by the framework or a library."""
+
+    type_desc: str
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerSpec:
+    """What makes a read run, beside the manifest's entry points (rules/flows.yaml ``triggers``)."""
+
+    callbacks: tuple[tuple[str, tuple[Callback, ...]], ...] = ()
+    """(trigger, callbacks) pairs: ``user_action`` (clicks, menus, permission answers), ``event``."""
+    scheduled: tuple[Callback, ...] = ()
+    """Callbacks a scheduler runs later (a worker, a job, a timer task)."""
+    messages: tuple[Callback, ...] = ()
+    """Handlers whose parameters are a received message (push, socket)."""
+    observes: tuple[ApiTarget, ...] = ()
+    """Calls that register an observer of a provider: the "read" runs on each change (an event)."""
+    command_sources: tuple[ApiTarget, ...] = ()
+    command_fills: tuple[ApiTarget, ...] = ()
+    """Calls that fill their first argument (a buffer) with received bytes (``InputStream.read``)."""
+    command_passes: tuple[ApiTarget, ...] = ()
+    command_compares: tuple[ApiTarget, ...] = ()
+    consent: tuple[str, ...] = ()
+    """Method names (any class) that ask the user first: a permission request, a dialog's agree button."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSpec:
+    """One kind of storage or named hand-off (``rules/flows.yaml``'s ``stores``)."""
+
+    kind: str
+    """``sqlite``, ``shared_prefs``, ``file``, ``intent_extra`` or ``work_data``."""
+    put: tuple[ApiTarget, ...]
+    """Calls that store their non-name arguments under the name of their first String (or File) parameter."""
+    get: tuple[ApiTarget, ...]
+    """Calls whose result is what was stored under the name of their first String (or File) parameter."""
+    open: tuple[ApiTarget, ...] = ()
+    """Calls that open a named file for writing (the name of a ``write`` in the same method)."""
+    write: tuple[ApiTarget, ...] = ()
+    """Calls that write data to a stream or writer."""
+    sql: bool = False
+    """The name is the table that the SQL text (or the table argument) names."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowSpec:
     """What the chain analysis looks for; see rules/flows.yaml for the meaning of each list."""
 
     queries: tuple[ApiTarget, ...] = ()
+    provider_writes: tuple[ApiTarget, ...] = ()
     sms_receive: tuple[ApiTarget, ...] = ()
     cursor_iteration: tuple[ApiTarget, ...] = ()
     sinks: tuple[tuple[Channel, tuple[ApiTarget, ...]], ...] = ()
@@ -50,6 +98,8 @@ class FlowSpec:
     publishers: tuple[ApiTarget, ...] = ()
     escapes: tuple[ApiTarget, ...] = ()
     """Calls through which data leaves what the data-flow check follows (storage, other components)."""
+    triggers: TriggerSpec = TriggerSpec()
+    stores: tuple[StoreSpec, ...] = ()
 
     def entry_methods(self, kind: str) -> tuple[str, ...]:
         return next((names for k, names in self.entry_points if k == kind), ())
@@ -68,10 +118,29 @@ def _targets(items: list[dict[str, Any]]) -> tuple[ApiTarget, ...]:
     )
 
 
+def _callbacks(items: list[dict[str, Any]]) -> tuple[Callback, ...]:
+    return tuple(Callback(type_desc=i["type"], methods=tuple(i["methods"])) for i in items)
+
+
+def _trigger_spec(doc: dict[str, Any]) -> TriggerSpec:
+    return TriggerSpec(
+        callbacks=tuple((k, _callbacks(v)) for k, v in sorted(doc.get("callbacks", {}).items())),
+        scheduled=_callbacks(doc.get("scheduled", [])),
+        messages=_callbacks(doc.get("messages", [])),
+        observes=_targets(doc.get("observes", [])),
+        command_sources=_targets(doc.get("command_sources", [])),
+        command_fills=_targets(doc.get("command_fills", [])),
+        command_passes=_targets(doc.get("command_passes", [])),
+        command_compares=_targets(doc.get("command_compares", [])),
+        consent=tuple(doc.get("consent", [])),
+    )
+
+
 def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
     """Build a FlowSpec from a validated rules/flows.yaml document."""
     return FlowSpec(
         queries=_targets(doc["queries"]),
+        provider_writes=_targets(doc.get("provider_writes", [])),
         sms_receive=_targets(doc["sms_receive"]),
         cursor_iteration=_targets(doc["cursor_iteration"]),
         sinks=tuple((Channel(ch), _targets(items)) for ch, items in sorted(doc["sinks"].items())),
@@ -85,4 +154,16 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         boot_actions=tuple(doc["boot_actions"]),
         publishers=_targets(doc.get("publishers", [])),
         escapes=_targets(doc.get("escapes", [])),
+        triggers=_trigger_spec(doc.get("triggers", {})),
+        stores=tuple(
+            StoreSpec(
+                kind=kind,
+                put=_targets(spec["put"]),
+                get=_targets(spec["get"]),
+                open=_targets(spec.get("open", [])),
+                write=_targets(spec.get("write", [])),
+                sql=bool(spec.get("sql", False)),
+            )
+            for kind, spec in sorted(doc.get("stores", {}).items())
+        ),
     )

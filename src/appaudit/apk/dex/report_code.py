@@ -43,6 +43,11 @@ def _sites(findings: Iterable[Finding], classes: Mapping[str, DataClassResult]) 
             sites.update((k, sites.get(k)) for k in _evidence_site(c.sink))
         for p in result.startup_paths:
             sites.update((code_key(None, s.class_name, s.method, s.offset), None) for s in p.steps)
+    for result in classes.values():  # after every other location: triggers came last into reports
+        for p in result.triggers:
+            for found in (p.read, p.guard):
+                sites.update((k, sites.get(k)) for k in (_evidence_site(found) if found is not None else ()))
+            sites.update((code_key(None, s.class_name, s.method, s.offset), None) for s in p.steps)
     return sites
 
 

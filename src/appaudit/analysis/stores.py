@@ -1,0 +1,224 @@
+"""Storage and named hand-offs: where a chain's data is stored under a name, and where it is read back.
+
+Harvesters rarely upload where they read: the address book goes into a SQLite
+table, a preference, a file, an Intent extra or a WorkManager input, and a
+worker, job, click handler or service reads it back later by the same name.
+The data search (:mod:`.chains`) asks this module, for a method it reached with
+tainted data, which of its calls store that data (``rules/flows.yaml``'s
+``stores``; a static field written with it, too) and under which name, and
+where the app reads that name back: a jump in the search, from the store to
+the read, recorded on the chain as a :class:`~.facts.StoreHop`.
+
+Names are resolved in the method by :func:`.registers.values_at` (a string
+constant, a static field, a ``File`` built from a constant name; SQL text
+gives its table). A store and a read naming the same thing are matched
+``by name``. When one side's name is not resolved, a read is matched by its
+kind alone (``type``) only when the app has at most ``MAX_TYPE_ONLY`` reads of
+that kind: such a chain stays ``unconfirmed``.
+
+The reads of each kind are indexed once per scan, on first need (one byte
+search of the DEX per kind, then each site's name), and looked up by name.
+
+Limits: the file a SharedPreferences key lives in and the database a table
+lives in are not compared (a key or table name is the match); a file is
+matched by its last path component; instance fields (an app-wide singleton's
+``this.cache``) are not followed, only static fields; Room DAOs are followed
+through their generated code (an entity insertion adapter's ``createQuery()``,
+``RoomSQLiteQuery.acquire``), not their update or delete adapters;
+at most ``MAX_INDEXED`` reads per kind and ``MAX_READERS`` per name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appaudit.analysis.facts import StoreHop
+from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.registers import argument_registers, values_at
+from appaudit.analysis.store_names import call_name, field_name, normalised, stores_rows
+from appaudit.analysis.taint import Flow, Seeds
+from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import Insn, MethodCode
+from appaudit.descriptors import java_desc, java_name
+from appaudit.model import MethodId
+from appaudit.ruleset.flows import FlowSpec, StoreSpec
+
+#: Read sites of one kind indexed per scan (past it, further reads of the kind are not matched).
+MAX_INDEXED = 2000
+#: Read sites followed from one store matched by name (a key read in many places: the first ones).
+MAX_READERS = 8
+#: A store is matched to reads by kind alone only when the app has at most this many reads of the kind:
+#: with more, which one reads the data back is a guess.
+MAX_TYPE_ONLY = 4
+
+#: What a Room entity adapter (``EntityInsertionAdapter``) subclass returns its SQL from: the generated DAO
+#: stores through the adapter, whose class names the table.
+_CREATE_QUERY = "createQuery()Ljava/lang/String;"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSite:
+    """A place that stores data under a name, or reads it back."""
+
+    kind: str
+    node: MethodId
+    offset: int
+    name: str | None
+    """The table, key, file name or field; None when it is not resolved."""
+
+
+class StoreIndex:
+    """The stores and named reads of one scan's app, found on demand and remembered."""
+
+    def __init__(self, graph: CallGraph, flows: FlowSpec) -> None:
+        self.graph = graph
+        self.specs = {s.kind: s for s in flows.stores}
+        self._reads: dict[str, dict[str | None, list[StoreSite]]] = {}
+        self._counts: dict[str, int] = {}
+        self._fields: dict[str, list[StoreSite]] = {}
+        self._insns: dict[MethodId, dict[int, Insn]] = {}
+        # (class descriptor, method name) -> (spec, is a put: else a write), for one lookup per tainted call
+        self._roles: dict[tuple[str, str], tuple[StoreSpec, bool]] = {}
+        for spec in self.specs.values():
+            for targets, put in ((spec.write, False), (spec.put, True)):
+                self._roles.update(((t.class_desc, n), (spec, put)) for t in targets for n in t.names)
+
+    def _at(self, node: MethodId, body: MethodCode) -> dict[int, Insn]:
+        found = self._insns.get(node)
+        if found is None:
+            found = self._insns[node] = {i.offset: i for i in body.insns}
+        return found
+
+    def stores_in(self, node: MethodId, body: MethodCode, flow: Flow) -> list[StoreSite]:
+        """The calls of ``node`` that store tainted data (``flow``), and static fields written with it."""
+        at = self._at(node, body)
+        out: list[StoreSite] = []
+        for off in sorted(flow.calls):
+            ins = at.get(off)
+            if ins is not None and ins.ref:
+                out.extend(self._call_stores(node, body, ins, flow.calls[off]))
+        out.extend(
+            StoreSite(kind="static_field", node=node, offset=off, name=field_name(at[off].ref))
+            for off in sorted(flow.static_puts)
+            if off in at
+        )
+        return out
+
+    def _call_stores(self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int]) -> list[StoreSite]:
+        assert ins.ref is not None
+        owner, _, rest = ins.ref.partition("->")
+        role = self._roles.get((owner, rest.split("(", 1)[0]))
+        if role is None:
+            return []
+        spec, put = role
+        static = ins.op.startswith("invoke-static")
+        data = {ins.regs[k] for k in tainted if k < len(ins.regs) and (static or k > 0)}
+        if put:
+            reg, name = call_name(spec, body, ins)
+            if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
+                reg, name = -1, self._adapter_table(spec, body, ins)
+            if spec.sql and reg is not None and reg >= 0 and not stores_rows(body, ins.offset, reg):
+                return []  # CREATE, DELETE, DROP...: SQL that stores nothing
+            # SQL text built from the data carries it too (its table is then not resolved)
+            if reg is not None and (data - {reg} or (spec.sql and reg in data)):
+                return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=name)]
+            return []
+        if not data:
+            return []
+        opens = [i for i in body.insns if i.ref and calls_target(spec.open, i.ref)]  # a file opened here
+        names = {call_name(spec, body, i)[1] for i in opens}
+        return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(names, key=str)]
+
+    def _adapter_table(self, spec: StoreSpec, body: MethodCode, ins: Insn) -> str | None:
+        """The table a Room DAO's entity adapter writes: the SQL its class's ``createQuery()`` returns, the
+        class found where the DAO's constructor sets the adapter field the call is made on."""
+        recv, _params = argument_registers(ins)
+        value = values_at(body, ins.offset).get(recv) if recv is not None else None
+        if value is None or value.kind != "ifield" or not value.text:
+            return None
+        owner = java_name(value.text.partition("->")[0])
+        code = self.graph.code
+        for method in code.methods_of(owner):
+            init = code.method_code(owner, method) if method.startswith("<init>(") else None
+            if init is None:
+                continue
+            for put in init.insns:
+                if put.op == "iput-object" and put.ref == value.text:
+                    made = values_at(init, put.offset).get(put.regs[0])
+                    sql = (
+                        self._returned_string(java_name(made.text))
+                        if made and made.kind == "new" and made.text
+                        else None
+                    )
+                    return normalised(spec, sql) if sql is not None else None
+        return None
+
+    def _returned_string(self, cls: str) -> str | None:
+        """The string constant ``cls.createQuery()`` loads (Room's generated SQL)."""
+        body = self.graph.code.method_code(cls, _CREATE_QUERY)
+        return next((i.ref for i in body.insns if i.op.startswith("const-string") and i.ref), None) if body else None
+
+    def _index(self, kind: str) -> dict[str | None, list[StoreSite]]:
+        """The reads of ``kind`` by name (None: not resolved), built on first use."""
+        found = self._reads.get(kind)
+        if found is not None:
+            return found
+        spec = self.specs[kind]
+        code = self.graph.code
+        hits = sorted(
+            {(h.class_name, h.method, h.offset) for t in spec.get for h in code.invocations(t.class_desc, t.names)}
+        )
+        self._counts[kind] = len(hits)
+        found = {}
+        for cls, method, off in hits[:MAX_INDEXED]:
+            node = MethodId(class_name=cls, method=method)
+            body = self.graph.body(node)
+            ins = self._at(node, body).get(off) if body is not None else None
+            if body is None or ins is None or ins.ref is None:
+                continue
+            reg, name = call_name(spec, body, ins)
+            if reg is not None:
+                found.setdefault(name, []).append(StoreSite(kind=kind, node=node, offset=off, name=name))
+        self._reads[kind] = found
+        return found
+
+    def _field_reads(self, store: StoreSite) -> list[StoreSite]:
+        """The ``sget`` sites of a static field, elsewhere than the store's method."""
+        assert store.name is not None
+        found = self._fields.get(store.name)
+        if found is None:
+            cls, _, field = store.name.rpartition(".")
+            hits = self.graph.code.static_reads(java_desc(cls), [field])
+            found = self._fields[store.name] = [
+                StoreSite(
+                    kind="static_field",
+                    node=MethodId(class_name=h.class_name, method=h.method),
+                    offset=h.offset,
+                    name=store.name,
+                )
+                for h in sorted(hits, key=lambda h: (h.class_name, h.method, h.offset))
+            ]
+        return [s for s in found if s.node != store.node]
+
+    def reads_of(self, store: StoreSite) -> list[tuple[StoreSite, StoreHop]]:
+        """Where the app reads back what ``store`` stored, each with how the two were matched."""
+        if store.kind == "static_field":
+            hop = StoreHop(kind=store.kind, name=store.name, matched_by="name")
+            return [(s, hop) for s in self._field_reads(store)[:MAX_READERS]]
+        index = self._index(store.kind)
+        out: list[tuple[StoreSite, StoreHop]] = []
+        if store.name is not None:
+            hop = StoreHop(kind=store.kind, name=store.name, matched_by="name")
+            out.extend((s, hop) for s in index.get(store.name, [])[:MAX_READERS])
+        if self._counts.get(store.kind, 0) <= MAX_TYPE_ONLY:
+            loose = StoreHop(kind=store.kind, name=store.name, matched_by="type")
+            sites = index.get(None, []) if store.name is not None else [s for v in index.values() for s in v]
+            out.extend((s, loose) for s in sorted(sites, key=lambda s: (s.node, s.offset)))
+        return out
+
+    def seeds(self, node: MethodId, body: MethodCode, offset: int) -> Seeds:
+        """What is tainted in a read's method: the read's result (or, for a constructor, the object made)."""
+        ins = self._at(node, body).get(offset)
+        if ins is not None and ins.ref and "-><init>(" in ins.ref:
+            return Seeds(sites={offset: (False, frozenset({0}))})
+        return Seeds(sites={offset: (True, frozenset())})
