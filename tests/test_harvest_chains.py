@@ -181,11 +181,10 @@ def test_retrofit_post_annotation_is_the_sink() -> None:
 
 
 def test_sms_blast_to_every_contact() -> None:
+    # The numbers are only the SMS destination (the text is fixed): the contacts are messaged
+    # (AA-CON-020, tests/test_sinks_leave.py), they do not leave by SMS.
     entry = _dc("sms_blast", "contacts")
-    (chain,) = entry["chains"]
-    assert (chain["channel"], _steps(chain)) == ("sms", ["Harvester.blast"])
-    assert chain["sink"]["value"].startswith("Landroid/telephony/SmsManager;->sendTextMessage(")
-    assert entry["exfiltrated"] == ["sms"]
+    assert (entry["chains"], entry["exfiltrated"], entry["level"]) == ([], [], "bulk")
 
 
 def test_read_in_classes2_upload_in_classes() -> None:

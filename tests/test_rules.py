@@ -43,9 +43,10 @@ RULE_FIXTURES = {
     "AA-CAM-001": ("neighbours", "contacts_const"),
     # harvest chains
     "AA-CON-010": ("contacts_const", "contacts_local_only"),
-    "AA-CON-011": ("sms_blast", "contacts_local_only"),
+    "AA-CON-011": ("sink_sms_body", "sms_blast"),  # contacts in an SMS text, not only its destination
     "AA-CON-012": ("contacts_uri", "picker"),
     "AA-CON-013": ("contacts_const", "benign"),
+    "AA-CON-020": ("sms_blast", "sink_sms_body"),  # SMS to each contact, not the contacts in the text
     "AA-SMS-010": ("sms_inbox", "permission_only"),
     "AA-SMS-011": ("sms_receiver", "otp_receiver_code_only"),
     "AA-SMS-012": ("sms_const", "otp_receiver_code_only"),

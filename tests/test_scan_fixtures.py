@@ -41,7 +41,12 @@ EXPECTED = {
     "startup_asks_first": ("harvests", {"contacts": "harvested"}),
     "startup_constructor": ("harvests", {"sms": "harvested"}),
     "retrofit_post": ("harvests", {"contacts": "harvested"}),
-    "sms_blast": ("harvests", {"contacts": "harvested"}),
+    "sms_blast": ("at_risk", {"contacts": "bulk"}),
+    "sink_webview_js": ("at_risk", {"contacts": "bulk"}),
+    "sink_webview_remote": ("harvests", {"contacts": "harvested"}),
+    "sink_webview_post": ("harvests", {"contacts": "harvested"}),
+    "sink_sms_body": ("harvests", {"contacts": "harvested"}),
+    "sink_calllog_screen": ("at_risk", {"call_log": "bulk"}),  # bulk, not exfiltrated (#12 acceptance)
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),
     # a loop that only counts, over a projection of only _id: read, not bulk (issue #12 item 1)

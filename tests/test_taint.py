@@ -155,7 +155,7 @@ CHAINED = [
     ("chain_service", "contacts"),
     ("chain_async_helper", "contacts"),
     ("retrofit_post", "contacts"),
-    ("sms_blast", "contacts"),
+    ("sink_sms_body", "contacts"),
     ("sms_receiver", "sms"),
     ("uri_helper", "call_log"),
     ("multidex_split_chain", "sms"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
@@ -40,6 +40,16 @@ from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
+#: Framework Context types: calls on them with data do not fill them (``_is_component``).
+_CONTEXTS = frozenset(
+    {
+        "Landroid/content/Context;",
+        "Landroid/content/ContextWrapper;",
+        "Landroid/app/Activity;",
+        "Landroid/app/Service;",
+        "Landroid/app/Application;",
+    }
+)
 
 
 #: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
@@ -66,6 +76,10 @@ class _Found:
     reads: frozenset[int]
     """Offsets of the reads in it (not sinks, though tainted data goes through them)."""
     chains: dict[Channel, HarvestChain]
+    ruled_out: dict[Channel, HarvestChain] = field(default_factory=dict)
+    """Sinks the data reached only in arguments that do not carry it out (an SMS's destination)."""
+    lost_at: set[MethodId] = field(default_factory=set)
+    """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +91,33 @@ class _Data:
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
     via: tuple[StoreHop, ...] = ()
     """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reach:
+    """Where the data of one read was followed to, and where calls alone lead."""
+
+    chains: list[HarvestChain]
+    """The shortest chain per channel: confirmed along the data, else by calls alone."""
+    lost: bool
+    """The data reached a call it is not followed through (storage, another component: ``escapes``
+    in rules/flows.yaml), or the search's depth ended while it still carried the data: a chain by
+    calls alone may then carry it on."""
+    messaged: HarvestChain | None = None
+    """A chain along which the data reaches an SMS send only as its destination: the app messages
+    the people it read (``confirmed``; not a channel the data leaves by)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Followed:
+    """What the data-following search found."""
+
+    chains: dict[Channel, HarvestChain]
+    ruled_out: frozenset[Channel]
+    """Channels whose sink calls the data reached only in arguments that do not carry it out (an SMS's
+    destination): calls alone to such a channel are not the data's path."""
+    lost: bool
+    messaged: HarvestChain | None
 
 
 class ChainFinder:
@@ -101,19 +142,22 @@ class ChainFinder:
         budget: SearchBudget | None = None,
         also: Sequence[int] = (),
         known: frozenset[Channel] = frozenset(),
-    ) -> list[HarvestChain]:
+    ) -> Reach:
         """The shortest chain per channel from ``read`` to a sink.
 
         First along the data (:meth:`follow_data`: chains marked ``confirmed``), then, for channels
-        the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``).
-        ``known`` are channels the caller already holds a chain of this class for: one by calls alone
-        cannot replace it, so the call-only search looks for sinks of neither those nor the channels
-        the data reached (it still walks the same methods, see :meth:`follow_calls`).
+        the data was not followed to, along calls alone (:meth:`follow_calls`: ``unconfirmed``),
+        except channels whose sinks the data was seen to reach without going out by them.
+        ``known`` are channels the caller already holds a chain of this class for that one by calls
+        alone cannot replace: the call-only search looks for sinks of none of these (it still walks
+        the same methods, see :meth:`follow_calls`).
         """
-        chains = self.follow_data(data_class, read, budget, also)
-        for chain in self.follow_calls(data_class, read, budget, skip=frozenset(chains) | known):
+        followed = self.follow_data(data_class, read, budget, also)
+        chains = dict(followed.chains)
+        skip = frozenset(chains) | followed.ruled_out | known
+        for chain in self.follow_calls(data_class, read, budget, skip=skip):
             chains.setdefault(chain.channel, chain)
-        return [chains[c] for c in sorted(chains)]
+        return Reach(chains=[chains[c] for c in sorted(chains)], lost=followed.lost, messaged=followed.messaged)
 
     def _chain(
         self,
@@ -184,7 +228,7 @@ class ChainFinder:
 
     def follow_data(
         self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
-    ) -> dict[Channel, HarvestChain]:
+    ) -> _Followed:
         """Chains along which the data read is followed (:mod:`.taint`), by channel.
 
         The same search as :meth:`follow_calls` (costs, depth, hand-offs), but a hop is taken only
@@ -192,12 +236,13 @@ class ChainFinder:
         method returns tainted data or fills an argument, across a hand-off when the object handed
         on (or, for a component, the method handing it over) holds tainted data, or when tainted
         data was published to a Handler, queue or broadcast on the way. Fields written with tainted
-        data travel with the path. A sink counts when tainted data is handed to a call in its method.
+        data travel with the path. A sink counts when tainted data is handed to a call in its method,
+        or, for a sink that names its data arguments, to one of those.
         """
         node = method_of(read)
         body = self.graph.body(node)
         if body is None:
-            return {}
+            return _Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
@@ -206,7 +251,24 @@ class ChainFinder:
         visited = self._collect(found, start, budget)
         if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
             self._through_stores(found, visited, budget)
-        return chains
+        return _Followed(
+            chains=chains,
+            ruled_out=frozenset(found.ruled_out) - frozenset(chains),
+            lost=bool(found.lost_at),
+            messaged=found.ruled_out.get(Channel.SMS) if Channel.SMS not in chains else None,
+        )
+
+    def _escapes(self, visit: Visit[_Data]) -> bool:
+        """The data leaves what is followed in this visit: handed to an ``escapes`` call, or still
+        carried (returned, passed to an app method) where the search's depth ends."""
+        flow = visit.carried.flow
+        body = self.graph.body(visit.node)
+        for ins in body.insns if body is not None else ():
+            if ins.offset in flow.calls and ins.ref and calls_target(self.flows.escapes, ins.ref):
+                return True
+        if visit.cost < self.depth:
+            return False
+        return flow.returns or any(off in flow.calls for off, _callee in self.graph.down(visit.node))
 
     def _collect(
         self, found: _Found, start: Visit[_Data], budget: SearchBudget | None, limit: int = MAX_VISITS
@@ -225,8 +287,17 @@ class ChainFinder:
             via = visit.carried.via
             # a hop matched by kind alone weighs less: the data may have gone elsewhere
             dataflow = Dataflow.CONFIRMED if all(v.matched_by == "name" for v in via) else Dataflow.UNCONFIRMED
+            if self._escapes(visit):
+                found.lost_at.add(visit.node)
             for sink in self.sinks.sinks_in(visit.node):
                 known = found.chains.get(sink.channel)
+                if not _carries(sink, flow):
+                    if sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
+                        found.ruled_out.setdefault(
+                            sink.channel,
+                            self._chain(found.data_class, found.read, visit.path, visit.node, sink, dataflow, via),
+                        )
+                    continue
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
                     found.chains[sink.channel] = self._chain(
                         found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
@@ -330,8 +401,16 @@ class ChainFinder:
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields)
+            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component)
         return flow
+
+    def _is_component(self, class_desc: str) -> bool:
+        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
+        it data (``startActivity(intent)``) does not put the data in it."""
+        if class_desc in _CONTEXTS:
+            return True
+        cls = java_name(class_desc)
+        return cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
 
     def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
@@ -363,6 +442,14 @@ class ChainFinder:
                     if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
                         return True
         return False
+
+
+def _carries(sink: Sink, flow: Flow) -> bool:
+    """The data goes out by ``sink``: into one of its data arguments when it names them (an SMS's
+    text, not its destination), else (streams, bridges, endpoints) into any call of its method."""
+    if sink.data_positions is None:
+        return True
+    return bool(flow.calls.get(sink.call.offset or 0, frozenset()) & sink.data_positions)
 
 
 def _with_fields(flow: Flow, fields: frozenset[str]) -> Flow:

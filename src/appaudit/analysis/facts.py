@@ -247,6 +247,14 @@ class HarvestFacts:
     """What makes every read run: per reading method and class, the nearest path of each trigger."""
     search_truncated: bool = False
     """The scan's budget of methods to visit ran out: some reads were not searched for chains."""
+    untracked: tuple[str, ...] = ()
+    """Data classes whose data the data-flow check lost on the way (stored, handed to another
+    component, or still carried where the search's depth ended): their chains by calls alone may
+    carry it on (see :func:`counted_chains`)."""
+    messaged: tuple[HarvestChain, ...] = ()
+    """Per data class, a chain along which the data reaches an SMS send only as its destination
+    (``confirmed``): the app messages the people it read (spam or a worm to every contact). It is not
+    a channel the data leaves by, and is not in ``chains``."""
 
 
 def write_only_methods(facts: HarvestFacts, data_class: str) -> frozenset[tuple[str, str]]:
@@ -298,14 +306,16 @@ def bulk_sent(facts: HarvestFacts, data_class: str) -> bool:
 
 def counted_chains(facts: HarvestFacts, data_class: str) -> tuple[HarvestChain, ...]:
     """The chains that say where the class's data goes: those to the network or SMS whose data
-    flow is confirmed, or, when there is none and the reads are bulk, every chain to the network
-    or SMS; and chains to storage on the same terms (confirmed, or bulk reads). Other chains (a
-    single-item read linked to a sink by calls only) are evidence, not a finding."""
+    flow is confirmed, or, when there is none, the reads are bulk and the data was lost on the way
+    (stored, handed to another component, past the search's depth: ``untracked``, or the scan's
+    search budget ran out), every chain to the network or SMS; and chains to storage on the same
+    terms. Other chains (a single-item read linked to a sink by calls only, a list shown on screen
+    beside an unrelated upload) are evidence, not a finding."""
     mine = [c for c in facts.chains if c.data_class == data_class]
-    bulk = is_bulk(facts, data_class)
+    lost = is_bulk(facts, data_class) and (data_class in facts.untracked or facts.search_truncated)
     confirmed = [c for c in mine if c.channel in LEAVES_DEVICE and c.dataflow == Dataflow.CONFIRMED]
-    out = confirmed or ([c for c in mine if c.channel in LEAVES_DEVICE] if bulk else [])
-    kept = [c for c in mine if c.channel not in LEAVES_DEVICE and (c.dataflow == Dataflow.CONFIRMED or bulk)]
+    out = confirmed or ([c for c in mine if c.channel in LEAVES_DEVICE] if lost else [])
+    kept = [c for c in mine if c.channel not in LEAVES_DEVICE and (c.dataflow == Dataflow.CONFIRMED or lost)]
     return (*out, *kept)
 
 

@@ -58,6 +58,8 @@ class _Harvest:
         self.sms: list[Evidence] = []
         self.chains: list[HarvestChain] = []
         self.triggers: list[StartupPath] = []
+        self.untracked: set[str] = set()
+        self.messaged: list[HarvestChain] = []
 
     def find_reads(self, classifier: ProviderClassifier) -> list[tuple[str, Evidence]]:
         """(data class, read) of every resolved provider query of a protected class and SMS decode."""
@@ -99,7 +101,12 @@ class _Harvest:
 
         floor = (False, method_of(read) in bulk)  # the best a call-only chain from ``read`` can rank
         held = frozenset(c.channel for c in self.chains if c.data_class == data_class and rank(c) >= floor)
-        for chain in self.finder.search(data_class, read, self.budget, also=also, known=held):
+        reach = self.finder.search(data_class, read, self.budget, also=also, known=held)
+        if reach.lost:
+            self.untracked.add(data_class)
+        if reach.messaged is not None and not any(m.data_class == data_class for m in self.messaged):
+            self.messaged.append(reach.messaged)
+        for chain in reach.chains:
             known = [i for i, c in enumerate(self.chains) if c.data_class == data_class and c.channel == chain.channel]
             if not known:
                 self.chains.append(chain)
@@ -138,6 +145,8 @@ class _Harvest:
             startup=self.startup(),
             triggers=tuple(self.triggers),
             search_truncated=self.budget.exhausted or triggers_truncated,
+            untracked=tuple(sorted(self.untracked)),
+            messaged=tuple(self.messaged),
         )
 
 

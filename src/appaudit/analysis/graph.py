@@ -97,6 +97,26 @@ class CallGraph:
         self._impls[key] = found
         return found
 
+    def _call_targets(self, op: str, cls: str, method: str) -> list[str]:
+        """The app classes whose ``method`` an invoke of ``cls.method`` may run."""
+        if op.startswith("invoke-super"):
+            return self._super_target(cls, method)
+        if op.startswith(("invoke-virtual", "invoke-interface")):
+            return self._implementations(cls, method)
+        return [cls]
+
+    def _super_target(self, cls: str, method: str) -> list[str]:
+        """The one method ``invoke-super`` on ``cls`` runs: the nearest definition in ``cls`` or its app
+        superclasses (none when the framework defines it). A super call is statically bound, so it never
+        dispatches down to subclasses (``super.onStartCommand()`` of one service is not a call to
+        every other service's ``onStartCommand``)."""
+        for owner in (cls, *self.ancestors(cls)):
+            if owner not in self.app_classes:
+                continue
+            if method in self.code.methods_of(owner):
+                return [owner]
+        return []
+
     def _async_names(self, cls: str, via: str) -> set[str]:
         """Names of the callbacks a hand-off type ``cls`` derives from runs later (e.g. ``run``)."""
         ancestors = set(self.ancestors(cls))
@@ -141,11 +161,7 @@ class CallGraph:
                         self.handoffs.add((node, target))
                 cls, method = split_ref(insn.ref)
                 if cls in self.app_classes or self.code.subtypes(cls):
-                    targets = (
-                        self._implementations(cls, method)
-                        if insn.op.startswith(("invoke-virtual", "invoke-interface", "invoke-super"))
-                        else [cls]
-                    )
+                    targets = self._call_targets(insn.op, cls, method)
                     out.extend((insn.offset, MethodId(class_name=t, method=method)) for t in targets)
             elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)

@@ -18,13 +18,14 @@ from functools import cached_property
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.facts import UrlSource
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.prefixes import string_prefixes
 from appaudit.analysis.registers import VALUE_BUILDERS, Value, argument_registers, invoke_arguments, values_at
-from appaudit.analysis.targets import calls_target
+from appaudit.analysis.targets import calls_target, target_for
 from appaudit.analysis.values import ValueResolver, origin
 from appaudit.apk.dex.types import Insn, MethodCode
-from appaudit.descriptors import java_name
+from appaudit.descriptors import java_name, split_params
 from appaudit.model import Channel, Evidence, EvidenceKind, MethodId
-from appaudit.ruleset.flows import FlowSpec
+from appaudit.ruleset.flows import ApiTarget, FlowSpec
 
 _URL = re.compile(r"(https?|wss?)://\S+|/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.{}-]+){1,}")
 #: URL strings of a sink's method kept on its chain.
@@ -44,6 +45,10 @@ class Sink:
     """The sink call (or the bridge or annotated method standing for it)."""
     urls: tuple[str, ...]
     """Endpoint paths of an annotated method, then URL strings of the method."""
+    data_positions: frozenset[int] | None = None
+    """Positions in the sink call's registers (the receiver is 0) that carry data out (an SMS's text);
+    None when any call of the sink's method handed data counts (a stream written after
+    ``getOutputStream()``, a bridge, an annotated endpoint)."""
 
 
 def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
@@ -57,6 +62,32 @@ def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
     if value.kind == "param" and value.text is not None:
         return params[int(value.text)]
     return None
+
+
+def data_positions(ins: Insn, data_args: tuple[int, ...] | None) -> frozenset[int] | None:
+    """The positions in ``ins``'s registers (receiver 0) of the declared parameters ``data_args``
+    (a wide parameter takes two); None when the sink names no data arguments."""
+    if data_args is None or ins.ref is None:
+        return None
+    pos = 0 if ins.op.startswith("invoke-static") else 1
+    out: set[int] = set()
+    for i, param in enumerate(split_params(ins.ref[ins.ref.find("(") :])):
+        width = 2 if param in ("J", "D") else 1
+        if i in data_args:
+            out.update(range(pos, pos + width))
+        pos += width
+    return frozenset(out)
+
+
+def _stays_local(body: MethodCode, ins: Insn, target: ApiTarget) -> bool:
+    """Every data argument of the call ``ins`` is a string known to start with one of the target's
+    ``local_prefixes`` (``javascript:``), so the call runs in the app."""
+    _recv, params = argument_registers(ins)
+    regs = [params[i] for i in target.data_args or range(len(params)) if i < len(params)]
+    prefixes = string_prefixes(body, ins.offset)
+    return bool(regs) and all(
+        (known := prefixes.get(r)) is not None and known.lower().startswith(target.local_prefixes) for r in regs
+    )
 
 
 class SinkFinder:
@@ -128,7 +159,12 @@ class SinkFinder:
                 continue
             for channel, targets in self.flows.sinks:
                 if calls_target(targets, ins.ref):
-                    calls.append(Sink(channel=channel, call=self._call(node, body, ins), urls=urls))
+                    target = target_for(targets, ins.ref)
+                    if target is not None and target.local_prefixes and _stays_local(body, ins, target):
+                        break  # ``loadUrl("javascript:...")``: a script run in the page, not a sink
+                    positions = data_positions(ins, target.data_args) if target is not None else None
+                    sink = Sink(channel=channel, call=self._call(node, body, ins), urls=urls, data_positions=positions)
+                    calls.append(sink)
                     break
         return annotated, calls
 

@@ -18,8 +18,9 @@ This module follows the *data* along that chain, one method at a time:
 * in the sink's method, tainted data must be handed to a call.
 
 Inside a method the analysis is flow-sensitive over the instructions'
-control flow (branches, fall-through; a handler or switch case, whose
-predecessors are not decoded, starts from everything seen so far), with
+control flow (branches, fall-through, switch cases, and catch handlers entered
+from every instruction of their try blocks; an instruction nothing is seen to
+reach starts from everything seen so far), with
 these rules: a call with a tainted argument or receiver taints its result and
 its receiver (``sb.append(x)``, ``json.put(k, x)``, ``list.add(x)``), moves
 copy taint, arithmetic and conversions taint their result from any tainted
@@ -37,6 +38,7 @@ the methods this module analyses.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -89,8 +91,16 @@ class Flow:
 _NOTHING = Flow(tainted=False, returns=False, calls={}, objects=frozenset(), fields=frozenset(), params_out=frozenset())
 
 
-def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
-    """Follow tainted data through one method."""
+def analyse(
+    body: MethodCode, seeds: Seeds, fields: Iterable[str] = (), opaque: Callable[[str], bool] | None = None
+) -> Flow:
+    """Follow tainted data through one method.
+
+    ``opaque`` says which receiver classes (descriptors) a call with tainted arguments does not
+    fill: the register holding the receiver is tainted, not the object or field it came from.
+    Components are such: ``this$0.startActivity(intentWithData)`` does not make the service a
+    container of the data (taking it for one taints every later use of ``this$0``).
+    """
     insns = body.insns
     known = set(fields)
     if len(insns) > MAX_INSNS:
@@ -103,8 +113,8 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
         return _NOTHING  # nothing tainted comes in
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
-    walk = _Walk(seeds, known)
-    ever = _fixpoint(insns, _predecessors(insns), entry, walk)
+    walk = _Walk(seeds, known, opaque)
+    ever = _fixpoint(insns, _predecessors(body), entry, walk)
     params = range(first, body.registers_size)
     return Flow(
         tainted=bool(ever - {_RESULT}),
@@ -117,8 +127,10 @@ def analyse(body: MethodCode, seeds: Seeds, fields: Iterable[str] = ()) -> Flow:
     )
 
 
-def _predecessors(insns: tuple[Insn, ...]) -> list[list[int]]:
-    """For each instruction, the indexes of those control reaches it from (fall-through, branches)."""
+def _predecessors(body: MethodCode) -> list[list[int]]:
+    """For each instruction, the indexes of those control reaches it from: fall-through, branches,
+    the switch naming it as a case, and, for a catch handler, every instruction its try covers."""
+    insns = body.insns
     n = len(insns)
     at = {ins.offset: i for i, ins in enumerate(insns)}
     preds: list[list[int]] = [[] for _ in range(n)]
@@ -127,6 +139,13 @@ def _predecessors(insns: tuple[Insn, ...]) -> list[list[int]]:
             preds[i + 1].append(i)
         if ins.target is not None and ins.op.startswith(("if-", "goto")) and ins.target in at:
             preds[at[ins.target]].append(i)
+    for switch, case in body.cases:
+        if switch in at and case in at:
+            preds[at[case]].append(at[switch])
+    offsets = [ins.offset for ins in insns]
+    for start, end, handler in body.handlers:
+        if handler in at:
+            preds[at[handler]].extend(range(bisect_left(offsets, start), bisect_left(offsets, end)))
     return preds
 
 
@@ -146,7 +165,7 @@ def _fixpoint(insns: tuple[Insn, ...], preds: list[list[int]], entry: frozenset[
                     prev = out[p]
                     if prev is not None:
                         state |= prev
-            else:  # a handler or switch case: its predecessors are not decoded
+            else:  # nothing is seen to reach it (damaged tables): everything seen so far
                 state = set(seen_union)
             walk.state = state
             walk.returns |= _step(ins, walk)
@@ -171,10 +190,23 @@ class _Walk:
     receives tainted data (``this.rows.add(x)``) taints the field.
     """
 
-    __slots__ = ("calls", "fields", "inside", "objects", "origin", "returns", "seeds", "sputs", "state", "written")
+    __slots__ = (
+        "calls",
+        "fields",
+        "inside",
+        "objects",
+        "opaque",
+        "origin",
+        "returns",
+        "seeds",
+        "sputs",
+        "state",
+        "written",
+    )
 
-    def __init__(self, seeds: Seeds, fields: set[str]) -> None:
+    def __init__(self, seeds: Seeds, fields: set[str], opaque: Callable[[str], bool] | None = None) -> None:
         self.seeds = seeds
+        self.opaque = opaque
         self.fields = fields
         """Tainted fields: those coming in and those written with tainted data since."""
         self.written: set[str] = set()
@@ -240,7 +272,10 @@ def _invoke(w: _Walk, ins: Insn, seeded: bool) -> bool:
     if tainted_args:
         w.calls[ins.offset] = frozenset(tainted_args)
         if not static and regs:
-            w.taint(regs[0])
+            if w.opaque is not None and ins.ref and w.opaque(ins.ref.partition("->")[0]):
+                w.state.add(regs[0])
+            else:
+                w.taint(regs[0])
         if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
             w.taint(regs[2])
     for k in w.seeds.sites.get(ins.offset, _UNSEEDED)[1]:
@@ -305,7 +340,12 @@ def _aget(w: _Walk, ins: Insn, seeded: bool) -> bool:
 def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
     value, holder = ins.regs[0], ins.regs[1]
     if w.hot(value):
-        w.taint(holder)
+        if isinstance(w.origin.get(holder), str):
+            # ``this$0.f = x``: field ``f`` holds the data, not the field the holder was loaded
+            # from (else every later ``this$0`` read, and everything read through it, is tainted)
+            w.state.add(holder)
+        else:
+            w.taint(holder)
         w.write_field(ins.ref)
     else:
         made, into = w.origin.get(value), w.origin.get(holder)

@@ -27,3 +27,10 @@ def _prefixes(targets: tuple[ApiTarget, ...]) -> frozenset[str]:
     prefixes = frozenset(f"{t.class_desc}->{name}(" for t in targets for name in t.names)
     _PREFIXES[id(targets)] = (targets, prefixes)
     return prefixes
+
+
+def target_for(targets: tuple[ApiTarget, ...], ref: str) -> ApiTarget | None:
+    """The first of ``targets`` the method ``ref`` is (by class and name, any prototype), or None."""
+    owner, _, rest = ref.partition("->")
+    name = rest.split("(", 1)[0]
+    return next((t for t in targets if t.class_desc == owner and name in t.names), None)

@@ -120,7 +120,8 @@ def match_application_class(spec: dict[str, Any], ctx: MatchContext) -> list[Evi
 
 
 def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
-    """Harvest-chain facts for one data class: bulk reads, chains to sinks, start-up paths.
+    """Harvest-chain facts for one data class: bulk reads, chains to sinks, messages sent to the people
+    read (``messages``), start-up paths.
 
     The reads and sinks come from the analysis, which gave them their owners when it made them.
     """
@@ -140,6 +141,12 @@ def match_harvest(spec: dict[str, Any], ctx: MatchContext) -> list[Evidence]:
         if not chains:
             return []
         for c in chains:
+            evidence += [c.read, sink_evidence(c)]
+    if spec.get("messages"):
+        messaged = [c for c in facts.messaged if c.data_class == dc]
+        if not messaged:
+            return []
+        for c in messaged:
             evidence += [c.read, sink_evidence(c)]
     if spec.get("at_startup"):
         paths = [p for p in facts.startup if p.data_class == dc and p.at_startup]

@@ -16,6 +16,13 @@ class ApiTarget:
     names: tuple[str, ...]
     uri_arg: int | None = None
     """For provider queries: position of the Uri among the declared parameters."""
+    data_args: tuple[int, ...] | None = None
+    """For sinks: positions among the declared parameters that carry the data out (an SMS's text, not
+    its destination). None: data handed to any call in the sink's method counts (a stream written
+    after ``getOutputStream()``)."""
+    local_prefixes: tuple[str, ...] = ()
+    """For sinks: a data argument whose string starts with one of these stays in the app
+    (``WebView.loadUrl("javascript:...")`` runs a script in the page already loaded)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +96,8 @@ class FlowSpec:
     entry_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
     boot_actions: tuple[str, ...] = ()
     publishers: tuple[ApiTarget, ...] = ()
+    escapes: tuple[ApiTarget, ...] = ()
+    """Calls through which data leaves what the data-flow check follows (storage, other components)."""
     triggers: TriggerSpec = TriggerSpec()
     stores: tuple[StoreSpec, ...] = ()
 
@@ -97,7 +106,16 @@ class FlowSpec:
 
 
 def _targets(items: list[dict[str, Any]]) -> tuple[ApiTarget, ...]:
-    return tuple(ApiTarget(class_desc=i["class"], names=tuple(i["names"]), uri_arg=i.get("uri_arg")) for i in items)
+    return tuple(
+        ApiTarget(
+            class_desc=i["class"],
+            names=tuple(i["names"]),
+            uri_arg=i.get("uri_arg"),
+            data_args=tuple(i["data_args"]) if "data_args" in i else None,
+            local_prefixes=tuple(i.get("local_prefixes", ())),
+        )
+        for i in items
+    )
 
 
 def _callbacks(items: list[dict[str, Any]]) -> tuple[Callback, ...]:
@@ -135,6 +153,7 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         entry_points=tuple((k, tuple(v)) for k, v in sorted(doc["entry_points"].items())),
         boot_actions=tuple(doc["boot_actions"]),
         publishers=_targets(doc.get("publishers", [])),
+        escapes=_targets(doc.get("escapes", [])),
         triggers=_trigger_spec(doc.get("triggers", {})),
         stores=tuple(
             StoreSpec(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from appaudit.apk.dex.encoding import uleb128
+from appaudit.apk.dex.encoding import sleb128, uleb128
 from appaudit.apk.dex.reader import CodeSpan, DexFile
 from appaudit.apk.dex.tables import NO_INDEX
 from appaudit.errors import DexFormatError
@@ -107,16 +107,6 @@ class DebugInfo:
             if e.kind == "source_file":
                 current = e.name
         return current
-
-
-def sleb128(data: bytes, pos: int) -> tuple[int, int]:
-    """(value, next position) of the SLEB128 at ``pos`` (at most 5 bytes, as the format allows)."""
-    value, end = uleb128(data, pos)
-    bits = min(7 * (end - pos), 32)
-    value &= (1 << bits) - 1
-    if value & (1 << (bits - 1)):
-        value -= 1 << bits
-    return value, end
 
 
 def debug_info_offset(dex: DexFile, span: CodeSpan) -> int:

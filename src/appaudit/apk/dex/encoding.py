@@ -118,3 +118,13 @@ def decode_mutf8(raw: bytes) -> str:
         except UnicodeDecodeError:  # not MUTF-8 either: a damaged or hostile string
             return fixed.decode("utf-8", errors="replace")
         return text.encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")
+
+
+def sleb128(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, next position) of the SLEB128 at ``pos`` (at most 5 bytes, as the format allows)."""
+    value, end = uleb128(data, pos)
+    bits = min(7 * (end - pos), 32)
+    value &= (1 << bits) - 1
+    if value & (1 << (bits - 1)):
+        value -= 1 << bits
+    return value, end

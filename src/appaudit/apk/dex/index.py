@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from appaudit import deadline
 from appaudit.apk.container import ZipContainer
 from appaudit.apk.dex.code import decode_method
+from appaudit.apk.dex.control import catch_handlers, switch_cases
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
     ACC_NATIVE,
@@ -214,6 +215,7 @@ class DexCodeIndex:
                 assert entry.span is not None
                 ref = dex.method_ref(entry.method_idx)
                 params = tuple(split_params(ref.proto))
+                insns = decode_method(dex, entry.span)
                 code = MethodCode(
                     class_name=class_name,
                     method=method,
@@ -222,7 +224,9 @@ class DexCodeIndex:
                     ins_size=entry.ins_size,
                     is_static=bool(entry.access_flags & ACC_STATIC),
                     param_types=params,
-                    insns=decode_method(dex, entry.span),
+                    insns=insns,
+                    cases=switch_cases(dex, entry.span, insns),
+                    handlers=catch_handlers(dex, entry.span),
                 )
         except deadline.ScanTimeout:
             deadline.note("code search")

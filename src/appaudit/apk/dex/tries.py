@@ -1,6 +1,7 @@
 """A method's try blocks and their catch handlers (``try_item`` and ``encoded_catch_handler``).
 
-Read only to disassemble a method (``smali``); the scan itself never needs them.
+Read to disassemble a method (``smali``) and, in a scan, for the catch handlers of the methods the
+data-flow check analyses (``control.catch_handlers``).
 Bounded and tolerant: a table that runs off the file, or absurd counts, yields
 the blocks read before the damage and ``damaged=True``.
 """
@@ -10,8 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from appaudit.apk.dex.debuginfo import sleb128
-from appaudit.apk.dex.encoding import uleb128
+from appaudit.apk.dex.encoding import sleb128, uleb128
 from appaudit.apk.dex.reader import CodeSpan, DexFile
 from appaudit.errors import DexFormatError
 

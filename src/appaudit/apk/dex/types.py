@@ -89,6 +89,10 @@ class MethodCode:
     is_static: bool
     param_types: tuple[str, ...]
     insns: tuple[Insn, ...]
+    cases: tuple[tuple[int, int], ...] = ()
+    """(switch offset, case offset) of every switch case (``apk.dex.control``)."""
+    handlers: tuple[tuple[int, int, int], ...] = ()
+    """(try start, try end, handler offset) of every catch handler; the try range is ``[start, end)``."""
 
     @property
     def first_param_register(self) -> int:
