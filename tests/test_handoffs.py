@@ -13,23 +13,10 @@ from appaudit.model import MethodId
 from appaudit.report import render
 from appaudit.ruleset import load_ruleset
 from conftest import fixture_apk, report_json, report_schema_validator
+from test_storage_hops import _chains
 
 F = "com.example.fixture."
 UPLOAD_SINK = "Ljava/net/HttpURLConnection;->getOutputStream()Ljava/io/OutputStream;"
-
-
-def _chains(name: str) -> list[tuple[str, str, list[tuple[str, int | None]], str, list[dict[str, object]]]]:
-    """(channel, dataflow, [(Cls.method, offset)], sink call, via) of each contacts chain."""
-    return [
-        (
-            c["channel"],
-            c["dataflow"],
-            [(s["class"].removeprefix(F) + "." + s["method"].split("(")[0], s["offset"]) for s in c["steps"]],
-            c["sink"]["value"],
-            c["via"],
-        )
-        for c in report_json(name)["data_classes"]["contacts"]["chains"]
-    ]
 
 
 def test_intent_extra_to_a_service_started_by_its_action() -> None:

@@ -18,15 +18,7 @@ def uleb128(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         if result < 0x80:
             return result, pos
-        result &= 0x7F
-        shift = 7
-        while True:
-            b = data[pos]
-            pos += 1
-            result |= (b & 0x7F) << shift
-            if b < 0x80 or shift >= 28:
-                return result, pos
-            shift += 7
+        return _rest(data, pos, result)
     except IndexError:
         raise DexFormatError(f"a LEB128 value at {pos:#x} runs past the end of the file") from None
 
