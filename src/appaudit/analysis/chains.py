@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.chain_state import (
+    MAX_STORE_COST,
+    MAX_STORE_SEARCHES,
+    MAX_STORE_VISITS,
+    STORE_BUDGET_FLOOR,
+    Carried,
+    Followed,
+    Found,
+    Reach,
+    carries,
+    with_fields,
+)
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import (
-    MAX_TOTAL_VISITS,
     MAX_VISITS,
     Hop,
     SearchBudget,
@@ -50,74 +60,6 @@ _CONTEXTS = frozenset(
         "Landroid/app/Application;",
     }
 )
-
-
-#: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
-MAX_STORE_SEARCHES = 4
-#: Stores are followed only in methods this many calls from the read, before any sink on the path: further
-#: on, or past a sink, what taint reaches is more often derived data (a count, a server's answer, a status)
-#: than the data read, and a store of it leads to uploads of something else.
-MAX_STORE_COST = 2
-#: Searches through storage start only while the scan's budget has this many visits left: they are a
-#: second pass, and must not starve the reads still to search, nor their start-up paths.
-STORE_BUDGET_FLOOR = MAX_TOTAL_VISITS // 2
-#: Methods one search from a read back may visit (the upload is near where the data is read back).
-MAX_STORE_VISITS = 60
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Found:
-    """One data search's read and the chains it found so far, by channel."""
-
-    data_class: str
-    read: Evidence
-    source: MethodId
-    """The read's method."""
-    reads: frozenset[int]
-    """Offsets of the reads in it (not sinks, though tainted data goes through them)."""
-    chains: dict[Channel, HarvestChain]
-    ruled_out: dict[Channel, HarvestChain] = field(default_factory=dict)
-    """Sinks the data reached only in arguments that do not carry it out (an SMS's destination)."""
-    lost_at: set[MethodId] = field(default_factory=set)
-    """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Data:
-    """What the data read did in the method a data-following visit reached."""
-
-    flow: Flow
-    published: bool
-    """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
-    via: tuple[StoreHop, ...] = ()
-    """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reach:
-    """Where the data of one read was followed to, and where calls alone lead."""
-
-    chains: list[HarvestChain]
-    """The shortest chain per channel: confirmed along the data, else by calls alone."""
-    lost: bool
-    """The data reached a call it is not followed through (storage, another component: ``escapes``
-    in rules/flows.yaml), or the search's depth ended while it still carried the data: a chain by
-    calls alone may then carry it on."""
-    messaged: HarvestChain | None = None
-    """A chain along which the data reaches an SMS send only as its destination: the app messages
-    the people it read (``confirmed``; not a channel the data leaves by)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Followed:
-    """What the data-following search found."""
-
-    chains: dict[Channel, HarvestChain]
-    ruled_out: frozenset[Channel]
-    """Channels whose sink calls the data reached only in arguments that do not carry it out (an SMS's
-    destination): calls alone to such a channel are not the data's path."""
-    lost: bool
-    messaged: HarvestChain | None
 
 
 class ChainFinder:
@@ -228,7 +170,7 @@ class ChainFinder:
 
     def follow_data(
         self, data_class: str, read: Evidence, budget: SearchBudget | None = None, also: Sequence[int] = ()
-    ) -> _Followed:
+    ) -> Followed:
         """Chains along which the data read is followed (:mod:`.taint`), by channel.
 
         The same search as :meth:`follow_calls` (costs, depth, hand-offs), but a hop is taken only
@@ -242,23 +184,23 @@ class ChainFinder:
         node = method_of(read)
         body = self.graph.body(node)
         if body is None:
-            return _Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
+            return Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
         first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
-        start = start_at(node, read.offset, _Data(flow=first, published=self._published(body, first)))
+        start = start_at(node, read.offset, Carried(flow=first, published=self._published(body, first)))
         chains: dict[Channel, HarvestChain] = {}
-        found = _Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
+        found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
         visited = self._collect(found, start, budget)
         if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
             self._through_stores(found, visited, budget)
-        return _Followed(
+        return Followed(
             chains=chains,
             ruled_out=frozenset(found.ruled_out) - frozenset(chains),
             lost=bool(found.lost_at),
             messaged=found.ruled_out.get(Channel.SMS) if Channel.SMS not in chains else None,
         )
 
-    def _escapes(self, visit: Visit[_Data]) -> bool:
+    def _escapes(self, visit: Visit[Carried]) -> bool:
         """The data leaves what is followed in this visit: handed to an ``escapes`` call, or still
         carried (returned, passed to an app method) where the search's depth ends."""
         flow = visit.carried.flow
@@ -271,12 +213,12 @@ class ChainFinder:
         return flow.returns or any(off in flow.calls for off, _callee in self.graph.down(visit.node))
 
     def _collect(
-        self, found: _Found, start: Visit[_Data], budget: SearchBudget | None, limit: int = MAX_VISITS
-    ) -> list[Visit[_Data]]:
+        self, found: Found, start: Visit[Carried], budget: SearchBudget | None, limit: int = MAX_VISITS
+    ) -> list[Visit[Carried]]:
         """Search along the data from ``start``, adding the chains to the sinks it reaches to ``found``
         (one per channel; a confirmed one beats one that is not); the visits where tainted data was
         handed to a call or written to a field (where it may have been stored)."""
-        handing: list[Visit[_Data]] = []
+        handing: list[Visit[Carried]] = []
         visits = bounded_search(start, self._data_hops, depth=self.depth, budget=budget, admit=self._admit)
         for visit in itertools.islice(visits, limit):
             flow = visit.carried.flow
@@ -291,7 +233,7 @@ class ChainFinder:
                 found.lost_at.add(visit.node)
             for sink in self.sinks.sinks_in(visit.node):
                 known = found.chains.get(sink.channel)
-                if not _carries(sink, flow):
+                if not carries(sink, flow):
                     if sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
                         found.ruled_out.setdefault(
                             sink.channel,
@@ -304,7 +246,7 @@ class ChainFinder:
                     )
         return handing
 
-    def _through_stores(self, found: _Found, visited: list[Visit[_Data]], budget: SearchBudget | None) -> None:
+    def _through_stores(self, found: Found, visited: list[Visit[Carried]], budget: SearchBudget | None) -> None:
         """Where the data search stored the data (:mod:`.stores`), search on from each place the app
         reads it back, for the channels it did not confirm.
 
@@ -339,7 +281,7 @@ class ChainFinder:
                             MAX_STORE_VISITS,
                         )
 
-    def _data_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
+    def _data_hops(self, visit: Visit[Carried]) -> Iterator[Hop]:
         """The hops the data may go along (see :meth:`follow_data`)."""
         flow, published = visit.carried.flow, visit.carried.published
         for hop in self._call_hops(visit):
@@ -354,7 +296,7 @@ class ChainFinder:
         if visit.carried.via:  # past one store (:meth:`_through_stores`): the data may be stored again
             yield from self._store_hops(visit)
 
-    def _store_hops(self, visit: Visit[_Data]) -> Iterator[Hop]:
+    def _store_hops(self, visit: Visit[Carried]) -> Iterator[Hop]:
         """Jumps from where the visited method stores the data (a table, a key, a file...) to where the
         app reads it back (:mod:`.stores`): free, as a hand-off is."""
         flow = visit.carried.flow
@@ -367,7 +309,7 @@ class ChainFinder:
             for read, via in self.stores.reads_of(store):
                 yield Hop(to=read.node, offset=store.offset, up=False, free=True, via=via, at=read.offset)
 
-    def _admit(self, visit: Visit[_Data], hop: Hop) -> _Data | None:
+    def _admit(self, visit: Visit[Carried], hop: Hop) -> Carried | None:
         """What the data does in the hop's target; None when nothing there is tainted.
 
         A constructor linking two hand-offs (reached back across one after a publication) passes
@@ -380,11 +322,11 @@ class ChainFinder:
         reached = self._analyse(hop.to, body, self._seeds(visit, hop), flow.fields)
         if not reached.tainted and not (hop.free and hop.up and published):
             return None
-        reached = _with_fields(reached, flow.fields)
+        reached = with_fields(reached, flow.fields)
         via = (*visit.carried.via, hop.via) if hop.via is not None else visit.carried.via
-        return _Data(flow=reached, published=published or self._published(body, reached), via=via)
+        return Carried(flow=reached, published=published or self._published(body, reached), via=via)
 
-    def _seeds(self, visit: Visit[_Data], hop: Hop) -> Seeds:
+    def _seeds(self, visit: Visit[Carried], hop: Hop) -> Seeds:
         """What is tainted in the hop's target as it is entered (or, up, after the call returns)."""
         flow = visit.carried.flow
         if hop.via is not None and hop.at is not None:
@@ -442,16 +384,3 @@ class ChainFinder:
                     if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
                         return True
         return False
-
-
-def _carries(sink: Sink, flow: Flow) -> bool:
-    """The data goes out by ``sink``: into one of its data arguments when it names them (an SMS's
-    text, not its destination), else (streams, bridges, endpoints) into any call of its method."""
-    if sink.data_positions is None:
-        return True
-    return bool(flow.calls.get(sink.call.offset or 0, frozenset()) & sink.data_positions)
-
-
-def _with_fields(flow: Flow, fields: frozenset[str]) -> Flow:
-    """``flow`` with the tainted fields of the path so far (they stay tainted further on)."""
-    return flow if fields <= flow.fields else replace(flow, fields=flow.fields | fields)
