@@ -53,6 +53,7 @@ class DexCodeIndex:
         self.errors: list[tuple[str, str]] = []
         """(dex name, message) for each DEX that failed part-way through a query."""
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
+        self._annotations: dict[str, dict[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]]] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
         self._methods: dict[str, tuple[str, ...]] = {}
         self._defined: frozenset[str] | None = None
@@ -320,15 +321,23 @@ class DexCodeIndex:
         return self._methods[class_name]
 
     def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-        out = []
+        # The class's annotation directory is parsed once, for all its methods: the endpoint check asks
+        # about one method after another of the same class (measured ~0.8 s of the corpus's call search).
+        table = self._annotations.get(class_name)
+        if table is None:
+            table = self._annotations[class_name] = self._class_annotations(class_name)
+        return table.get(method, ())
+
+    def _class_annotations(self, class_name: str) -> dict[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]]:
+        """Method signature -> its annotations (type, sorted elements), across the class's DEX files in order."""
+        out: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
         for dex, ci in self._locate(class_name):
             for midx, anns in method_annotations(dex, ci).items():
                 try:
                     ref = dex.method_ref(midx)
                 except DexFormatError:
                     continue
-                if f"{ref.name}{ref.proto}" != method:
-                    continue
+                mine = out.setdefault(f"{ref.name}{ref.proto}", [])
                 for atype, elements in anns:
-                    out.append((atype, tuple(sorted((k, str(v)) for k, v in elements.items()))))
-        return tuple(out)
+                    mine.append((atype, tuple(sorted((k, str(v)) for k, v in elements.items()))))
+        return {sig: tuple(anns) for sig, anns in out.items()}
