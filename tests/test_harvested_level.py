@@ -6,7 +6,7 @@ A bulk read kept in one method and a single looked-up item sent from another is 
 
 from __future__ import annotations
 
-from appaudit.analysis.facts import ChainStep, HarvestChain, HarvestFacts, ProviderAccess, bulk_sent
+from appaudit.analysis.facts import BulkReason, ChainStep, HarvestChain, HarvestFacts, ProviderAccess, bulk_sent
 from appaudit.analysis.verdict import data_class_results
 from appaudit.model import Channel, Confidence, Dataflow, Effect, Evidence, EvidenceKind, Level, MethodId, Severity
 from appaudit.report.model import Finding
@@ -21,15 +21,15 @@ def _facts(bulk_in: str, sent_from: str) -> HarvestFacts:
         data_class="contacts",
         uri="content://com.android.contacts/data",
         how="string",
-        bulk=True,
         evidence=_read(bulk_in),
+        bulk_reason=BulkReason.ALL_ROWS,
     )
     lookup = ProviderAccess(
         data_class="contacts",
         uri="content://com.android.contacts/data",
         how="string",
-        bulk=False,
         evidence=_read("lookup()V"),
+        bulk_reason=BulkReason.SELECTION_BOUND,
     )
     read = _read(sent_from)
     sink = Evidence(

@@ -110,9 +110,7 @@ def _facts(dataflow: Dataflow, untracked: tuple[str, ...]) -> HarvestFacts:
     chain = HarvestChain(
         data_class="call_log", read=read, steps=(), channel=Channel.NETWORK, sink=sink, dataflow=dataflow
     )
-    access = ProviderAccess(
-        data_class="call_log", uri="content://call_log/calls", how="string", bulk=True, evidence=read
-    )
+    access = ProviderAccess(data_class="call_log", uri="content://call_log/calls", how="string", evidence=read)
     return HarvestFacts(accesses=(access,), chains=(chain,), untracked=untracked)
 
 

@@ -141,11 +141,14 @@ class ProviderAccess:
     uri: str
     how: ResolvedBy
     """constant, string, built, parameter, static_field, instance_field, helper or resource."""
-    bulk: bool
-    """All of the data is read: ``bulk_reason`` is ``all_rows``."""
     evidence: Evidence
     bulk_reason: BulkReason = BulkReason.ALL_ROWS
     """Why the read is bulk (``all_rows``) or not (every other value); see :class:`BulkReason`."""
+
+    @property
+    def bulk(self) -> bool:
+        """All of the data is read: ``bulk_reason`` is ``all_rows`` (derived, so the two never disagree)."""
+        return self.bulk_reason is BulkReason.ALL_ROWS
 
 
 #: What a provider write does: ``ContentResolver`` (or ``ContentProviderClient``) method names.

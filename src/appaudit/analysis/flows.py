@@ -18,7 +18,6 @@ from appaudit.analysis.bulk import BulkDecider
 from appaudit.analysis.chains import ChainFinder
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import (
-    BulkReason,
     HarvestChain,
     HarvestFacts,
     IncomingRead,
@@ -75,7 +74,6 @@ class _Harvest:
                     data_class=q.data_class,
                     uri=q.uri,
                     how=q.how,
-                    bulk=why is BulkReason.ALL_ROWS,
                     evidence=ev,
                     bulk_reason=why,
                 )

@@ -154,7 +154,6 @@ def _data_class_from(name: str, d: dict[str, Any]) -> DataClassResult:
                 data_class=name,
                 uri=a["uri"],
                 how=a["how"],
-                bulk=a["bulk"],
                 evidence=_evidence_from(a["site"]),
                 # reports made before bulk_reason: bulk meant "the cursor is iterated in a loop"
                 bulk_reason=BulkReason(a.get("bulk_reason") or ("all_rows" if a["bulk"] else "no_loop")),
