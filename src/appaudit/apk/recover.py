@@ -28,12 +28,10 @@ unseen): keys computed at run time (string builders, hashes, native code),
 AES/DES/other ciphers, code encrypted inside native libraries or method by
 method (Jiagu, Bangcle, APKProtect), and stages downloaded at run time.
 
-Why RC4 is written here rather than taken from ``cryptography`` or
-``pycryptodome``: both refuse keys shorter than 5 bytes, and packers use 2-
-and 3-byte keys. A key candidate costs one 44-byte keystream (~30 µs), shared by
-every entry tried; the number of keys tried per input is bounded by
-``Limits.max_key_trials`` (2,000 by default: the keys of the corpus's droppers
-were all among the first 230 tried).
+A key candidate costs one 44-byte keystream (:mod:`~appaudit.apk.rc4`: cryptography's ARC4 where it
+takes the key, else Python), shared by every entry tried; the number of keys tried per input is bounded
+by ``Limits.max_key_trials`` (2,000 by default: the keys of the corpus's droppers were all among the
+first 230 tried).
 """
 
 from __future__ import annotations
@@ -49,6 +47,7 @@ from dataclasses import dataclass
 
 from appaudit import deadline
 from appaudit.apk.keys import Key
+from appaudit.apk.rc4 import keystream as _rc4_keystream
 
 __all__ = [
     "HEAD_SIZE",
@@ -202,26 +201,6 @@ def _decode(data: bytes, how: str, cap: int) -> bytes | None:
     except (binascii.Error, ValueError, zlib.error):
         return None
     return out if len(out) <= cap else None
-
-
-def _rc4_keystream(key: bytes, n: int) -> bytearray:
-    s = list(range(256))
-    j = 0
-    klen = len(key)
-    for i in range(256):
-        j = (j + s[i] + key[i % klen]) & 255
-        s[i], s[j] = s[j], s[i]
-    out = bytearray(n)
-    i = j = 0
-    for k in range(n):
-        i = (i + 1) & 255
-        si = s[i]
-        j = (j + si) & 255
-        sj = s[j]
-        s[i] = sj
-        s[j] = si
-        out[k] = s[(si + sj) & 255]
-    return out
 
 
 def _xor(data: bytes, stream: bytes | bytearray) -> bytes:
