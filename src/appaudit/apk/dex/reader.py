@@ -12,7 +12,8 @@ dozen references, so this reader
 3. finds candidate uses (an index is the second code unit of ``invoke-*``,
    ``sget*``, ``const-string``, ...) in a table per DEX and opcode family of the
    code units that carry one of the family's opcodes, sorted by the index in the
-   unit after and built once with C-speed byte slicing (32-bit indices, of
+   unit after and built once with C-speed byte slicing when the family is
+   asked for more than a few indices (the first few, and 32-bit indices of
    ``const-string/jumbo``, with ``bytes.find`` over the code area), and
 4. confirms each candidate by walking its method's instructions from the start,
    so a match inside a payload or an operand is never reported.
@@ -47,6 +48,10 @@ CONST_STRING_JUMBO = 0x1B
 _BYTE_ARRAY_TABLE = b"\x00\x03\x01\x00"
 _U32 = struct.Struct("<I").unpack_from
 _START = operator.itemgetter(0)
+#: Indices of one opcode family searched by a pass over the code each before the family's table is built:
+#: a table costs about as much as 3 to 5 passes (measured on the corpus's largest DEX files), and most
+#: families are asked for 1 to 3 indices per DEX, the invokes for dozens to hundreds.
+SCANS_BEFORE_TABLE = 4
 #: A flagged code unit in the opcode maps of :meth:`DexFile._index_table`.
 _FLAGGED = re.compile(b"\x01")
 
@@ -84,6 +89,7 @@ class DexFile(DexTables):
         """Parts of the file found unreadable while it was searched (class data, method code)."""
         self._starts_cache: dict[int, frozenset[int]] = {}
         self._tables: dict[frozenset[int], tuple[memoryview, array[int]]] = {}
+        self._scanned: dict[frozenset[int], int] = {}
 
     @cached_property
     def code_spans(self) -> tuple[CodeSpan, ...]:
@@ -240,15 +246,20 @@ class DexFile(DexTables):
                         return sites
         return sites
 
-    def _wide_sites(self, opcodes: frozenset[int], ids: list[int], limit: int | None) -> list[Site]:
-        """:meth:`find_sites` for 32-bit indices (``const-string/jumbo``, found only in DEX files of more
-        than 65,536 strings), by a ``bytes.find`` pass over the code per index."""
+    def _scanned_sites(self, opcodes: frozenset[int], ids: list[int], wide: bool, limit: int | None) -> list[Site]:
+        """:meth:`find_sites` by a ``bytes.find`` pass over the code per index: for 32-bit indices
+        (``const-string/jumbo``), and for the first few 16-bit ones of a family (see :data:`SCANS_BEFORE_TABLE`)."""
         lo, hi = self._code_area
         data = self.data
         sites: list[Site] = []
         for idx in ids:
             deadline.check()
-            pat = struct.pack("<I", idx)
+            if wide:
+                pat = struct.pack("<I", idx)
+            elif idx <= 0xFFFF:
+                pat = struct.pack("<H", idx)
+            else:
+                continue
             pos = data.find(pat, lo + 2, hi)
             candidates = 0
             while pos >= 0:
@@ -265,6 +276,16 @@ class DexFile(DexTables):
                 pos = data.find(pat, pos + 1, hi)
         return sites
 
+    def _scan_first(self, opcodes: frozenset[int], count: int) -> bool:
+        """Whether ``count`` more indices of the family ``opcodes`` are searched by passes over the code
+        rather than from its table: while the family has been asked for no more than
+        :data:`SCANS_BEFORE_TABLE` indices, and it has no table yet."""
+        if opcodes in self._tables:
+            return False
+        asked = self._scanned.get(opcodes, 0) + count
+        self._scanned[opcodes] = asked
+        return asked <= SCANS_BEFORE_TABLE
+
     def find_sites(
         self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False, limit: int | None = None
     ) -> list[Site]:
@@ -277,7 +298,10 @@ class DexFile(DexTables):
         ids = list(indices)
         if not ids or not self._span_rows:
             return []
-        sites = self._wide_sites(opcodes, ids, limit) if wide else self._table_sites(opcodes, ids, limit)
+        if wide or self._scan_first(opcodes, len(ids)):
+            sites = self._scanned_sites(opcodes, ids, wide, limit)
+        else:
+            sites = self._table_sites(opcodes, ids, limit)
         sites.sort(key=lambda s: (s.span.start, s.offset))
         return sites
 

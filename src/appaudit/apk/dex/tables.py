@@ -300,7 +300,7 @@ class DexTables:
         offs = self._sorted_string_offsets
         data = self.data
         lo = offs[0][0] if offs else 0
-        for n, m in enumerate(pattern.finditer(data, lo, len(data))):
+        for n, m in enumerate(pattern.finditer(data, lo, self._string_data_end)):
             if n % CHECK_EVERY == 0:
                 deadline.check()
             pos = max(bisect.bisect_right(offs, (m.start(), NO_INDEX)) - 1, 0)
@@ -320,6 +320,17 @@ class DexTables:
     @cached_property
     def _sorted_string_offsets(self) -> list[tuple[int, int]]:
         return sorted((off, i) for i, off in enumerate(self._string_offs))
+
+    @cached_property
+    def _string_data_end(self) -> int:
+        """A position no string's bytes run past: the first NUL from 5 bytes (the longest ULEB128 length)
+        after the last string's offset. d8 writes the code after the string data, so a search of the
+        strings stops here rather than at the end of the file."""
+        offs = self._sorted_string_offsets
+        if not offs:
+            return len(self.data)
+        nul = self.data.find(b"\x00", offs[-1][0] + 5)
+        return nul + 1 if nul >= 0 else len(self.data)
 
     # ------------------------------------------------------------------ classes
 
