@@ -10,7 +10,7 @@ import pytest
 
 from appaudit.apk.dex.index import CONST_CLASS_OPS, IPUT_OPS, NEW_INSTANCE_OPS, SPUT_OPS
 from appaudit.apk.dex.reader import CONST_STRING, INVOKE_OPS, SCANS_BEFORE_TABLE, SGET_OPS, DexFile, Site
-from appaudit.apk.dex.structure import class_methods
+from appaudit.apk.dex.structure import ACC_NATIVE, class_methods, native_method_ids
 from conftest import corpus_samples, fixture_apk
 
 FIXTURES = ["contacts_all_uris", "obfuscated_harvest", "multidex", "neighbours", "stage_room_worker"]
@@ -94,3 +94,13 @@ def test_string_search_stops_after_the_string_data_and_misses_none(name: str, pa
     compiled = re.compile(pattern, re.DOTALL)
     every = [i for i, (s, e) in enumerate(spans) if compiled.fullmatch(dex.data, s, e)]
     assert dex.find_strings_matching(compiled) == every
+
+
+@pytest.mark.parametrize("name", [*FIXTURES, CORPUS_SAMPLE, "bulk_sms_native"])
+def test_native_method_ids_are_the_entries_flagged_native(name: str) -> None:
+    dex = _dex(name)
+    expected = [
+        (ci, [e.method_idx for e in class_methods(dex, ci) if e.access_flags & ACC_NATIVE])
+        for ci in range(dex.class_defs_size)
+    ]
+    assert native_method_ids(dex) == [(ci, ids) for ci, ids in expected if ids]

@@ -111,10 +111,18 @@ def class_code_rows(data: bytes, off: int, budget: list[int], ci: int) -> list[t
                     pos += 1
                     n += 1
                 pos += 1
-                code_off = data[pos]
+                code_off = data[pos]  # an offset: nearly always 2 to 4 bytes, so decoded right here
                 pos += 1
                 if code_off >= 0x80:
-                    code_off, pos = _rest(data, pos, code_off)
+                    code_off &= 0x7F
+                    shift = 7
+                    while True:
+                        b = data[pos]
+                        pos += 1
+                        code_off |= (b & 0x7F) << shift
+                        if b < 0x80 or shift >= 28:
+                            break
+                        shift += 7
                 if code_off == 0 or code_off + 16 > size:
                     continue
                 start = code_off + 16

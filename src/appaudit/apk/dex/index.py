@@ -12,12 +12,12 @@ from appaudit.apk.dex.code import decode_method
 from appaudit.apk.dex.control import catch_handlers, switch_cases
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
-    ACC_NATIVE,
     ACC_STATIC,
     MethodEntry,
     class_def_index,
     class_methods,
     method_annotations,
+    native_method_ids,
     supertypes,
 )
 from appaudit.apk.dex.text import TextSearch
@@ -149,14 +149,12 @@ class DexCodeIndex:
         """(class, method) of every method declared ``native`` (its body is in a native library)."""
         out: list[tuple[str, str]] = []
         for dex in self.dex_files:
-            for ci, cdef in enumerate(dex.class_defs):
+            for ci, native in native_method_ids(dex):
                 try:
-                    entries = [e for e in class_methods(dex, ci) if e.access_flags & ACC_NATIVE]
-                    if entries:
-                        cls = java_name(dex.type_desc(cdef.class_idx))
-                        for e in entries:
-                            ref = dex.method_ref(e.method_idx)
-                            out.append((cls, f"{ref.name}{ref.proto}"))
+                    cls = java_name(dex.type_desc(dex.class_defs[ci].class_idx))
+                    for midx in native:
+                        ref = dex.method_ref(midx)
+                        out.append((cls, f"{ref.name}{ref.proto}"))
                 except DexFormatError:
                     continue
         return sorted(set(out))

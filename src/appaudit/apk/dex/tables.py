@@ -129,6 +129,7 @@ class DexTables:
         self._type_lists: dict[int, tuple[str, ...]] = {}
         self._method_refs: dict[int, MethodRef] = {}
         self._found: dict[str, int | None] = {}
+        self._sort_keys: dict[int, bytes] = {}
 
     # ------------------------------------------------------------------ tables
     def _u32_table(self, off: int, count: int) -> array[int]:
@@ -247,10 +248,15 @@ class DexTables:
         return found
 
     def _sort_key(self, idx: int) -> bytes:
-        try:
-            return _utf16_key(self.string(idx))
-        except DexFormatError:
-            return b""
+        # Cached: every binary search of the table passes the same first pivots.
+        key = self._sort_keys.get(idx)
+        if key is None:
+            try:
+                key = _utf16_key(self.string(idx))
+            except DexFormatError:
+                key = b""
+            self._sort_keys[idx] = key
+        return key
 
     def find_type(self, desc: str) -> int | None:
         """Index of the type with descriptor ``desc``."""
@@ -319,7 +325,7 @@ class DexTables:
 
     @cached_property
     def _sorted_string_offsets(self) -> list[tuple[int, int]]:
-        return sorted((off, i) for i, off in enumerate(self._string_offs))
+        return sorted(zip(self._string_offs, range(len(self._string_offs)), strict=True))
 
     @cached_property
     def _string_data_end(self) -> int:
