@@ -7,6 +7,8 @@ import random
 import pytest
 
 from appaudit.apk import rc4
+from appaudit.apk.keys import Key
+from appaudit.apk.recover import TrialBudget, is_payload, rc4_search
 from appaudit.apk.recover import rc4 as rc4_crypt
 
 
@@ -52,3 +54,49 @@ def test_without_the_library_the_python_code_is_used(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(rc4, "library_keystream", lambda: None)
     assert rc4_crypt(b"Secret", b"Attack at dawn").hex() == "45a01f645fc35b383552544b9bf5"
     assert rc4_crypt(b"Wiki", b"pedia").hex() == "1021bf0420"
+
+
+def _reference_search(heads: dict[str, bytes], keys: list[Key], trials: int) -> dict[str, tuple[bytes, int]]:
+    """rc4_search as first written: every key against every entry still unexplained, in order."""
+    names = list(heads)
+    found: dict[str, tuple[bytes, int]] = {}
+    for key in keys[:trials]:
+        if not names:
+            break
+        stream = rc4.python_keystream(key.value, 0x2C)
+        for name in list(names):
+            head = heads[name]
+            for offset in (0, 4) if len(head) >= 4 + 0x2C else (0,):
+                body = head[offset : offset + 0x2C]
+                if is_payload(bytes(a ^ b for a, b in zip(body, stream, strict=False))):
+                    found[name] = (key.value, offset)
+                    names.remove(name)
+                    break
+    return found
+
+
+def test_rc4_search_finds_what_trying_every_entry_finds() -> None:
+    rng = random.Random(7)
+    dex_head = (
+        bytes.fromhex("6465780a30333500")
+        + bytes(28)
+        + (0x70).to_bytes(4, "little")
+        + (0x12345678).to_bytes(4, "little")
+    )
+    zip_head = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(34)
+    keys = [Key(_key(rng, rng.choice((2, 3, 5, 9, 16, 40))), f"k{i}") for i in range(300)]
+    heads: dict[str, bytes] = {}
+    expected_keys = {}
+    for i, (plain, offset) in enumerate([(dex_head, 0), (zip_head, 4), (dex_head, 4), (zip_head, 0)] * 3):
+        key = keys[rng.randrange(len(keys))]
+        cipher = rc4_crypt(key.value, plain + _key(rng, 2000))
+        heads[f"e{i}"] = (_key(rng, 4) + cipher if offset else cipher)[:4096]
+        expected_keys[f"e{i}"] = key.value
+    for i in range(20):  # random entries no key opens
+        heads[f"noise{i}"] = _key(rng, 4096)
+    for trials in (300, 120, 10):
+        ours = rc4_search(heads, keys, TrialBudget(trials))
+        assert {n: (p.key.value, p.offset) for n, p in ours.items() if p.key} == _reference_search(heads, keys, trials)
+        assert list(ours) == list(_reference_search(heads, keys, trials))  # the same order
+    found = rc4_search(heads, keys, TrialBudget(300))
+    assert {n: p.key.value for n, p in found.items() if p.key} == expected_keys
