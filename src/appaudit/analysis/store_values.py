@@ -1,0 +1,160 @@
+"""Store names from elsewhere: a table, key or file name that is a method's parameter or an instance field.
+
+:mod:`.store_names` resolves a name inside the method that stores or reads it. Harvesters often pass
+the name in: a helper ``append(String data, String path)`` called with each provider's file, an
+uploader ``upload(String path)``, a ``SQLiteOpenHelper`` subclass whose table is ``this.table``
+(set in its constructor), an upload thread whose file is ``this.tarFile`` (set by ``setTar``). This
+module looks there, for :class:`.stores.StoreIndex`:
+
+- a parameter: the arguments its method's callers pass (each caller, each distinct value);
+- an instance field (``String`` or ``File``): the values its writers store (constructors, setters, any
+  method: each writer, each distinct value);
+- a ``File`` made from one of these, and a path built in a ``StringBuilder`` from them and constants
+  (``getExternalStorageDirectory().getPath() + "/Android/" + this.tarFile``): its file name.
+
+Bounded: :data:`NAME_DEPTH` hops (caller, field writer), :data:`MAX_SITES` callers or writers (with more,
+which one passes the name is not known: unresolved), :data:`MAX_NAMES` names per site; results are
+cached per parameter and field for the scan. A value that is not resolved stays unresolved: it gives
+no name, and a site with no name resolved is matched as today (by kind alone, when few).
+
+Limits: callers are found by the exact method reference (not through an override or an interface);
+a static field inside a built string, an app method's return value and a name read from preferences
+or an Intent extra are not resolved; the branch a value is assigned on is not followed (the last
+assignment in code order wins, as in :mod:`.registers`).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from appaudit.analysis.registers import argument_registers, values_at
+from appaudit.analysis.store_names import built_name, built_sources, normalised
+from appaudit.apk.dex.types import CodeIndex, MethodCode
+from appaudit.descriptors import java_desc, split_params
+from appaudit.ruleset.flows import StoreSpec
+
+#: How many hops (a caller's argument, an instance field's writer) a store's name is followed.
+NAME_DEPTH = 3
+#: At most this many callers of a method or writers of a field: with more, the name stays unresolved.
+MAX_SITES = 8
+#: At most this many names per store or read site (a helper called with each provider's file).
+MAX_NAMES = 8
+
+#: One possible value of a string, as parts (None: a part not known, such as a storage directory).
+Parts = tuple[str | None, ...]
+_UNKNOWN: tuple[Parts, ...] = ((None,),)
+#: Instance fields that can hold a store's name.
+_NAME_FIELDS = (":Ljava/lang/String;", ":Ljava/io/File;")
+_FILE_INIT = "Ljava/io/File;-><init>("
+_STRING = "Ljava/lang/String;"
+
+
+class NameResolver:
+    """Names of stores and reads that come from callers or instance fields, for one scan (cached)."""
+
+    def __init__(self, code: CodeIndex, depth: int = NAME_DEPTH) -> None:
+        self.code = code
+        self.depth = depth
+        self._cache: dict[tuple[str, str, int], tuple[Parts, ...]] = {}
+        self._active: set[tuple[str, str, int]] = set()
+
+    def names(self, spec: StoreSpec, body: MethodCode, offset: int, reg: int) -> tuple[str, ...]:
+        """Every distinct name the register may hold at ``offset`` by what callers pass and fields hold,
+        in the order found; empty when none is resolved."""
+        out: list[str] = []
+        for parts in self._texts(body, offset, reg, self.depth):
+            known = [p for p in parts if p is not None]
+            name = normalised(spec, "".join(known)) if len(known) == len(parts) else built_name(spec, list(parts))
+            if name is not None and name not in out:
+                out.append(name)
+        return tuple(out[:MAX_NAMES])
+
+    def _texts(self, body: MethodCode, offset: int, reg: int, depth: int) -> tuple[Parts, ...]:
+        """The possible values of ``reg`` at ``offset``, each as parts."""
+        value = values_at(body, offset).get(reg)
+        if value is None:
+            return _UNKNOWN
+        if value.kind == "string" and value.text is not None:
+            return ((value.text,),)
+        if value.kind == "string":
+            return self._built(body, offset, reg, depth)
+        if value.kind == "new" and value.text == "Ljava/io/File;":
+            return self._file(body, offset, reg, depth)
+        if value.kind == "param" and value.text is not None and depth > 0:
+            return self._cached(("param", f"{body.class_name}\0{body.method}\0{value.text}", depth))
+        if value.kind == "ifield" and value.text and value.text.endswith(_NAME_FIELDS) and depth > 0:
+            return self._cached(("ifield", value.text, depth))
+        return _UNKNOWN
+
+    def _built(self, body: MethodCode, offset: int, reg: int, depth: int) -> tuple[Parts, ...]:
+        """A string built in a ``StringBuilder``: every combination of its parts' values."""
+        sources = built_sources(body, offset, reg)
+        if not sources:
+            return _UNKNOWN
+        each = [self._texts(body, off, part, depth) for off, part in sources]
+        combos = itertools.islice(itertools.product(*each), MAX_NAMES + 1)
+        out = tuple(tuple(p for parts in combo for p in parts) for combo in combos)
+        return out if len(out) <= MAX_NAMES else _UNKNOWN
+
+    def _file(self, body: MethodCode, offset: int, reg: int, depth: int) -> tuple[Parts, ...]:
+        """A ``File`` made in this method: its constructor's last ``String`` argument (the name)."""
+        init = None
+        for ins in body.insns:
+            if ins.offset >= offset:
+                break
+            if ins.ref and ins.ref.startswith(_FILE_INIT) and ins.regs and ins.regs[0] == reg:
+                init = ins
+        if init is None or init.ref is None:
+            return _UNKNOWN
+        _recv, params = argument_registers(init)
+        kinds = split_params(init.ref[init.ref.find("(") :])
+        strings = [r for r, k in zip(params, kinds, strict=False) if k == _STRING and r >= 0]
+        return self._texts(body, init.offset, strings[-1], depth) if strings else _UNKNOWN
+
+    def _cached(self, key: tuple[str, str, int]) -> tuple[Parts, ...]:
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        if key in self._active:  # a cycle (a setter calling itself through its callers): not resolved
+            return _UNKNOWN
+        self._active.add(key)
+        try:
+            kind, ref, depth = key
+            found = self._from_callers(ref, depth - 1) if kind == "param" else self._from_writers(ref, depth - 1)
+        finally:
+            self._active.discard(key)
+        self._cache[key] = found
+        return found
+
+    def _from_callers(self, ref: str, depth: int) -> tuple[Parts, ...]:
+        """What the callers of a method pass as its parameter (``ref``: class, method, parameter index)."""
+        cls, method, index = ref.split("\0")
+        sites = self.code.callers(java_desc(cls), method, limit=MAX_SITES + 1)
+        out: list[Parts] = []
+        for site in sites if 0 < len(sites) <= MAX_SITES else ():
+            caller = self.code.method_code(site.class_name, site.method)
+            insn = next((i for i in caller.insns if i.offset == site.offset), None) if caller else None
+            if caller is None or insn is None or insn.ref is None:
+                continue
+            regs = argument_registers(insn)[1]
+            if int(index) < len(regs) and regs[int(index)] >= 0:
+                out += self._texts(caller, site.offset, regs[int(index)], depth)
+        return _distinct(out)
+
+    def _from_writers(self, field: str, depth: int) -> tuple[Parts, ...]:
+        """What the writers of an instance field store in it."""
+        writes = self.code.instance_writes(field)
+        out: list[Parts] = []
+        for write in writes if 0 < len(writes) <= MAX_SITES else ():
+            body = self.code.method_code(write.class_name, write.method)
+            insn = next((i for i in body.insns if i.offset == write.offset), None) if body else None
+            if body is not None and insn is not None and insn.regs:
+                out += self._texts(body, write.offset, insn.regs[0], depth)
+        return _distinct(out)
+
+
+def _distinct(values: list[Parts]) -> tuple[Parts, ...]:
+    """``values`` without repeats, in order found; unknown when there are none or too many."""
+    out = tuple(dict.fromkeys(values))
+    return out if 0 < len(out) <= MAX_NAMES else _UNKNOWN
+
