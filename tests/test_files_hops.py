@@ -10,6 +10,7 @@ from appaudit.analysis.store_values import NameResolver
 from appaudit.analysis.stores import match_key
 from appaudit.api import scan
 from appaudit.apk import load_apk
+from appaudit.model import MethodId
 from appaudit.report import render
 from appaudit.ruleset import load_ruleset
 from conftest import fixture_apk, report_json
@@ -106,30 +107,33 @@ def test_both_hops_of_a_copy_are_shown_in_every_format(fmt: str) -> None:
     assert "contacts.txt" in out and "contacts.bin" in out
 
 
-def test_resolver_names_each_site_from_callers_and_fields() -> None:
-    specs = {s.kind: s for s in load_ruleset().flows.stores}
+_COPY = "copy(Ljava/lang/String;Ljava/lang/String;)V"
+_OPEN_IN = "Ljava/io/FileInputStream;-><init>(Ljava/lang/String;)V"
+_OPEN_OUT = "Ljava/io/FileOutputStream;-><init>(Ljava/lang/String;)V"
+
+
+@pytest.mark.parametrize(
+    ("cls", "method", "ref", "path", "names"),
+    [
+        # every caller's value, in the order the callers are found (backup() comes first in the class)
+        ("FileCopy", _COPY, _OPEN_IN, (), ("photos.txt", "contacts.txt")),
+        ("FileCopy", _COPY, _OPEN_OUT, (), ("backup.bin", "contacts.bin")),
+        # the data came from onCreate: only what onCreate passes
+        ("FileCopy", _COPY, _OPEN_OUT, ("MainActivity", "onCreate(Landroid/os/Bundle;)V"), ("contacts.bin",)),
+        # this.file, set by setFile from two callers; the path built on external storage ends in it
+        ("FileUploadThread", "run()V", _OPEN_IN, (), ("backup.bin", "contacts.bin")),
+    ],
+)
+def test_resolver_names_each_site_from_callers_and_fields(
+    cls: str, method: str, ref: str, path: tuple[str, ...], names: tuple[str, ...]
+) -> None:
+    spec = next(s for s in load_ruleset().flows.stores if s.kind == "file")
     code = load_apk(fixture_apk("files_copy_upload")).code
-    resolver = NameResolver(code)
-    cases = [
-        (
-            "FileCopy",
-            "copy(Ljava/lang/String;Ljava/lang/String;)V",
-            "Ljava/io/FileInputStream;-><init>(Ljava/lang/String;)V",
-            ("contacts.txt",),
-        ),
-        (
-            "FileCopy",
-            "copy(Ljava/lang/String;Ljava/lang/String;)V",
-            "Ljava/io/FileOutputStream;-><init>(Ljava/lang/String;)V",
-            ("contacts.bin",),
-        ),
-        ("FileUploadThread", "run()V", "Ljava/io/FileInputStream;-><init>(Ljava/lang/String;)V", ("contacts.bin",)),
-    ]
-    for cls, method, ref, names in cases:
-        body = code.method_code(F + cls, method)
-        assert body is not None
-        ins = next(i for i in body.insns if i.ref == ref)
-        assert resolver.names(specs["file"], body, ins.offset, ins.regs[1]) == names, (cls, ref)
+    body = code.method_code(F + cls, method)
+    assert body is not None
+    ins = next(i for i in body.insns if i.ref == ref)
+    on = frozenset({MethodId(class_name=F + path[0], method=path[1])} if path else ())
+    assert NameResolver(code).names(spec, body, ins.offset, ins.regs[1], on) == names
 
 
 def test_resolver_leaves_a_parameter_without_callers_unresolved() -> None:

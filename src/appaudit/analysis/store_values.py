@@ -29,8 +29,9 @@ import itertools
 
 from appaudit.analysis.registers import argument_registers, values_at
 from appaudit.analysis.store_names import built_name, built_sources, normalised
-from appaudit.apk.dex.types import CodeIndex, MethodCode
+from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, split_params
+from appaudit.model import MethodId
 from appaudit.ruleset.flows import StoreSpec
 
 #: How many hops (a caller's argument, an instance field's writer) a store's name is followed.
@@ -46,6 +47,7 @@ _UNKNOWN: tuple[Parts, ...] = ((None,),)
 #: Instance fields that can hold a store's name.
 _NAME_FIELDS = (":Ljava/lang/String;", ":Ljava/io/File;")
 _FILE_INIT = "Ljava/io/File;-><init>("
+_Path = frozenset[MethodId]
 _STRING = "Ljava/lang/String;"
 
 
@@ -58,18 +60,24 @@ class NameResolver:
         self._cache: dict[tuple[str, str, int], tuple[Parts, ...]] = {}
         self._active: set[tuple[str, str, int]] = set()
 
-    def names(self, spec: StoreSpec, body: MethodCode, offset: int, reg: int) -> tuple[str, ...]:
+    def names(
+        self, spec: StoreSpec, body: MethodCode, offset: int, reg: int, path: frozenset[MethodId] = frozenset()
+    ) -> tuple[str, ...]:
         """Every distinct name the register may hold at ``offset`` by what callers pass and fields hold,
-        in the order found; empty when none is resolved."""
+        in the order found; empty when none is resolved.
+
+        ``path`` are the methods the data came through: a parameter of a method that some of them call
+        takes only the arguments those calls pass (the data went to ``copy(a, b)`` from one caller, not
+        from every caller of ``copy``)."""
         out: list[str] = []
-        for parts in self._texts(body, offset, reg, self.depth):
+        for parts in self._texts(body, offset, reg, self.depth, path):
             known = [p for p in parts if p is not None]
             name = normalised(spec, "".join(known)) if len(known) == len(parts) else built_name(spec, list(parts))
             if name is not None and name not in out:
                 out.append(name)
         return tuple(out[:MAX_NAMES])
 
-    def _texts(self, body: MethodCode, offset: int, reg: int, depth: int) -> tuple[Parts, ...]:
+    def _texts(self, body: MethodCode, offset: int, reg: int, depth: int, path: _Path) -> tuple[Parts, ...]:
         """The possible values of ``reg`` at ``offset``, each as parts."""
         value = values_at(body, offset).get(reg)
         if value is None:
@@ -77,26 +85,40 @@ class NameResolver:
         if value.kind == "string" and value.text is not None:
             return ((value.text,),)
         if value.kind == "string":
-            return self._built(body, offset, reg, depth)
+            return self._built(body, offset, reg, depth, path)
         if value.kind == "new" and value.text == "Ljava/io/File;":
-            return self._file(body, offset, reg, depth)
+            return self._file(body, offset, reg, depth, path)
         if value.kind == "param" and value.text is not None and depth > 0:
-            return self._cached(("param", f"{body.class_name}\0{body.method}\0{value.text}", depth))
+            return self._param(body, int(value.text), depth, path)
         if value.kind == "ifield" and value.text and value.text.endswith(_NAME_FIELDS) and depth > 0:
             return self._cached(("ifield", value.text, depth))
         return _UNKNOWN
 
-    def _built(self, body: MethodCode, offset: int, reg: int, depth: int) -> tuple[Parts, ...]:
+    def _param(self, body: MethodCode, index: int, depth: int, path: _Path) -> tuple[Parts, ...]:
+        """What a parameter holds: what the callers on ``path`` pass, else what every caller passes."""
+        ref = f"{body.class_name}\0{body.method}\0{index}"
+        if path:
+            sites = [s for s in self._callers(body) if MethodId(class_name=s.class_name, method=s.method) in path]
+            if sites:
+                return self._from_sites(sites, index, depth - 1, path)
+        return self._cached(("param", ref, depth))
+
+    def _callers(self, body: MethodCode) -> list[CodeHit]:
+        """The call sites of ``body``'s method (more than :data:`MAX_SITES`: none, the name is not known)."""
+        sites = self.code.callers(java_desc(body.class_name), body.method, limit=MAX_SITES + 1)
+        return sites if len(sites) <= MAX_SITES else []
+
+    def _built(self, body: MethodCode, offset: int, reg: int, depth: int, path: _Path) -> tuple[Parts, ...]:
         """A string built in a ``StringBuilder``: every combination of its parts' values."""
         sources = built_sources(body, offset, reg)
         if not sources:
             return _UNKNOWN
-        each = [self._texts(body, off, part, depth) for off, part in sources]
+        each = [self._texts(body, off, part, depth, path) for off, part in sources]
         combos = itertools.islice(itertools.product(*each), MAX_NAMES + 1)
         out = tuple(tuple(p for parts in combo for p in parts) for combo in combos)
         return out if len(out) <= MAX_NAMES else _UNKNOWN
 
-    def _file(self, body: MethodCode, offset: int, reg: int, depth: int) -> tuple[Parts, ...]:
+    def _file(self, body: MethodCode, offset: int, reg: int, depth: int, path: _Path) -> tuple[Parts, ...]:
         """A ``File`` made in this method: its constructor's last ``String`` argument (the name)."""
         init = None
         for ins in body.insns:
@@ -109,7 +131,7 @@ class NameResolver:
         _recv, params = argument_registers(init)
         kinds = split_params(init.ref[init.ref.find("(") :])
         strings = [r for r, k in zip(params, kinds, strict=False) if k == _STRING and r >= 0]
-        return self._texts(body, init.offset, strings[-1], depth) if strings else _UNKNOWN
+        return self._texts(body, init.offset, strings[-1], depth, path) if strings else _UNKNOWN
 
     def _cached(self, key: tuple[str, str, int]) -> tuple[Parts, ...]:
         found = self._cache.get(key)
@@ -129,16 +151,20 @@ class NameResolver:
     def _from_callers(self, ref: str, depth: int) -> tuple[Parts, ...]:
         """What the callers of a method pass as its parameter (``ref``: class, method, parameter index)."""
         cls, method, index = ref.split("\0")
-        sites = self.code.callers(java_desc(cls), method, limit=MAX_SITES + 1)
+        body = self.code.method_code(cls, method)
+        return self._from_sites(self._callers(body), int(index), depth, frozenset()) if body else _UNKNOWN
+
+    def _from_sites(self, sites: list[CodeHit], index: int, depth: int, path: _Path) -> tuple[Parts, ...]:
+        """What the call ``sites`` pass as parameter ``index``."""
         out: list[Parts] = []
-        for site in sites if 0 < len(sites) <= MAX_SITES else ():
+        for site in sites:
             caller = self.code.method_code(site.class_name, site.method)
             insn = next((i for i in caller.insns if i.offset == site.offset), None) if caller else None
             if caller is None or insn is None or insn.ref is None:
                 continue
             regs = argument_registers(insn)[1]
-            if int(index) < len(regs) and regs[int(index)] >= 0:
-                out += self._texts(caller, site.offset, regs[int(index)], depth)
+            if index < len(regs) and regs[index] >= 0:
+                out += self._texts(caller, site.offset, regs[index], depth, path)
         return _distinct(out)
 
     def _from_writers(self, field: str, depth: int) -> tuple[Parts, ...]:
@@ -149,7 +175,7 @@ class NameResolver:
             body = self.code.method_code(write.class_name, write.method)
             insn = next((i for i in body.insns if i.offset == write.offset), None) if body else None
             if body is not None and insn is not None and insn.regs:
-                out += self._texts(body, write.offset, insn.regs[0], depth)
+                out += self._texts(body, write.offset, insn.regs[0], depth, frozenset())
         return _distinct(out)
 
 
@@ -157,4 +183,3 @@ def _distinct(values: list[Parts]) -> tuple[Parts, ...]:
     """``values`` without repeats, in order found; unknown when there are none or too many."""
     out = tuple(dict.fromkeys(values))
     return out if 0 < len(out) <= MAX_NAMES else _UNKNOWN
-

@@ -91,14 +91,17 @@ class StoreIndex:
             found = self._insns[node] = {i.offset: i for i in body.insns}
         return found
 
-    def stores_in(self, node: MethodId, body: MethodCode, flow: Flow) -> list[StoreSite]:
-        """The calls of ``node`` that store tainted data (``flow``), and static fields written with it."""
+    def stores_in(
+        self, node: MethodId, body: MethodCode, flow: Flow, path: frozenset[MethodId] = frozenset()
+    ) -> list[StoreSite]:
+        """The calls of ``node`` that store tainted data (``flow``), and static fields written with it;
+        ``path``: the methods the data came through (a name passed in is what they pass)."""
         at = self._at(node, body)
         out: list[StoreSite] = []
         for off in sorted(flow.calls):
             ins = at.get(off)
             if ins is not None and ins.ref:
-                out.extend(self._call_stores(node, body, ins, flow.calls[off]))
+                out.extend(self._call_stores(node, body, ins, flow.calls[off], path))
         out.extend(
             StoreSite(kind="static_field", node=node, offset=off, name=field_name(at[off].ref))
             for off in sorted(flow.static_puts)
@@ -106,7 +109,9 @@ class StoreIndex:
         )
         return out
 
-    def _call_stores(self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int]) -> list[StoreSite]:
+    def _call_stores(
+        self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int], path: frozenset[MethodId]
+    ) -> list[StoreSite]:
         assert ins.ref is not None
         owner, _, rest = ins.ref.partition("->")
         role = self._roles.get((owner, rest.split("(", 1)[0]))
@@ -116,7 +121,7 @@ class StoreIndex:
         static = ins.op.startswith("invoke-static")
         data = {ins.regs[k] for k in tainted if k < len(ins.regs) and (static or k > 0)}
         if put:
-            reg, names = self._call_names(spec, body, ins)
+            reg, names = self._call_names(spec, body, ins, path)
             if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
                 reg, names = -1, (self._adapter_table(spec, body, ins),)
             if spec.sql and reg is not None and reg >= 0 and not stores_rows(body, ins.offset, reg):
@@ -128,10 +133,12 @@ class StoreIndex:
         if not data:
             return []
         opens = [i for i in body.insns if i.ref and calls_target(spec.open, i.ref)]  # a file opened here
-        found = {n for i in opens for n in self._call_names(spec, body, i)[1] or (None,)}
+        found = {n for i in opens for n in self._call_names(spec, body, i, path)[1] or (None,)}
         return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(found, key=str)]
 
-    def _call_names(self, spec: StoreSpec, body: MethodCode, ins: Insn) -> tuple[int | None, tuple[str | None, ...]]:
+    def _call_names(
+        self, spec: StoreSpec, body: MethodCode, ins: Insn, path: frozenset[MethodId] = frozenset()
+    ) -> tuple[int | None, tuple[str | None, ...]]:
         """(register of the name argument, every name it may hold) of a store or read call: resolved in
         the method (:func:`.store_names.call_name`), else from callers and fields (:mod:`.store_values`);
         no names when none is resolved."""
@@ -140,7 +147,7 @@ class StoreIndex:
             return reg, (name,)
         if reg is None or reg < 0:
             return reg, ()
-        return reg, self.names.names(spec, body, ins.offset, reg)
+        return reg, self.names.names(spec, body, ins.offset, reg, path)
 
     def _adapter_table(self, spec: StoreSpec, body: MethodCode, ins: Insn) -> str | None:
         """The table a Room DAO's entity adapter writes: the SQL its class's ``createQuery()`` returns, the
