@@ -11,8 +11,10 @@ the read, recorded on the chain as a :class:`~.facts.StoreHop`.
 
 Names are resolved in the method by :func:`.registers.values_at` (a string
 constant, a static field, a ``File`` built from a constant name; SQL text
-gives its table). A store and a read naming the same thing are matched
-``by name``. When one side's name is not resolved, a read is matched by its
+gives its table), else from the callers' arguments and the instance fields
+they come from (:mod:`.store_values`: every distinct name a site may use). A
+store and a read naming the same thing (a file's name without case) are
+matched ``by name``. When one side's name is not resolved, a read is matched by its
 kind alone (``type``) only when the app has at most ``MAX_TYPE_ONLY`` reads of
 that kind: such a chain stays ``unconfirmed``.
 
@@ -22,7 +24,8 @@ search of the DEX per kind, then each site's name), and looked up by name.
 Limits: the file a SharedPreferences key lives in and the database a table
 lives in are not compared (a key or table name is the match); a file is
 matched by its last path component; instance fields (an app-wide singleton's
-``this.cache``) are not followed, only static fields; Room DAOs are followed
+``this.cache``) are not followed as stores, only static fields (an instance
+field holding a store's *name* is, :mod:`.store_values`); Room DAOs are followed
 through their generated code (an entity insertion adapter's ``createQuery()``,
 ``RoomSQLiteQuery.acquire``), not their update or delete adapters;
 at most ``MAX_INDEXED`` reads per kind and ``MAX_READERS`` per name.
