@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 
-from appaudit.analysis.registers import argument_registers, values_at
+from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.store_names import built_name, built_sources, normalised
 from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, split_params
@@ -59,6 +59,7 @@ class NameResolver:
         self.depth = depth
         self._cache: dict[tuple[str, str, int], tuple[Parts, ...]] = {}
         self._active: set[tuple[str, str, int]] = set()
+        self._envs: dict[tuple[str, str, int], dict[int, Value]] = {}
 
     def names(
         self, spec: StoreSpec, body: MethodCode, offset: int, reg: int, path: frozenset[MethodId] = frozenset()
@@ -79,7 +80,11 @@ class NameResolver:
 
     def _texts(self, body: MethodCode, offset: int, reg: int, depth: int, path: _Path) -> tuple[Parts, ...]:
         """The possible values of ``reg`` at ``offset``, each as parts."""
-        value = values_at(body, offset).get(reg)
+        key = (body.class_name, body.method, offset)
+        env = self._envs.get(key)
+        if env is None:  # the parts of one built string, and the sites of one field, ask at the same place
+            env = self._envs[key] = values_at(body, offset)
+        value = env.get(reg)
         if value is None:
             return _UNKNOWN
         if value.kind == "string" and value.text is not None:
