@@ -101,6 +101,20 @@ def test_file_copied_into_another_file_that_is_uploaded() -> None:
     ]
 
 
+def test_file_named_by_a_field_read_through_a_synthetic_accessor() -> None:
+    # Saver.run (the thread onCreate starts with the data) writes new File(getFilesDir(),
+    # MainActivity.access$000(this$0)) (+48): the accessor returns the field cacheName, "contacts.txt"
+    assert _chains("files_accessor") == [
+        (
+            "network",
+            "confirmed",
+            [HARVEST, ("MainActivity.onCreate", 14), ("MainActivity$Saver.run", 48), ("UploadJob.onStartJob", 90)],
+            "Lokhttp3/OkHttpClient;->newCall(Lokhttp3/Request;)Lokhttp3/Call;",
+            [_file("contacts.txt")],
+        )
+    ]
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_both_hops_of_a_copy_are_shown_in_every_format(fmt: str) -> None:
     out = render(scan(fixture_apk("files_copy_upload")), fmt)

@@ -28,6 +28,7 @@ EXPECTED = {
     "sms_receiver": ("harvests", {"sms": "harvested"}),
     "calllog": ("harvests", {"call_log": "harvested"}),
     "picker": ("no_evidence", {}),
+    "files_accessor": ("harvests", {"contacts": "harvested"}),
     "files_copy_upload": ("harvests", {"contacts": "harvested"}),
     "files_param_other": ("at_risk", {"contacts": "bulk"}),
     "files_param_path": ("harvests", {"contacts": "harvested"}),

@@ -9,17 +9,23 @@ module looks there, for :class:`.stores.StoreIndex`:
 - a parameter: the arguments its method's callers pass (each caller, each distinct value);
 - an instance field (``String`` or ``File``): the values its writers store (constructors, setters, any
   method: each writer, each distinct value);
+- an app method's return value (a synthetic accessor ``access$000(outer)`` returning a field, a helper
+  building a path): each of its returns, all of which must be known (a decoder's computed result is
+  not, so none of its constant defaults is taken);
 - a ``File`` made from one of these, and a path built in a ``StringBuilder`` from them and constants
   (``getExternalStorageDirectory().getPath() + "/Android/" + this.tarFile``): its file name.
+
+A store whose name has several values (a helper called with each provider's file, when the data did
+not come through one of its callers) is matched to a read of any of them; an empty name is none.
 
 Bounded: :data:`NAME_DEPTH` hops (caller, field writer), :data:`MAX_SITES` callers or writers (with more,
 which one passes the name is not known: unresolved), :data:`MAX_NAMES` names per site; results are
 cached per parameter and field for the scan. A value that is not resolved stays unresolved: it gives
 no name, and a site with no name resolved is matched as today (by kind alone, when few).
 
-Limits: callers are found by the exact method reference (not through an override or an interface);
-a static field inside a built string, an app method's return value and a name read from preferences
-or an Intent extra are not resolved; the branch a value is assigned on is not followed (the last
+Limits: callers and returned values are found by the exact method reference (not through an override
+or an interface); a static field inside a built string and a name read from preferences or an Intent
+extra are not resolved; the branch a value is assigned on is not followed (the last
 assignment in code order wins, as in :mod:`.registers`).
 """
 
@@ -30,7 +36,7 @@ import itertools
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.store_names import built_name, built_sources, normalised
 from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
-from appaudit.descriptors import java_desc, split_params
+from appaudit.descriptors import java_desc, java_name, split_params
 from appaudit.model import MethodId
 from appaudit.ruleset.flows import StoreSpec
 
@@ -49,6 +55,8 @@ _NAME_FIELDS = (":Ljava/lang/String;", ":Ljava/io/File;")
 _FILE_INIT = "Ljava/io/File;-><init>("
 _Path = frozenset[MethodId]
 _STRING = "Ljava/lang/String;"
+#: App methods whose return value can be a store's name.
+_RETURNS = (")Ljava/lang/String;", ")Ljava/io/File;")
 
 
 class NameResolver:
@@ -74,7 +82,7 @@ class NameResolver:
         for parts in self._texts(body, offset, reg, self.depth, path):
             known = [p for p in parts if p is not None]
             name = normalised(spec, "".join(known)) if len(known) == len(parts) else built_name(spec, list(parts))
-            if name is not None and name not in out:
+            if name and name not in out:  # an empty name is no name (a default, an error path's "")
                 out.append(name)
         return tuple(out[:MAX_NAMES])
 
@@ -97,6 +105,8 @@ class NameResolver:
             return self._param(body, int(value.text), depth, path)
         if value.kind == "ifield" and value.text and value.text.endswith(_NAME_FIELDS) and depth > 0:
             return self._cached(("ifield", value.text, depth))
+        if value.kind == "call" and value.text and value.text.endswith(_RETURNS) and depth > 0:
+            return self._cached(("call", value.text, depth))
         return _UNKNOWN
 
     def _param(self, body: MethodCode, index: int, depth: int, path: _Path) -> tuple[Parts, ...]:
@@ -147,7 +157,8 @@ class NameResolver:
         self._active.add(key)
         try:
             kind, ref, depth = key
-            found = self._from_callers(ref, depth - 1) if kind == "param" else self._from_writers(ref, depth - 1)
+            find = {"param": self._from_callers, "ifield": self._from_writers, "call": self._returned}[kind]
+            found = find(ref, depth - 1)
         finally:
             self._active.discard(key)
         self._cache[key] = found
@@ -170,6 +181,22 @@ class NameResolver:
             regs = argument_registers(insn)[1]
             if index < len(regs) and regs[index] >= 0:
                 out += self._texts(caller, site.offset, regs[index], depth, path)
+        return _distinct(out)
+
+    def _returned(self, ref: str, depth: int) -> tuple[Parts, ...]:
+        """What an app method returns (an accessor of a field, a helper building a path); its parameters
+        take what all its callers pass."""
+        owner, _, method = ref.partition("->")
+        body = self.code.method_code(java_name(owner), method)
+        if body is None:
+            return _UNKNOWN
+        returns = [i for i in body.insns if i.op == "return-object" and i.regs]
+        out: list[Parts] = []
+        for ret in returns if len(returns) <= MAX_SITES else ():
+            found = self._texts(body, ret.offset, ret.regs[0], depth, frozenset())
+            if any(None in parts for parts in found):  # a return not known (a decoder's result): all unknown
+                return _UNKNOWN
+            out += found
         return _distinct(out)
 
     def _from_writers(self, field: str, depth: int) -> tuple[Parts, ...]:
