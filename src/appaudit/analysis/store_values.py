@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 
+from appaudit import deadline
 from appaudit.analysis.registers import Value, argument_registers, values_at
 from appaudit.analysis.store_names import built_name, built_sources, normalised
 from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
@@ -154,6 +155,7 @@ class NameResolver:
             return found
         if key in self._active:  # a cycle (a setter calling itself through its callers): not resolved
             return _UNKNOWN
+        deadline.check()  # each hop decodes and walks other methods: within the scan's time cap
         self._active.add(key)
         try:
             kind, ref, depth = key
