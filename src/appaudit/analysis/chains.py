@@ -260,7 +260,7 @@ class ChainFinder:
             if visit.cost > MAX_STORE_COST or any(self.sinks.sinks_in(s.method_id) for s in visit.path[:-1]):
                 continue  # far from the read, or past a sink: the data stored is more often derived data
             body = self.graph.body(visit.node)
-            stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
+            stored = self.stores.stores_in(visit.node, body, visit.carried.flow, _methods(visit)) if body else []
             for store in stored:
                 for target, via in self.stores.reads_of(store):
                     if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
@@ -305,7 +305,7 @@ class ChainFinder:
         body = self.graph.body(visit.node)
         if body is None:
             return
-        for store in self.stores.stores_in(visit.node, body, flow):
+        for store in self.stores.stores_in(visit.node, body, flow, _methods(visit)):
             for read, via in self.stores.reads_of(store):
                 yield Hop(to=read.node, offset=store.offset, up=False, free=True, via=via, at=read.offset)
 
@@ -384,3 +384,8 @@ class ChainFinder:
                     if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
                         return True
         return False
+
+
+def _methods(visit: Visit[Carried]) -> frozenset[MethodId]:
+    """The methods on the path to ``visit`` (a store's name passed in is what they pass)."""
+    return frozenset(step.method_id for step in visit.path)
