@@ -227,7 +227,9 @@ class _DexForms:
 
     Decoding is on the hot path of every search, and the same instruction bytes recur across a
     DEX's methods (the same call, the same field read, ``return-void``): each is read and
-    resolved once per DEX. Lives as long as its DEX (a weak reference, as ``structure.py``'s caches).
+    resolved once per DEX. Lives as long as its DEX (a weak reference, as ``structure.py``'s caches):
+    its cost is one scan's distinct instructions (on the corpus, a batch worker's peak RSS went from
+    81 to 89 MiB with this and the reader's index tables).
     """
 
     __slots__ = ("forms", "refs")
