@@ -16,7 +16,8 @@ def _key(rng: random.Random, length: int) -> bytes:
     return bytes(rng.randrange(256) for _ in range(length))
 
 
-def test_keystream_equals_the_python_code_for_every_key_length() -> None:
+def test_keystream_equals_the_python_code_for_every_key_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rc4._Trials, "python", rc4.LIBRARY_AFTER)  # the library serves what it can
     rng = random.Random(13)
     for length in range(1, 257):
         key = _key(rng, length)
@@ -37,6 +38,7 @@ def test_python_keystream_matches_published_vectors() -> None:
 def test_library_serves_short_keys_by_repeating_them(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("cryptography.hazmat.decrepit.ciphers.algorithms")
     assert rc4.library_keystream() is not None
+    monkeypatch.setattr(rc4._Trials, "python", rc4.LIBRARY_AFTER)  # past the first keys of the process
     expected = {n: rc4.python_keystream(b"\x07\x11\x2a"[:n], 44) for n in (1, 2, 3)}
 
     def refuse(key: bytes, n: int) -> bytearray:
@@ -100,3 +102,20 @@ def test_rc4_search_finds_what_trying_every_entry_finds() -> None:
         assert list(ours) == list(_reference_search(heads, keys, trials))  # the same order
     found = rc4_search(heads, keys, TrialBudget(300))
     assert {n: p.key.value for n, p in found.items() if p.key} == expected_keys
+
+
+def test_a_process_makes_its_first_keystreams_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rc4._Trials, "python", rc4.LIBRARY_AFTER - 2)
+    calls: list[int] = []
+
+    def counted() -> object:
+        calls.append(1)
+        return None  # as if cryptography were missing: Python either way
+
+    monkeypatch.setattr(rc4, "library_keystream", counted)
+    for _ in range(2):
+        assert rc4.keystream(b"ab", 44) == rc4.python_keystream(b"ab", 44)
+    assert calls == []  # the first LIBRARY_AFTER keys never import the library
+    assert rc4.keystream(b"ab", 44) == rc4.python_keystream(b"ab", 44)
+    assert rc4.keystream(bytes(9), 44) == rc4.python_keystream(bytes(9), 44)  # 9 bytes: never the library
+    assert calls == [1]

@@ -5,8 +5,9 @@
 keys of 5, 7, 8, 10, 16, 20, 24 or 32 bytes, and packers use 2- and 3-byte keys. RC4's key schedule
 reads the key cyclically (byte ``i % len`` for ``i`` < 256), so a key repeated to one of those lengths
 gives the same keystream: keys of 1-8, 10, 12, 16, 20, 24 or 32 bytes go to OpenSSL (~5 µs for a
-44-byte keystream), the others, and every key when cryptography is missing, to the Python code here
-(~25 µs). tests/test_dexfast_rc4.py checks that both give the same bytes for every key length.
+44-byte keystream) once a process has made :data:`LIBRARY_AFTER` of them in Python, the others, and
+every key when cryptography is missing, to the Python code here (~25 µs). tests/test_dexfast_rc4.py
+checks that both give the same bytes for every key length.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
+#: Keystreams the library could have made that Python makes first, in each process: importing
+#: cryptography costs ~6-30 ms, about what it saves over 2,000 key trials (one input's most, the
+#: ``max_key_trials`` default), so a single scan never pays for it and a batch worker soon does.
+LIBRARY_AFTER = 2_000
 #: Key lengths cryptography's ARC4 accepts (40 to 256 bits).
 _LIBRARY_KEY_LENGTHS = (5, 7, 8, 10, 16, 20, 24, 32)
 #: Per key length: how often to repeat a key of that length to reach one the library accepts (0: none).
@@ -43,13 +48,22 @@ def library_keystream() -> Callable[[bytes, int], bytes] | None:
     return library if works else None
 
 
+class _Trials:
+    """Keystreams made by Python in this process before the library was asked for."""
+
+    python = 0
+
+
 def keystream(key: bytes, n: int) -> bytes | bytearray:
     """The first ``n`` bytes of RC4's keystream under ``key`` (1 to 256 bytes)."""
     klen = len(key)
     repeat = _REPEATS[klen] if klen < len(_REPEATS) else 0
-    library = library_keystream() if repeat else None
-    if library is not None:
-        return library(key * repeat, n)
+    if repeat and _Trials.python >= LIBRARY_AFTER:
+        library = library_keystream()
+        if library is not None:
+            return library(key * repeat, n)
+    elif repeat:
+        _Trials.python += 1
     return python_keystream(key, n)
 
 
