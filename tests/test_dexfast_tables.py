@@ -61,14 +61,25 @@ def test_table_and_code_passes_find_the_same_sites(name: str) -> None:
 
 def test_a_family_gets_its_table_after_a_few_indices() -> None:
     dex = _dex("contacts_all_uris")
-    ids = list(range(dex.method_ids_size))
-    expected = _keys(dex._scanned_sites(INVOKE_OPS, ids, False, None))
+    family = frozenset((CONST_STRING,))
+    ids = list(range(dex.string_ids_size))
+    expected = _keys(dex._scanned_sites(family, ids, False, None))
     by_id = {i: [k for k in expected if k[2] == i] for i in ids}
+    assert len(ids) > SCANS_BEFORE_TABLE + 2
     for n, idx in enumerate(ids[: SCANS_BEFORE_TABLE + 2]):
-        assert (INVOKE_OPS in dex._tables) == (n > SCANS_BEFORE_TABLE)
-        assert _keys(dex.method_sites([idx])) == by_id[idx]
+        assert (family in dex._tables) == (n > SCANS_BEFORE_TABLE)
+        assert _keys(dex.find_sites(family, [idx])) == by_id[idx]
+    assert family in dex._tables
+    assert _keys(dex.find_sites(family, ids)) == sorted(expected)
+    assert expected
+
+
+def test_invokes_get_their_table_at_once() -> None:
+    dex = _dex("contacts_all_uris")
+    assert INVOKE_OPS not in dex._tables
+    first = dex.method_sites([0])
     assert INVOKE_OPS in dex._tables
-    assert _keys(dex.method_sites(ids)) == sorted(expected)
+    assert _keys(first) == _keys(dex._scanned_sites(INVOKE_OPS, [0], False, None))
 
 
 @pytest.mark.parametrize("name", [*FIXTURES, CORPUS_SAMPLE])
