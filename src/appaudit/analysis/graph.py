@@ -41,13 +41,15 @@ _TASK_PARAM = re.compile(r"\(.*L(java/lang/Runnable|java/util/concurrent/Callabl
 _LOCK_WINDOW = 4
 
 
-def is_lock(body: MethodCode, offset: int) -> bool:
-    """The ``const-class`` at ``offset`` loads a class only to lock on it (a ``synchronized`` static method,
-    ``synchronized (X.class)``): the next instruction using its register, within a few, is ``monitor-enter``.
-    Such a class is not handed work: naming it is no Intent to a component."""
+def is_lock(body: MethodCode, offset: int, at: int | None = None) -> bool:
+    """The ``const-class`` at ``offset`` (index ``at`` among the instructions, when known) loads a class only
+    to lock on it (a ``synchronized`` static method, ``synchronized (X.class)``): the next instruction using
+    its register, within a few, is ``monitor-enter``. Such a class is not handed work: naming it is no Intent
+    to a component."""
     insns = body.insns
-    at = next((i for i, ins in enumerate(insns) if ins.offset == offset), None)
-    if at is None or not insns[at].regs:
+    if at is None:
+        at = next((i for i, ins in enumerate(insns) if ins.offset == offset), None)
+    if at is None or insns[at].op != "const-class" or not insns[at].regs:
         return False
     reg = insns[at].regs[0]
     for ins in insns[at + 1 : at + 1 + _LOCK_WINDOW]:
@@ -169,7 +171,7 @@ class CallGraph:
         out: list[tuple[int, MethodId]] = []
         body = self.body(node)
         this = body.first_param_register if body is not None and not body.is_static else None
-        for insn in body.insns if body else ():
+        for index, insn in enumerate(body.insns if body else ()):
             if insn.ref is None:
                 continue
             if insn.op.startswith("invoke") and insn.ref_kind == "method":
@@ -184,7 +186,8 @@ class CallGraph:
                     out.extend((insn.offset, MethodId(class_name=t, method=method)) for t in targets)
             elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)
-                if cls in self.app_classes and not (body is not None and is_lock(body, insn.offset)):
+                locks = insn.op == "const-class" and body is not None and is_lock(body, insn.offset, index)
+                if cls in self.app_classes and not locks:
                     for target in self.async_targets(cls, insn.op):
                         out.append((insn.offset, target))
                         self.handoffs.add((node, target))

@@ -102,6 +102,7 @@ class HandoffSeeds:
         self.graph = graph
         self.flows = flows
         self.analyse = analyse
+        self._invokes: dict[tuple[str, str, str], dict[int, Insn]] = {}
 
     def message(self, body: MethodCode, flow: Flow, before: MessageTaint | None) -> MessageTaint | None:
         """How the method (``flow`` its taint) fills or sends a Message with the data, given how the path did
@@ -113,9 +114,10 @@ class HandoffSeeds:
         if before == "sent" or not flow.calls:
             return before
         payload, explained, sent = bool(_PAYLOAD_FIELDS & flow.fields), False, False
-        for ins in body.insns:
-            tainted = flow.calls.get(ins.offset)
-            if not tainted or not ins.ref:
+        at = self._calls(body)
+        for off, tainted in flow.calls.items():
+            ins = at.get(off)
+            if ins is None or not tainted or not ins.ref:
                 continue
             head = ins.ref[: ins.ref.find("(") + 1]
             if head in _FILLS:
@@ -146,12 +148,22 @@ class HandoffSeeds:
         ]
         return bool(names) and None not in names
 
+    def _calls(self, body: MethodCode) -> dict[int, Insn]:
+        """The invokes of ``body`` by offset (remembered: a method is met by many visits)."""
+        key = (body.dex, body.class_name, body.method)
+        found = self._invokes.get(key)
+        if found is None:
+            found = self._invokes[key] = {i.offset: i for i in body.insns if i.op.startswith("invoke")}
+        return found
+
     def published(self, body: MethodCode, flow: Flow) -> bool:
         """Tainted data handed to a Handler, queue, broadcast or event bus (read by a callback later)."""
         if not flow.calls:
             return False
-        for ins in body.insns:
-            if ins.offset not in flow.calls or not ins.ref:
+        at = self._calls(body)
+        for off in flow.calls:
+            ins = at.get(off)
+            if ins is None or not ins.ref:
                 continue
             if calls_target(self.flows.publishers, ins.ref):
                 return True
