@@ -50,7 +50,7 @@ from appaudit.ruleset.flows import FlowSpec
 
 _HANDLER = "android.os.Handler"
 _ASYNC_TASK = "android.os.AsyncTask"
-#: Calls that make or fill a Message: (ref prefix, the positions that are no payload: the Handler).
+#: Calls that make or fill a Message (``Lc;->m(`` prefixes): their arguments but the Handler are its payload.
 _SET_DATA = "Landroid/os/Message;->setData("
 _FILLS = ("Landroid/os/Handler;->obtainMessage(", "Landroid/os/Message;->obtain(", _SET_DATA)
 _BUNDLES = frozenset({"Landroid/os/Bundle;", "Landroid/os/BaseBundle;"})
@@ -119,14 +119,15 @@ class HandoffSeeds:
             ins = at.get(off)
             if ins is None or not tainted or not ins.ref:
                 continue
-            head = ins.ref[: ins.ref.find("(") + 1]
+            owner, _, rest = ins.ref.partition("->")
+            owner = self._framework(owner)
+            head = f"{owner}->{rest[: rest.find('(') + 1]}"
             if head in _FILLS:
                 carried = tainted - _handler_positions(ins)
                 keyed = head == _SET_DATA and bool(carried) and self._keyed(body, flow)
                 payload |= bool(carried) and not keyed
                 explained |= keyed or not carried
                 continue
-            owner, _, rest = ins.ref.partition("->")
             pos = _SENDS.get(rest.split("(", 1)[0])
             if owner in _SENDERS and pos is not None and pos in tainted:
                 sent = True
@@ -147,6 +148,18 @@ class HandoffSeeds:
             if ins.ref and calls_target(bundles, ins.ref) and flow.calls.get(ins.offset, frozenset()) - {0}
         ]
         return bool(names) and None not in names
+
+    def _framework(self, owner: str) -> str:
+        """``owner`` (a descriptor), or the framework Handler or Messenger an app class of it derives from
+        (a call is named by the receiver's static type: ``LMyHandler;->sendMessage``)."""
+        if owner in _SENDERS:
+            return owner
+        cls = java_name(owner)
+        if cls in self.graph.app_classes:
+            for base in self.graph.ancestors(cls):
+                if java_desc(base) in _SENDERS:
+                    return java_desc(base)
+        return owner
 
     def _calls(self, body: MethodCode) -> dict[int, Insn]:
         """The invokes of ``body`` by offset (remembered: a method is met by many visits)."""
