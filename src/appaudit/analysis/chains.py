@@ -193,7 +193,8 @@ class ChainFinder:
         chains: dict[Channel, HarvestChain] = {}
         found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
         visited = self._collect(found, start, budget)
-        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
+        unsettled = [c for c in LEAVES_DEVICE if c not in found.replied]
+        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in unsettled):
             self._through_stores(found, visited, budget)
         return Followed(
             chains=chains,
@@ -243,7 +244,8 @@ class ChainFinder:
                         )
                     continue
                 if self.replies.is_reply(found.read, visit.path, visit.node, sink):
-                    continue  # a command's reply (``analysis.replies``): not the data going out
+                    found.replied.add(sink.channel)  # a command's reply (``analysis.replies``), not the data
+                    continue
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
                     found.chains[sink.channel] = self._chain(
                         found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
