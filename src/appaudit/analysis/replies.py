@@ -26,9 +26,9 @@ message (its body, to a number of the app's or the C2's choosing) is a channel.
 Limits: branches are not followed (the last write in program order wins); at most
 ``MAX_DEFINITIONS`` definitions are followed per sink; a parameter is followed to the calls of
 the chain's previous step only (all of its calls of that method, so that a helper used both to
-reply and to forward stays a channel); a value kept in a field is data, except a field of a task
-object the previous step made, set by its constructor from an argument (an anonymous class's
-captured value).
+reply and to forward stays a channel); a field of ``this`` is followed only to the methods of its
+class that the chain's earlier steps call, before their call leading on, and that store a parameter
+in it (a constructor, a setter); any other field is data.
 """
 
 from __future__ import annotations
@@ -137,33 +137,34 @@ class _Trace:
         return {_DATA}
 
     def _captured(self, i: int, field: str) -> set[str]:
-        """A field of ``this`` in a task handed over by the previous step (``new Task(text).start()``: an
-        anonymous class's captured value): what that step passed for it to the constructor that sets it."""
-        if i == 0 or self.steps[i].method_id.class_name != java_name(field.partition("->")[0]):
-            return {_DATA}
-        caller = self.steps[i - 1]
-        body = self.graph.body(caller.method_id)
-        made = _insn_at(body, caller.offset) if body is not None else None
-        if body is None or made is None or made.op != "new-instance" or made.ref != field.partition("->")[0]:
-            return {_DATA}
-        init = next(
-            (
-                ins
-                for ins in body.insns
-                if ins.offset > made.offset and ins.op.startswith("invoke-direct") and ins.regs[:1] == made.regs[:1]
-            ),
-            None,
-        )
-        ref = init.ref if init is not None else None
-        ctor = self.graph.body(MethodId(class_name=java_name(made.ref), method=ref.partition("->")[2])) if ref else None
-        store = next((x for x in ctor.insns if x.op == "iput-object" and x.ref == field), None) if ctor else None
-        if init is None or ctor is None or store is None:
-            return {_DATA}
-        index = _definition(ctor, store.regs[0], store.offset)
-        _receiver, params = argument_registers(init)
-        if not isinstance(index, int) or index >= len(params) or params[index] < 0:
-            return {_DATA}
-        return self.origins(i - 1, params[index], init.offset)
+        """A field of ``this`` (an anonymous task's captured value, a setter's value): what the earlier steps
+        pass, before their call leading on, to a method of the field's class that stores a parameter in
+        it (``new Task(text)``, ``obj.setNumber(from)``); data when no step on the path does."""
+        owner = field.partition("->")[0]
+        out: set[str] = set()
+        for j in range(i - 1, -1, -1):
+            step = self.steps[j]
+            body = self.graph.body(step.method_id)
+            limit = _leading_on(body, step.offset) if body is not None else None
+            for ins in body.insns if body is not None else ():
+                if limit is not None and ins.offset > limit:
+                    break
+                if ins.op.startswith("invoke") and ins.ref and ins.ref.partition("->")[0] == owner:
+                    index = self._stores_param(ins.ref, field)
+                    _receiver, params = argument_registers(ins)
+                    if index is not None and index < len(params) and params[index] >= 0:
+                        out |= self.origins(j, params[index], ins.offset)
+        return out or {_DATA}
+
+    def _stores_param(self, ref: str, field: str) -> int | None:
+        """The parameter the method ``ref`` stores in ``field`` (``iput-object``), or None."""
+        owner, _, method = ref.partition("->")
+        body = self.graph.body(MethodId(class_name=java_name(owner), method=method))
+        store = next((x for x in body.insns if x.op == "iput-object" and x.ref == field), None) if body else None
+        if body is None or store is None:
+            return None
+        index = _definition(body, store.regs[0], store.offset)
+        return index if isinstance(index, int) else None
 
     def _filled(self, i: int, body: MethodCode, made: Insn, offset: int) -> set[str]:
         """A new object or array: what its constructor, appends (calls on it) or element stores put in it
@@ -233,6 +234,23 @@ class _Trace:
                     return {_DATA}
                 out |= self.origins(i - 1, params[index], ins.offset)
         return out or {_DATA}
+
+
+def _leading_on(body: MethodCode, offset: int | None) -> int | None:
+    """The offset of the call by which ``body`` leads on at ``offset``: for a task it makes
+    (``new-instance``, a hand-off), the task's constructor call; None when the step has no offset."""
+    made = _insn_at(body, offset)
+    if made is None or made.op != "new-instance":
+        return offset
+    init = next(
+        (
+            ins
+            for ins in body.insns
+            if ins.offset > made.offset and ins.op.startswith("invoke-direct") and ins.regs[:1] == made.regs[:1]
+        ),
+        None,
+    )
+    return init.offset if init is not None else offset
 
 
 def _base(body: MethodCode, reg: int, offset: int, flows: FlowSpec) -> tuple[str, int] | None:
