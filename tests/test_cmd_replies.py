@@ -52,6 +52,27 @@ def test_a_forward_of_the_sms_read_is_an_sms_channel() -> None:
     ]
 
 
+def test_a_tasks_number_is_followed_to_its_constructor_a_reply_to_the_sender_is_no_channel() -> None:
+    report = report_json("cmd_task_reply")
+    entry = report["data_classes"]["sms"]
+    assert (report["verdict"], entry["level"], entry["chains"], entry["exfiltrated"]) == ("at_risk", "read", [], [])
+    assert [r["reason"] for r in entry["incoming_sms"]] == ["not_followed"]
+
+
+def test_a_task_given_a_fixed_number_forwards_the_sms() -> None:
+    report = report_json("cmd_task_forward")
+    entry = report["data_classes"]["sms"]
+    (chain,) = entry["chains"]
+    assert (report["verdict"], entry["level"], entry["exfiltrated"]) == ("harvests", "harvested", ["sms"])
+    assert (chain["channel"], chain["dataflow"], _steps(chain)) == (
+        "sms",
+        "confirmed",
+        [("TaskReceiver", "onReceive", 66), ("Reply", "run", 22)],
+    )
+    assert (chain["sink"]["value"], chain["sink"]["offset"]) == (SEND_TEXT, 22)
+    assert [r["reason"] for r in entry["incoming_sms"]] == ["passed_on"]
+
+
 def test_a_c2_send_sms_command_beside_an_upload_leaves_by_the_network_only() -> None:
     report = report_json("cmd_c2_send")
     entry = report["data_classes"]["contacts"]
