@@ -51,6 +51,13 @@ EXPECTED = {
     "sink_webview_remote": ("harvests", {"contacts": "harvested"}),
     "sink_webview_post": ("harvests", {"contacts": "harvested"}),
     "sink_sms_body": ("harvests", {"contacts": "harvested"}),
+    # command versus data (analysis/replies.py): a reply to the sender and a C2-given SMS are no channel
+    "cmd_sms_reply": ("at_risk", {"sms": "read"}),
+    "cmd_sms_forward": ("harvests", {"sms": "harvested"}),
+    "cmd_c2_send": ("harvests", {"contacts": "harvested"}),
+    "cmd_try_unrelated": ("at_risk", {"contacts": "bulk"}),
+    "cmd_task_reply": ("at_risk", {"sms": "read"}),
+    "cmd_task_forward": ("harvests", {"sms": "harvested"}),
     "sink_calllog_screen": ("at_risk", {"call_log": "bulk"}),  # bulk, not exfiltrated (#12 acceptance)
     "startup_harvest": ("harvests", {"contacts": "harvested"}),
     "multidex_split_chain": ("harvests", {"sms": "harvested"}),

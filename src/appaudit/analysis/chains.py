@@ -30,6 +30,7 @@ from appaudit.analysis.chain_state import (
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.replies import ReplyTest
 from appaudit.analysis.search import (
     MAX_VISITS,
     Hop,
@@ -71,6 +72,7 @@ class ChainFinder:
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
         self.stores = StoreIndex(graph, flows)
+        self.replies = ReplyTest(graph, flows)
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
@@ -161,7 +163,7 @@ class ChainFinder:
             if not wanted:
                 continue
             for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel in wanted:
+                if sink.channel in wanted and not self.replies.is_reply(read, visit.path, visit.node, sink):
                     wanted.discard(sink.channel)
                     chains[sink.channel] = self._chain(
                         data_class, read, visit.path, visit.node, sink, Dataflow.UNCONFIRMED
@@ -191,7 +193,8 @@ class ChainFinder:
         chains: dict[Channel, HarvestChain] = {}
         found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
         visited = self._collect(found, start, budget)
-        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
+        unsettled = [c for c in LEAVES_DEVICE if c not in found.replied]
+        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in unsettled):
             self._through_stores(found, visited, budget)
         return Followed(
             chains=chains,
@@ -239,6 +242,9 @@ class ChainFinder:
                             sink.channel,
                             self._chain(found.data_class, found.read, visit.path, visit.node, sink, dataflow, via),
                         )
+                    continue
+                if self.replies.is_reply(found.read, visit.path, visit.node, sink):
+                    found.replied.add(sink.channel)  # a command's reply (``analysis.replies``), not the data
                     continue
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
                     found.chains[sink.channel] = self._chain(
