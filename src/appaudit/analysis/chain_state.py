@@ -4,6 +4,7 @@ has found, what it hands back, and the bounds of its second pass through storage
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from appaudit.analysis.facts import HarvestChain, StoreHop
 from appaudit.analysis.search import MAX_TOTAL_VISITS
@@ -37,8 +38,16 @@ class Found:
     chains: dict[Channel, HarvestChain]
     ruled_out: dict[Channel, HarvestChain] = field(default_factory=dict)
     """Sinks the data reached only in arguments that do not carry it out (an SMS's destination)."""
+    replied: set[Channel] = field(default_factory=set)
+    """Channels whose sinks the data reached in a command's reply only (``analysis.replies``): settled
+    for the pass through storage, as a chain would be."""
     lost_at: set[MethodId] = field(default_factory=set)
     """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
+
+
+#: How a Message sent to a Handler on a path carried the data (:mod:`.handoff_seeds`): its payload was seen
+#: tainted (``payload``), or a tainted Message whose payload was not seen filled was sent (``sent``).
+MessageTaint = Literal["payload", "sent"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +57,8 @@ class Carried:
     flow: Flow
     published: bool
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
+    message: MessageTaint | None = None
+    """Tainted data was put in a Handler Message on the way: what ``handleMessage`` further on is handed."""
     via: tuple[StoreHop, ...] = ()
     """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
 
