@@ -114,7 +114,7 @@ def analyse(
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
     walk = _Walk(seeds, known, opaque)
-    ever = _fixpoint(insns, _predecessors(body), entry, walk)
+    ever = _fixpoint(_plan(body), entry, walk, _seeded(insns, seeds))
     params = range(first, body.registers_size)
     return Flow(
         tainted=bool(ever - {_RESULT}),
@@ -127,7 +127,7 @@ def analyse(
     )
 
 
-def _predecessors(body: MethodCode) -> list[list[int]]:
+def _predecessors(body: MethodCode) -> list[tuple[int, ...]]:
     """For each instruction, the indexes of those control reaches it from: fall-through, branches,
     the switch naming it as a case, and, for a catch handler, every instruction its try covers."""
     insns = body.insns
@@ -146,36 +146,109 @@ def _predecessors(body: MethodCode) -> list[list[int]]:
     for start, end, handler in body.handlers:
         if handler in at:
             preds[at[handler]].extend(range(bisect_left(offsets, start), bisect_left(offsets, end)))
-    return preds
+    return [tuple(p) for p in preds]
 
 
-def _fixpoint(insns: tuple[Insn, ...], preds: list[list[int]], entry: frozenset[int], walk: _Walk) -> set[int]:
-    """Passes over the method until no instruction's tainted registers change; every register ever tainted."""
-    out: list[frozenset[int] | None] = [None] * len(insns)
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One method in the form the fixpoint walks, made once per method and kept for the scan's
+    analyses of it (a method is met by many searches, with different seeds)."""
+
+    body: MethodCode
+    """Kept so that the cache entry's id cannot be reused while the entry exists."""
+    preds: list[tuple[int, ...]]
+    rules: list[_Rule | None]
+    """Per instruction, the rule that applies it; None where it changes nothing (``goto``, ``if-``...)."""
+    back: list[bool]
+    """Per instruction, control goes from it back to itself or an earlier one (a loop, a try's handler
+    placed before it): a pass reads its state from the pass before."""
+
+
+#: Methods whose plans are kept, by id of their decoded body (a scan's searches meet a few thousand).
+MAX_PLANS = 8192
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(body: MethodCode) -> _Plan:
+    """The plan of ``body``, made on its first analysis (by identity: hashing a body costs more)."""
+    plan = _PLANS.get(id(body))
+    if plan is not None and plan.body is body:
+        return plan
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    rules: list[_Rule | None] = []
+    for ins in body.insns:
+        rule = _RULES.get(ins.op)
+        if rule is None:
+            rule = _RULES[ins.op] = _rule(ins.op)
+        skip = rule is _nothing or (not ins.regs and rule not in _WITHOUT_REGISTERS)
+        rules.append(None if skip else rule)
+    preds = _predecessors(body)
+    back = [False] * len(preds)
+    for i, before in enumerate(preds):
+        for p in before:
+            if p >= i:
+                back[p] = True
+    plan = _PLANS[id(body)] = _Plan(body=body, preds=preds, rules=rules, back=back)
+    return plan
+
+
+def _seeded(insns: tuple[Insn, ...], seeds: Seeds) -> list[bool]:
+    """Per instruction, whether ``seeds`` taints its result or destination."""
+    flags = [False] * len(insns)
+    if seeds.sites:
+        for i, ins in enumerate(insns):
+            site = seeds.sites.get(ins.offset)
+            if site is not None and site[0]:
+                flags[i] = True
+    return flags
+
+
+def _fixpoint(plan: _Plan, entry: frozenset[int], walk: _Walk, seeded: list[bool]) -> set[int]:
+    """Passes over the method until no instruction's tainted registers change; every register ever tainted.
+
+    The hot loop of the scan: an instruction's state is a set of its own, built from its
+    predecessors' and never changed once the next instruction is in hand, so a state is kept as it
+    is (not frozen), and an instruction no rule applies to shares its single predecessor's state.
+
+    A pass is repeated until one changes no instruction's state. The last pass is left out where it is
+    known to repeat the one before exactly (so the result is the same): when no state that a later
+    pass reads across a back edge changed, and nothing the rules read besides the states (the
+    tainted objects and fields, :meth:`_Walk.grown`) grew during the pass.
+    """
+    insns, preds, rules = plan.body.insns, plan.preds, plan.rules
+    out: list[set[int] | None] = [None] * len(insns)
     ever: set[int] = set(entry)
+    back = plan.back
     for _ in range(_MAX_PASSES):
         deadline.check()
-        changed = False
+        changed = looped = False
+        grown = walk.grown()
         seen_union: set[int] = set(entry)
         walk.origin = {}
-        for i, ins in enumerate(insns):
-            if i == 0 or preds[i]:
-                state = set(entry) if i == 0 else set()
-                for p in preds[i]:
+        for i, rule in enumerate(rules):
+            before = preds[i]
+            if i == 0 or len(before) != 1:
+                state = set(entry) if i == 0 else set() if before else set(seen_union)
+                for p in before:
                     prev = out[p]
                     if prev is not None:
                         state |= prev
-            else:  # nothing is seen to reach it (damaged tables): everything seen so far
-                state = set(seen_union)
-            walk.state = state
-            walk.returns |= _step(ins, walk)
-            new = frozenset(state)
-            if new != out[i]:
-                out[i] = new
+            else:
+                prev = out[before[0]]
+                state = set() if prev is None else prev if rule is None else set(prev)
+            if rule is not None:
+                walk.state = state
+                if rule(walk, insns[i], seeded[i]):
+                    walk.returns = True
+                state = walk.state
+            if state != out[i]:
+                out[i] = state
                 changed = True
-            seen_union |= new
+                looped = looped or back[i]
+            seen_union |= state
         ever |= seen_union
-        if not changed:
+        if not changed or (not looped and walk.grown() == grown):
             break
     return ever
 
@@ -219,6 +292,12 @@ class _Walk:
         self.returns = False
         self.sputs: set[int] = set()
         """Offsets of ``sput`` writing tainted data itself."""
+
+    def grown(self) -> tuple[int, int, int]:
+        """How much of what the rules read besides the registers' states (tainted objects and fields,
+        objects put into others) is known: each only grows, so an equal size means nothing changed.
+        A rule that reads more of the walk must count it here (:func:`_fixpoint` relies on it)."""
+        return len(self.objects), len(self.fields), sum(len(v) for v in self.inside.values())
 
     def hot(self, reg: int) -> bool:
         return reg in self.state or self.origin.get(reg, -1) in self.objects
@@ -415,13 +494,3 @@ def _rule(op: str) -> _Rule:
         elif op.startswith(prefixes):
             return rule
     return _compute
-
-
-def _step(ins: Insn, w: _Walk) -> bool:
-    """Apply one instruction to ``w.state``; True when it returns tainted data."""
-    rule = _RULES.get(ins.op)
-    if rule is None:
-        rule = _RULES[ins.op] = _rule(ins.op)
-    if not ins.regs and rule not in _WITHOUT_REGISTERS:
-        return False
-    return rule(w, ins, w.seeds.sites.get(ins.offset, _UNSEEDED)[0])
