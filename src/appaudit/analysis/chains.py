@@ -76,6 +76,8 @@ class ChainFinder:
         chains found from there are the class's already (one per channel), whichever read and store led to
         them."""
         self._flows: dict[tuple[object, ...], Flow] = {}
+        self._hop_cache: dict[tuple[MethodId, bool], tuple[int, tuple[Hop, ...]]] = {}
+        self._components: dict[str, bool] = {}
 
     def search(
         self,
@@ -128,12 +130,33 @@ class ChainFinder:
 
     def _call_hops(self, visit: Visit[_S]) -> Iterator[Hop]:
         """Up to every caller (until the search turns down), then down to every callee."""
-        node, handoffs = visit.node, self.graph.handoffs
         if not visit.descending:
-            for caller, off in self.graph.up(node):
-                yield Hop(to=caller, offset=off, up=True, free=(caller, node) in handoffs)
-        for off, callee in self.graph.down(node):
-            yield Hop(to=callee, offset=off, up=False, free=(node, callee) in handoffs)
+            yield from self._hops(visit.node, up=True)
+        yield from self._hops(visit.node, up=False)
+
+    def _hops(self, node: MethodId, *, up: bool) -> tuple[Hop, ...]:
+        """The hops up to ``node``'s callers, or down to its callees, remembered for the scan.
+
+        Whether a hop is a hand-off is read from the graph's hand-offs as they are when the hops are
+        asked for (the graph learns more as it is walked), so the hops are remembered with the count
+        of hand-offs known then, and made again once the graph knows more.
+        """
+        handoffs = self.graph.handoffs
+        known = self._hop_cache.get((node, up))
+        if known is not None and known[0] == len(handoffs):
+            return known[1]
+        if up:
+            hops = tuple(
+                Hop(to=caller, offset=off, up=True, free=(caller, node) in handoffs)
+                for caller, off in self.graph.up(node)
+            )
+        else:
+            hops = tuple(
+                Hop(to=callee, offset=off, up=False, free=(node, callee) in handoffs)
+                for off, callee in self.graph.down(node)
+            )
+        self._hop_cache[(node, up)] = (len(handoffs), hops)
+        return hops
 
     def follow_calls(
         self,
@@ -349,10 +372,13 @@ class ChainFinder:
     def _is_component(self, class_desc: str) -> bool:
         """A Context (an app's Activity, Service, Application, or the framework's own types): handing
         it data (``startActivity(intent)``) does not put the data in it."""
-        if class_desc in _CONTEXTS:
-            return True
-        cls = java_name(class_desc)
-        return cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
+        known = self._components.get(class_desc)
+        if known is None:  # asked for each call with tainted arguments: remembered per class for the scan
+            cls = java_name(class_desc)
+            known = self._components[class_desc] = class_desc in _CONTEXTS or (
+                cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
+            )
+        return known
 
     def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
