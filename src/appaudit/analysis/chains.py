@@ -42,7 +42,7 @@ from appaudit.analysis.search import (
 )
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.stores import StoreIndex
-from appaudit.analysis.taint import Flow, Seeds, analyse
+from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_desc, java_name
@@ -78,6 +78,7 @@ class ChainFinder:
         self._flows: dict[tuple[object, ...], Flow] = {}
         self._hop_cache: dict[tuple[MethodId, bool], tuple[int, tuple[Hop, ...]]] = {}
         self._components: dict[str, bool] = {}
+        self._plans = Plans()
 
     def search(
         self,
@@ -366,7 +367,7 @@ class ChainFinder:
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component)
+            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component, self._plans)
         return flow
 
     def _is_component(self, class_desc: str) -> bool:

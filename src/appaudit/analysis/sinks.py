@@ -146,28 +146,36 @@ class SinkFinder:
                     owner=self.attributor.owner(node.class_name),
                 )
                 found.append(Sink(channel=Channel.NETWORK, call=marker, urls=()))
-        urls = tuple(sorted({s for s in self.graph.strings(node) if self._is_url(s)}))[:MAX_URLS]
         body = self.graph.body(node)
-        annotated, calls = self._sink_calls(node, body, urls) if body is not None else ([], [])
+        annotated, calls = self._sink_calls(node, body) if body is not None else ([], [])
         self._sinks[node] = annotated + found + calls
         return self._sinks[node]
 
-    def _is_url(self, text: str) -> bool:
-        known = self._url_like.get(text)
-        if known is None:
-            known = self._url_like[text] = _URL.fullmatch(text) is not None
-        return known
+    def _urls_of(self, node: MethodId) -> tuple[str, ...]:
+        """The URL-like strings of ``node``, sorted, at most ``MAX_URLS`` (asked for only where a sink call is:
+        most methods a search visits have none)."""
+        known = self._url_like
+        urls = set()
+        for text in self.graph.strings(node):
+            like = known.get(text)
+            if like is None:
+                like = known[text] = _URL.fullmatch(text) is not None
+            if like:
+                urls.add(text)
+        return tuple(sorted(urls))[:MAX_URLS]
 
-    def _sink_calls(self, node: MethodId, body: MethodCode, urls: tuple[str, ...]) -> tuple[list[Sink], list[Sink]]:
+    def _sink_calls(self, node: MethodId, body: MethodCode) -> tuple[list[Sink], list[Sink]]:
         """(calls of annotated endpoints, sink calls) in ``body``, in code order; a call is a sink of the
         first channel (in ``flows.sinks`` order) whose targets it calls."""
         annotated: list[Sink] = []
         calls: list[Sink] = []
+        urls: tuple[str, ...] | None = None
         for ins in body.insns:
             if not ins.ref or not ins.op.startswith("invoke"):
                 continue
             paths = self._endpoint_paths(ins.ref)
             if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
+                urls = self._urls_of(node) if urls is None else urls
                 annotated.append(Sink(channel=Channel.NETWORK, call=self._call(node, body, ins), urls=paths + urls))
                 continue
             lists = self._sink_lists.get(call_prefix(ins.ref))
@@ -178,6 +186,7 @@ class SinkFinder:
             if target is not None and target.local_prefixes and _stays_local(body, ins, target):
                 continue  # ``loadUrl("javascript:...")``: a script run in the page, not a sink
             positions = data_positions(ins, target.data_args) if target is not None else None
+            urls = self._urls_of(node) if urls is None else urls
             calls.append(Sink(channel=channel, call=self._call(node, body, ins), urls=urls, data_positions=positions))
         return annotated, calls
 

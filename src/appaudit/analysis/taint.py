@@ -92,14 +92,19 @@ _NOTHING = Flow(tainted=False, returns=False, calls={}, objects=frozenset(), fie
 
 
 def analyse(
-    body: MethodCode, seeds: Seeds, fields: Iterable[str] = (), opaque: Callable[[str], bool] | None = None
+    body: MethodCode,
+    seeds: Seeds,
+    fields: Iterable[str] = (),
+    opaque: Callable[[str], bool] | None = None,
+    plans: Plans | None = None,
 ) -> Flow:
     """Follow tainted data through one method.
 
     ``opaque`` says which receiver classes (descriptors) a call with tainted arguments does not
     fill: the register holding the receiver is tainted, not the object or field it came from.
     Components are such: ``this$0.startActivity(intentWithData)`` does not make the service a
-    container of the data (taking it for one taints every later use of ``this$0``).
+    container of the data (taking it for one taints every later use of ``this$0``). ``plans`` keeps
+    the methods' plans for a caller that analyses a method many times (the searches of one scan).
     """
     insns = body.insns
     known = set(fields)
@@ -114,7 +119,7 @@ def analyse(
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
     walk = _Walk(seeds, known, opaque)
-    ever = _fixpoint(_plan(body), entry, walk, _seeded(insns, seeds))
+    ever = _fixpoint(plans.of(body) if plans is not None else _plan(body), entry, walk, _seeded(insns, seeds))
     params = range(first, body.registers_size)
     return Flow(
         tainted=bool(ever - {_RESULT}),
@@ -164,18 +169,24 @@ class _Plan:
     placed before it): a pass reads its state from the pass before."""
 
 
-#: Methods whose plans are kept, by id of their decoded body (a scan's searches meet a few thousand).
-MAX_PLANS = 8192
-_PLANS: dict[int, _Plan] = {}
+class Plans:
+    """The plans of the methods one scan's searches analyse, made on a method's first analysis and
+    kept while the scan runs (by identity of the decoded body: hashing a body costs more)."""
+
+    __slots__ = ("_by_id",)
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, _Plan] = {}
+
+    def of(self, body: MethodCode) -> _Plan:
+        plan = self._by_id.get(id(body))
+        if plan is None or plan.body is not body:
+            plan = self._by_id[id(body)] = _plan(body)
+        return plan
 
 
 def _plan(body: MethodCode) -> _Plan:
-    """The plan of ``body``, made on its first analysis (by identity: hashing a body costs more)."""
-    plan = _PLANS.get(id(body))
-    if plan is not None and plan.body is body:
-        return plan
-    if len(_PLANS) >= MAX_PLANS:
-        _PLANS.clear()
+    """``body`` in the form :func:`_fixpoint` walks."""
     rules: list[_Rule | None] = []
     for ins in body.insns:
         rule = _RULES.get(ins.op)
@@ -189,8 +200,7 @@ def _plan(body: MethodCode) -> _Plan:
         for p in before:
             if p >= i:
                 back[p] = True
-    plan = _PLANS[id(body)] = _Plan(body=body, preds=preds, rules=rules, back=back)
-    return plan
+    return _Plan(body=body, preds=preds, rules=rules, back=back)
 
 
 def _seeded(insns: tuple[Insn, ...], seeds: Seeds) -> list[bool]:
@@ -344,7 +354,8 @@ def _invoke(w: _Walk, ins: Insn, seeded: bool) -> bool:
             member = w.origin.get(arg)
             if isinstance(member, int):
                 w.inside.setdefault(member, set()).add(container)
-    tainted_args = [k for k, r in enumerate(regs) if w.hot(r)]
+    state, origin, objects = w.state, w.origin, w.objects  # ``w.hot`` inlined: the scan's most frequent test
+    tainted_args = [k for k, r in enumerate(regs) if r in state or origin.get(r, -1) in objects]
     w.state.discard(_RESULT)
     if tainted_args or seeded:
         w.state.add(_RESULT)
