@@ -140,22 +140,19 @@ class ChainFinder:
 
         Whether a hop is a hand-off is read from the graph's hand-offs as they are when the hops are
         asked for (the graph learns more as it is walked), so the hops are remembered with the count
-        of hand-offs known then, and made again once the graph knows more.
+        of hand-offs known then; once the graph knows more, they are checked again, and made again
+        where one has become a hand-off.
         """
         handoffs = self.graph.handoffs
         known = self._hop_cache.get((node, up))
         if known is not None and known[0] == len(handoffs):
             return known[1]
-        if up:
-            hops = tuple(
-                Hop(to=caller, offset=off, up=True, free=(caller, node) in handoffs)
-                for caller, off in self.graph.up(node)
-            )
+        edges = self.graph.up(node) if up else [(caller, off) for off, caller in self.graph.down(node)]
+        free = [((caller, node) if up else (node, caller)) in handoffs for caller, _off in edges]
+        if known is None or [h.free for h in known[1]] != free:
+            hops = tuple(Hop(to=to, offset=off, up=up, free=f) for (to, off), f in zip(edges, free, strict=True))
         else:
-            hops = tuple(
-                Hop(to=callee, offset=off, up=False, free=(node, callee) in handoffs)
-                for off, callee in self.graph.down(node)
-            )
+            hops = known[1]
         self._hop_cache[(node, up)] = (len(handoffs), hops)
         return hops
 
@@ -363,7 +360,11 @@ class ChainFinder:
         return Seeds(params=flow.calls.get(hop.offset, frozenset()))
 
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
-        """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""
+        """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods); the
+        tainted fields coming in count only where the method reads them (the paths to a method carry
+        different fields, most of them not read there)."""
+        if fields:
+            fields = fields & self._plans.reads(body)
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:

@@ -173,10 +173,20 @@ class Plans:
     """The plans of the methods one scan's searches analyse, made on a method's first analysis and
     kept while the scan runs (by identity of the decoded body: hashing a body costs more)."""
 
-    __slots__ = ("_by_id",)
+    __slots__ = ("_by_id", "_reads")
 
     def __init__(self) -> None:
         self._by_id: dict[int, _Plan] = {}
+        self._reads: dict[int, tuple[MethodCode, frozenset[str]]] = {}
+
+    def reads(self, body: MethodCode) -> frozenset[str]:
+        """The fields ``body`` reads (``iget``/``sget``): of the tainted fields a method is entered with,
+        only these change its analysis, so a caller remembering analyses keys them by these alone."""
+        known = self._reads.get(id(body))
+        if known is None or known[0] is not body:
+            refs = frozenset(i.ref for i in body.insns if i.ref and i.op.startswith(("iget", "sget")))
+            known = self._reads[id(body)] = (body, refs)
+        return known[1]
 
     def of(self, body: MethodCode) -> _Plan:
         plan = self._by_id.get(id(body))
