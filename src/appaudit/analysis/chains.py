@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.call_hops import CallHops
 from appaudit.analysis.chain_state import (
     MAX_STORE_COST,
     MAX_STORE_SEARCHES,
@@ -71,12 +72,12 @@ class ChainFinder:
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
         self.stores = StoreIndex(graph, flows)
+        self.hops = CallHops(graph)
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
         them."""
         self._flows: dict[tuple[object, ...], Flow] = {}
-        self._hop_cache: dict[tuple[MethodId, bool], tuple[int, tuple[Hop, ...]]] = {}
         self._components: dict[str, bool] = {}
         self._plans = Plans()
 
@@ -132,29 +133,8 @@ class ChainFinder:
     def _call_hops(self, visit: Visit[_S]) -> Iterator[Hop]:
         """Up to every caller (until the search turns down), then down to every callee."""
         if not visit.descending:
-            yield from self._hops(visit.node, up=True)
-        yield from self._hops(visit.node, up=False)
-
-    def _hops(self, node: MethodId, *, up: bool) -> tuple[Hop, ...]:
-        """The hops up to ``node``'s callers, or down to its callees, remembered for the scan.
-
-        Whether a hop is a hand-off is read from the graph's hand-offs as they are when the hops are
-        asked for (the graph learns more as it is walked), so the hops are remembered with the count
-        of hand-offs known then; once the graph knows more, they are checked again, and made again
-        where one has become a hand-off.
-        """
-        handoffs = self.graph.handoffs
-        known = self._hop_cache.get((node, up))
-        if known is not None and known[0] == len(handoffs):
-            return known[1]
-        edges = self.graph.up(node) if up else [(caller, off) for off, caller in self.graph.down(node)]
-        free = [((caller, node) if up else (node, caller)) in handoffs for caller, _off in edges]
-        if known is None or [h.free for h in known[1]] != free:
-            hops = tuple(Hop(to=to, offset=off, up=up, free=f) for (to, off), f in zip(edges, free, strict=True))
-        else:
-            hops = known[1]
-        self._hop_cache[(node, up)] = (len(handoffs), hops)
-        return hops
+            yield from self.hops.of(visit.node, up=True)
+        yield from self.hops.of(visit.node, up=False)
 
     def follow_calls(
         self,
