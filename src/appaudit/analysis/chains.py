@@ -235,10 +235,10 @@ class ChainFinder:
             for sink in self.sinks.sinks_in(visit.node):
                 known = found.chains.get(sink.channel)
                 if not carries(sink, flow):
-                    if sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
-                        found.ruled_out.setdefault(
-                            sink.channel,
-                            self._chain(found.data_class, found.read, visit.path, visit.node, sink, dataflow, via),
+                    handed = sink.data_positions is not None and (sink.call.offset or 0) in flow.calls
+                    if handed and sink.channel not in found.ruled_out:  # the first stands: make no other
+                        found.ruled_out[sink.channel] = self._chain(
+                            found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
                         )
                     continue
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
