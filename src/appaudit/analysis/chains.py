@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
+from appaudit.analysis.analyses import Analyses
 from appaudit.analysis.attribution import Attributor
 from appaudit.analysis.call_hops import CallHops
 from appaudit.analysis.chain_state import (
@@ -31,6 +32,7 @@ from appaudit.analysis.chain_state import (
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.replies import ReplyTest
 from appaudit.analysis.search import (
     MAX_VISITS,
     Hop,
@@ -43,7 +45,7 @@ from appaudit.analysis.search import (
 )
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.stores import StoreIndex
-from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
+from appaudit.analysis.taint import Flow, Seeds
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_desc, java_name
@@ -51,18 +53,6 @@ from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
-#: Framework Context types: calls on them with data do not fill them (``_is_component``).
-_CONTEXTS = frozenset(
-    {
-        "Landroid/content/Context;",
-        "Landroid/content/ContextWrapper;",
-        "Landroid/app/Activity;",
-        "Landroid/app/Service;",
-        "Landroid/app/Application;",
-    }
-)
-
-
 class ChainFinder:
     """Searches sinks reachable from reads; the sinks' evidence is owned (``attributor``)."""
 
@@ -73,13 +63,12 @@ class ChainFinder:
         self.sinks = SinkFinder(graph, flows, attributor)
         self.stores = StoreIndex(graph, flows)
         self.hops = CallHops(graph)
+        self.replies = ReplyTest(graph, flows)
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
         them."""
-        self._flows: dict[tuple[object, ...], Flow] = {}
-        self._components: dict[str, bool] = {}
-        self._plans = Plans()
+        self.analyses = Analyses(graph)
 
     def search(
         self,
@@ -162,7 +151,7 @@ class ChainFinder:
             if not wanted:
                 continue
             for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel in wanted:
+                if sink.channel in wanted and not self.replies.is_reply(read, visit.path, visit.node, sink):
                     wanted.discard(sink.channel)
                     chains[sink.channel] = self._chain(
                         data_class, read, visit.path, visit.node, sink, Dataflow.UNCONFIRMED
@@ -192,7 +181,8 @@ class ChainFinder:
         chains: dict[Channel, HarvestChain] = {}
         found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
         visited = self._collect(found, start, budget)
-        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
+        unsettled = [c for c in LEAVES_DEVICE if c not in found.replied]
+        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in unsettled):
             self._through_stores(found, visited, budget)
         return Followed(
             chains=chains,
@@ -241,6 +231,9 @@ class ChainFinder:
                             found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
                         )
                     continue
+                if self.replies.is_reply(found.read, visit.path, visit.node, sink):
+                    found.replied.add(sink.channel)  # a command's reply (``analysis.replies``), not the data
+                    continue
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
                     found.chains[sink.channel] = self._chain(
                         found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
@@ -261,7 +254,7 @@ class ChainFinder:
             if visit.cost > MAX_STORE_COST or any(self.sinks.sinks_in(s.method_id) for s in visit.path[:-1]):
                 continue  # far from the read, or past a sink: the data stored is more often derived data
             body = self.graph.body(visit.node)
-            stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
+            stored = self.stores.stores_in(visit.node, body, visit.carried.flow, _methods(visit)) if body else []
             for store in stored:
                 for target, via in self.stores.reads_of(store):
                     if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
@@ -306,7 +299,7 @@ class ChainFinder:
         body = self.graph.body(visit.node)
         if body is None:
             return
-        for store in self.stores.stores_in(visit.node, body, flow):
+        for store in self.stores.stores_in(visit.node, body, flow, _methods(visit)):
             for read, via in self.stores.reads_of(store):
                 yield Hop(to=read.node, offset=store.offset, up=False, free=True, via=via, at=read.offset)
 
@@ -340,27 +333,8 @@ class ChainFinder:
         return Seeds(params=flow.calls.get(hop.offset, frozenset()))
 
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
-        """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods); the
-        tainted fields coming in count only where the method reads them (the paths to a method carry
-        different fields, most of them not read there)."""
-        if fields:
-            fields = fields & self._plans.reads(body)
-        key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
-        flow = self._flows.get(key)
-        if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component, self._plans)
-        return flow
-
-    def _is_component(self, class_desc: str) -> bool:
-        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
-        it data (``startActivity(intent)``) does not put the data in it."""
-        known = self._components.get(class_desc)
-        if known is None:  # asked for each call with tainted arguments: remembered per class for the scan
-            cls = java_name(class_desc)
-            known = self._components[class_desc] = class_desc in _CONTEXTS or (
-                cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
-            )
-        return known
+        """:func:`.taint.analyse`, remembered for the scan (:class:`.analyses.Analyses`)."""
+        return self.analyses.of(node, body, seeds, fields)
 
     def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
@@ -392,3 +366,8 @@ class ChainFinder:
                     if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
                         return True
         return False
+
+
+def _methods(visit: Visit[Carried]) -> frozenset[MethodId]:
+    """The methods on the path to ``visit`` (a store's name passed in is what they pass)."""
+    return frozenset(step.method_id for step in visit.path)

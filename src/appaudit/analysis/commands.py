@@ -16,6 +16,7 @@ definitions are followed from one compared register.
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
 from collections.abc import Sequence
 
@@ -49,8 +50,38 @@ def _param_index(body: MethodCode, reg: int) -> int | None:
 _Writes = dict[int, tuple[list[int], list[Insn | None]]]
 
 
+#: Methods whose register writes are kept, per thread: the guard and reply tests ask about the few
+#: methods of a path many times.
+MAX_INDEXED = 64
+
+
+class _Indexed(threading.local):
+    def __init__(self) -> None:
+        self.writes: dict[int, tuple[MethodCode, _Writes]] = {}
+        """By id of a decoded body (kept in the entry, so the id is not reused while it is there)."""
+
+
+_INDEXED = _Indexed()
+
+
+def _definition(body: MethodCode, reg: int, offset: int) -> Insn | int | None:
+    """What last wrote ``reg`` before ``offset``: the instruction (for a ``move-result``, its invoke), or the
+    index of the parameter it still holds from entry, or None (``this``, a local never written)."""
+    known = _INDEXED.writes.get(id(body))
+    if known is None or known[0] is not body:
+        if len(_INDEXED.writes) >= MAX_INDEXED:
+            _INDEXED.writes.clear()
+        known = _INDEXED.writes[id(body)] = (body, _writes(body))
+    offsets, wrote = known[1].get(reg, ((), ()))
+    k = bisect_left(offsets, offset)
+    last = wrote[k - 1] if k else None
+    if last is not None:
+        return last
+    return _param_index(body, reg)
+
+
 def _writes(body: MethodCode) -> _Writes:
-    """Every register write of ``body``, for :meth:`CommandGuards._definition`."""
+    """Every register write of ``body``, for :func:`_definition`."""
     table: _Writes = {}
     pending: Insn | None = None
     for ins in body.insns:
@@ -73,22 +104,6 @@ class CommandGuards:
     def __init__(self, graph: CallGraph, flows: FlowSpec) -> None:
         self.graph = graph
         self.flows = flows
-        self._writes: dict[int, tuple[MethodCode, _Writes]] = {}
-        """By id of a decoded body (kept in the entry, so the id is not reused): its register writes,
-        indexed once for the scan's many look-ups in the same methods."""
-
-    def _definition(self, body: MethodCode, reg: int, offset: int) -> Insn | int | None:
-        """What last wrote ``reg`` before ``offset``: the instruction (for a ``move-result``, its invoke), or the
-        index of the parameter it still holds from entry, or None (``this``, a local never written)."""
-        known = self._writes.get(id(body))
-        if known is None or known[0] is not body:
-            known = self._writes[id(body)] = (body, _writes(body))
-        offsets, wrote = known[1].get(reg, ((), ()))
-        k = bisect_left(offsets, offset)
-        last = wrote[k - 1] if k else None
-        if last is not None:
-            return last
-        return _param_index(body, reg)
 
     def guard(self, steps: Sequence[ChainStep]) -> Evidence | None:
         """The first comparison of a received value before a call leading on along ``steps`` (root first)."""
@@ -120,7 +135,7 @@ class CommandGuards:
         body = self.graph.body(steps[i].method_id)
         if left <= 0 or body is None:
             return False
-        found = self._definition(body, reg, offset)
+        found = _definition(body, reg, offset)
         if isinstance(found, int):
             return self._received_param(steps, i, found, left)
         if found is None:
@@ -159,7 +174,7 @@ class CommandGuards:
             if ins.op.startswith("iput-object") and ins.ref == field:
                 stored = ins
             elif ins.op.startswith("invoke") and ins.ref and calls_target(fills, ins.ref) and len(ins.regs) > 1:
-                buffer = self._definition(body, ins.regs[1], ins.offset) if body is not None else None
+                buffer = _definition(body, ins.regs[1], ins.offset) if body is not None else None
                 filled = filled or (isinstance(buffer, Insn) and buffer.op.startswith("iget") and buffer.ref == field)
         if filled:
             return True
