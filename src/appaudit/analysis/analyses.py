@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
+from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_name
 from appaudit.model import MethodId
+from appaudit.ruleset.flows import FlowSpec
 
 #: Framework Context types: calls on them with data do not fill them (:meth:`Analyses.is_component`).
 _CONTEXTS = frozenset(
@@ -26,24 +28,30 @@ _CONTEXTS = frozenset(
 
 
 class Analyses:
-    """One scan's remembered analyses, over its call graph (which says which classes are Contexts)."""
+    """One scan's remembered analyses, over its call graph (which says which classes are Contexts) and
+    rules data (which calls return fresh results)."""
 
-    def __init__(self, graph: CallGraph) -> None:
+    def __init__(self, graph: CallGraph, flows: FlowSpec) -> None:
         self.graph = graph
+        self.flows = flows
         self._flows: dict[tuple[object, ...], Flow] = {}
         self._components: dict[str, bool] = {}
         self._plans = Plans()
 
     def of(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse` of ``body`` (the method ``node``) entered with ``seeds`` and the tainted
-        ``fields``, with Contexts opaque (:meth:`is_component`)."""
+        ``fields``, with Contexts opaque (:meth:`is_component`) and fresh results untainted (:meth:`fresh`)."""
         if fields:
             fields = fields & self._plans.reads(body)
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields, self.is_component, self._plans)
+            flow = self._flows[key] = analyse(body, seeds, fields, self.is_component, self.fresh, self._plans)
         return flow
+
+    def fresh(self, ref: str) -> bool:
+        """A call whose result is not the data handed to it (``fresh_results`` in rules/flows.yaml)."""
+        return calls_target(self.flows.fresh_results, ref)
 
     def is_component(self, class_desc: str) -> bool:
         """A Context (an app's Activity, Service, Application, or the framework's own types): handing
