@@ -3,10 +3,11 @@
 For every provider access (ContentResolver.query, ContentProviderClient,
 CursorLoader, managedQuery, content observers) the URI argument is resolved
 inside the method (``registers``); a URI that arrives as a parameter of the
-app's own method is looked up at that method's call sites; one held in an app
-field, returned by an app helper or read from a string resource, or made of
-such parts, is looked up there (:mod:`.values`). What cannot be resolved is
-reported as unresolved, never guessed.
+app's own method is looked up at that method's call sites, and one built from
+such parameters (``"content://sms/" + folder``) takes what the callers pass
+(:mod:`.uri_params`); one held in an app field, returned by an app helper or
+read from a string resource, or made of such parts, is looked up there
+(:mod:`.values`). What cannot be resolved is reported as unresolved, never guessed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from appaudit import deadline
 from appaudit.analysis.facts import ResolvedBy
 from appaudit.analysis.registers import RESOLVABLE, Value, argument_registers, values_at
+from appaudit.analysis.store_values import NameResolver
+from appaudit.analysis.uri_params import from_parameters
 from appaudit.analysis.values import ValueResolver, origin
 from appaudit.apk.dex.types import CodeHit, CodeIndex, Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name
@@ -95,13 +98,21 @@ def _insn_at(body: MethodCode, offset: int) -> Insn | None:
 
 
 def resolve_argument(
-    code: CodeIndex, site: CodeHit, arg: int, depth: int = RESOLVE_DEPTH, *, values: ValueResolver | None = None
+    code: CodeIndex,
+    site: CodeHit,
+    arg: int,
+    depth: int = RESOLVE_DEPTH,
+    *,
+    values: ValueResolver | None = None,
+    names: NameResolver | None = None,
 ) -> list[tuple[str | None, ResolvedBy]]:
     """Possible values of declared argument ``arg`` of the invoke at ``site``.
 
-    ``values`` looks into fields, helpers and string resources (one per scan; a fresh one if None).
+    ``values`` looks into fields, helpers and string resources, ``names`` into what callers pass for
+    parameters a URI is built from (one of each per scan; fresh ones if None).
     """
     values = values if values is not None else ValueResolver(code)
+    names = names if names is not None else NameResolver(code)
     body = code.method_code(site.class_name, site.method)
     insn = _insn_at(body, site.offset) if body else None
     if body is None or insn is None or insn.ref is None:
@@ -114,11 +125,14 @@ def resolve_argument(
         desc = java_desc(site.class_name)
         results: list[tuple[str | None, ResolvedBy]] = []
         for caller in code.callers(desc, site.method, limit=MAX_CALL_SITES):
-            for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1, values=values):
+            for uri, _how in resolve_argument(code, caller, int(value.text), depth - 1, values=values, names=names):
                 if uri:
                     results.append((uri, "parameter"))
         return results or [(None, "unresolved")]
-    return _resolve(code, value, depth, values)
+    found = _resolve(code, value, depth, values)
+    if found == [(None, "unresolved")] and value.kind in ("string", "uri"):  # built from a parameter?
+        return from_parameters(body, site.offset, regs[arg], names, values) or found
+    return found
 
 
 def provider_queries(
@@ -126,13 +140,14 @@ def provider_queries(
 ) -> list[ProviderQuery]:
     """Every provider access in the app with the URI it reads, sorted by location."""
     values = values if values is not None else ValueResolver(code)
+    names = NameResolver(code)
     out: list[ProviderQuery] = []
     for target in flows.queries:
         if target.uri_arg is None:
             continue
         for site in code.invocations(target.class_desc, target.names):
             deadline.check()
-            for uri, how in resolve_argument(code, site, target.uri_arg, values=values):
+            for uri, how in resolve_argument(code, site, target.uri_arg, values=values, names=names):
                 dc = classifier.classify(uri)
                 out.append(ProviderQuery(site=site, uri=uri, how=how, data_class=dc))
     out = sorted(set(out), key=lambda q: (q.site.dex, q.site.class_name, q.site.method, q.site.offset, q.uri or ""))

@@ -87,6 +87,14 @@ class NameResolver:
                 out.append(name)
         return tuple(out[:MAX_NAMES])
 
+    def parameter_texts(self, body: MethodCode, index: int) -> tuple[str | None, ...]:
+        """Every distinct text ``body``'s parameter ``index`` may hold by what its callers pass (None:
+        a caller's value not known, or the callers not known); a provider URI built from a parameter
+        (:mod:`.uri_params`) uses it."""
+        found = self._cached(("param", f"{body.class_name}\0{body.method}\0{index}", self.depth))
+        texts = ["".join(p for p in parts if p is not None) if None not in parts else None for parts in found]
+        return tuple(dict.fromkeys(texts))
+
     def _texts(self, body: MethodCode, offset: int, reg: int, depth: int, path: _Path) -> tuple[Parts, ...]:
         """The possible values of ``reg`` at ``offset``, each as parts."""
         key = (body.class_name, body.method, offset)
