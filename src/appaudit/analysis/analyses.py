@@ -8,6 +8,7 @@ reads (the others change nothing in it), and the methods' plans are kept for the
 from __future__ import annotations
 
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.returns import ReturnSummaries
 from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
@@ -37,6 +38,7 @@ class Analyses:
         self._flows: dict[tuple[object, ...], Flow] = {}
         self._components: dict[str, bool] = {}
         self._plans = Plans()
+        self._returns = ReturnSummaries(graph, self._plans, self.is_component, self._framework_fresh)
 
     def of(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse` of ``body`` (the method ``node``) entered with ``seeds`` and the tainted
@@ -50,7 +52,11 @@ class Analyses:
         return flow
 
     def fresh(self, ref: str) -> bool:
-        """A call whose result is not the data handed to it (``fresh_results`` in rules/flows.yaml)."""
+        """A call whose result is not the data handed to it: ``fresh_results`` in rules/flows.yaml, or an
+        app method whose return does not depend on its arguments (:mod:`.returns`)."""
+        return self._returns.fresh(ref)
+
+    def _framework_fresh(self, ref: str) -> bool:
         return calls_target(self.flows.fresh_results, ref)
 
     def is_component(self, class_desc: str) -> bool:

@@ -99,6 +99,11 @@ class CallGraph:
         self._ancestors[cls] = tuple(out)
         return self._ancestors[cls]
 
+    def implementations(self, cls: str, method: str) -> list[str]:
+        """The app classes (``cls`` and its subtypes) defining ``method``: what a virtual call may run
+        (at most :data:`MAX_DISPATCH`)."""
+        return self._implementations(cls, method)
+
     def _implementations(self, cls: str, method: str) -> list[str]:
         key = (cls, method)
         cached = self._impls.get(key)

@@ -8,7 +8,9 @@ callers pass for it — found by :class:`.store_values.NameResolver`, the same r
 use (callers, fields' writers, helpers' returns; bounded and cached per scan).
 
 Bounded: at most :data:`MAX_URIS` combinations (with more, the URI stays unresolved). A caller
-whose argument is not known gives one unresolved entry beside the known ones: never guessed.
+whose argument is not known, or is ``""`` (most often a variable's initial value before a loop sets
+it: code order, not the branches, is followed), gives one unresolved entry beside the known ones:
+never guessed.
 Limits: only ``String`` / ``CharSequence`` parameters are followed this way (a ``Uri`` parameter is
 followed by ``resolve_argument`` itself); a parameter transformed before it joins the URI (trimmed,
 encoded, looked up) is not a marker in the text and stays unresolved.
@@ -61,9 +63,10 @@ def from_parameters(
 
 
 def _filled(text: str, used: list[int], combo: tuple[str | None, ...]) -> tuple[str | None, ResolvedBy]:
-    """``text`` with each used parameter's marker replaced by its value (one unknown: unresolved)."""
+    """``text`` with each used parameter's marker replaced by its value (one unknown: unresolved; an
+    empty one too: a loop variable's ``""`` before the loop sets it, as code order sees it)."""
     for index, part in zip(used, combo, strict=True):
-        if part is None:
+        if not part:
             return (None, "unresolved")
         text = text.replace(_mark(index), part)
     return (text, "parameter")

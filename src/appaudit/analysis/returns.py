@@ -1,0 +1,84 @@
+"""Is an app method's result the data it was handed? A per-method return summary.
+
+:mod:`.taint` takes the result of a call with a tainted argument or receiver for tainted (``sb.append(x)``,
+``json.put(k, x)``), except the framework calls listed in ``fresh_results`` (rules/flows.yaml: a
+server's reply, a row id, a size). An app's own method is judged by what it does instead: a wrapper
+around ``SQLiteDatabase.insert`` returns the row id, not the rows; a method that returns the rows it
+was given (or a JSON object it put them in, or ``this`` after a setter) returns the data.
+
+:class:`ReturnSummaries` analyses the called method once per scan with every parameter (and ``this``)
+tainted and no tainted field: when nothing tainted is returned, the call's result is *fresh* (not
+tainted by what went in). A virtual call must be fresh in every app implementation the call may run
+(the named class's own method and its subclasses' overrides, as :meth:`.graph.CallGraph.implementations`
+finds them).
+
+Bounded and conservative (an answer not known is "not fresh": the result stays tainted, as before):
+a method the named class does not define itself (inherited, abstract, an interface's), a framework
+method, one of more than :data:`.taint.MAX_INSNS` instructions, more overrides than the call graph
+follows, a summary nested deeper than :data:`MAX_NESTING` or asked for again while it is being made
+(recursion). Limits: a method that returns data through a field it read (not a parameter) is fresh
+here, as the framework's calls are: the field's readers are followed by field taint, not by this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from appaudit import deadline
+from appaudit.analysis.graph import MAX_DISPATCH, CallGraph
+from appaudit.analysis.taint import MAX_INSNS, Plans, Seeds, analyse
+from appaudit.descriptors import java_name
+
+#: Summaries are made inside other summaries (a wrapper calling a wrapper) at most this deep.
+MAX_NESTING = 4
+#: Says whether a call (``Lc;->m(p)r``) or a class (descriptor) has a property.
+_Test = Callable[[str], bool]
+
+
+class ReturnSummaries:
+    """Which app methods return something other than what they are handed, for one scan (cached)."""
+
+    def __init__(self, graph: CallGraph, plans: Plans, is_component: _Test, framework_fresh: _Test) -> None:
+        self.graph = graph
+        self.plans = plans
+        self.is_component = is_component
+        self.framework_fresh = framework_fresh
+        self._known: dict[str, bool] = {}
+        self._active: list[str] = []
+
+    def fresh(self, ref: str) -> bool:
+        """The call ``ref`` (``Lc;->m(p)r``) returns something other than the data handed to it: a
+        framework call in ``fresh_results``, or app methods (every implementation it may run) that
+        return nothing tainted by their parameters or ``this``."""
+        if self.framework_fresh(ref):
+            return True
+        known = self._known.get(ref)
+        if known is None:
+            if ref.endswith(")V") or ref in self._active or len(self._active) >= MAX_NESTING:
+                return False  # no result, or recursion / nesting: not known, stays tainted (not cached)
+            known = self._known[ref] = self._summarise(ref)
+        return known
+
+    def _summarise(self, ref: str) -> bool:
+        owner, _, method = ref.partition("->")
+        cls = java_name(owner)
+        if cls not in self.graph.app_classes or self.graph.code.method_code(cls, method) is None:
+            return False
+        impls = self.graph.implementations(cls, method)
+        if len(impls) >= MAX_DISPATCH:  # the hierarchy walk may have stopped early: overrides not all known
+            return False
+        deadline.check()  # each summary analyses methods: within the scan's time cap
+        self._active.append(ref)
+        try:
+            return all(self._returns_fresh(c, method) for c in impls)
+        finally:
+            self._active.pop()
+
+    def _returns_fresh(self, cls: str, method: str) -> bool:
+        """``cls.method`` entered with every parameter tainted returns nothing tainted."""
+        body = self.graph.code.method_code(cls, method)
+        if body is None or len(body.insns) > MAX_INSNS:
+            return False
+        seeds = Seeds(params=frozenset(range(body.registers_size - body.first_param_register)))
+        return not analyse(body, seeds, (), self.is_component, self.fresh, self.plans).returns
+
