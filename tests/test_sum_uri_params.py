@@ -36,9 +36,7 @@ def test_uri_built_from_a_parameter_takes_the_callers_constant() -> None:
 
 def test_uri_built_from_a_parameter_not_known_stays_unresolved() -> None:
     # the caller passes ctx.getPackageName(): no value is guessed, so no provider read is proven
-    assert _queries("sum_uri_param_unknown") == [
-        ("com.example.fixture.Harvester", READ, 88, None, "unresolved", None)
-    ]
+    assert _queries("sum_uri_param_unknown") == [("com.example.fixture.Harvester", READ, 88, None, "unresolved", None)]
     report = report_json("sum_uri_param_unknown")
     sms = report["data_classes"]["sms"]
     assert (sms["read"], sms["bulk"], sms["providers"], sms["exfiltrated"], sms["level"]) == (

@@ -81,4 +81,3 @@ class ReturnSummaries:
             return False
         seeds = Seeds(params=frozenset(range(body.registers_size - body.first_param_register)))
         return not analyse(body, seeds, (), self.is_component, self.fresh, self.plans).returns
-
