@@ -7,6 +7,7 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -280,4 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the one place an unexpected error becomes an exit code
         _error(f"internal error: {type(exc).__name__}: {exc} (please report this with the input file)")
         code = EXIT_INTERNAL
+    if argv is None:
+        # This process's own command line, and the process ends here: the collector's pass over every
+        # object still alive at exit (modules, classes, the ruleset, the report) was 25 ms of a 0.28 s
+        # scan, so they are frozen out of it. Not for a caller's argv (tests), whose process goes on.
+        gc.freeze()
     sys.exit(code)
