@@ -134,3 +134,16 @@ def test_an_unwritable_cache_only_means_validating_again(tmp_path: Path) -> None
     assert done.stderr == ""
     off = _load_in_child({"APPAUDIT_NO_CACHE": "1", "APPAUDIT_CACHE_DIR": str(tmp_path / "unused")})
     assert off.stdout == done.stdout and not (tmp_path / "unused").exists()
+
+
+def test_only_the_process_own_run_freezes_the_collector() -> None:
+    probe = (
+        "import gc, sys\nfrom appaudit.cli import main\n"
+        "def run(argv):\n    try:\n        main(argv)\n    except SystemExit as exc:\n        return exc.code\n"
+        f"code = run(['scan', {str(FIXTURES / 'benign.apk')!r}, '--format', 'json', '-o', '/dev/null'])\n"
+        "print(code, gc.get_freeze_count())\n"
+        f"sys.argv = ['appaudit', 'scan', {str(FIXTURES / 'benign.apk')!r}, '--format', 'json', '-o', '/dev/null']\n"
+        "code = run(None)\nprint(code, gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout == "0 0\n0 True\n"
