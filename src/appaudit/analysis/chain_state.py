@@ -37,6 +37,9 @@ class Found:
     chains: dict[Channel, HarvestChain]
     ruled_out: dict[Channel, HarvestChain] = field(default_factory=dict)
     """Sinks the data reached only in arguments that do not carry it out (an SMS's destination)."""
+    replied: set[Channel] = field(default_factory=set)
+    """Channels whose sinks the data reached in a command's reply only (``analysis.replies``): settled
+    for the pass through storage, as a chain would be."""
     lost_at: set[MethodId] = field(default_factory=set)
     """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
 
