@@ -4,6 +4,7 @@ has found, what it hands back, and the bounds of its second pass through storage
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from appaudit.analysis.facts import HarvestChain, StoreHop
 from appaudit.analysis.search import MAX_TOTAL_VISITS
@@ -44,6 +45,11 @@ class Found:
     """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
 
 
+#: How a Message sent to a Handler on a path carried the data (:mod:`.handoff_seeds`): its payload was seen
+#: tainted (``payload``), or a tainted Message whose payload was not seen filled was sent (``sent``).
+MessageTaint = Literal["payload", "sent"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Carried:
     """What the data read did in the method a data-following visit reached."""
@@ -51,6 +57,8 @@ class Carried:
     flow: Flow
     published: bool
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
+    message: MessageTaint | None = None
+    """Tainted data was put in a Handler Message on the way: what ``handleMessage`` further on is handed."""
     via: tuple[StoreHop, ...] = ()
     """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
 
