@@ -1,47 +1,47 @@
 #!/usr/bin/env python3
-"""How cost grows with DEX size: synthetic multidex apps built from the corpus.
+"""How cost grows with DEX size: synthetic multidex apps built from the corpus, and the 40 MB budget.
 
-    python3 bench/large.py [--max-dex N]
+    python3 bench/large.py [--max-dex N] [--timeout S] [--no-androguard]
 
 Takes the classes*.dex of the corpus's largest APKs and packs the first k of
-them (k = 1, 2, 4, ... up to --max-dex) as classes.dex, classes2.dex, ... into
-one synthetic APK (the manifest of the largest APK), under .cache/bench/large/.
-For each, measures in the same run: appaudit ``scan()`` in process, appaudit
-as a whole process, and androguard ``AnalyzeAPK`` as a whole process (wall
-time and peak RSS). Prints a table and the least-squares slope in ms per MB.
+them (k = 1, 2, 4, ... up to --max-dex; 8 of them are 40 MB of DEX) as
+classes.dex, classes2.dex, ... into one synthetic APK (the manifest of the
+largest APK), under .cache/bench/large/. For each, measures in the same run:
+appaudit ``scan()`` in process (the child's peak RSS includes its imports),
+appaudit as a whole process, and androguard ``AnalyzeAPK`` as a whole process
+(wall time and peak RSS; skipped with --no-androguard: on 40 MB it takes a
+minute or more and GBs). Every child has the timeout and is killed at it; a
+timeout is printed as such, never dropped. Prints a table, the least-squares
+slope in ms per MB with r², and whether the largest app is within issue 13's
+budget (a whole-process scan within 10 s and 1 GiB; exit 1 when not). CPU time
+(user + system) is printed beside wall time: on a shared machine wall time
+can be several times the CPU time, and only the CPU time says what the scan
+itself costs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import ANDROGUARD_CHILD, fit_line, run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / ".cache" / "corpus"
 OUT = REPO / ".cache" / "bench" / "large"
-ANDROGUARD = (
-    "import sys\nfrom loguru import logger\nlogger.disable('androguard')\n"
-    "from androguard.misc import AnalyzeAPK\nAnalyzeAPK(sys.argv[1])\n"
-)
+MB = 1_000_000
+#: Issue 13's budget for a 40 MB multidex app, whole process.
+BUDGET_S, BUDGET_MIB = 10.0, 1024.0
 INPROC = (
     "import sys, time\nfrom appaudit.api import scan\nfrom appaudit.ruleset import load_ruleset\n"
-    "rs = load_ruleset()\nt = time.perf_counter()\nscan(sys.argv[1], ruleset=rs)\n"
-    "print(time.perf_counter() - t)\n"
+    "rs = load_ruleset()\nt = time.perf_counter()\nr = scan(sys.argv[1], ruleset=rs)\n"
+    "print(time.perf_counter() - t, r.verdict, len(r.errors), ' '.join(c.code for c in r.coverage.reasons))\n"
 )
-
-
-def run_with_rss(cmd: list[str]) -> tuple[float, float, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _pid, _status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024, out.decode().strip()
 
 
 def build(k: int, dexes: list[bytes], manifest: bytes) -> Path:
@@ -54,10 +54,8 @@ def build(k: int, dexes: list[bytes], manifest: bytes) -> Path:
     return path
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-dex", type=int, default=8)
-    args = parser.parse_args()
+def corpus_dexes(max_dex: int) -> tuple[list[bytes], bytes]:
+    """The DEX files of the largest corpus APKs (at least ``max_dex`` when there are), and the largest's manifest."""
     subprocess.run(["bash", str(REPO.parent / "shared" / "corpus" / "extract.sh"), str(CORPUS)], check=True)
     apks = sorted(CORPUS.glob("*.apk"), key=lambda p: p.stat().st_size, reverse=True)
     dexes: list[bytes] = []
@@ -68,35 +66,82 @@ def main() -> int:
             if not manifest:
                 manifest = zf.read("AndroidManifest.xml")
             dexes.extend(zf.read(n) for n in sorted(names))
-        if len(dexes) >= args.max_dex:
+        if len(dexes) >= max_dex:
             break
+    return dexes, manifest
+
+
+def _cell(rec: dict[str, Any] | None) -> str:
+    if rec is None:
+        return "–"
+    if rec["timeout"]:
+        return f"timeout ({rec['wall_s']:.0f} s)"
+    if rec["exit"] not in (0, 1):
+        return f"exit {rec['exit']}"
+    return f"{rec['wall_s']:.2f} / {rec['user_s'] + rec['sys_s']:.2f} / {rec['maxrss_kb'] / 1024:.0f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-dex", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=600.0, help="per child, s (600)")
+    parser.add_argument("--no-androguard", action="store_true", help="measure appaudit only")
+    args = parser.parse_args()
+    dexes, manifest = corpus_dexes(args.max_dex)
     counts = [k for k in (1, 2, 4, 6, 8, 12, 16) if k <= min(args.max_dex, len(dexes))]
-    rows = []
-    print("| DEX files | DEX MB | appaudit scan() s | appaudit process s / MiB | AnalyzeAPK s / MiB | ratio |")
-    print("|---|---|---|---|---|---|")
+    rows: list[tuple[float, dict[str, Any], dict[str, Any], dict[str, Any] | None]] = []
+    print(
+        "| DEX files | DEX MB | appaudit scan() s / child MiB | appaudit process wall s / CPU s / MiB "
+        "| AnalyzeAPK process wall s / CPU s / MiB "
+        "| AnalyzeAPK / appaudit | verdict, errors, coverage |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for k in counts:
         apk = build(k, dexes, manifest)
-        mb = sum(len(d) for d in dexes[:k]) / 2**20
-        _w, _r, inproc = run_with_rss([sys.executable, "-c", INPROC, str(apk)])
-        a_wall, a_rss, _ = run_with_rss(
-            [sys.executable, "-m", "appaudit", "scan", str(apk), "-f", "json", "--fail-on", "never"]
+        mb = sum(len(d) for d in dexes[:k]) / MB
+        inproc = run_measured([sys.executable, "-c", INPROC, str(apk)], args.timeout)
+        out = inproc.pop("_stdout").decode().split(" ", 1)
+        inproc["scan_s"] = float(out[0]) if inproc["exit"] == 0 and not inproc["timeout"] else None
+        whole = run_measured(
+            [sys.executable, "-m", "appaudit", "scan", str(apk), "-f", "json", "--fail-on", "never"], args.timeout
         )
-        b_wall, b_rss, _ = run_with_rss([sys.executable, "-c", ANDROGUARD, str(apk)])
-        rows.append((mb, float(inproc), a_wall, b_wall))
+        whole.pop("_stdout")
+        ag = None
+        if not args.no_androguard:
+            ag = run_measured([sys.executable, "-c", ANDROGUARD_CHILD, str(apk)], args.timeout)
+            ag.pop("_stdout")
+        rows.append((mb, inproc, whole, ag))
+        scan_cell = "–" if inproc["scan_s"] is None else f"{inproc['scan_s']:.2f} / {inproc['maxrss_kb'] / 1024:.0f}"
+        ratio = f"{ag['wall_s'] / whole['wall_s']:.1f}×" if ag and ag["exit"] == 0 and not ag["timeout"] else "–"
         print(
-            f"| {k} | {mb:.1f} | {float(inproc):.2f} | {a_wall:.2f} / {a_rss:.0f} | {b_wall:.2f} / {b_rss:.0f} | "
-            f"{b_wall / a_wall:.1f}x |",
+            f"| {k} | {mb:.1f} | {scan_cell} | {_cell(whole)} | {_cell(ag)} | {ratio} | "
+            f"{out[1].strip() if len(out) > 1 else _cell(inproc)} |",
             flush=True,
         )
-    for label, idx in (("appaudit scan()", 1), ("appaudit process", 2), ("AnalyzeAPK", 3)):
-        xs = [r[0] for r in rows]
-        ys = [r[idx] * 1000 for r in rows]
-        n = len(xs)
-        mx, my = sum(xs) / n, sum(ys) / n
-        sxx = sum((x - mx) ** 2 for x in xs) or 1.0
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-        print(f"- {label}: {slope:.0f} ms per MB of DEX (intercept {my - slope * mx:.0f} ms)")
-    return 0
+    def wall(rec: dict[str, Any] | None, exits: tuple[int, ...]) -> float | None:
+        return rec["wall_s"] if rec and rec["exit"] in exits and not rec["timeout"] else None
+
+    for label, pick in (
+        ("appaudit scan()", lambda r: r[1]["scan_s"]),
+        ("appaudit process", lambda r: wall(r[2], (0, 1))),
+        ("AnalyzeAPK process", lambda r: wall(r[3], (0,))),
+    ):
+        pts = [(r[0], pick(r)) for r in rows if pick(r) is not None]
+        fit = fit_line([x for x, _ in pts], [y * 1000 for _, y in pts])
+        if fit:
+            print(
+                f"- {label}: {fit['slope']:.0f} ms per MB of DEX, intercept {fit['intercept']:.0f} ms, "
+                f"r² {fit['r2']:.3f} (n={fit['n']})"
+            )
+    mb, _inproc, whole, _ag = rows[-1]
+    ok = whole["exit"] in (0, 1) and not whole["timeout"]
+    within = ok and whole["wall_s"] <= BUDGET_S and whole["maxrss_kb"] / 1024 <= BUDGET_MIB
+    print(
+        f"- largest ({mb:.1f} MB of DEX), whole process: {_cell(whole)} (wall s / CPU s / MiB) against "
+        f"{BUDGET_S:.0f} s and {BUDGET_MIB:.0f} MiB: {'within budget' if within else 'OVER BUDGET'} (wall time: "
+        "on a busy machine compare the CPU time)"
+    )
+    return 0 if within else 1
 
 
 if __name__ == "__main__":

@@ -12,12 +12,23 @@ apart; the order of the three measurements rotates from one APK to the next):
 (a) whole process: ``python -m appaudit scan APK --format json --fail-on never``;
 (b) whole process: androguard ``AnalyzeAPK(APK)`` in a child Python;
 (c) in process: ``scan(APK, ruleset=rs)`` in one long-lived child that loaded
-    the ruleset once and is fed one path at a time on stdin.
+    the ruleset once and is fed one path at a time on stdin;
+(d) in process: ``AnalyzeAPK(APK)`` in another long-lived child that imported
+    androguard once, fed the same way (what (c) is compared with: both without
+    their start-up);
+(a0) the start-up floor of (a): the imports and the ruleset load, no APK.
 
-Wall time is ``time.perf_counter`` around the child (a, b) or around ``scan()``
-(c); peak RSS is ``ru_maxrss`` (KiB on Linux) from ``os.wait4`` on the child's
-pid (a, b) and on the long-lived child at the end (c). Raw per-APK results go
-to ``--out`` as JSON; a markdown summary is printed on stdout.
+Wall time is ``time.perf_counter`` around the child (a, b, a0) or around the
+call (c, d); peak RSS is ``ru_maxrss`` (KiB on Linux) from ``os.wait4`` on the
+child's pid (a, b, a0) and on each long-lived child at its end (c, d). Every
+measurement has the ``--timeout``: a whole process is killed at it, a
+long-lived child that has not answered by then is killed and started afresh
+for the next APK, and the APK is recorded as a timeout (listed in the summary,
+never dropped). The children write ``.pyc`` files (``PYTHONDONTWRITEBYTECODE``
+is dropped from their environment: an installed appaudit has them, so without
+them (a) would time the compiler). Raw per-APK results go to ``--out`` as JSON;
+a markdown summary is printed on stdout, with the load average before and
+after the run.
 """
 
 from __future__ import annotations
@@ -92,6 +103,36 @@ for line in sys.stdin:
 """
 
 
+# The long-lived AnalyzeAPK child (d): androguard imported once, one JSON line per path read on stdin;
+# the result is dropped and collected before the next path, so one APK's objects do not slow the next.
+ANDROGUARD_INPROC_CHILD = """\
+import gc, json, resource, sys, time
+t0 = time.perf_counter()
+from loguru import logger
+logger.disable("androguard")
+from androguard.misc import AnalyzeAPK
+t1 = time.perf_counter()
+def emit(rec):
+    rec["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sys.stdout.write(json.dumps(rec) + "\\n")
+    sys.stdout.flush()
+emit({"ready": True, "import_s": t1 - t0, "ruleset_s": 0.0})
+for line in sys.stdin:
+    path = line.rstrip("\\n")
+    t = time.perf_counter()
+    try:
+        result = AnalyzeAPK(path)
+        rec = {"ok": True}
+    except Exception as exc:
+        rec = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    rec["scan_s"] = time.perf_counter() - t
+    result = None
+    gc.collect()
+    rec["path"] = path
+    emit(rec)
+"""
+
+
 # ---------------------------------------------------------------- corpus
 
 
@@ -129,7 +170,8 @@ SRC_OVERRIDE: list[Path] = []  # set from --src: run appaudit from another sourc
 
 def child_env(src: Path | None = None) -> dict[str, str]:
     """The environment of every child: ours, with ``src`` (or --src) first on PYTHONPATH when given."""
-    env = dict(os.environ)
+    # .pyc written and used, as an installed appaudit has them (the module docstring says why)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     first = src or (SRC_OVERRIDE[0] if SRC_OVERRIDE else None)
     if first is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(first), *filter(None, [env.get("PYTHONPATH")])])
@@ -219,11 +261,12 @@ def measure_startup(timeout: float) -> dict[str, Any]:
 
 
 class InProcess:
-    """The long-lived child for (c); restarted (and the restart recorded) if it dies or a scan times out."""
+    """A long-lived child, (c) or (d); restarted (and the restart recorded) if it dies or a call times out."""
 
-    def __init__(self, timeout: float, src: Path | None = None) -> None:
+    def __init__(self, timeout: float, src: Path | None = None, child: str = INPROC_CHILD) -> None:
         self.timeout = timeout
         self.src = src
+        self.child = child
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr: IO[bytes] | None = None
         self.buf = b""
@@ -232,7 +275,7 @@ class InProcess:
     def _start(self) -> bool:
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the child; closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", INPROC_CHILD],
+            [sys.executable, "-c", self.child],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -335,11 +378,43 @@ def cpu_of(rows: list[dict[str, Any]], tool: str) -> list[float]:
     return [r[tool]["user_s"] + r[tool]["sys_s"] for r in rows]
 
 
-def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[str, Any]]:
-    """The markdown summary and the same figures as a dict."""
+def in_process_ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """(d) AnalyzeAPK in process against (c) appaudit in process, on the APKs both read within the timeout.
+
+    An APK that (d) timed out on or failed is left out of both totals (which can only make AnalyzeAPK
+    look faster than it is) and counted in ``d_timeouts`` / ``d_failures``.
+    """
+    both = [r for r in rows if r["inproc"].get("ok") and r["ag_inproc"].get("ok")]
+    c = [r["inproc"]["scan_s"] for r in both]
+    d = [r["ag_inproc"]["scan_s"] for r in both]
+    per_apk = [dd / cc for cc, dd in zip(c, d, strict=True) if cc > 0]
+    return {
+        "n": len(both),
+        "c_total_s": sum(c),
+        "d_total_s": sum(d),
+        "ratio_of_totals": sum(d) / sum(c) if both and sum(c) > 0 else None,
+        "median_of_ratios": statistics.median(per_apk) if per_apk else None,
+        "min_ratio": min(per_apk) if per_apk else None,
+        "d_timeouts": [r["sha256"] for r in rows if r["ag_inproc"].get("timeout")],
+        "d_failures": [r["sha256"] for r in rows if not r["ag_inproc"].get("ok") and not r["ag_inproc"].get("timeout")],
+    }
+
+
+def _total_ratio(rows: list[dict[str, Any]], num: str, den: str) -> float | None:
+    """Sum of ``num``'s wall time over sum of ``den``'s, on ``rows``."""
+    total = sum(r[den]["wall_s"] for r in rows)
+    return sum(r[num]["wall_s"] for r in rows) / total if rows and total > 0 else None
+
+
+def summarize(
+    rows: list[dict[str, Any]], inproc: InProcess, ag_inproc: InProcess, load: dict[str, list[float]]
+) -> tuple[str, dict[str, Any]]:
+    """The markdown summary and the same figures as a dict (``load``: the load average before and after)."""
     a_ok = [r for r in rows if r["appaudit"]["exit"] in (0, 1) and not r["appaudit"]["timeout"]]
     b_ok = [r for r in rows if r["androguard"]["ok"]]
     c_ok = [r for r in rows if r["inproc"].get("ok")]
+    d_ok = [r for r in rows if r["ag_inproc"].get("ok")]
+    dc = in_process_ratios(rows)
 
     def col(sel: list[dict[str, Any]], tool: str, key: str, scale: float = 1.0) -> list[float]:
         return [r[tool][key] * scale for r in sel]
@@ -354,6 +429,7 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
     a_rss = col(a_ok, "appaudit", "maxrss_kb", kib_to_mib)
     b_rss = col(b_ok, "androguard", "maxrss_kb", kib_to_mib)
     c_scan = col(c_ok, "inproc", "scan_s")
+    d_scan = col(d_ok, "ag_inproc", "scan_s")
     s_ok = [r for r in rows if r["startup"]["exit"] == 0 and not r["startup"]["timeout"]]
     s_wall, s_rss = col(s_ok, "startup", "wall_s"), col(s_ok, "startup", "maxrss_kb", kib_to_mib)
     both = [r for r in a_ok if r in b_ok]
@@ -370,6 +446,8 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
     other_exits = {str(k): v for k, v in exits.items() if k not in (0, 1)}
     ag_fail = [r for r in rows if not r["androguard"]["ok"]]
     inproc_peak = max((i.get("peak_rss_kb", 0) for i in inproc.incarnations), default=0) * kib_to_mib
+    ag_peak = max((i.get("peak_rss_kb", 0) for i in ag_inproc.incarnations), default=0) * kib_to_mib
+    before, after = load["before"], load["after"]
 
     with_dex = [r for r in c_ok if r["dex_bytes"]]
     fit = fit_line([r["dex_bytes"] / MB for r in with_dex], [r["inproc"]["scan_s"] * 1000 for r in with_dex])
@@ -382,6 +460,22 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
     lines = [
         f"## appaudit vs androguard AnalyzeAPK — {len(rows)} APKs",
         "",
+        f"Load average (1, 5, 15 min) before {before[0]:.1f} / {before[1]:.1f} / {before[2]:.1f}, "
+        f"after {after[0]:.1f} / {after[1]:.1f} / {after[2]:.1f}; {os.cpu_count()} CPUs.",
+        "",
+        "| target (issue 13) | measured |",
+        "|---|---|",
+        f"| (d)/(c) in process, ratio of totals (≥ 10×) | {f(dc['ratio_of_totals'], '.1f')}× "
+        f"({dc['d_total_s']:.1f} s / {dc['c_total_s']:.1f} s on {dc['n']} APKs both read) |",
+        f"| (d)/(c) in process, median of per-APK ratios | {f(dc['median_of_ratios'], '.1f')}× "
+        f"(min {f(dc['min_ratio'], '.1f')}×) |",
+        f"| (c) in process, median / p90 (≤ 0.08 / ≤ 0.30 s) | "
+        f"{f(statistics.median(c_scan) if c_scan else None, '.3f')} / "
+        f"{f(quantile(c_scan, 0.9) if c_scan else None, '.3f')} s |",
+        f"| (a) whole process, median (≤ 0.25 s) | {f(statistics.median(a_wall) if a_wall else None, '.3f')} s |",
+        f"| (b)/(a) whole process, ratio of totals | {f(_total_ratio(both, 'androguard', 'appaudit'), '.1f')}× |",
+        f"| (a0) start-up floor, median | {f(statistics.median(s_wall) if s_wall else None, '.3f')} s |",
+        "",
         "| measure | n ok | median | p90 | max |",
         "|---|---|---|---|---|",
         f"| (a) appaudit scan, whole process, wall s | {len(a_ok)} | {stats3(a_wall, '.3f')} |",
@@ -389,6 +483,7 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
         f"| (b) AnalyzeAPK, whole process, wall s | {len(b_ok)} | {stats3(b_wall, '.3f')} |",
         f"| (b) AnalyzeAPK, whole process, peak RSS MiB | {len(b_ok)} | {stats3(b_rss, '.0f')} |",
         f"| (c) appaudit scan() in process, s | {len(c_ok)} | {stats3(c_scan, '.3f')} |",
+        f"| (d) AnalyzeAPK in process, s | {len(d_ok)} | {stats3(d_scan, '.3f')} |",
         f"| (a0) start-up floor of (a) (imports + ruleset, no APK), wall s | {len(s_wall)} | {stats3(s_wall, '.3f')} |",
         f"| (a0) start-up floor of (a), peak RSS MiB | {len(s_rss)} | {stats3(s_rss, '.0f')} |",
         "",
@@ -398,6 +493,10 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
         + " s, ruleset load "
         + ", ".join(f(i["startup"] and i["startup"]["ruleset_s"], ".3f") for i in inproc.incarnations)
         + " s",
+        f"- (d) long-lived process: peak RSS {ag_peak:.0f} MiB over "
+        f"{sum(i['scans'] for i in ag_inproc.incarnations)} calls, {len(ag_inproc.incarnations)} process(es); "
+        f"timeouts {len(dc['d_timeouts'])} ({', '.join(s[:12] for s in dc['d_timeouts']) or 'none'}), "
+        f"failures {len(dc['d_failures'])} ({', '.join(s[:12] for s in dc['d_failures']) or 'none'})",
         f"- (b)/(a) wall time on {len(both)} APKs where both succeeded: median of per-APK ratios "
         f"{f(med_ratio, '.1f')}×, ratio of medians {f(ratio_of_medians, '.1f')}×, "
         f"min per-APK ratio {f(min(ratios) if ratios else None, '.1f')}×; peak RSS (b)/(a) median "
@@ -463,6 +562,12 @@ def summarize(rows: list[dict[str, Any]], inproc: InProcess) -> tuple[str, dict[
         "a_ok": len(a_ok),
         "b_ok": len(b_ok),
         "c_ok": len(c_ok),
+        "d_ok": len(d_ok),
+        "d_scan_median": statistics.median(d_scan) if d_scan else None,
+        "d_peak_rss_mib": ag_peak,
+        "in_process_d_over_c": dc,
+        "whole_process_b_over_a_total": _total_ratio(both, "androguard", "appaudit"),
+        "loadavg": load,
         "a_wall_median": statistics.median(a_wall) if a_wall else None,
         "a_rss_mib_median": statistics.median(a_rss) if a_rss else None,
         "b_wall_median": statistics.median(b_wall) if b_wall else None,
@@ -508,12 +613,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("no APKs to measure")
 
     inproc = InProcess(args.timeout)
+    ag_inproc = InProcess(args.timeout, child=ANDROGUARD_INPROC_CHILD)
     steps: dict[str, Callable[[Path], dict[str, Any]]] = {
         "appaudit": lambda p: measure_appaudit(p, args.timeout),
         "androguard": lambda p: measure_androguard(p, args.timeout),
         "inproc": inproc.scan,
+        "ag_inproc": ag_inproc.scan,
         "startup": lambda p: measure_startup(args.timeout),
     }
+    load = {"before": list(os.getloadavg())}
     names = list(steps)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     rows: list[dict[str, Any]] = []
@@ -534,19 +642,23 @@ def main(argv: Sequence[str] | None = None) -> None:
             for name in order:
                 row[name] = steps[name](apk)
             rows.append(row)
-            a, b, c = row["appaudit"], row["androguard"], row["inproc"]
+            a, b, c, d = row["appaudit"], row["androguard"], row["inproc"], row["ag_inproc"]
+            d_s = f"{d['scan_s']:.2f} s" if d.get("ok") else ("timeout" if d.get("timeout") else "FAIL")
             print(
                 f"[{i + 1}/{len(apks)}] {apk.stem[:12]} dex {(dex or 0) / MB:5.2f} MB | appaudit {a['wall_s']:.2f} s "
                 f"{a['maxrss_kb'] / 1024:.0f} MiB exit {a['exit']} | AnalyzeAPK {b['wall_s']:.2f} s "
                 f"{b['maxrss_kb'] / 1024:.0f} MiB {'ok' if b['ok'] else 'FAIL'} | "
-                f"scan() {c.get('scan_s', float('nan')):.3f} s | floor {row['startup']['wall_s']:.2f} s",
+                f"scan() {c.get('scan_s', float('nan')):.3f} s | AnalyzeAPK() {d_s} | "
+                f"floor {row['startup']['wall_s']:.2f} s",
                 file=sys.stderr,
                 flush=True,
             )
     finally:
         inproc.close()
+        ag_inproc.close()
+    load["after"] = list(os.getloadavg())
 
-    summary, figures = summarize(rows, inproc)
+    summary, figures = summarize(rows, inproc, ag_inproc, load)
     print(summary)
     meta = {
         "started_at": started,
@@ -560,7 +672,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "code": where,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"meta": meta, "summary": figures, "inproc_processes": inproc.incarnations, "apks": rows}
+    payload = {
+        "meta": meta,
+        "summary": figures,
+        "inproc_processes": inproc.incarnations,
+        "ag_inproc_processes": ag_inproc.incarnations,
+        "apks": rows,
+    }
     args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(summary + "\n", encoding="utf-8")
     print(f"\nraw results: {args.out}", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from appaudit.families.model import MAX_SHARED, MIN_SCORE
+from appaudit.families.defaults import MAX_SHARED, MIN_SCORE
 
 FAMILIES_HELP = (
     "Exit codes: 0 done (families found or not); 2 usage error; 3 input error (no such store, "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from appaudit.families.defaults import MAX_SHARED, MIN_SCORE
 from appaudit.families.group import group
-from appaudit.families.model import MAX_SHARED, MIN_SCORE, AppNode, FamiliesResult, Key
+from appaudit.families.model import AppNode, FamiliesResult, Key
 from appaudit.families.store_read import connect_readonly, load, report_keys
 
 

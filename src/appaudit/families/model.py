@@ -43,15 +43,6 @@ LABELS: dict[Reason, str] = {
     Reason.SDK_SET: "same SDK set",
 }
 
-#: Default link threshold: one strong reason (chain code, endpoint, signer) or read code alone;
-#: a shared host alone (0.4) needs ``--min-score 0.4``.
-MIN_SCORE = 0.5
-
-#: A key held by more apps than this is treated as library or SDK code and ignored (a routine
-#: copied into hundreds of apps says nothing about who runs them).
-MAX_SHARED = 200
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppNode:
     """One app of the store (or the APK asked about)."""

@@ -3,16 +3,11 @@ see docs/declarations.md), written and read back."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from appaudit.declarations.model import (
-    ClassComparison,
-    DataSafety,
-    DeclarationReport,
-    DeclaredUse,
-    PolicyMention,
-    PrivacyPolicy,
-)
+if TYPE_CHECKING:  # at run time only the reader imports them: importing the declarations package
+    # (its readers, html.parser among them) is 9 ms of every scan, which has no declaration block.
+    from appaudit.declarations.model import DataSafety, DeclarationReport, PrivacyPolicy
 
 
 def _data_safety(d: DataSafety) -> dict[str, Any]:
@@ -76,6 +71,8 @@ def declarations_dict(d: DeclarationReport) -> dict[str, Any]:
 
 
 def _data_safety_from(d: dict[str, Any]) -> DataSafety:
+    from appaudit.declarations.model import DataSafety, DeclaredUse
+
     nothing = d["no_data_collected"]
     return DataSafety(
         source=d["source"],
@@ -98,6 +95,8 @@ def _data_safety_from(d: dict[str, Any]) -> DataSafety:
 
 
 def _privacy_policy_from(p: dict[str, Any]) -> PrivacyPolicy:
+    from appaudit.declarations.model import PolicyMention, PrivacyPolicy
+
     return PrivacyPolicy(
         source=p["source"],
         format=p["format"],
@@ -119,6 +118,8 @@ def _privacy_policy_from(p: dict[str, Any]) -> PrivacyPolicy:
 def declarations_from_dict(d: dict[str, Any]) -> DeclarationReport:
     """The inverse of :func:`declarations_dict` (the Data safety rows' ``collects_any_row`` is not
     in the JSON and comes back empty)."""
+    from appaudit.declarations.model import ClassComparison, DeclarationReport
+
     return DeclarationReport(
         complete=d["complete"],
         incomplete=tuple(d["incomplete"]),

@@ -219,13 +219,29 @@ def load_ruleset(extra_dirs: Sequence[str | Path] = (), *, bundled: bool = True)
     """
     dirs: list[Path] = ([rules_dir()] if bundled else []) + [Path(d) for d in extra_dirs]
     cache = cache_file(dirs, _source_files)
+    if cache is not None and cache in _LOADED:  # the same digest: the same files, read already
+        return _LOADED[cache]
     cached = read_cached(cache) if cache is not None else None
-    if isinstance(cached, Ruleset):
-        return cached
-    ruleset = _load_and_validate(dirs)
+    ruleset = cached if isinstance(cached, Ruleset) else _load_and_validate(dirs)
     if cache is not None:
-        write_cached(cache, ruleset)
+        if ruleset is not cached:
+            write_cached(cache, ruleset)
+        _remember(cache, ruleset)
     return ruleset
+
+
+#: Rulesets this process loaded, by cache file (a digest of every file they depend on), most
+#: recent last. A scan asks twice (the ruleset it runs and the bundled one its report links rules
+#: to the documentation with), a batch worker once per APK: unpickling again was 2 ms each time.
+_LOADED: dict[Path, Ruleset] = {}
+#: Rulesets remembered at most (a process that loads many rule directories keeps the latest).
+MAX_LOADED = 8
+
+
+def _remember(cache: Path, ruleset: Ruleset) -> None:
+    _LOADED[cache] = ruleset
+    while len(_LOADED) > MAX_LOADED:
+        del _LOADED[next(iter(_LOADED))]
 
 
 def _source_files(directory: Path) -> list[Path]:
