@@ -104,6 +104,10 @@ EXPECTED = {
     "val_resource_url": ("harvests", {"sms": "harvested"}),
     "val_static_url": ("harvests", {"contacts": "harvested"}),
     "val_unresolved": ("at_risk", {"sms": "read"}),
+    "sum_uri_param": ("harvests", {"sms": "harvested"}),
+    "sum_uri_param_unknown": ("at_risk", {"sms": "read"}),
+    "sum_wrapper_rowid": ("harvests", {"contacts": "harvested"}),
+    "sum_wrapper_rows": ("harvests", {"contacts": "harvested"}),
     "neighbours": (
         "no_evidence",
         {
