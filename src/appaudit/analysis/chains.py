@@ -30,6 +30,7 @@ from appaudit.analysis.chain_state import (
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.queues import QueueIndex
 from appaudit.analysis.search import (
     MAX_VISITS,
     Hop,
@@ -71,6 +72,7 @@ class ChainFinder:
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
         self.stores = StoreIndex(graph, flows)
+        self.queues = QueueIndex(graph, flows.queues)
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
@@ -293,6 +295,9 @@ class ChainFinder:
                 goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
             if goes:
                 yield hop
+        body = self.graph.body(visit.node) if flow.calls else None
+        if body is not None:  # an object holding the data put into a queue another thread takes from
+            yield from self.queues.hops(visit.node, body, flow)
         if visit.carried.via:  # past one store (:meth:`_through_stores`): the data may be stored again
             yield from self._store_hops(visit)
 
