@@ -25,6 +25,7 @@ from appaudit.analysis.chain_state import (
     Found,
     Reach,
     carries,
+    is_component,
     with_fields,
 )
 from appaudit.analysis.depth import CHAIN_DEPTH
@@ -51,18 +52,6 @@ from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 _S = TypeVar("_S")
-#: Framework Context types: calls on them with data do not fill them (``_is_component``).
-_CONTEXTS = frozenset(
-    {
-        "Landroid/content/Context;",
-        "Landroid/content/ContextWrapper;",
-        "Landroid/app/Activity;",
-        "Landroid/app/Service;",
-        "Landroid/app/Application;",
-    }
-)
-
-
 class ChainFinder:
     """Searches sinks reachable from reads; the sinks' evidence is owned (``attributor``)."""
 
@@ -188,7 +177,7 @@ class ChainFinder:
         if body is None:
             return Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
-        first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
+        first = self._analysed(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         start = start_at(node, read.offset, Carried(flow=first, published=self._published(body, first)))
         chains: dict[Channel, HarvestChain] = {}
         found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
@@ -207,8 +196,9 @@ class ChainFinder:
         carried (returned, passed to an app method) where the search's depth ends."""
         flow = visit.carried.flow
         body = self.graph.body(visit.node)
+        handed = (self.flows.escapes, self.flows.queues.put)  # stored, or handed on (a queue: to another thread)
         for ins in body.insns if body is not None else ():
-            if ins.offset in flow.calls and ins.ref and calls_target(self.flows.escapes, ins.ref):
+            if ins.offset in flow.calls and ins.ref and any(calls_target(h, ins.ref) for h in handed):
                 return True
         if visit.cost < self.depth:
             return False
@@ -324,7 +314,7 @@ class ChainFinder:
         if body is None:
             return None
         flow, published = visit.carried.flow, visit.carried.published
-        reached = self._analyse(hop.to, body, self._seeds(visit, hop), flow.fields)
+        reached = self._analysed(hop.to, body, self._seeds(visit, hop), flow.fields)
         if not reached.tainted and not (hop.free and hop.up and published):
             return None
         reached = with_fields(reached, flow.fields)
@@ -343,6 +333,19 @@ class ChainFinder:
             return self._handoff_seeds(visit.node, hop.offset, hop.to, flow, visit.carried.published)
         return Seeds(params=flow.calls.get(hop.offset, frozenset()))
 
+    def _analysed(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
+        """:meth:`_analyse`, and again with the fields its callees write with the data (a helper that builds
+        the payload in a field the method then sends): field taint is object-insensitive, so a field
+        written anywhere on the way is tainted where it is read. One level of callees."""
+        flow = self._analyse(node, body, seeds, fields)
+        back: set[str] = set()
+        for off, callee in self.graph.down(node) if flow.calls or flow.fields else ():
+            code = self.graph.body(callee) if (node, callee) not in self.graph.handoffs else None
+            if code is not None and (off in flow.calls or flow.fields):
+                back |= self._analyse(callee, code, Seeds(params=flow.calls.get(off, frozenset())), flow.fields).fields
+        extra = frozenset(back - flow.fields - fields)
+        return self._analyse(node, body, seeds, fields | extra) if extra else flow
+
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
@@ -352,12 +355,7 @@ class ChainFinder:
         return flow
 
     def _is_component(self, class_desc: str) -> bool:
-        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
-        it data (``startActivity(intent)``) does not put the data in it."""
-        if class_desc in _CONTEXTS:
-            return True
-        cls = java_name(class_desc)
-        return cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
+        return is_component(self.graph, class_desc)
 
     def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
         """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
