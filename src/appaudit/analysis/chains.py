@@ -334,17 +334,26 @@ class ChainFinder:
         return Seeds(params=flow.calls.get(hop.offset, frozenset()))
 
     def _analysed(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
-        """:meth:`_analyse`, and again with the fields its callees write with the data (a helper that builds
-        the payload in a field the method then sends): field taint is object-insensitive, so a field
-        written anywhere on the way is tainted where it is read. One level of callees."""
+        """:meth:`_analyse`, and again with the fields its callees write with the data when it reads them (a
+        helper that builds the payload in a field the method then sends): field taint is object-insensitive,
+        so a field written anywhere on the way is tainted where it is read. One level of callees: methods of
+        a class holding a tainted field, called without tainted arguments (the search follows the others)."""
         flow = self._analyse(node, body, seeds, fields)
+        tainted = fields | flow.fields
+        owners = {java_name(f.partition("->")[0]) for f in tainted}
+        helpers = [
+            c
+            for off, c in (self.graph.down(node) if owners else ())
+            if c.class_name in owners and off not in flow.calls and (node, c) not in self.graph.handoffs
+        ]
+        # only the fields the method reads make a difference
+        reads = {i.ref for i in body.insns if i.ref and i.op.startswith(("iget", "sget"))} if helpers else set()
         back: set[str] = set()
-        for off, callee in self.graph.down(node) if flow.calls or flow.fields else ():
-            code = self.graph.body(callee) if (node, callee) not in self.graph.handoffs else None
-            if code is not None and (off in flow.calls or flow.fields):
-                back |= self._analyse(callee, code, Seeds(params=flow.calls.get(off, frozenset())), flow.fields).fields
-        extra = frozenset(back - flow.fields - fields)
-        return self._analyse(node, body, seeds, fields | extra) if extra else flow
+        for callee in helpers if reads - tainted else ():
+            code = self.graph.body(callee)
+            back |= self._analyse(callee, code, Seeds(), tainted).fields & reads if code is not None else set()
+        back -= tainted
+        return self._analyse(node, body, seeds, fields | back) if back else flow
 
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""

@@ -81,6 +81,7 @@ class QueueIndex:
         self._queue_types = frozenset(t.class_desc for t in (*spec.put, *spec.take))
         self._takes: list[QueueSite] | None = None
         self._resolved: dict[str, tuple[frozenset[str], bool]] = {}
+        self._insns: dict[MethodId, dict[int, Insn]] = {}
 
     def hops(self, node: MethodId, body: MethodCode, flow: Flow) -> Iterator[Hop]:
         """Jumps from each call of ``node`` putting tainted data (``flow``) into a queue to the takes of
@@ -94,8 +95,9 @@ class QueueIndex:
         if not flow.calls or not self.spec.put:
             return []
         out: list[QueueSite] = []
-        for ins in body.insns:
-            if 1 not in flow.calls.get(ins.offset, ()) or not ins.ref or not calls_target(self.spec.put, ins.ref):
+        handed = [off for off, args in flow.calls.items() if 1 in args]
+        for ins in (self._at(node, body)[off] for off in sorted(handed)) if handed else ():
+            if not ins.ref or not calls_target(self.spec.put, ins.ref):
                 continue
             recv, params = argument_registers(ins)
             if recv is None or not params:
@@ -105,6 +107,12 @@ class QueueIndex:
             queues, complete = self._queues(body, recv, env.get(recv))
             out.append(QueueSite(node=node, offset=ins.offset, queues=queues, complete=complete, element=element))
         return out
+
+    def _at(self, node: MethodId, body: MethodCode) -> dict[int, Insn]:
+        found = self._insns.get(node)
+        if found is None:
+            found = self._insns[node] = {i.offset: i for i in body.insns}
+        return found
 
     def takers(self, put: QueueSite) -> list[tuple[QueueSite, StoreHop]]:
         """The takes of ``put``'s elements elsewhere, each with how the two were matched: the same queue
