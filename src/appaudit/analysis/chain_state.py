@@ -10,8 +10,11 @@ from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import MAX_TOTAL_VISITS
 from appaudit.analysis.sinks import Sink
 from appaudit.analysis.taint import Flow
-from appaudit.descriptors import java_name
+from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import MethodCode
+from appaudit.descriptors import java_desc, java_name
 from appaudit.model import Channel, Evidence, MethodId
+from appaudit.ruleset.flows import ApiTarget
 
 #: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
 MAX_STORE_SEARCHES = 4
@@ -49,6 +52,9 @@ class Found:
     chains: dict[Channel, HarvestChain]
     ruled_out: dict[Channel, HarvestChain] = field(default_factory=dict)
     """Sinks the data reached only in arguments that do not carry it out (an SMS's destination)."""
+    replied: set[Channel] = field(default_factory=set)
+    """Channels whose sinks the data reached in a command's reply only (``analysis.replies``): settled
+    for the pass through storage, as a chain would be."""
     lost_at: set[MethodId] = field(default_factory=set)
     """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
 
@@ -111,3 +117,20 @@ def is_component(graph: CallGraph, class_desc: str) -> bool:
         return True
     cls = java_name(class_desc)
     return cls in graph.app_classes and "android.content.Context" in graph.ancestors(cls)
+
+
+def publishes(graph: CallGraph, publishers: tuple[ApiTarget, ...], body: MethodCode, flow: Flow) -> bool:
+    """Tainted data handed to a Handler, queue, broadcast or event bus (read by a callback later)."""
+    if not flow.calls:
+        return False
+    for ins in body.insns:
+        if ins.offset not in flow.calls or not ins.ref:
+            continue
+        if calls_target(publishers, ins.ref):
+            return True
+        owner, _, rest = ins.ref.partition("->")
+        if java_name(owner) in graph.app_classes:  # an app's Handler subclass, a queue wrapper...
+            for base in graph.ancestors(java_name(owner)):
+                if calls_target(publishers, f"{java_desc(base)}->{rest}"):
+                    return True
+    return False

@@ -26,12 +26,14 @@ from appaudit.analysis.chain_state import (
     Reach,
     carries,
     is_component,
+    publishes,
     with_fields,
 )
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.queues import QueueIndex
+from appaudit.analysis.replies import ReplyTest
 from appaudit.analysis.search import (
     MAX_VISITS,
     Hop,
@@ -47,7 +49,7 @@ from appaudit.analysis.stores import StoreIndex
 from appaudit.analysis.taint import Flow, Seeds, analyse
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
-from appaudit.descriptors import java_desc, java_name
+from appaudit.descriptors import java_name
 from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
@@ -62,6 +64,7 @@ class ChainFinder:
         self.sinks = SinkFinder(graph, flows, attributor)
         self.stores = StoreIndex(graph, flows)
         self.queues = QueueIndex(graph, flows.queues)
+        self.replies = ReplyTest(graph, flows)
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
@@ -152,7 +155,7 @@ class ChainFinder:
             if not wanted:
                 continue
             for sink in self.sinks.sinks_in(visit.node):
-                if sink.channel in wanted:
+                if sink.channel in wanted and not self.replies.is_reply(read, visit.path, visit.node, sink):
                     wanted.discard(sink.channel)
                     chains[sink.channel] = self._chain(
                         data_class, read, visit.path, visit.node, sink, Dataflow.UNCONFIRMED
@@ -182,7 +185,8 @@ class ChainFinder:
         chains: dict[Channel, HarvestChain] = {}
         found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
         visited = self._collect(found, start, budget)
-        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in LEAVES_DEVICE):
+        unsettled = [c for c in LEAVES_DEVICE if c not in found.replied]
+        if any(chains.get(c) is None or chains[c].dataflow != Dataflow.CONFIRMED for c in unsettled):
             self._through_stores(found, visited, budget)
         return Followed(
             chains=chains,
@@ -232,6 +236,9 @@ class ChainFinder:
                             self._chain(found.data_class, found.read, visit.path, visit.node, sink, dataflow, via),
                         )
                     continue
+                if self.replies.is_reply(found.read, visit.path, visit.node, sink):
+                    found.replied.add(sink.channel)  # a command's reply (``analysis.replies``), not the data
+                    continue
                 if known is None or (dataflow == Dataflow.CONFIRMED and known.dataflow != Dataflow.CONFIRMED):
                     found.chains[sink.channel] = self._chain(
                         found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
@@ -252,7 +259,7 @@ class ChainFinder:
             if visit.cost > MAX_STORE_COST or any(self.sinks.sinks_in(s.method_id) for s in visit.path[:-1]):
                 continue  # far from the read, or past a sink: the data stored is more often derived data
             body = self.graph.body(visit.node)
-            stored = self.stores.stores_in(visit.node, body, visit.carried.flow) if body is not None else []
+            stored = self.stores.stores_in(visit.node, body, visit.carried.flow, _methods(visit)) if body else []
             for store in stored:
                 for target, via in self.stores.reads_of(store):
                     if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
@@ -300,7 +307,7 @@ class ChainFinder:
         body = self.graph.body(visit.node)
         if body is None:
             return
-        for store in self.stores.stores_in(visit.node, body, flow):
+        for store in self.stores.stores_in(visit.node, body, flow, _methods(visit)):
             for read, via in self.stores.reads_of(store):
                 yield Hop(to=read.node, offset=store.offset, up=False, free=True, via=via, at=read.offset)
 
@@ -382,17 +389,9 @@ class ChainFinder:
         return Seeds(params=everything if flow.calls else frozenset())  # an Intent carrying the data
 
     def _published(self, body: MethodCode, flow: Flow) -> bool:
-        """Tainted data handed to a Handler, queue, broadcast or event bus (read by a callback later)."""
-        if not flow.calls:
-            return False
-        for ins in body.insns:
-            if ins.offset not in flow.calls or not ins.ref:
-                continue
-            if calls_target(self.flows.publishers, ins.ref):
-                return True
-            owner, _, rest = ins.ref.partition("->")
-            if java_name(owner) in self.graph.app_classes:  # an app's Handler subclass, a queue wrapper...
-                for base in self.graph.ancestors(java_name(owner)):
-                    if calls_target(self.flows.publishers, f"{java_desc(base)}->{rest}"):
-                        return True
-        return False
+        return publishes(self.graph, self.flows.publishers, body, flow)
+
+
+def _methods(visit: Visit[Carried]) -> frozenset[MethodId]:
+    """The methods on the path to ``visit`` (a store's name passed in is what they pass)."""
+    return frozenset(step.method_id for step in visit.path)

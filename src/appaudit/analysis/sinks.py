@@ -49,6 +49,9 @@ class Sink:
     """Positions in the sink call's registers (the receiver is 0) that carry data out (an SMS's text);
     None when any call of the sink's method handed data counts (a stream written after
     ``getOutputStream()``, a bridge, an annotated endpoint)."""
+    to_positions: frozenset[int] = frozenset()
+    """Positions in the sink call's registers that name the destination (an SMS's number); empty when
+    the sink names none."""
 
 
 def _object_type(value: Value, params: tuple[str, ...]) -> str | None:
@@ -163,7 +166,14 @@ class SinkFinder:
                     if target is not None and target.local_prefixes and _stays_local(body, ins, target):
                         break  # ``loadUrl("javascript:...")``: a script run in the page, not a sink
                     positions = data_positions(ins, target.data_args) if target is not None else None
-                    sink = Sink(channel=channel, call=self._call(node, body, ins), urls=urls, data_positions=positions)
+                    to = data_positions(ins, target.to_args) if target is not None and target.to_args else None
+                    sink = Sink(
+                        channel=channel,
+                        call=self._call(node, body, ins),
+                        urls=urls,
+                        data_positions=positions,
+                        to_positions=to or frozenset(),
+                    )
                     calls.append(sink)
                     break
         return annotated, calls

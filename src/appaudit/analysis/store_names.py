@@ -75,9 +75,9 @@ _SB = "Ljava/lang/StringBuilder;->"
 _USES_FIRST = ("invoke", "if-", "return", "throw", "aput", "iput", "sput", "monitor", "fill-array", "packed", "sparse")
 
 
-def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
-    """The parts of the ``StringBuilder`` whose ``toString()`` ``reg`` holds at ``offset``, in order (None: a
-    part not known); empty when ``reg`` was not built so."""
+def built_sources(body: MethodCode, offset: int, reg: int) -> list[tuple[int, int]]:
+    """(offset, register) of each part appended to the ``StringBuilder`` whose ``toString()`` ``reg``
+    holds at ``offset``, in order; empty when ``reg`` was not built so."""
     insns = [i for i in body.insns if i.offset < offset]
     end = next(
         (
@@ -93,7 +93,7 @@ def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
     if not (to_string.ref or "").startswith(_SB + "toString(") or not to_string.regs:
         return []
     sb = to_string.regs[0]
-    parts: list[str | None] = []
+    parts: list[tuple[int, int]] = []
     for ins in insns[: end - 1]:
         if ins.op == "new-instance" and ins.regs[:1] == (sb,):
             parts = []
@@ -102,8 +102,17 @@ def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
             and ins.regs[:1] == (sb,)
             and len(ins.regs) > 1
         ):
-            value = values_at(body, ins.offset).get(ins.regs[1])
-            parts.append(value.text if value is not None and value.kind == "string" else None)
+            parts.append((ins.offset, ins.regs[1]))
+    return parts
+
+
+def _built_parts(body: MethodCode, offset: int, reg: int) -> list[str | None]:
+    """The parts of the ``StringBuilder`` whose ``toString()`` ``reg`` holds at ``offset``, in order (None: a
+    part not known); empty when ``reg`` was not built so."""
+    parts: list[str | None] = []
+    for off, part in built_sources(body, offset, reg):
+        value = values_at(body, off).get(part)
+        parts.append(value.text if value is not None and value.kind == "string" else None)
     return parts
 
 
@@ -123,7 +132,7 @@ def stores_rows(body: MethodCode, offset: int, reg: int) -> bool:
     return len(words) < 2 or words[0].upper() in _STORING_SQL
 
 
-def _built_name(spec: StoreSpec, parts: list[str | None]) -> str | None:
+def built_name(spec: StoreSpec, parts: list[str | None]) -> str | None:
     """A name from a string built of parts: SQL naming its table in its known start; a path ending in a
     known file name; else None."""
     if spec.sql:
@@ -142,7 +151,7 @@ def _value_name(spec: StoreSpec, body: MethodCode, offset: int, reg: int, value:
     if value.kind == "string" and value.text is not None:
         return normalised(spec, value.text)
     if value.kind == "string":  # built from parts not all known: ``"INSERT INTO t VALUES('" + x``
-        return _built_name(spec, _built_parts(body, offset, reg))
+        return built_name(spec, _built_parts(body, offset, reg))
     if value.kind == "field" and value.text:  # a non-final constant: both sides name the same field
         owner, _, rest = value.text.partition("->")
         return f"{java_name(owner)}.{rest.split(':', 1)[0]}"

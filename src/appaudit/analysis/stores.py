@@ -11,8 +11,10 @@ the read, recorded on the chain as a :class:`~.facts.StoreHop`.
 
 Names are resolved in the method by :func:`.registers.values_at` (a string
 constant, a static field, a ``File`` built from a constant name; SQL text
-gives its table). A store and a read naming the same thing are matched
-``by name``. When one side's name is not resolved, a read is matched by its
+gives its table), else from the callers' arguments and the instance fields
+they come from (:mod:`.store_values`: every distinct name a site may use). A
+store and a read naming the same thing (a file's name without case) are
+matched ``by name``. When one side's name is not resolved, a read is matched by its
 kind alone (``type``) only when the app has at most ``MAX_TYPE_ONLY`` reads of
 that kind: such a chain stays ``unconfirmed``.
 
@@ -22,7 +24,8 @@ search of the DEX per kind, then each site's name), and looked up by name.
 Limits: the file a SharedPreferences key lives in and the database a table
 lives in are not compared (a key or table name is the match); a file is
 matched by its last path component; instance fields (an app-wide singleton's
-``this.cache``) are not followed, only static fields; Room DAOs are followed
+``this.cache``) are not followed as stores, only static fields (an instance
+field holding a store's *name* is, :mod:`.store_values`); Room DAOs are followed
 through their generated code (an entity insertion adapter's ``createQuery()``,
 ``RoomSQLiteQuery.acquire``), not their update or delete adapters;
 at most ``MAX_INDEXED`` reads per kind and ``MAX_READERS`` per name.
@@ -36,6 +39,7 @@ from appaudit.analysis.facts import StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.registers import argument_registers, values_at
 from appaudit.analysis.store_names import call_name, field_name, normalised, stores_rows
+from appaudit.analysis.store_values import NameResolver
 from appaudit.analysis.taint import Flow, Seeds
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import Insn, MethodCode
@@ -77,6 +81,7 @@ class StoreIndex:
         self._counts: dict[str, int] = {}
         self._fields: dict[str, list[StoreSite]] = {}
         self._insns: dict[MethodId, dict[int, Insn]] = {}
+        self.names = NameResolver(graph.code)
         # (class descriptor, method name) -> (spec, is a put: else a write), for one lookup per tainted call
         self._roles: dict[tuple[str, str], tuple[StoreSpec, bool]] = {}
         for spec in self.specs.values():
@@ -89,14 +94,17 @@ class StoreIndex:
             found = self._insns[node] = {i.offset: i for i in body.insns}
         return found
 
-    def stores_in(self, node: MethodId, body: MethodCode, flow: Flow) -> list[StoreSite]:
-        """The calls of ``node`` that store tainted data (``flow``), and static fields written with it."""
+    def stores_in(
+        self, node: MethodId, body: MethodCode, flow: Flow, path: frozenset[MethodId] = frozenset()
+    ) -> list[StoreSite]:
+        """The calls of ``node`` that store tainted data (``flow``), and static fields written with it;
+        ``path``: the methods the data came through (a name passed in is what they pass)."""
         at = self._at(node, body)
         out: list[StoreSite] = []
         for off in sorted(flow.calls):
             ins = at.get(off)
             if ins is not None and ins.ref:
-                out.extend(self._call_stores(node, body, ins, flow.calls[off]))
+                out.extend(self._call_stores(node, body, ins, flow.calls[off], path))
         out.extend(
             StoreSite(kind="static_field", node=node, offset=off, name=field_name(at[off].ref))
             for off in sorted(flow.static_puts)
@@ -104,7 +112,9 @@ class StoreIndex:
         )
         return out
 
-    def _call_stores(self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int]) -> list[StoreSite]:
+    def _call_stores(
+        self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int], path: frozenset[MethodId]
+    ) -> list[StoreSite]:
         assert ins.ref is not None
         owner, _, rest = ins.ref.partition("->")
         role = self._roles.get((owner, rest.split("(", 1)[0]))
@@ -114,20 +124,33 @@ class StoreIndex:
         static = ins.op.startswith("invoke-static")
         data = {ins.regs[k] for k in tainted if k < len(ins.regs) and (static or k > 0)}
         if put:
-            reg, name = call_name(spec, body, ins)
+            reg, names = self._call_names(spec, body, ins, path)
             if reg is None and spec.sql:  # a Room adapter's insert(entity): its class names the table
-                reg, name = -1, self._adapter_table(spec, body, ins)
+                reg, names = -1, (self._adapter_table(spec, body, ins),)
             if spec.sql and reg is not None and reg >= 0 and not stores_rows(body, ins.offset, reg):
                 return []  # CREATE, DELETE, DROP...: SQL that stores nothing
             # SQL text built from the data carries it too (its table is then not resolved)
             if reg is not None and (data - {reg} or (spec.sql and reg in data)):
-                return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=name)]
+                return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in names or (None,)]
             return []
         if not data:
             return []
         opens = [i for i in body.insns if i.ref and calls_target(spec.open, i.ref)]  # a file opened here
-        names = {call_name(spec, body, i)[1] for i in opens}
-        return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(names, key=str)]
+        found = {n for i in opens for n in self._call_names(spec, body, i, path)[1] or (None,)}
+        return [StoreSite(kind=spec.kind, node=node, offset=ins.offset, name=n) for n in sorted(found, key=str)]
+
+    def _call_names(
+        self, spec: StoreSpec, body: MethodCode, ins: Insn, path: frozenset[MethodId] = frozenset()
+    ) -> tuple[int | None, tuple[str | None, ...]]:
+        """(register of the name argument, every name it may hold) of a store or read call: resolved in
+        the method (:func:`.store_names.call_name`), else from callers and fields (:mod:`.store_values`);
+        no names when none is resolved."""
+        reg, name = call_name(spec, body, ins)
+        if name is not None:
+            return reg, (name,)
+        if reg is None or reg < 0:
+            return reg, ()
+        return reg, self.names.names(spec, body, ins.offset, reg, path)
 
     def _adapter_table(self, spec: StoreSpec, body: MethodCode, ins: Insn) -> str | None:
         """The table a Room DAO's entity adapter writes: the SQL its class's ``createQuery()`` returns, the
@@ -176,9 +199,10 @@ class StoreIndex:
             ins = self._at(node, body).get(off) if body is not None else None
             if body is None or ins is None or ins.ref is None:
                 continue
-            reg, name = call_name(spec, body, ins)
-            if reg is not None:
-                found.setdefault(name, []).append(StoreSite(kind=kind, node=node, offset=off, name=name))
+            reg, names = self._call_names(spec, body, ins)
+            for name in names or ((None,) if reg is not None else ()):
+                key = match_key(kind, name)
+                found.setdefault(key, []).append(StoreSite(kind=kind, node=node, offset=off, name=name))
         self._reads[kind] = found
         return found
 
@@ -209,7 +233,7 @@ class StoreIndex:
         out: list[tuple[StoreSite, StoreHop]] = []
         if store.name is not None:
             hop = StoreHop(kind=store.kind, name=store.name, matched_by="name")
-            out.extend((s, hop) for s in index.get(store.name, [])[:MAX_READERS])
+            out.extend((s, hop) for s in index.get(match_key(store.kind, store.name), [])[:MAX_READERS])
         if self._counts.get(store.kind, 0) <= MAX_TYPE_ONLY:
             loose = StoreHop(kind=store.kind, name=store.name, matched_by="type")
             sites = index.get(None, []) if store.name is not None else [s for v in index.values() for s in v]
@@ -222,3 +246,9 @@ class StoreIndex:
         if ins is not None and ins.ref and "-><init>(" in ins.ref:
             return Seeds(sites={offset: (False, frozenset({0}))})
         return Seeds(sites={offset: (True, frozenset())})
+
+
+def match_key(kind: str, name: str | None) -> str | None:
+    """What a name is matched by: a file's name without case (shared storage, where harvesters stage
+    files, is case-insensitive: FAT, sdcardfs, the emulated volume), any other name as it is."""
+    return name.lower() if kind == "file" and name is not None else name

@@ -20,6 +20,9 @@ class ApiTarget:
     """For sinks: positions among the declared parameters that carry the data out (an SMS's text, not
     its destination). None: data handed to any call in the sink's method counts (a stream written
     after ``getOutputStream()``)."""
+    to_args: tuple[int, ...] = ()
+    """For SMS sinks: positions among the declared parameters naming the destination (``analysis.replies``
+    tells a reply to the message's own sender by it)."""
     local_prefixes: tuple[str, ...] = ()
     """For sinks: a data argument whose string starts with one of these stays in the app
     (``WebView.loadUrl("javascript:...")`` runs a script in the page already loaded)."""
@@ -39,6 +42,25 @@ class Callback:
 
     type_desc: str
     methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplySpec:
+    """What an SMS sink's text and destination are made of (rules/flows.yaml ``replies``, read by
+    ``analysis.replies``): the calls a backward trace of the text ends at or passes through."""
+
+    senders: tuple[ApiTarget, ...] = ()
+    """Calls whose result is the sender of a received message (``SmsMessage.getOriginatingAddress``)."""
+    constants: tuple[ApiTarget, ...] = ()
+    """Calls whose result is fixed by the app (a string resource by id)."""
+    joins: tuple[ApiTarget, ...] = ()
+    """Calls whose result is made of their receiver and arguments (``StringBuilder.append``, ``concat``)."""
+    passes: tuple[ApiTarget, ...] = ()
+    """Calls whose result is made of their first argument (``SmsManager.divideMessage``), beside
+    ``triggers.command_passes`` (made of their receiver: ``trim``; or a static call's first argument)."""
+    parses: tuple[ApiTarget, ...] = ()
+    """Calls that take a part of a string (``split``, ``substring``, ``replace``): a part of a value tested
+    as a command is the command's argument."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +131,7 @@ class FlowSpec:
     escapes: tuple[ApiTarget, ...] = ()
     """Calls through which data leaves what the data-flow check follows (storage, other components)."""
     triggers: TriggerSpec = TriggerSpec()
+    replies: ReplySpec = ReplySpec()
     stores: tuple[StoreSpec, ...] = ()
     queues: QueueSpec = QueueSpec()
 
@@ -124,6 +147,7 @@ def _targets(items: list[dict[str, Any]]) -> tuple[ApiTarget, ...]:
             uri_arg=i.get("uri_arg"),
             data_args=tuple(i["data_args"]) if "data_args" in i else None,
             local_prefixes=tuple(i.get("local_prefixes", ())),
+            to_args=tuple(i.get("to_args", ())),
         )
         for i in items
     )
@@ -147,6 +171,10 @@ def _trigger_spec(doc: dict[str, Any]) -> TriggerSpec:
     )
 
 
+def _reply_spec(doc: dict[str, Any]) -> ReplySpec:
+    return ReplySpec(**{k: _targets(doc.get(k, [])) for k in ("senders", "constants", "joins", "passes", "parses")})
+
+
 def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
     """Build a FlowSpec from a validated rules/flows.yaml document."""
     return FlowSpec(
@@ -166,6 +194,7 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         publishers=_targets(doc.get("publishers", [])),
         escapes=_targets(doc.get("escapes", [])),
         triggers=_trigger_spec(doc.get("triggers", {})),
+        replies=_reply_spec(doc.get("replies", {})),
         stores=tuple(
             StoreSpec(
                 kind=kind,
