@@ -4,17 +4,15 @@ has found, what it hands back, and the bounds of its second pass through storage
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from appaudit.analysis.facts import HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import MAX_TOTAL_VISITS
 from appaudit.analysis.sinks import Sink
 from appaudit.analysis.taint import Flow
-from appaudit.analysis.targets import calls_target
-from appaudit.apk.dex.types import MethodCode
-from appaudit.descriptors import java_desc, java_name
+from appaudit.descriptors import java_name
 from appaudit.model import Channel, Evidence, MethodId
-from appaudit.ruleset.flows import ApiTarget
 
 #: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
 MAX_STORE_SEARCHES = 4
@@ -59,6 +57,11 @@ class Found:
     """Methods where the data reached an ``escapes`` call or the depth's end (see :class:`Reach`)."""
 
 
+#: How a Message sent to a Handler on a path carried the data (:mod:`.handoff_seeds`): its payload was seen
+#: tainted (``payload``), or a tainted Message whose payload was not seen filled was sent (``sent``).
+MessageTaint = Literal["payload", "sent"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Carried:
     """What the data read did in the method a data-following visit reached."""
@@ -66,6 +69,8 @@ class Carried:
     flow: Flow
     published: bool
     """Tainted data was handed to a Handler, queue or broadcast on the way (a callback reads it later)."""
+    message: MessageTaint | None = None
+    """Tainted data was put in a Handler Message on the way: what ``handleMessage`` further on is handed."""
     via: tuple[StoreHop, ...] = ()
     """Storage and named hand-offs the data went through on the way (:mod:`.stores`)."""
 
@@ -118,19 +123,3 @@ def is_component(graph: CallGraph, class_desc: str) -> bool:
     cls = java_name(class_desc)
     return cls in graph.app_classes and "android.content.Context" in graph.ancestors(cls)
 
-
-def publishes(graph: CallGraph, publishers: tuple[ApiTarget, ...], body: MethodCode, flow: Flow) -> bool:
-    """Tainted data handed to a Handler, queue, broadcast or event bus (read by a callback later)."""
-    if not flow.calls:
-        return False
-    for ins in body.insns:
-        if ins.offset not in flow.calls or not ins.ref:
-            continue
-        if calls_target(publishers, ins.ref):
-            return True
-        owner, _, rest = ins.ref.partition("->")
-        if java_name(owner) in graph.app_classes:  # an app's Handler subclass, a queue wrapper...
-            for base in graph.ancestors(java_name(owner)):
-                if calls_target(publishers, f"{java_desc(base)}->{rest}"):
-                    return True
-    return False

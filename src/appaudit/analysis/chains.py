@@ -26,12 +26,12 @@ from appaudit.analysis.chain_state import (
     Reach,
     carries,
     is_component,
-    publishes,
     with_fields,
 )
 from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.handoff_seeds import HandoffSeeds
 from appaudit.analysis.queues import QueueIndex
 from appaudit.analysis.replies import ReplyTest
 from appaudit.analysis.search import (
@@ -62,7 +62,8 @@ class ChainFinder:
         self.flows = flows
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
-        self.stores = StoreIndex(graph, flows)
+        self.stores = StoreIndex(graph, flows, self._is_component)
+        self.callbacks = HandoffSeeds(graph, flows, self._analyse)
         self.queues = QueueIndex(graph, flows.queues)
         self.replies = ReplyTest(graph, flows)
         self._stored: set[tuple[str, MethodId]] = set()
@@ -181,7 +182,8 @@ class ChainFinder:
             return Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
         first = self._analysed(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
-        start = start_at(node, read.offset, Carried(flow=first, published=self._published(body, first)))
+        published, message = self.callbacks.published(body, first), self.callbacks.message(body, first, None)
+        start = start_at(node, read.offset, Carried(flow=first, published=published, message=message))
         chains: dict[Channel, HarvestChain] = {}
         found = Found(data_class=data_class, read=read, source=node, reads=frozenset(reads), chains=chains)
         visited = self._collect(found, start, budget)
@@ -292,8 +294,10 @@ class ChainFinder:
                 goes = hop.free or bool(flow.calls.get(hop.offset) or flow.fields)
             if goes:
                 yield hop
-        body = self.graph.body(visit.node) if flow.calls else None
-        if body is not None:  # an object holding the data put into a queue another thread takes from
+        body = self.graph.body(visit.node)
+        if body is not None:  # an AsyncTask's result, to onPostExecute
+            yield from self.callbacks.result_hops(visit.node, body, flow)
+        if body is not None and flow.calls:  # an object holding the data put into a queue another thread takes
             yield from self.queues.hops(visit.node, body, flow)
         if visit.carried.via:  # past one store (:meth:`_through_stores`): the data may be stored again
             yield from self._store_hops(visit)
@@ -321,24 +325,31 @@ class ChainFinder:
         if body is None:
             return None
         flow, published = visit.carried.flow, visit.carried.published
-        reached = self._analysed(hop.to, body, self._seeds(visit, hop), flow.fields)
+        seeds, handed = self._seeds(visit, hop)
+        reached = self._analysed(hop.to, body, seeds, flow.fields)
         if not reached.tainted and not (hop.free and hop.up and published):
             return None
         reached = with_fields(reached, flow.fields)
-        via = (*visit.carried.via, hop.via) if hop.via is not None else visit.carried.via
-        return Carried(flow=reached, published=published or self._published(body, reached), via=via)
+        via = (*visit.carried.via, *(h for h in (hop.via, handed) if h is not None))
+        return Carried(
+            flow=reached,
+            published=published or self.callbacks.published(body, reached),
+            message=self.callbacks.message(body, reached, visit.carried.message),
+            via=via,
+        )
 
-    def _seeds(self, visit: Visit[Carried], hop: Hop) -> Seeds:
-        """What is tainted in the hop's target as it is entered (or, up, after the call returns)."""
+    def _seeds(self, visit: Visit[Carried], hop: Hop) -> tuple[Seeds, StoreHop | None]:
+        """What is tainted in the hop's target as it is entered (or, up, after the call returns), and the
+        hand-off to record on the way (a Handler message, an AsyncTask stage: :mod:`.handoff_seeds`)."""
         flow = visit.carried.flow
         if hop.via is not None and hop.at is not None:
             body = self.graph.body(hop.to)
-            return self.stores.seeds(hop.to, body, hop.at) if body is not None else Seeds()
+            return (self.stores.seeds(hop.to, body, hop.at) if body is not None else Seeds()), None
         if hop.up:
-            return Seeds() if hop.free else Seeds(sites={hop.offset: (flow.returns, flow.params_out)})
+            return (Seeds() if hop.free else Seeds(sites={hop.offset: (flow.returns, flow.params_out)})), None
         if hop.free:
-            return self._handoff_seeds(visit.node, hop.offset, hop.to, flow, visit.carried.published)
-        return Seeds(params=flow.calls.get(hop.offset, frozenset()))
+            return self.callbacks.handed(visit.node, hop.offset, hop.to, visit.carried)
+        return Seeds(params=flow.calls.get(hop.offset, frozenset())), None
 
     def _analysed(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:meth:`_analyse`, and again with the fields its callees write with the data when it reads them (a
@@ -367,29 +378,15 @@ class ChainFinder:
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component)
+            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component, self._fresh)
         return flow
+
+    def _fresh(self, ref: str) -> bool:
+        """A call whose result is not the data handed to it (``fresh_results`` in rules/flows.yaml)."""
+        return calls_target(self.flows.fresh_results, ref)
 
     def _is_component(self, class_desc: str) -> bool:
         return is_component(self.graph, class_desc)
-
-    def _handoff_seeds(self, node: MethodId, off: int, callee: MethodId, flow: Flow, published: bool) -> Seeds:
-        """What is tainted in a hand-off's callback (``run()``, ``onStartCommand()``...)."""
-        body = self.graph.body(callee)
-        everything = frozenset(range(body.ins_size)) if body is not None else frozenset()
-        if published:
-            return Seeds(params=everything)
-        src = self.graph.body(node)
-        via = next((i.op for i in src.insns if i.offset == off), "") if src is not None else ""
-        if via == "new-instance":  # a task object that received the data (constructor, setter, execute(data)):
-            # ``this`` holds it, and the callback's parameters get what execute() was given
-            return Seeds(params=everything if off in flow.objects else frozenset())
-        if via.startswith("invoke"):  # the object handed itself over (``new Thread(this)``): as it was
-            return Seeds(params=frozenset({0}) if flow.calls.get(off) else frozenset())
-        return Seeds(params=everything if flow.calls else frozenset())  # an Intent carrying the data
-
-    def _published(self, body: MethodCode, flow: Flow) -> bool:
-        return publishes(self.graph, self.flows.publishers, body, flow)
 
 
 def _methods(visit: Visit[Carried]) -> frozenset[MethodId]:

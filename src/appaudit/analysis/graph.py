@@ -37,6 +37,27 @@ def split_ref(ref: str) -> tuple[str, str]:
 _TASK_PARAM = re.compile(r"\(.*L(java/lang/Runnable|java/util/concurrent/Callable|java/util/TimerTask);")
 
 
+#: Instructions after a ``const-class`` looked at for the ``monitor-enter`` of a lock (``is_lock``).
+_LOCK_WINDOW = 4
+
+
+def is_lock(body: MethodCode, offset: int, at: int | None = None) -> bool:
+    """The ``const-class`` at ``offset`` (index ``at`` among the instructions, when known) loads a class only
+    to lock on it (a ``synchronized`` static method, ``synchronized (X.class)``): the next instruction using
+    its register, within a few, is ``monitor-enter``. Such a class is not handed work: naming it is no Intent
+    to a component."""
+    insns = body.insns
+    if at is None:
+        at = next((i for i, ins in enumerate(insns) if ins.offset == offset), None)
+    if at is None or insns[at].op != "const-class" or not insns[at].regs:
+        return False
+    reg = insns[at].regs[0]
+    for ins in insns[at + 1 : at + 1 + _LOCK_WINDOW]:
+        if reg in ins.regs:
+            return ins.op == "monitor-enter"
+    return False
+
+
 class CallGraph:
     """Lazy call graph over a CodeIndex."""
 
@@ -132,7 +153,7 @@ class CallGraph:
         names = self._async_names(cls, via)
         return [m for m in self.code.methods_of(cls) if m.split("(", 1)[0] in names] if names else []
 
-    def _async_targets(self, cls: str, via: str = "new-instance") -> list[MethodId]:
+    def async_targets(self, cls: str, via: str = "new-instance") -> list[MethodId]:
         """The callbacks an object of ``cls`` runs when handed over, defined in ``cls`` or inherited from an
         app superclass (the nearest definition of each)."""
         names = self._async_names(cls, via)
@@ -150,13 +171,13 @@ class CallGraph:
         out: list[tuple[int, MethodId]] = []
         body = self.body(node)
         this = body.first_param_register if body is not None and not body.is_static else None
-        for insn in body.insns if body else ():
+        for index, insn in enumerate(body.insns if body else ()):
             if insn.ref is None:
                 continue
             if insn.op.startswith("invoke") and insn.ref_kind == "method":
                 if this is not None and this in insn.regs[1:] and _TASK_PARAM.search(insn.ref):
                     # ``new Thread(this)``, ``executor.execute(this)``: the object hands itself over
-                    for target in self._async_targets(node.class_name):
+                    for target in self.async_targets(node.class_name):
                         out.append((insn.offset, target))
                         self.handoffs.add((node, target))
                 cls, method = split_ref(insn.ref)
@@ -165,8 +186,9 @@ class CallGraph:
                     out.extend((insn.offset, MethodId(class_name=t, method=method)) for t in targets)
             elif insn.op in ("new-instance", "const-class"):
                 cls = java_name(insn.ref)
-                if cls in self.app_classes:
-                    for target in self._async_targets(cls, insn.op):
+                locks = insn.op == "const-class" and body is not None and is_lock(body, insn.offset, index)
+                if cls in self.app_classes and not locks:
+                    for target in self.async_targets(cls, insn.op):
                         out.append((insn.offset, target))
                         self.handoffs.add((node, target))
         self._down[node] = out
@@ -187,13 +209,18 @@ class CallGraph:
         handed: list[CodeHit] = []
         for via in ("new-instance", "const-class"):
             if method in self._async_methods(cls, via):
-                handed.extend(self.code.instantiations(cls, via))
+                hits = self.code.instantiations(cls, via)
+                handed.extend(h for h in hits if via != "const-class" or not self._lock(h))
         self.handoffs.update((MethodId(class_name=s.class_name, method=s.method), node) for s in handed)
         # Sorted as plain strings first: comparing MethodIds would cost a Python call per comparison.
         found = sorted({(s.class_name, s.method, s.offset) for s in (*sites, *handed)})
         out = [(MethodId(class_name=c, method=m), off) for c, m, off in found]
         self._up[node] = out
         return out
+
+    def _lock(self, hit: CodeHit) -> bool:
+        body = self.code.method_code(hit.class_name, hit.method)
+        return body is not None and is_lock(body, hit.offset)
 
     def invokes(self, node: MethodId) -> list[Evidence]:
         """Every invoke in ``node`` as evidence (for transformer matching)."""

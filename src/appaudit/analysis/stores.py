@@ -33,6 +33,7 @@ at most ``MAX_INDEXED`` reads per kind and ``MAX_READERS`` per name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from appaudit.analysis.facts import StoreHop
@@ -74,8 +75,11 @@ class StoreSite:
 class StoreIndex:
     """The stores and named reads of one scan's app, found on demand and remembered."""
 
-    def __init__(self, graph: CallGraph, flows: FlowSpec) -> None:
+    def __init__(self, graph: CallGraph, flows: FlowSpec, opaque: Callable[[str], bool] | None = None) -> None:
         self.graph = graph
+        self.opaque = opaque
+        """Types (descriptors) a static field of which holds no data however tainted what is written is:
+        a Context (the register of one handed data is tainted, the component is no container of it)."""
         self.specs = {s.kind: s for s in flows.stores}
         self._reads: dict[str, dict[str | None, list[StoreSite]]] = {}
         self._counts: dict[str, int] = {}
@@ -108,9 +112,12 @@ class StoreIndex:
         out.extend(
             StoreSite(kind="static_field", node=node, offset=off, name=field_name(at[off].ref))
             for off in sorted(flow.static_puts)
-            if off in at
+            if off in at and not self._holds_no_data(at[off].ref)
         )
         return out
+
+    def _holds_no_data(self, ref: str | None) -> bool:
+        return self.opaque is not None and ref is not None and self.opaque(ref.rsplit(":", 1)[-1])
 
     def _call_stores(
         self, node: MethodId, body: MethodCode, ins: Insn, tainted: frozenset[int], path: frozenset[MethodId]

@@ -22,7 +22,9 @@ control flow (branches, fall-through, switch cases, and catch handlers entered
 from every instruction of their try blocks; an instruction nothing is seen to
 reach starts from everything seen so far), with
 these rules: a call with a tainted argument or receiver taints its result and
-its receiver (``sb.append(x)``, ``json.put(k, x)``, ``list.add(x)``), moves
+its receiver (``sb.append(x)``, ``json.put(k, x)``, ``list.add(x)``), except the
+result of a call that returns something else than it was handed (a server's
+reply, a row id, a size: ``fresh_results`` in rules/flows.yaml), moves
 copy taint, arithmetic and conversions taint their result from any tainted
 operand, stores into an object or array taint it, loads from a tainted
 object or array are tainted, and a write of anything untainted clears a
@@ -92,7 +94,11 @@ _NOTHING = Flow(tainted=False, returns=False, calls={}, objects=frozenset(), fie
 
 
 def analyse(
-    body: MethodCode, seeds: Seeds, fields: Iterable[str] = (), opaque: Callable[[str], bool] | None = None
+    body: MethodCode,
+    seeds: Seeds,
+    fields: Iterable[str] = (),
+    opaque: Callable[[str], bool] | None = None,
+    fresh: Callable[[str], bool] | None = None,
 ) -> Flow:
     """Follow tainted data through one method.
 
@@ -100,6 +106,9 @@ def analyse(
     fill: the register holding the receiver is tainted, not the object or field it came from.
     Components are such: ``this$0.startActivity(intentWithData)`` does not make the service a
     container of the data (taking it for one taints every later use of ``this$0``).
+    ``fresh`` says which calls (``Lc;->m(p)r``) return something other than what they were handed: a
+    server's reply (``URLConnection.getInputStream()``), a database's row id, a list's size: their
+    result is not tainted by what went in.
     """
     insns = body.insns
     known = set(fields)
@@ -113,7 +122,7 @@ def analyse(
         return _NOTHING  # nothing tainted comes in
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
-    walk = _Walk(seeds, known, opaque)
+    walk = _Walk(seeds, known, opaque, fresh)
     ever = _fixpoint(insns, _predecessors(body), entry, walk)
     params = range(first, body.registers_size)
     return Flow(
@@ -193,6 +202,7 @@ class _Walk:
     __slots__ = (
         "calls",
         "fields",
+        "fresh",
         "inside",
         "objects",
         "opaque",
@@ -204,9 +214,16 @@ class _Walk:
         "written",
     )
 
-    def __init__(self, seeds: Seeds, fields: set[str], opaque: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        seeds: Seeds,
+        fields: set[str],
+        opaque: Callable[[str], bool] | None = None,
+        fresh: Callable[[str], bool] | None = None,
+    ) -> None:
         self.seeds = seeds
         self.opaque = opaque
+        self.fresh = fresh
         self.fields = fields
         """Tainted fields: those coming in and those written with tainted data since."""
         self.written: set[str] = set()
@@ -219,6 +236,11 @@ class _Walk:
         self.returns = False
         self.sputs: set[int] = set()
         """Offsets of ``sput`` writing tainted data itself."""
+
+    def holds_no_data(self, ref: str | None) -> bool:
+        """The field ``ref`` is of an ``opaque`` type (a Context): what is read from it or written to it is
+        never the data, however tainted the register or the object it belongs to."""
+        return self.opaque is not None and ref is not None and self.opaque(ref.rsplit(":", 1)[-1])
 
     def hot(self, reg: int) -> bool:
         return reg in self.state or self.origin.get(reg, -1) in self.objects
@@ -267,7 +289,7 @@ def _invoke(w: _Walk, ins: Insn, seeded: bool) -> bool:
                 w.inside.setdefault(member, set()).add(container)
     tainted_args = [k for k, r in enumerate(regs) if w.hot(r)]
     w.state.discard(_RESULT)
-    if tainted_args or seeded:
+    if seeded or (tainted_args and not (w.fresh is not None and ins.ref and w.fresh(ins.ref))):
         w.state.add(_RESULT)
     if tainted_args:
         w.calls[ins.offset] = frozenset(tainted_args)
@@ -319,14 +341,14 @@ def _move(w: _Walk, ins: Insn, seeded: bool) -> bool:
 
 
 def _sget(w: _Walk, ins: Insn, seeded: bool) -> bool:
-    w.write(ins.regs[0], seeded or ins.ref in w.fields)
+    w.write(ins.regs[0], seeded or (ins.ref in w.fields and not w.holds_no_data(ins.ref)))
     if ins.ref and ins.op == "sget-object":
         w.origin[ins.regs[0]] = ins.ref
     return False
 
 
 def _iget(w: _Walk, ins: Insn, seeded: bool) -> bool:
-    w.write(ins.regs[0], seeded or w.hot(ins.regs[1]) or ins.ref in w.fields)
+    w.write(ins.regs[0], seeded or ((w.hot(ins.regs[1]) or ins.ref in w.fields) and not w.holds_no_data(ins.ref)))
     if ins.ref and ins.op == "iget-object":
         w.origin[ins.regs[0]] = ins.ref
     return False
@@ -339,7 +361,7 @@ def _aget(w: _Walk, ins: Insn, seeded: bool) -> bool:
 
 def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
     value, holder = ins.regs[0], ins.regs[1]
-    if w.hot(value):
+    if w.hot(value) and not w.holds_no_data(ins.ref):
         if isinstance(w.origin.get(holder), str):
             # ``this$0.f = x``: field ``f`` holds the data, not the field the holder was loaded
             # from (else every later ``this$0`` read, and everything read through it, is tainted)
@@ -355,7 +377,7 @@ def _iput(w: _Walk, ins: Insn, seeded: bool) -> bool:
 
 
 def _sput(w: _Walk, ins: Insn, seeded: bool) -> bool:
-    if w.hot(ins.regs[0]):
+    if w.hot(ins.regs[0]) and not w.holds_no_data(ins.ref):
         w.write_field(ins.ref)
         w.sputs.add(ins.offset)
     return False

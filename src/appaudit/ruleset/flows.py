@@ -130,6 +130,8 @@ class FlowSpec:
     publishers: tuple[ApiTarget, ...] = ()
     escapes: tuple[ApiTarget, ...] = ()
     """Calls through which data leaves what the data-flow check follows (storage, other components)."""
+    fresh_results: tuple[ApiTarget, ...] = ()
+    """Calls whose result is not the data handed to them (a server's reply, a row id, a size), never tainted."""
     triggers: TriggerSpec = TriggerSpec()
     replies: ReplySpec = ReplySpec()
     stores: tuple[StoreSpec, ...] = ()
@@ -193,6 +195,7 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
         boot_actions=tuple(doc["boot_actions"]),
         publishers=_targets(doc.get("publishers", [])),
         escapes=_targets(doc.get("escapes", [])),
+        fresh_results=_targets(doc.get("fresh_results", [])),
         triggers=_trigger_spec(doc.get("triggers", {})),
         replies=_reply_spec(doc.get("replies", {})),
         stores=tuple(
