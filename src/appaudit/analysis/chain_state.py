@@ -7,11 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from appaudit.analysis.facts import HarvestChain, StoreHop
-from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.search import MAX_TOTAL_VISITS
 from appaudit.analysis.sinks import Sink
 from appaudit.analysis.taint import Flow
-from appaudit.descriptors import java_name
 from appaudit.model import Channel, Evidence, MethodId
 
 #: Searches from the places a read's data is read back from storage (:meth:`ChainFinder._through_stores`).
@@ -23,16 +21,6 @@ MAX_STORE_COST = 2
 #: Searches through storage start only while the scan's budget has this many visits left: they are a
 #: second pass, and must not starve the reads still to search, nor their start-up paths.
 STORE_BUDGET_FLOOR = MAX_TOTAL_VISITS // 2
-#: Framework Context types: calls on them with data do not fill them (:func:`is_component`).
-_CONTEXTS = frozenset(
-    {
-        "Landroid/content/Context;",
-        "Landroid/content/ContextWrapper;",
-        "Landroid/app/Activity;",
-        "Landroid/app/Service;",
-        "Landroid/app/Application;",
-    }
-)
 #: Methods one search from a read back may visit (the upload is near where the data is read back).
 MAX_STORE_VISITS = 60
 
@@ -113,13 +101,3 @@ def carries(sink: Sink, flow: Flow) -> bool:
 def with_fields(flow: Flow, fields: frozenset[str]) -> Flow:
     """``flow`` with the tainted fields of the path so far (they stay tainted further on)."""
     return flow if fields <= flow.fields else replace(flow, fields=flow.fields | fields)
-
-
-def is_component(graph: CallGraph, class_desc: str) -> bool:
-    """A Context (an app's Activity, Service, Application, or the framework's own types): handing it data
-    (``startActivity(intent)``) does not put the data in it."""
-    if class_desc in _CONTEXTS:
-        return True
-    cls = java_name(class_desc)
-    return cls in graph.app_classes and "android.content.Context" in graph.ancestors(cls)
-

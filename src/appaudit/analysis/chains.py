@@ -14,7 +14,9 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
+from appaudit.analysis.analyses import Analyses
 from appaudit.analysis.attribution import Attributor
+from appaudit.analysis.call_hops import CallHops
 from appaudit.analysis.chain_state import (
     MAX_STORE_COST,
     MAX_STORE_SEARCHES,
@@ -25,7 +27,6 @@ from appaudit.analysis.chain_state import (
     Found,
     Reach,
     carries,
-    is_component,
     with_fields,
 )
 from appaudit.analysis.depth import CHAIN_DEPTH
@@ -46,7 +47,7 @@ from appaudit.analysis.search import (
 )
 from appaudit.analysis.sinks import Sink, SinkFinder
 from appaudit.analysis.stores import StoreIndex
-from appaudit.analysis.taint import Flow, Seeds, analyse
+from appaudit.analysis.taint import Flow, Seeds
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_name
@@ -62,7 +63,9 @@ class ChainFinder:
         self.flows = flows
         self.depth = depth
         self.sinks = SinkFinder(graph, flows, attributor)
-        self.stores = StoreIndex(graph, flows, self._is_component)
+        self.analyses = Analyses(graph, flows)
+        self.stores = StoreIndex(graph, flows, self.analyses.is_component)
+        self.hops = CallHops(graph)
         self.callbacks = HandoffSeeds(graph, flows, self._analyse)
         self.queues = QueueIndex(graph, flows.queues)
         self.replies = ReplyTest(graph, flows)
@@ -70,7 +73,6 @@ class ChainFinder:
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
         them."""
-        self._flows: dict[tuple[object, ...], Flow] = {}
 
     def search(
         self,
@@ -123,12 +125,9 @@ class ChainFinder:
 
     def _call_hops(self, visit: Visit[_S]) -> Iterator[Hop]:
         """Up to every caller (until the search turns down), then down to every callee."""
-        node, handoffs = visit.node, self.graph.handoffs
         if not visit.descending:
-            for caller, off in self.graph.up(node):
-                yield Hop(to=caller, offset=off, up=True, free=(caller, node) in handoffs)
-        for off, callee in self.graph.down(node):
-            yield Hop(to=callee, offset=off, up=False, free=(node, callee) in handoffs)
+            yield from self.hops.of(visit.node, up=True)
+        yield from self.hops.of(visit.node, up=False)
 
     def follow_calls(
         self,
@@ -232,10 +231,10 @@ class ChainFinder:
             for sink in self.sinks.sinks_in(visit.node):
                 known = found.chains.get(sink.channel)
                 if not carries(sink, flow):
-                    if sink.data_positions is not None and (sink.call.offset or 0) in flow.calls:
-                        found.ruled_out.setdefault(
-                            sink.channel,
-                            self._chain(found.data_class, found.read, visit.path, visit.node, sink, dataflow, via),
+                    handed = sink.data_positions is not None and (sink.call.offset or 0) in flow.calls
+                    if handed and sink.channel not in found.ruled_out:  # the first stands: make no other
+                        found.ruled_out[sink.channel] = self._chain(
+                            found.data_class, found.read, visit.path, visit.node, sink, dataflow, via
                         )
                     continue
                 if self.replies.is_reply(found.read, visit.path, visit.node, sink):
@@ -374,19 +373,8 @@ class ChainFinder:
         return self._analyse(node, body, seeds, fields | back) if back else flow
 
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
-        """:func:`.taint.analyse`, remembered for the scan (reads of one app meet the same methods)."""
-        key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
-        flow = self._flows.get(key)
-        if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields, self._is_component, self._fresh)
-        return flow
-
-    def _fresh(self, ref: str) -> bool:
-        """A call whose result is not the data handed to it (``fresh_results`` in rules/flows.yaml)."""
-        return calls_target(self.flows.fresh_results, ref)
-
-    def _is_component(self, class_desc: str) -> bool:
-        return is_component(self.graph, class_desc)
+        """:func:`.taint.analyse`, remembered for the scan (:class:`.analyses.Analyses`)."""
+        return self.analyses.of(node, body, seeds, fields)
 
 
 def _methods(visit: Visit[Carried]) -> frozenset[MethodId]:

@@ -16,6 +16,8 @@ definitions are followed from one compared register.
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from appaudit.analysis.facts import ChainStep
@@ -43,21 +45,53 @@ def _param_index(body: MethodCode, reg: int) -> int | None:
     return None
 
 
+#: Per register, the offsets of the instructions that write it (in code order) and what each wrote: the
+#: instruction, or for a ``move-result`` its invoke (None: a ``move-result`` with no invoke before it).
+_Writes = dict[int, tuple[list[int], list[Insn | None]]]
+
+
+#: Methods whose register writes are kept, per thread: the guard and reply tests ask about the few
+#: methods of a path many times.
+MAX_INDEXED = 64
+
+
+class _Indexed(threading.local):
+    def __init__(self) -> None:
+        self.writes: dict[int, tuple[MethodCode, _Writes]] = {}
+        """By id of a decoded body (kept in the entry, so the id is not reused while it is there)."""
+
+
+_INDEXED = _Indexed()
+
+
 def _definition(body: MethodCode, reg: int, offset: int) -> Insn | int | None:
     """What last wrote ``reg`` before ``offset``: the instruction (for a ``move-result``, its invoke), or the
     index of the parameter it still holds from entry, or None (``this``, a local never written)."""
-    last: Insn | None = None
-    pending: Insn | None = None
-    for ins in body.insns:
-        if ins.offset >= offset:
-            break
-        if ins.op.startswith(("invoke", "filled-new-array")):
-            pending = ins
-        elif defines_register(ins) and ins.regs[0] == reg:
-            last = pending if ins.op.startswith("move-result") else ins
+    known = _INDEXED.writes.get(id(body))
+    if known is None or known[0] is not body:
+        if len(_INDEXED.writes) >= MAX_INDEXED:
+            _INDEXED.writes.clear()
+        known = _INDEXED.writes[id(body)] = (body, _writes(body))
+    offsets, wrote = known[1].get(reg, ((), ()))
+    k = bisect_left(offsets, offset)
+    last = wrote[k - 1] if k else None
     if last is not None:
         return last
     return _param_index(body, reg)
+
+
+def _writes(body: MethodCode) -> _Writes:
+    """Every register write of ``body``, for :func:`_definition`."""
+    table: _Writes = {}
+    pending: Insn | None = None
+    for ins in body.insns:
+        if ins.op.startswith(("invoke", "filled-new-array")):
+            pending = ins
+        elif defines_register(ins):
+            offsets, wrote = table.setdefault(ins.regs[0], ([], []))
+            offsets.append(ins.offset)
+            wrote.append(pending if ins.op.startswith("move-result") else ins)
+    return table
 
 
 def _insn_at(body: MethodCode, offset: int | None) -> Insn | None:

@@ -83,25 +83,38 @@ def native_code_reasons(app: AppInfo, code: CodeIndex, sdk_prefixes: Sequence[st
 
 def reflection_reasons(code: CodeIndex, sdk_prefixes: Sequence[str]) -> list[CoverageReason]:
     """Many reflective lookups whose class, method or field name is computed at run time."""
-    from appaudit.analysis.registers import argument_registers, values_at
-
     dynamic: list[str] = []
     sites = [h for cls, names in _REFLECTION for h in code.invocations(cls, names)]
+    # One register pass per method for all its sites: a pass up to each site re-read the method's
+    # start once per site (obfuscated apps hold dozens of lookups in one method).
+    names_at: dict[tuple[str, str], dict[int, bool] | None] = {}
     for site in sites[:REFLECTION_MAX_SITES]:
         if _third_party(site.class_name, sdk_prefixes):
             continue
-        body = code.method_code(site.class_name, site.method)
-        insn = next((i for i in body.insns if i.offset == site.offset), None) if body else None
-        if body is None or insn is None or insn.ref is None:
-            continue
-        _recv, regs = argument_registers(insn)
-        if not regs:
-            continue
-        value = values_at(body, site.offset).get(regs[0])
-        if value is None or value.kind not in ("string",) or not value.text:
+        key = (site.class_name, site.method)
+        if key not in names_at:
+            names_at[key] = _constant_names(code, *key)
+        constant = names_at[key]
+        if constant is not None and constant.get(site.offset) is False:
             dynamic.append(f"{site.class_name}.{site.method.split('(')[0]}")
     if len(dynamic) < REFLECTION_MIN_SITES:
         return []
     places = sorted(set(dynamic))
     detail = f"{len(dynamic)} reflective lookups use names computed at run time: {quote_names(places)}"
     return [CoverageReason(code="reflection", detail=detail)]
+
+
+def _constant_names(code: CodeIndex, class_name: str, method: str) -> dict[int, bool] | None:
+    """Offset of each resolved invoke with a declared argument in the method -> whether its first
+    argument holds a constant, non-empty string there; None when the method cannot be decoded."""
+    from appaudit.analysis.registers import invoke_arguments
+
+    body = code.method_code(class_name, method)
+    if body is None:
+        return None
+    out: dict[int, bool] = {}
+    for insn, values in invoke_arguments(body):
+        if values:
+            value = values[0]
+            out[insn.offset] = value.kind == "string" and bool(value.text)
+    return out

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
 from appaudit.descriptors import java_desc, java_name
-from appaudit.model import Evidence, EvidenceKind, MethodId
+from appaudit.model import MethodId
 from appaudit.ruleset.flows import FlowSpec
 
 #: Implementations followed per virtual/interface call.
@@ -221,24 +221,6 @@ class CallGraph:
     def _lock(self, hit: CodeHit) -> bool:
         body = self.code.method_code(hit.class_name, hit.method)
         return body is not None and is_lock(body, hit.offset)
-
-    def invokes(self, node: MethodId) -> list[Evidence]:
-        """Every invoke in ``node`` as evidence (for transformer matching)."""
-        body = self.body(node)
-        if body is None:
-            return []
-        return [
-            Evidence(
-                kind=EvidenceKind.INVOKE,
-                value=i.ref,
-                dex=body.dex,
-                class_name=node.class_name,
-                method=node.method,
-                offset=i.offset,
-            )
-            for i in body.insns
-            if i.op.startswith("invoke") and i.ref
-        ]
 
     def strings(self, node: MethodId) -> list[str]:
         body = self.body(node)

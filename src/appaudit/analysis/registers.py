@@ -12,31 +12,37 @@ URI or string call consumes it, so a concatenation of such parts is resolved.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from appaudit.analysis.value_calls import (
+    CALL_RULES,
+    RESOLVABLE,
+    UNKNOWN,
+    VALUE_BUILDERS,
+    Call,
+    Resolve,
+    Value,
+    first_how,
+    resolved,
+    with_how,
+)
 from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import split_params
 
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """What a register holds, as far as a static pass can tell."""
-
-    kind: str
-    """string, uri, builder, sb, field, ifield, param, this, intent_data, call, new, int, unknown."""
-    text: str | None = None
-    """The string / URI text, the field, the parameter index, the called method, the type or the
-    integer constant (decimal)."""
-    how: str | None = None
-    """For a string, URI or builder: where a part that was not a literal in this method came from
-    (``static_field``, ``instance_field``, ``helper``, ``resource``); None when all of it was."""
-    args: tuple[Value, ...] = ()
-    """For a ``call`` of a method the pass does not know: its declared arguments' values (kept only
-    when the pass was given a ``resolve`` callback, which may look into the callee)."""
+__all__ = [
+    "RESOLVABLE",
+    "UNKNOWN",
+    "VALUE_BUILDERS",
+    "Resolve",
+    "Value",
+    "argument_registers",
+    "defines_register",
+    "invoke_arguments",
+    "values_at",
+]
 
 
-UNKNOWN = Value("unknown")
 _NO_DEFINE = (
     "if-",
     "goto",
@@ -73,190 +79,6 @@ def argument_registers(insn: Insn) -> tuple[int | None, list[int]]:
     return receiver, out
 
 
-def _text(v: Value) -> str | None:
-    return v.text if v.kind in ("string", "uri") else None
-
-
-def _builder_parts(v: Value) -> list[str]:
-    return (v.text or "\0\0").split("\0") if v.kind == "builder" and v.text is not None else []
-
-
-def _builder_uri(parts: list[str]) -> str | None:
-    if len(parts) != 3 or not parts[0] or not parts[1]:
-        return None
-    return f"{parts[0]}://{parts[1]}{parts[2]}"
-
-
-def _uri_to_builder(text: str | None) -> Value:
-    if not text or "://" not in text:
-        return Value("builder", None)
-    scheme, rest = text.split("://", 1)
-    authority, _, path = rest.partition("/")
-    return Value("builder", f"{scheme}\0{authority}\0" + (f"/{path}" if path else ""))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Call:
-    """One invoke of a class the pass knows, with what its registers hold."""
-
-    ref: str
-    name: str
-    """The method name, without its prototype."""
-    receiver: int | None
-    """The receiver's register (None for a static call)."""
-    recv: Value
-    args: tuple[Value, ...]
-    """The declared arguments' values."""
-
-
-#: What a known call returns (None: nothing known, an opaque ``call`` value).
-_CallRule = Callable[[_Call, dict[int, Value]], Value | None]
-#: Puts in the string or URI a ``field``, ``ifield`` or ``call`` value holds (None: not known).
-Resolve = Callable[[Value], Value | None]
-#: The value kinds a ``resolve`` callback is asked about.
-RESOLVABLE = frozenset({"field", "ifield", "call"})
-_CARRIERS = frozenset({"string", "uri", "sb", "builder"})
-
-
-def _uri_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    args = call.args
-    if call.name == "parse" and args:
-        return Value("uri", _text(args[0]))
-    if call.name == "withAppendedPath" and len(args) == 2 and (_text(args[0]) or args[0].kind == "field"):
-        seg = _text(args[1])
-        base = _text(args[0]) or args[0].text  # an SDK URI field keeps its name: ``Lc;->F:T/segment``
-        return Value("uri", f"{base}/{seg if seg is not None else '*'}")
-    if call.name == "toString":
-        return Value("string", _text(call.recv))
-    if call.name == "buildUpon":
-        return _uri_to_builder(_text(call.recv))
-    return None
-
-
-def _content_uris_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    if call.name == "withAppendedId" and call.args and (_text(call.args[0]) or call.args[0].kind == "field"):
-        return Value("uri", f"{_text(call.args[0]) or call.args[0].text}/#")  # an SDK field keeps its name
-    return None
-
-
-def _set_scheme(parts: list[str], arg: str) -> None:
-    parts[0] = arg
-
-
-def _set_authority(parts: list[str], arg: str) -> None:
-    parts[1] = arg
-
-
-def _append_path(parts: list[str], arg: str) -> None:
-    parts[2] += "/" + arg
-
-
-def _set_path(parts: list[str], arg: str) -> None:
-    parts[2] = arg if arg.startswith("/") else "/" + arg
-
-
-#: ``Uri.Builder`` setters: how each changes the (scheme, authority, path) parts.
-_BUILDER_EDITS: dict[str, Callable[[list[str], str], None]] = {
-    "scheme": _set_scheme,
-    "authority": _set_authority,
-    "encodedAuthority": _set_authority,
-    "appendPath": _append_path,
-    "appendEncodedPath": _append_path,
-    "path": _set_path,
-    "encodedPath": _set_path,
-}
-#: ``Uri.Builder`` calls that leave the parts the URI is matched on as they are.
-_BUILDER_KEEPS = frozenset({"appendQueryParameter", "fragment", "query", "encodedQuery"})
-
-
-def _uri_builder_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    if call.receiver is None:
-        return None
-    if call.name == "<init>":
-        env[call.receiver] = Value("builder", "\0\0")
-        return UNKNOWN
-    parts = _builder_parts(call.recv)
-    if not parts:
-        return Value("builder", None)
-    if call.name == "build":
-        return Value("uri", _builder_uri(parts))
-    arg = _text(call.args[0]) if call.args else None
-    edit = _BUILDER_EDITS.get(call.name)
-    if edit is not None and arg is not None:
-        edit(parts, arg)
-    elif call.name not in _BUILDER_KEEPS:  # anything else (or a part not known) loses the URI
-        parts = []
-    new = Value("builder", "\0".join(parts)) if parts else Value("builder", None)
-    env[call.receiver] = new
-    return new
-
-
-def _string_builder_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    if call.receiver is None:
-        return None
-    if call.name == "<init>":
-        takes_text = bool(call.args) and not call.ref.endswith("(I)V")
-        env[call.receiver] = Value("sb", _text(call.args[0]) if takes_text else "")
-        return UNKNOWN
-    recv = call.recv
-    if recv.kind != "sb":
-        return UNKNOWN
-    if call.name == "append":
-        add = _text(call.args[0]) if call.args else None
-        new = Value("sb", recv.text + add if recv.text is not None and add is not None else None)
-        env[call.receiver] = new
-        return new
-    if call.name == "toString":
-        return Value("string", recv.text)
-    return None
-
-
-def _string_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    recv, args = _text(call.recv), call.args
-    if call.name == "concat" and recv is not None and args and _text(args[0]) is not None:
-        return Value("string", f"{recv}{_text(args[0])}")
-    if call.name == "valueOf" and args and _text(args[0]) is not None:
-        return Value("string", _text(args[0]))
-    if call.name in ("trim", "toString", "intern") and recv is not None:
-        return Value("string", recv)
-    return None
-
-
-def _intent_call(call: _Call, env: dict[int, Value]) -> Value | None:
-    return Value("intent_data") if call.name == "getData" else None
-
-
-#: The classes whose calls the pass follows (class descriptor -> rule).
-_CALL_RULES: dict[str, _CallRule] = {
-    "Landroid/net/Uri;": _uri_call,
-    "Landroid/content/ContentUris;": _content_uris_call,
-    "Landroid/net/Uri$Builder;": _uri_builder_call,
-    "Ljava/lang/StringBuilder;": _string_builder_call,
-    "Ljava/lang/String;": _string_call,
-    "Landroid/content/Intent;": _intent_call,
-}
-
-
-def _resolved(value: Value, resolve: Resolve | None) -> Value:
-    if resolve is None or value.kind not in RESOLVABLE:
-        return value
-    return resolve(value) or value
-
-
-def _first_how(values: tuple[Value, ...]) -> str | None:
-    return next((v.how for v in values if v.how is not None and v.kind in _CARRIERS), None)
-
-
-def _with_how(value: Value, how: str | None) -> Value:
-    if how is None or value.how is not None or value.kind not in _CARRIERS or value.text is None:
-        return value
-    return Value(value.kind, value.text, how)
-
-
-#: Classes whose calls build strings and URIs (their arguments are parts, not what the value is for).
-VALUE_BUILDERS = frozenset(_CALL_RULES)
-
-
 def _invoke_result(insn: Insn, env: dict[int, Value], resolve: Resolve | None = None) -> Value:
     """The value an invoke returns, updating mutated receivers (builders) in ``env``.
 
@@ -265,25 +87,25 @@ def _invoke_result(insn: Insn, env: dict[int, Value], resolve: Resolve | None = 
     """
     ref = insn.ref or ""
     owner, _, rest = ref.partition("->")
-    rule = _CALL_RULES.get(owner)
+    rule = CALL_RULES.get(owner)
     if rule is None:
         if resolve is None:
             return Value("call", ref)
         return Value("call", ref, args=tuple(env.get(r, UNKNOWN) for r in argument_registers(insn)[1]))
     receiver, params = argument_registers(insn)
-    recv = _resolved(env.get(receiver, UNKNOWN), resolve) if receiver is not None else UNKNOWN
-    call = _Call(
+    recv = resolved(env.get(receiver, UNKNOWN), resolve) if receiver is not None else UNKNOWN
+    call = Call(
         ref=ref,
         name=rest.split("(", 1)[0],
         receiver=receiver,
         recv=recv,
-        args=tuple(_resolved(env.get(r, UNKNOWN), resolve) for r in params),
+        args=tuple(resolved(env.get(r, UNKNOWN), resolve) for r in params),
     )
     result = rule(call, env)
-    how = _first_how((call.recv, *call.args)) if resolve is not None else None
+    how = first_how((call.recv, *call.args)) if resolve is not None else None
     if how is not None and receiver is not None and receiver in env:
-        env[receiver] = _with_how(env[receiver], how)
-    return _with_how(result, how) if result is not None else Value("call", ref)
+        env[receiver] = with_how(env[receiver], how)
+    return with_how(result, how) if result is not None else Value("call", ref)
 
 
 def _entry_values(code: MethodCode) -> dict[int, Value]:
@@ -340,8 +162,25 @@ def _pass(
     env = _entry_values(code)
     if params:
         env.update(_param_values(code, params))
-    pending = UNKNOWN
-    for insn in code.insns:
+    _walk(code, env, UNKNOWN, 0, stop, resolve, on_invoke)
+    return env
+
+
+def _walk(
+    code: MethodCode,
+    env: dict[int, Value],
+    pending: Value,
+    start: int,
+    stop: int,
+    resolve: Resolve | None,
+    on_invoke: Callable[[Insn, dict[int, Value]], None] | None = None,
+) -> tuple[Value, int]:
+    """The pass from instruction ``start`` (index) to just before offset ``stop``, updating ``env``; the
+    pending invoke result and the index of the instruction it stopped at."""
+    insns = code.insns
+    i = start
+    while i < len(insns):
+        insn = insns[i]
         if insn.offset >= stop:
             break
         if insn.op.startswith("invoke"):
@@ -350,7 +189,35 @@ def _pass(
             pending = _invoke_result(insn, env, resolve) if insn.ref else UNKNOWN
         elif insn.regs and not insn.op.startswith(_NO_DEFINE):
             env[insn.regs[0]] = _defined(insn, env, pending)
-    return env
+        i += 1
+    return pending, i
+
+
+class _Cursor(threading.local):
+    """Where the last plain pass (no ``resolve``, no parameter values) stopped, per thread: callers ask
+    for many offsets of one method in code order (each reflective call of a method), and each pass
+    then goes on from where the last one stopped instead of from the start."""
+
+    def __init__(self) -> None:
+        self.code: MethodCode | None = None
+        self.stop = 0
+        self.env: dict[int, Value] = {}
+        self.pending = UNKNOWN
+        self.index = 0
+
+
+_CURSOR = _Cursor()
+
+
+def _plain_pass(code: MethodCode, stop: int) -> dict[int, Value]:
+    """:func:`_pass` without ``resolve`` or parameter values, going on from the last one where it can (the
+    same values: without ``resolve`` an instruction's values depend only on those before it)."""
+    c = _CURSOR
+    if c.code is not code or c.stop > stop:
+        c.code, c.env, c.pending, c.index = code, _entry_values(code), UNKNOWN, 0
+    c.pending, c.index = _walk(code, c.env, c.pending, c.index, stop, None)
+    c.stop = stop
+    return dict(c.env)
 
 
 def values_at(
@@ -362,6 +229,8 @@ def values_at(
     :data:`Resolve`); ``params`` are the values the parameters hold on entry, when a caller
     knows them (a parameter beyond them is a ``param`` value).
     """
+    if resolve is None and not params:
+        return _plain_pass(code, offset)
     return _pass(code, offset, resolve, params)
 
 
@@ -377,7 +246,7 @@ def invoke_arguments(code: MethodCode, *, resolve: Resolve | None = None) -> lis
             types = split_params(insn.ref[insn.ref.find("(") :])
             holds = (":" + _STRING, ")" + _STRING)  # a String field, or a call returning a String
             values = tuple(
-                _resolved(v, resolve) if t == _STRING and (v.text or "").endswith(holds) else v
+                resolved(v, resolve) if t == _STRING and (v.text or "").endswith(holds) else v
                 for v, t in zip(values, types, strict=False)
             )
         out.append((insn, values))

@@ -20,7 +20,7 @@ from appaudit.analysis.facts import UrlSource
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.prefixes import string_prefixes
 from appaudit.analysis.registers import VALUE_BUILDERS, Value, argument_registers, invoke_arguments, values_at
-from appaudit.analysis.targets import calls_target, target_for
+from appaudit.analysis.targets import by_prefix, call_prefix, target_for
 from appaudit.analysis.values import ValueResolver, origin
 from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import java_name, split_params
@@ -102,6 +102,12 @@ class SinkFinder:
         self.attributor = attributor
         self._sinks: dict[MethodId, list[Sink]] = {}
         self._urls: dict[MethodId, tuple[UrlSource, ...]] = {}
+        # Remembered for the scan, since the same strings and calls recur in many methods: whether a
+        # string is URL-like, and the endpoint paths of an app method (None: not an endpoint).
+        self._url_like: dict[str, bool] = {}
+        self._endpoints: dict[str, tuple[str, ...] | None] = {}
+        self._sink_lists = by_prefix(flows.sinks)
+        self._transformer_lists = by_prefix(flows.transformers)
 
     @cached_property
     def js_bridges(self) -> dict[str, Evidence]:
@@ -143,39 +149,56 @@ class SinkFinder:
                     owner=self.attributor.owner(node.class_name),
                 )
                 found.append(Sink(channel=Channel.NETWORK, call=marker, urls=()))
-        urls = tuple(sorted({s for s in self.graph.strings(node) if _URL.fullmatch(s)}))[:MAX_URLS]
         body = self.graph.body(node)
-        annotated, calls = self._sink_calls(node, body, urls) if body is not None else ([], [])
+        annotated, calls = self._sink_calls(node, body) if body is not None else ([], [])
         self._sinks[node] = annotated + found + calls
         return self._sinks[node]
 
-    def _sink_calls(self, node: MethodId, body: MethodCode, urls: tuple[str, ...]) -> tuple[list[Sink], list[Sink]]:
-        """(calls of annotated endpoints, sink calls) in ``body``, in code order."""
+    def _urls_of(self, node: MethodId) -> tuple[str, ...]:
+        """The URL-like strings of ``node``, sorted, at most ``MAX_URLS`` (asked for only where a sink call is:
+        most methods a search visits have none)."""
+        known = self._url_like
+        urls = set()
+        for text in self.graph.strings(node):
+            like = known.get(text)
+            if like is None:
+                like = known[text] = _URL.fullmatch(text) is not None
+            if like:
+                urls.add(text)
+        return tuple(sorted(urls))[:MAX_URLS]
+
+    def _sink_calls(self, node: MethodId, body: MethodCode) -> tuple[list[Sink], list[Sink]]:
+        """(calls of annotated endpoints, sink calls) in ``body``, in code order; a call is a sink of the
+        first channel (in ``flows.sinks`` order) whose targets it calls."""
         annotated: list[Sink] = []
         calls: list[Sink] = []
+        urls: tuple[str, ...] | None = None
         for ins in body.insns:
             if not ins.ref or not ins.op.startswith("invoke"):
                 continue
             paths = self._endpoint_paths(ins.ref)
             if paths is not None:  # an app's Retrofit-style upload method says more than Call.execute
+                urls = self._urls_of(node) if urls is None else urls
                 annotated.append(Sink(channel=Channel.NETWORK, call=self._call(node, body, ins), urls=paths + urls))
                 continue
-            for channel, targets in self.flows.sinks:
-                if calls_target(targets, ins.ref):
-                    target = target_for(targets, ins.ref)
-                    if target is not None and target.local_prefixes and _stays_local(body, ins, target):
-                        break  # ``loadUrl("javascript:...")``: a script run in the page, not a sink
-                    positions = data_positions(ins, target.data_args) if target is not None else None
-                    to = data_positions(ins, target.to_args) if target is not None and target.to_args else None
-                    sink = Sink(
-                        channel=channel,
-                        call=self._call(node, body, ins),
-                        urls=urls,
-                        data_positions=positions,
-                        to_positions=to or frozenset(),
-                    )
-                    calls.append(sink)
-                    break
+            lists = self._sink_lists.get(call_prefix(ins.ref))
+            if lists is None:
+                continue
+            channel, targets = lists[0]
+            target = target_for(targets, ins.ref)
+            if target is not None and target.local_prefixes and _stays_local(body, ins, target):
+                continue  # ``loadUrl("javascript:...")``: a script run in the page, not a sink
+            positions = data_positions(ins, target.data_args) if target is not None else None
+            to = data_positions(ins, target.to_args) if target is not None and target.to_args else None
+            urls = self._urls_of(node) if urls is None else urls
+            sink = Sink(
+                channel=channel,
+                call=self._call(node, body, ins),
+                urls=urls,
+                data_positions=positions,
+                to_positions=to or frozenset(),
+            )
+            calls.append(sink)
         return annotated, calls
 
     def _call(self, node: MethodId, body: MethodCode, ins: Insn) -> Evidence:
@@ -193,14 +216,18 @@ class SinkFinder:
 
     def _endpoint_paths(self, ref: str) -> tuple[str, ...] | None:
         """The endpoint paths of the app method ``ref`` names, when it is annotated as an HTTP endpoint."""
+        if ref in self._endpoints:
+            return self._endpoints[ref]
+        paths: tuple[str, ...] | None = None
         owner, _, method = ref.partition("->")
         cls = java_name(owner)
-        if cls not in self.graph.app_classes:
-            return None
-        for atype, elements in self.graph.code.annotations_of(cls, method):
-            if atype in self.flows.network_annotations:
-                return tuple(v for k, v in elements if k == "value")
-        return None
+        if cls in self.graph.app_classes:
+            for atype, elements in self.graph.code.annotations_of(cls, method):
+                if atype in self.flows.network_annotations:
+                    paths = tuple(v for k, v in elements if k == "value")
+                    break
+        self._endpoints[ref] = paths
+        return paths
 
     @cached_property
     def values(self) -> ValueResolver:
@@ -229,9 +256,11 @@ class SinkFinder:
         """``kind: Class.method`` of every transformer called in ``nodes``, sorted."""
         seen = set()
         for node in nodes:
-            for ev in self.graph.invokes(node):
-                for kind, targets in self.flows.transformers:
-                    if calls_target(targets, ev.value):
-                        owner, _, rest = ev.value.partition("->")
-                        seen.add(f"{kind}: {java_name(owner)}.{rest.split('(', 1)[0]}")
+            body = self.graph.body(node)
+            for ins in body.insns if body is not None else ():
+                if not ins.ref or not ins.op.startswith("invoke"):
+                    continue
+                for kind, _targets in self._transformer_lists.get(call_prefix(ins.ref), ()):
+                    owner, _, rest = ins.ref.partition("->")
+                    seen.add(f"{kind}: {java_name(owner)}.{rest.split('(', 1)[0]}")
         return tuple(sorted(seen))

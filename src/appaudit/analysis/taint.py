@@ -99,6 +99,7 @@ def analyse(
     fields: Iterable[str] = (),
     opaque: Callable[[str], bool] | None = None,
     fresh: Callable[[str], bool] | None = None,
+    plans: Plans | None = None,
 ) -> Flow:
     """Follow tainted data through one method.
 
@@ -108,7 +109,8 @@ def analyse(
     container of the data (taking it for one taints every later use of ``this$0``).
     ``fresh`` says which calls (``Lc;->m(p)r``) return something other than what they were handed: a
     server's reply (``URLConnection.getInputStream()``), a database's row id, a list's size: their
-    result is not tainted by what went in.
+    result is not tainted by what went in. ``plans`` keeps the methods' plans for a caller that
+    analyses a method many times (the searches of one scan).
     """
     insns = body.insns
     known = set(fields)
@@ -123,7 +125,7 @@ def analyse(
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
     walk = _Walk(seeds, known, opaque, fresh)
-    ever = _fixpoint(insns, _predecessors(body), entry, walk)
+    ever = _fixpoint(plans.of(body) if plans is not None else _plan(body), entry, walk, _seeded(insns, seeds))
     params = range(first, body.registers_size)
     return Flow(
         tainted=bool(ever - {_RESULT}),
@@ -136,7 +138,7 @@ def analyse(
     )
 
 
-def _predecessors(body: MethodCode) -> list[list[int]]:
+def _predecessors(body: MethodCode) -> list[tuple[int, ...]]:
     """For each instruction, the indexes of those control reaches it from: fall-through, branches,
     the switch naming it as a case, and, for a catch handler, every instruction its try covers."""
     insns = body.insns
@@ -155,36 +157,124 @@ def _predecessors(body: MethodCode) -> list[list[int]]:
     for start, end, handler in body.handlers:
         if handler in at:
             preds[at[handler]].extend(range(bisect_left(offsets, start), bisect_left(offsets, end)))
-    return preds
+    return [tuple(p) for p in preds]
 
 
-def _fixpoint(insns: tuple[Insn, ...], preds: list[list[int]], entry: frozenset[int], walk: _Walk) -> set[int]:
-    """Passes over the method until no instruction's tainted registers change; every register ever tainted."""
-    out: list[frozenset[int] | None] = [None] * len(insns)
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One method in the form the fixpoint walks, made once per method and kept for the scan's
+    analyses of it (a method is met by many searches, with different seeds)."""
+
+    body: MethodCode
+    """Kept so that the cache entry's id cannot be reused while the entry exists."""
+    preds: list[tuple[int, ...]]
+    rules: list[_Rule | None]
+    """Per instruction, the rule that applies it; None where it changes nothing (``goto``, ``if-``...)."""
+    back: list[bool]
+    """Per instruction, control goes from it back to itself or an earlier one (a loop, a try's handler
+    placed before it): a pass reads its state from the pass before."""
+
+
+class Plans:
+    """The plans of the methods one scan's searches analyse, made on a method's first analysis and
+    kept while the scan runs (by identity of the decoded body: hashing a body costs more)."""
+
+    __slots__ = ("_by_id", "_reads")
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, _Plan] = {}
+        self._reads: dict[int, tuple[MethodCode, frozenset[str]]] = {}
+
+    def reads(self, body: MethodCode) -> frozenset[str]:
+        """The fields ``body`` reads (``iget``/``sget``): of the tainted fields a method is entered with,
+        only these change its analysis, so a caller remembering analyses keys them by these alone."""
+        known = self._reads.get(id(body))
+        if known is None or known[0] is not body:
+            refs = frozenset(i.ref for i in body.insns if i.ref and i.op.startswith(("iget", "sget")))
+            known = self._reads[id(body)] = (body, refs)
+        return known[1]
+
+    def of(self, body: MethodCode) -> _Plan:
+        plan = self._by_id.get(id(body))
+        if plan is None or plan.body is not body:
+            plan = self._by_id[id(body)] = _plan(body)
+        return plan
+
+
+def _plan(body: MethodCode) -> _Plan:
+    """``body`` in the form :func:`_fixpoint` walks."""
+    rules: list[_Rule | None] = []
+    for ins in body.insns:
+        rule = _RULES.get(ins.op)
+        if rule is None:
+            rule = _RULES[ins.op] = _rule(ins.op)
+        skip = rule is _nothing or (not ins.regs and rule not in _WITHOUT_REGISTERS)
+        rules.append(None if skip else rule)
+    preds = _predecessors(body)
+    back = [False] * len(preds)
+    for i, before in enumerate(preds):
+        for p in before:
+            if p >= i:
+                back[p] = True
+    return _Plan(body=body, preds=preds, rules=rules, back=back)
+
+
+def _seeded(insns: tuple[Insn, ...], seeds: Seeds) -> list[bool]:
+    """Per instruction, whether ``seeds`` taints its result or destination."""
+    flags = [False] * len(insns)
+    if seeds.sites:
+        for i, ins in enumerate(insns):
+            site = seeds.sites.get(ins.offset)
+            if site is not None and site[0]:
+                flags[i] = True
+    return flags
+
+
+def _fixpoint(plan: _Plan, entry: frozenset[int], walk: _Walk, seeded: list[bool]) -> set[int]:
+    """Passes over the method until no instruction's tainted registers change; every register ever tainted.
+
+    The hot loop of the scan: an instruction's state is a set of its own, built from its
+    predecessors' and never changed once the next instruction is in hand, so a state is kept as it
+    is (not frozen), and an instruction no rule applies to shares its single predecessor's state.
+
+    A pass is repeated until one changes no instruction's state. The last pass is left out where it is
+    known to repeat the one before exactly (so the result is the same): when no state that a later
+    pass reads across a back edge changed, and nothing the rules read besides the states (the
+    tainted objects and fields, :meth:`_Walk.grown`) grew during the pass.
+    """
+    insns, preds, rules = plan.body.insns, plan.preds, plan.rules
+    out: list[set[int] | None] = [None] * len(insns)
     ever: set[int] = set(entry)
+    back = plan.back
     for _ in range(_MAX_PASSES):
         deadline.check()
-        changed = False
+        changed = looped = False
+        grown = walk.grown()
         seen_union: set[int] = set(entry)
         walk.origin = {}
-        for i, ins in enumerate(insns):
-            if i == 0 or preds[i]:
-                state = set(entry) if i == 0 else set()
-                for p in preds[i]:
+        for i, rule in enumerate(rules):
+            before = preds[i]
+            if i == 0 or len(before) != 1:
+                state = set(entry) if i == 0 else set() if before else set(seen_union)
+                for p in before:
                     prev = out[p]
                     if prev is not None:
                         state |= prev
-            else:  # nothing is seen to reach it (damaged tables): everything seen so far
-                state = set(seen_union)
-            walk.state = state
-            walk.returns |= _step(ins, walk)
-            new = frozenset(state)
-            if new != out[i]:
-                out[i] = new
+            else:
+                prev = out[before[0]]
+                state = set() if prev is None else prev if rule is None else set(prev)
+            if rule is not None:
+                walk.state = state
+                if rule(walk, insns[i], seeded[i]):
+                    walk.returns = True
+                state = walk.state
+            if state != out[i]:
+                out[i] = state
                 changed = True
-            seen_union |= new
+                looped = looped or back[i]
+            seen_union |= state
         ever |= seen_union
-        if not changed:
+        if not changed or (not looped and walk.grown() == grown):
             break
     return ever
 
@@ -237,6 +327,12 @@ class _Walk:
         self.sputs: set[int] = set()
         """Offsets of ``sput`` writing tainted data itself."""
 
+    def grown(self) -> tuple[int, int, int]:
+        """How much of what the rules read besides the registers' states (tainted objects and fields,
+        objects put into others) is known: each only grows, so an equal size means nothing changed.
+        A rule that reads more of the walk must count it here (:func:`_fixpoint` relies on it)."""
+        return len(self.objects), len(self.fields), sum(len(v) for v in self.inside.values())
+
     def holds_no_data(self, ref: str | None) -> bool:
         """The field ``ref`` is of an ``opaque`` type (a Context): what is read from it or written to it is
         never the data, however tainted the register or the object it belongs to."""
@@ -287,7 +383,8 @@ def _invoke(w: _Walk, ins: Insn, seeded: bool) -> bool:
             member = w.origin.get(arg)
             if isinstance(member, int):
                 w.inside.setdefault(member, set()).add(container)
-    tainted_args = [k for k, r in enumerate(regs) if w.hot(r)]
+    state, origin, objects = w.state, w.origin, w.objects  # ``w.hot`` inlined: the scan's most frequent test
+    tainted_args = [k for k, r in enumerate(regs) if r in state or origin.get(r, -1) in objects]
     w.state.discard(_RESULT)
     if seeded or (tainted_args and not (w.fresh is not None and ins.ref and w.fresh(ins.ref))):
         w.state.add(_RESULT)
@@ -437,13 +534,3 @@ def _rule(op: str) -> _Rule:
         elif op.startswith(prefixes):
             return rule
     return _compute
-
-
-def _step(ins: Insn, w: _Walk) -> bool:
-    """Apply one instruction to ``w.state``; True when it returns tainted data."""
-    rule = _RULES.get(ins.op)
-    if rule is None:
-        rule = _RULES[ins.op] = _rule(ins.op)
-    if not ins.regs and rule not in _WITHOUT_REGISTERS:
-        return False
-    return rule(w, ins, w.seeds.sites.get(ins.offset, _UNSEEDED)[0])

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 from appaudit.ruleset.flows import ApiTarget
+
+_K = TypeVar("_K")
 
 #: Target lists whose prefix sets are kept (a ruleset has a few dozen; more means lists made per call).
 MAX_TARGET_LISTS = 256
@@ -34,3 +39,19 @@ def target_for(targets: tuple[ApiTarget, ...], ref: str) -> ApiTarget | None:
     owner, _, rest = ref.partition("->")
     name = rest.split("(", 1)[0]
     return next((t for t in targets if t.class_desc == owner and name in t.names), None)
+
+
+def call_prefix(ref: str) -> str:
+    """``Lc;->name(`` of the method ``ref``: what :func:`calls_target` looks up."""
+    return ref[: ref.find("(") + 1]
+
+
+def by_prefix(lists: Iterable[tuple[_K, tuple[ApiTarget, ...]]]) -> dict[str, list[tuple[_K, tuple[ApiTarget, ...]]]]:
+    """``Lc;->name(`` -> the (key, targets) of ``lists`` that name it, in their order: one look-up
+    classifies a call site against every list (``calls_target(targets, ref)`` is true exactly for the
+    lists under ``call_prefix(ref)``)."""
+    table: dict[str, list[tuple[_K, tuple[ApiTarget, ...]]]] = {}
+    for key, targets in lists:
+        for prefix in sorted(_prefixes(targets)):
+            table.setdefault(prefix, []).append((key, targets))
+    return table

@@ -11,7 +11,9 @@ JAR, ZIP or APK payloads nested in any of them (``assets/``, ``res/raw/``, renam
 files), recognised by their magic number, analysed too and named by where they
 came from (``assets/payload.jar!classes.dex``), and payloads a packer hid encoded
 or encrypted (``assets/Ygg.json[rc4]``; :mod:`~appaudit.apk.payloads`,
-:mod:`~appaudit.apk.recover`). Zip tricks are reported by
+:mod:`~appaudit.apk.recover`; RC4 by :mod:`~appaudit.apk.rc4`, which takes
+``cryptography``'s ARC4, installed with androguard, when it can be imported, and
+imports it only when an RC4 key search runs). Zip tricks are reported by
 :mod:`~appaudit.apk.anomalies`. Every read is bounded by
 :class:`~appaudit.apk.limits.Limits` and nothing is written to disk.
 

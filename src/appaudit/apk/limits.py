@@ -37,7 +37,7 @@ class Limits:
     max_payloads: int = 64
     """Nested DEX/JAR/APK payloads (in assets/, res/raw/, ...) analysed per input."""
     max_key_trials: int = 2_000
-    """RC4 key candidates tried per input when looking for an encrypted payload (about 30 µs each);
+    """RC4 key candidates tried per input when looking for an encrypted payload (5-30 µs each, apk/rc4.py);
     0 turns the search off (base64/zlib/gzip/XOR payloads are still decoded)."""
     max_depth: int = 3
     """How deep containers nest below the input: a bundle's split APK is 1, a jar in an APK's assets 1

@@ -28,12 +28,10 @@ unseen): keys computed at run time (string builders, hashes, native code),
 AES/DES/other ciphers, code encrypted inside native libraries or method by
 method (Jiagu, Bangcle, APKProtect), and stages downloaded at run time.
 
-Why RC4 is written here rather than taken from ``cryptography`` or
-``pycryptodome``: both refuse keys shorter than 5 bytes, and packers use 2-
-and 3-byte keys. A key candidate costs one 44-byte keystream (~30 µs), shared by
-every entry tried; the number of keys tried per input is bounded by
-``Limits.max_key_trials`` (2,000 by default: the keys of the corpus's droppers
-were all among the first 230 tried).
+A key candidate costs one 44-byte keystream (:mod:`~appaudit.apk.rc4`: cryptography's ARC4 where it
+takes the key, else Python), shared by every entry tried; the number of keys tried per input is bounded
+by ``Limits.max_key_trials`` (2,000 by default: the keys of the corpus's droppers were all among the
+first 230 tried).
 """
 
 from __future__ import annotations
@@ -44,11 +42,12 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appaudit import deadline
 from appaudit.apk.keys import Key
+from appaudit.apk.rc4 import keystream as _rc4_keystream
 
 __all__ = [
     "HEAD_SIZE",
@@ -204,26 +203,6 @@ def _decode(data: bytes, how: str, cap: int) -> bytes | None:
     return out if len(out) <= cap else None
 
 
-def _rc4_keystream(key: bytes, n: int) -> bytearray:
-    s = list(range(256))
-    j = 0
-    klen = len(key)
-    for i in range(256):
-        j = (j + s[i] + key[i % klen]) & 255
-        s[i], s[j] = s[j], s[i]
-    out = bytearray(n)
-    i = j = 0
-    for k in range(n):
-        i = (i + 1) & 255
-        si = s[i]
-        j = (j + si) & 255
-        sj = s[j]
-        s[i] = sj
-        s[j] = si
-        out[k] = s[(si + sj) & 255]
-    return out
-
-
 def _xor(data: bytes, stream: bytes | bytearray) -> bytes:
     n = len(data)
     return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
@@ -258,16 +237,41 @@ def _xor_repeat(data: bytes, key: bytes) -> bytes:
 
 
 # ----------------------------------------------------------------- RC4 search
-def _rc4_probe(heads: Sequence[bytes], key: bytes) -> tuple[int, int] | None:
-    """(index in ``heads``, where the ciphertext starts: 0, or 4 after a length prefix) of the first entry
-    that ``key`` decrypts to a payload. One keystream serves every entry."""
+def _ciphertexts(head: bytes) -> tuple[int, ...]:
+    """Where an entry's ciphertext may start: 0, or 4 after a length prefix (when there is room)."""
+    return (0, 4) if len(head) >= 4 + _DEX_HEAD else (0,)
+
+
+def _by_first_bytes(heads: dict[str, bytes]) -> dict[bytes, list[tuple[str, int]]]:
+    """The first 4 keystream bytes that would turn an entry's ciphertext into a payload's magic (a DEX's
+    or a zip's) -> (entry, where its ciphertext starts): a key whose keystream starts otherwise decrypts
+    none of them, so a key costs one dictionary lookup, not a decryption per entry."""
+    index: dict[bytes, list[tuple[str, int]]] = {}
+    for name, head in heads.items():
+        for offset in _ciphertexts(head):
+            body = head[offset : offset + 4]
+            if len(body) == 4:
+                for magic in (b"dex\n", _ZIP_MAGIC):
+                    index.setdefault(_xor(body, magic), []).append((name, offset))
+    return index
+
+
+def _rc4_hits(heads: dict[str, bytes], index: dict[bytes, list[tuple[str, int]]], key: bytes) -> list[tuple[str, int]]:
+    """(entry, where its ciphertext starts) of every entry of ``heads`` that ``key`` decrypts to a payload,
+    in the order of ``heads``; the start at 0 is preferred to the one after a length prefix. One keystream
+    serves every entry."""
     stream = _rc4_keystream(key, _DEX_HEAD)
-    for i, head in enumerate(heads):
-        if is_payload(_xor(head[:_DEX_HEAD], stream)):
-            return i, 0
-        if len(head) >= 4 + _DEX_HEAD and is_payload(_xor(head[4 : 4 + _DEX_HEAD], stream)):
-            return i, 4
-    return None
+    candidates = index.get(bytes(stream[:4]))
+    if not candidates:
+        return []
+    maybe = {name for name, _offset in candidates}
+    hits = []
+    for name, head in heads.items():
+        if name in maybe:
+            offset = next((o for o in _ciphertexts(head) if is_payload(_xor(head[o : o + _DEX_HEAD], stream))), None)
+            if offset is not None:
+                hits.append((name, offset))
+    return hits
 
 
 def worth_rc4(head: bytes, size: int) -> bool:
@@ -304,15 +308,16 @@ def rc4_search(heads: dict[str, bytes], keys: Iterable[Key], budget: TrialBudget
 
     Each key is tried once against every entry still unexplained; ``budget`` counts keys.
     """
-    names = list(heads)
+    left = dict(heads)
+    index = _by_first_bytes(heads)
     found: dict[str, Plan] = {}
     for key in keys:
-        if not names or not budget.take():
+        if not left or not budget.take():
             break
         deadline.check()
-        while names and (hit := _rc4_probe([heads[n] for n in names], key.value)) is not None:
-            name = names.pop(hit[0])
-            found[name] = Plan("rc4", key, hit[1])
+        for name, offset in _rc4_hits(left, index, key.value):
+            del left[name]
+            found[name] = Plan("rc4", key, offset)
     return found
 
 

@@ -12,12 +12,12 @@ from appaudit.apk.dex.code import decode_method
 from appaudit.apk.dex.control import catch_handlers, switch_cases
 from appaudit.apk.dex.reader import DexFile, Site
 from appaudit.apk.dex.structure import (
-    ACC_NATIVE,
     ACC_STATIC,
     MethodEntry,
     class_def_index,
     class_methods,
     method_annotations,
+    native_method_ids,
     supertypes,
 )
 from appaudit.apk.dex.text import TextSearch
@@ -55,7 +55,7 @@ class DexCodeIndex:
         self._code_cache: dict[tuple[str, str], MethodCode | None] = {}
         self._annotations: dict[str, dict[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]]] = {}
         self._subtypes: dict[str, tuple[str, ...]] | None = None
-        self._methods: dict[str, tuple[str, ...]] = {}
+        self._classes: dict[str, tuple[tuple[str, ...], dict[str, tuple[DexFile, MethodEntry]]]] = {}
         self._defined: frozenset[str] | None = None
 
     def _hit(self, dex: DexFile, site: Site, kind: EvidenceKind, value: str) -> CodeHit:
@@ -149,14 +149,12 @@ class DexCodeIndex:
         """(class, method) of every method declared ``native`` (its body is in a native library)."""
         out: list[tuple[str, str]] = []
         for dex in self.dex_files:
-            for ci, cdef in enumerate(dex.class_defs):
+            for ci, native in native_method_ids(dex):
                 try:
-                    entries = [e for e in class_methods(dex, ci) if e.access_flags & ACC_NATIVE]
-                    if entries:
-                        cls = java_name(dex.type_desc(cdef.class_idx))
-                        for e in entries:
-                            ref = dex.method_ref(e.method_idx)
-                            out.append((cls, f"{ref.name}{ref.proto}"))
+                    cls = java_name(dex.type_desc(dex.class_defs[ci].class_idx))
+                    for midx in native:
+                        ref = dex.method_ref(midx)
+                        out.append((cls, f"{ref.name}{ref.proto}"))
                 except DexFormatError:
                     continue
         return sorted(set(out))
@@ -201,8 +199,21 @@ class DexCodeIndex:
                     continue
                 yield dex, entry, f"{ref.name}{ref.proto}"
 
+    def _members(self, class_name: str) -> tuple[tuple[str, ...], dict[str, tuple[DexFile, MethodEntry]]]:
+        """(name+prototype of every method the class defines, in order; the first definition of each),
+        read once per class: the searches ask for one method after another of the same class."""
+        cached = self._classes.get(class_name)
+        if cached is None:
+            sigs: list[str] = []
+            first: dict[str, tuple[DexFile, MethodEntry]] = {}
+            for dex, entry, sig in self._entries(class_name):
+                sigs.append(sig)
+                first.setdefault(sig, (dex, entry))
+            cached = self._classes[class_name] = (tuple(sigs), first)
+        return cached
+
     def _method_entry(self, class_name: str, method: str) -> tuple[DexFile, MethodEntry] | None:
-        return next(((dex, e) for dex, e, sig in self._entries(class_name) if sig == method), None)
+        return self._members(class_name)[1].get(method)
 
     def method_code(self, class_name: str, method: str) -> MethodCode | None:
         key = (class_name, method)
@@ -314,11 +325,7 @@ class DexCodeIndex:
         return self._subtypes.get(class_name, ())
 
     def methods_of(self, class_name: str) -> tuple[str, ...]:
-        cached = self._methods.get(class_name)
-        if cached is not None:
-            return cached
-        self._methods[class_name] = tuple(sig for _dex, _e, sig in self._entries(class_name))
-        return self._methods[class_name]
+        return self._members(class_name)[0]
 
     def annotations_of(self, class_name: str, method: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         # The class's annotation directory is parsed once, for all its methods: the endpoint check asks

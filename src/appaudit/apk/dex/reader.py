@@ -10,10 +10,11 @@ dozen references, so this reader
 2. looks up the string, type, field and method indices a rule names by binary
    search (the tables are sorted by the format's rules),
 3. finds candidate uses (an index is the second code unit of ``invoke-*``,
-   ``sget*``, ``const-string``) of methods in a per-DEX table of the code units
-   that carry an invoke opcode, sorted by the index in the unit after and built
-   once with C-speed byte slicing, and of the few fields, strings and types a
-   scan asks for with ``bytes.find`` over the code area, and
+   ``sget*``, ``const-string``, ...) in a table per DEX and opcode family of the
+   code units that carry one of the family's opcodes, sorted by the index in the
+   unit after and built once with C-speed byte slicing when the family is
+   asked for more than a few indices (the first few, and 32-bit indices of
+   ``const-string/jumbo``, with ``bytes.find`` over the code area), and
 4. confirms each candidate by walking its method's instructions from the start,
    so a match inside a payload or an operand is never reported.
 
@@ -33,7 +34,7 @@ from functools import cached_property
 
 from appaudit import deadline
 from appaudit.apk.dex.code import instruction_starts
-from appaudit.apk.dex.encoding import class_data_methods
+from appaudit.apk.dex.encoding import class_code_rows
 from appaudit.apk.dex.tables import CHECK_EVERY, DexTables
 from appaudit.errors import DexFormatError
 
@@ -46,10 +47,13 @@ CONST_STRING_JUMBO = 0x1B
 #: A fill-array-data table of 1-byte elements: identifier 0x0300, element width 1.
 _BYTE_ARRAY_TABLE = b"\x00\x03\x01\x00"
 _U32 = struct.Struct("<I").unpack_from
-_START_END = operator.itemgetter(0, 1)
-#: The opcode byte of every invoke-* as a flag, for :meth:`DexFile._invoke_table`.
-_INVOKE_UNITS = bytes(1 if op in INVOKE_OPS else 0 for op in range(256))
-#: A flagged code unit in those opcode maps.
+_START = operator.itemgetter(0)
+#: Indices of one opcode family searched by a pass over the code each before the family's table is built:
+#: a table costs about as much as 3 to 5 passes (measured on the corpus's largest DEX files), and most
+#: families are asked for 1 to 3 indices per DEX. The invokes get their table at once: the searches ask
+#: for the callers of dozens to hundreds of methods per DEX (median 16 on the corpus).
+SCANS_BEFORE_TABLE = 4
+#: A flagged code unit in the opcode maps of :meth:`DexFile._index_table`.
 _FLAGGED = re.compile(b"\x01")
 
 
@@ -85,7 +89,8 @@ class DexFile(DexTables):
         self.damage: list[str] = []
         """Parts of the file found unreadable while it was searched (class data, method code)."""
         self._starts_cache: dict[int, frozenset[int]] = {}
-        self._invokes: array[int] | None = None
+        self._tables: dict[frozenset[int], tuple[memoryview, array[int]]] = {}
+        self._scanned: dict[frozenset[int], int] = {}
 
     @cached_property
     def code_spans(self) -> tuple[CodeSpan, ...]:
@@ -118,29 +123,24 @@ class DexFile(DexTables):
             if ci % CHECK_EVERY == 0:
                 deadline.check()
             try:
-                spans.extend(self._class_spans(data, size, off, ci, budget))
+                spans.extend(class_code_rows(data, off, budget, ci))
             except DexFormatError as exc:
                 bad.append(f"class #{ci}: {exc}")
         if bad:
             self.damage.append(f"class data of {len(bad)} classes unreadable (their code is not searched): {bad[0]}")
-        spans.sort(key=_START_END)
-        for i in range(len(spans) - 1):
-            nxt = spans[i + 1][0]
-            start, end, midx, ci = spans[i]
-            if start < nxt < end:
-                spans[i] = (start, nxt, midx, ci)
+        # A span's end follows from its start (both come from its code item), so sorting by start is
+        # sorting by (start, end); the stable sort keeps methods that share a code item in class order.
+        spans.sort(key=_START)
+        starts = [row[0] for row in spans]
+        ends = [row[1] for row in spans]
+        # Overlaps are rare (hostile files): found at C speed, cut one by one only when there are any.
+        if any(map(operator.lt, starts[1:], ends)):
+            for i in range(len(spans) - 1):
+                nxt = starts[i + 1]
+                start, end, midx, ci = spans[i]
+                if start < nxt < end:
+                    spans[i] = (start, nxt, midx, ci)
         return spans
-
-    def _class_spans(
-        self, data: bytes, size: int, off: int, ci: int, budget: list[int]
-    ) -> list[tuple[int, int, int, int]]:
-        out: list[tuple[int, int, int, int]] = []
-        for midx, _access, code_off in class_data_methods(data, off, budget):
-            if code_off == 0 or code_off + 16 > size:
-                continue
-            start = code_off + 16
-            out.append((start, min(start + 2 * _U32(data, code_off + 12)[0], size), midx, ci))
-        return out
 
     @cached_property
     def _code_area(self) -> tuple[int, int]:
@@ -197,46 +197,50 @@ class DexFile(DexTables):
             self._starts_cache[span.start] = cached
         return cached
 
-    def _invoke_table(self) -> array[int]:
-        """``method index << 32 | unit`` for every code unit of the code area whose low byte is an
-        ``invoke-*`` opcode (``unit`` counted from the start of the area, the index the unit after it),
-        sorted: where a call of each method may stand.
+    def _index_table(self, opcodes: frozenset[int]) -> tuple[memoryview, array[int]]:
+        """(the code area as 16-bit units, the position + 1 of every unit whose low byte is one of
+        ``opcodes``), the positions sorted by the unit after them (the pool index of a ``21c``/``22c``/
+        ``35c``/``3rc`` instruction) and, for one index, in file order: where a use of each index may stand.
 
-        Built once per DEX from C-speed slices (the opcode byte of every unit, one pass of
-        ``re.finditer``), so finding a method's call sites is a binary search, not a pass over the
-        code: a scan asks for the callers of hundreds of methods, and searching the code bytes per
-        query made that its largest cost. Candidates still need confirming (a unit inside another
-        instruction's operands looks the same).
+        Built once per DEX and opcode family from C-speed steps (the opcode byte of every unit by
+        ``translate``, one pass of ``re.finditer``, a sort keyed by a memoryview of the units), so
+        finding the uses of an index is a binary search, not a pass over the code: a scan asks for the
+        callers of hundreds of methods, and searching the code bytes per query made that its largest
+        cost. Candidates still need confirming (a unit inside another instruction's operands looks the
+        same). Costs 4 bytes per flagged unit; the units are a view of the DEX, not a copy.
         """
-        if self._invokes is not None:
-            return self._invokes
+        table = self._tables.get(opcodes)
+        if table is not None:
+            return table
         lo, hi = self._code_area
         data = self.data
         deadline.check()
-        starts = [m.start() for m in _FLAGGED.finditer(data[lo:hi:2].translate(_INVOKE_UNITS))]
-        units = array("H")
-        units.frombytes(data[lo : hi - ((hi - lo) & 1)])
-        while starts and starts[-1] + 1 >= len(units):  # an invoke cut off by the end of the code
-            starts.pop()
-        keys = [units[k + 1] << 32 | k for k in starts]
-        keys.sort()
-        self._invokes = array("Q", keys)
-        return self._invokes
+        flags = bytes(1 if op in opcodes else 0 for op in range(256))
+        units = memoryview(data)[lo : hi - ((hi - lo) & 1)].cast("H")
+        # m.end() is the unit after the flagged one (a match is one byte): the index a key reads.
+        after = [m.end() for m in _FLAGGED.finditer(data[lo:hi:2].translate(flags))]
+        while after and after[-1] >= len(units):  # an instruction cut off by the end of the code
+            after.pop()
+        after.sort(key=units.__getitem__)  # stable: file order within one index
+        table = self._tables[opcodes] = (units, array("I", after))
+        return table
 
     def _table_sites(self, opcodes: frozenset[int], ids: list[int], limit: int | None) -> list[Site]:
-        """:meth:`find_sites` for invokes, from :meth:`_invoke_table`."""
+        """:meth:`find_sites` for 16-bit indices, from :meth:`_index_table`."""
         lo = self._code_area[0]
-        keys = self._invoke_table()
-        data = self.data
-        count = len(keys)
+        units, after = self._index_table(opcodes)
+        key = units.__getitem__
+        count = len(after)
         sites: list[Site] = []
         for idx in ids:
             deadline.check()
-            i = bisect.bisect_left(keys, idx << 32)
-            while i < count and keys[i] >> 32 == idx:
-                ins = lo + 2 * (keys[i] & 0xFFFFFFFF)
+            if idx > 0xFFFF:
+                continue
+            i = bisect.bisect_left(after, idx, key=key)
+            while i < count and units[after[i]] == idx:
+                ins = lo + 2 * (after[i] - 1)
                 i += 1
-                span = self.span_at(ins) if data[ins] in opcodes else None
+                span = self.span_at(ins)
                 if span is not None and ins in self._starts(span):
                     sites.append(Site(span, ins - span.start, idx))
                     if limit is not None and len(sites) >= limit:
@@ -244,8 +248,8 @@ class DexFile(DexTables):
         return sites
 
     def _scanned_sites(self, opcodes: frozenset[int], ids: list[int], wide: bool, limit: int | None) -> list[Site]:
-        """:meth:`find_sites` by a ``bytes.find`` pass over the code per index (the few fields, strings
-        and types a scan asks for)."""
+        """:meth:`find_sites` by a ``bytes.find`` pass over the code per index: for 32-bit indices
+        (``const-string/jumbo``), and for the first few 16-bit ones of a family (see :data:`SCANS_BEFORE_TABLE`)."""
         lo, hi = self._code_area
         data = self.data
         sites: list[Site] = []
@@ -273,6 +277,16 @@ class DexFile(DexTables):
                 pos = data.find(pat, pos + 1, hi)
         return sites
 
+    def _scan_first(self, opcodes: frozenset[int], count: int) -> bool:
+        """Whether ``count`` more indices of the family ``opcodes`` are searched by passes over the code
+        rather than from its table: while the family has been asked for no more than
+        :data:`SCANS_BEFORE_TABLE` indices, and it has no table yet."""
+        if opcodes in self._tables or opcodes == INVOKE_OPS:  # callers are asked for by the dozen: table at once
+            return False
+        asked = self._scanned.get(opcodes, 0) + count
+        self._scanned[opcodes] = asked
+        return asked <= SCANS_BEFORE_TABLE
+
     def find_sites(
         self, opcodes: frozenset[int], indices: Iterable[int], wide: bool = False, limit: int | None = None
     ) -> list[Site]:
@@ -285,10 +299,10 @@ class DexFile(DexTables):
         ids = list(indices)
         if not ids or not self._span_rows:
             return []
-        if not wide and opcodes <= INVOKE_OPS:
-            sites = self._table_sites(opcodes, ids, limit)
-        else:
+        if wide or self._scan_first(opcodes, len(ids)):
             sites = self._scanned_sites(opcodes, ids, wide, limit)
+        else:
+            sites = self._table_sites(opcodes, ids, limit)
         sites.sort(key=lambda s: (s.span.start, s.offset))
         return sites
 

@@ -90,6 +90,27 @@ def _class_methods(dex: DexFile, ci: int) -> tuple[MethodEntry, ...]:
     return tuple(out)
 
 
+def native_method_ids(dex: DexFile) -> list[tuple[int, list[int]]]:
+    """(class index, method_idx of each ``native`` method it defines) for every class with any: the
+    methods :func:`class_methods` would list with ``ACC_NATIVE``, read without making an entry per method."""
+    data = dex.data
+    size = len(data)
+    out: list[tuple[int, list[int]]] = []
+    for ci, cdef in enumerate(dex.class_defs):
+        if cdef.class_data_off == 0:
+            continue
+        native: list[int] = []
+        try:
+            for midx, acc, _code_off in class_data_methods(data, cdef.class_data_off, [size]):
+                if acc & ACC_NATIVE:
+                    native.append(midx)
+        except (DexFormatError, struct.error):
+            pass
+        if native:
+            out.append((ci, native))
+    return out
+
+
 def supertypes(dex: DexFile, ci: int) -> tuple[str | None, tuple[str, ...]]:
     """(superclass descriptor, interface descriptors) of class ``ci``."""
     cdef = dex.class_defs[ci]

@@ -129,6 +129,7 @@ class DexTables:
         self._type_lists: dict[int, tuple[str, ...]] = {}
         self._method_refs: dict[int, MethodRef] = {}
         self._found: dict[str, int | None] = {}
+        self._sort_keys: dict[int, bytes] = {}
 
     # ------------------------------------------------------------------ tables
     def _u32_table(self, off: int, count: int) -> array[int]:
@@ -247,10 +248,15 @@ class DexTables:
         return found
 
     def _sort_key(self, idx: int) -> bytes:
-        try:
-            return _utf16_key(self.string(idx))
-        except DexFormatError:
-            return b""
+        # Cached: every binary search of the table passes the same first pivots.
+        key = self._sort_keys.get(idx)
+        if key is None:
+            try:
+                key = _utf16_key(self.string(idx))
+            except DexFormatError:
+                key = b""
+            self._sort_keys[idx] = key
+        return key
 
     def find_type(self, desc: str) -> int | None:
         """Index of the type with descriptor ``desc``."""
@@ -300,7 +306,7 @@ class DexTables:
         offs = self._sorted_string_offsets
         data = self.data
         lo = offs[0][0] if offs else 0
-        for n, m in enumerate(pattern.finditer(data, lo, len(data))):
+        for n, m in enumerate(pattern.finditer(data, lo, self._string_data_end)):
             if n % CHECK_EVERY == 0:
                 deadline.check()
             pos = max(bisect.bisect_right(offs, (m.start(), NO_INDEX)) - 1, 0)
@@ -319,7 +325,18 @@ class DexTables:
 
     @cached_property
     def _sorted_string_offsets(self) -> list[tuple[int, int]]:
-        return sorted((off, i) for i, off in enumerate(self._string_offs))
+        return sorted(zip(self._string_offs, range(len(self._string_offs)), strict=True))
+
+    @cached_property
+    def _string_data_end(self) -> int:
+        """A position no string's bytes run past: the first NUL from 5 bytes (the longest ULEB128 length)
+        after the last string's offset. d8 writes the code after the string data, so a search of the
+        strings stops here rather than at the end of the file."""
+        offs = self._sorted_string_offsets
+        if not offs:
+            return len(self.data)
+        nul = self.data.find(b"\x00", offs[-1][0] + 5)
+        return nul + 1 if nul >= 0 else len(self.data)
 
     # ------------------------------------------------------------------ classes
 

@@ -1,0 +1,65 @@
+"""The taint analyses (:mod:`.taint`) of one scan's data searches, each made once.
+
+The reads of one app meet the same methods again and again, along paths that carry different
+tainted fields; an analysis is remembered by the method, its seeds and the tainted fields it
+reads (the others change nothing in it), and the methods' plans are kept for the scan.
+"""
+
+from __future__ import annotations
+
+from appaudit.analysis.graph import CallGraph
+from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
+from appaudit.analysis.targets import calls_target
+from appaudit.apk.dex.types import MethodCode
+from appaudit.descriptors import java_name
+from appaudit.model import MethodId
+from appaudit.ruleset.flows import FlowSpec
+
+#: Framework Context types: calls on them with data do not fill them (:meth:`Analyses.is_component`).
+_CONTEXTS = frozenset(
+    {
+        "Landroid/content/Context;",
+        "Landroid/content/ContextWrapper;",
+        "Landroid/app/Activity;",
+        "Landroid/app/Service;",
+        "Landroid/app/Application;",
+    }
+)
+
+
+class Analyses:
+    """One scan's remembered analyses, over its call graph (which says which classes are Contexts) and
+    rules data (which calls return fresh results)."""
+
+    def __init__(self, graph: CallGraph, flows: FlowSpec) -> None:
+        self.graph = graph
+        self.flows = flows
+        self._flows: dict[tuple[object, ...], Flow] = {}
+        self._components: dict[str, bool] = {}
+        self._plans = Plans()
+
+    def of(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
+        """:func:`.taint.analyse` of ``body`` (the method ``node``) entered with ``seeds`` and the tainted
+        ``fields``, with Contexts opaque (:meth:`is_component`) and fresh results untainted (:meth:`fresh`)."""
+        if fields:
+            fields = fields & self._plans.reads(body)
+        key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self._flows[key] = analyse(body, seeds, fields, self.is_component, self.fresh, self._plans)
+        return flow
+
+    def fresh(self, ref: str) -> bool:
+        """A call whose result is not the data handed to it (``fresh_results`` in rules/flows.yaml)."""
+        return calls_target(self.flows.fresh_results, ref)
+
+    def is_component(self, class_desc: str) -> bool:
+        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
+        it data (``startActivity(intent)``) does not put the data in it."""
+        known = self._components.get(class_desc)
+        if known is None:  # asked for each call with tainted arguments: remembered per class for the scan
+            cls = java_name(class_desc)
+            known = self._components[class_desc] = class_desc in _CONTEXTS or (
+                cls in self.graph.app_classes and "android.content.Context" in self.graph.ancestors(cls)
+            )
+        return known
