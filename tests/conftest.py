@@ -71,6 +71,24 @@ def report_json(name: str) -> dict:
     return json.loads(render(scan(fixture_apk(name)), "json"))
 
 
+def contacts_chains(name: str) -> list[tuple[str, str, list[tuple[str, int | None]], str, list[dict[str, object]]]]:
+    """(channel, dataflow, [(Cls.method, offset)], sink call, via) of each contacts chain of fixture ``name``
+    (fixture classes named without their ``com.example.fixture.`` package)."""
+    return [
+        (
+            c["channel"],
+            c["dataflow"],
+            [
+                (s["class"].removeprefix("com.example.fixture.") + "." + s["method"].split("(")[0], s["offset"])
+                for s in c["steps"]
+            ],
+            c["sink"]["value"],
+            c["via"],
+        )
+        for c in report_json(name)["data_classes"]["contacts"]["chains"]
+    ]
+
+
 @cache
 def report_schema_validator():  # type: ignore[no-untyped-def]
     import jsonschema

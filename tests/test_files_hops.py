@@ -13,25 +13,11 @@ from appaudit.apk import load_apk
 from appaudit.model import MethodId
 from appaudit.report import render
 from appaudit.ruleset import load_ruleset
-from conftest import fixture_apk, report_json
+from conftest import contacts_chains, fixture_apk, report_json
 
 F = "com.example.fixture."
 HARVEST = ("Harvester.harvest", 54)  # the Phone CONTENT_URI query
 HTTP_SINK = "Ljava/net/HttpURLConnection;->getOutputStream()Ljava/io/OutputStream;"
-
-
-def _chains(name: str) -> list[tuple[str, str, list[tuple[str, int | None]], str, list[dict[str, object]]]]:
-    """(channel, dataflow, [(Cls.method, offset)], sink call, via) of each contacts chain."""
-    return [
-        (
-            c["channel"],
-            c["dataflow"],
-            [(s["class"].removeprefix(F) + "." + s["method"].split("(")[0], s["offset"]) for s in c["steps"]],
-            c["sink"]["value"],
-            c["via"],
-        )
-        for c in report_json(name)["data_classes"]["contacts"]["chains"]
-    ]
 
 
 def _file(name: str) -> dict[str, object]:
@@ -41,7 +27,7 @@ def _file(name: str) -> dict[str, object]:
 def test_file_named_by_the_callers_of_writer_and_uploader_is_a_named_hop() -> None:
     # Stager.append(data, path) writes FileWriter(path) (+12, path = MainActivity's "contacts.txt");
     # FileUpload.send(path) uploads new File(path), send called by UploadJob with "contacts.txt"
-    assert _chains("files_param_path") == [
+    assert contacts_chains("files_param_path") == [
         (
             "network",
             "confirmed",
@@ -65,7 +51,7 @@ def test_file_names_from_callers_that_differ_are_no_hop() -> None:
 def test_table_named_by_a_constructor_set_field() -> None:
     # ContactsDb(ctx, table) sets this.table from its argument; save() inserts into it (+34), dump()
     # queries it (+24); both callers construct it with "contacts_cache"
-    assert _chains("files_table_field") == [
+    assert contacts_chains("files_table_field") == [
         (
             "network",
             "confirmed",
@@ -89,7 +75,7 @@ def test_file_copied_into_another_file_that_is_uploaded() -> None:
     # FileUploadThread.run reads <external>/Android/ + this.file, set by setFile("contacts.bin")
     hops = [_file("contacts.txt"), _file("contacts.bin")]
     path = [HARVEST, ("MainActivity.onCreate", 28), ("FileCopy.copy", 42)]
-    assert _chains("files_copy_upload") == [
+    assert contacts_chains("files_copy_upload") == [
         ("network", "confirmed", [*path, ("FileUploadThread.run", 102)], HTTP_SINK, hops),
         (
             "storage",
@@ -104,7 +90,7 @@ def test_file_copied_into_another_file_that_is_uploaded() -> None:
 def test_file_named_by_a_field_read_through_a_synthetic_accessor() -> None:
     # Saver.run (the thread onCreate starts with the data) writes new File(getFilesDir(),
     # MainActivity.access$000(this$0)) (+48): the accessor returns the field cacheName, "contacts.txt"
-    assert _chains("files_accessor") == [
+    assert contacts_chains("files_accessor") == [
         (
             "network",
             "confirmed",

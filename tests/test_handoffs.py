@@ -12,8 +12,8 @@ from appaudit.apk import load_apk
 from appaudit.model import MethodId
 from appaudit.report import render
 from appaudit.ruleset import load_ruleset
+from conftest import contacts_chains as _chains
 from conftest import fixture_apk, report_json, report_schema_validator
-from test_storage_hops import _chains
 
 F = "com.example.fixture."
 UPLOAD_SINK = "Ljava/net/HttpURLConnection;->getOutputStream()Ljava/io/OutputStream;"

@@ -8,8 +8,8 @@ from appaudit.analysis.graph import is_lock
 from appaudit.analysis.taint import Seeds, analyse
 from appaudit.api import scan
 from appaudit.report import render
+from conftest import contacts_chains as _chains
 from conftest import report_json, report_schema_validator
-from test_storage_hops import _chains
 from test_taint import method
 
 UPLOAD_SINK = "Ljava/net/HttpURLConnection;->getOutputStream()Ljava/io/OutputStream;"
@@ -121,9 +121,7 @@ def _fresh(ref: str) -> bool:
 
 def test_a_fresh_result_is_not_tainted_by_what_went_in() -> None:
     # v0 (the connection holding the data) -> getInputStream(): the reply, returned
-    body = method(
-        (0, "invoke-virtual", (0,), CONN), (6, "move-result-object", (1,)), (8, "return-object", (1,)), ins=8
-    )
+    body = method((0, "invoke-virtual", (0,), CONN), (6, "move-result-object", (1,)), (8, "return-object", (1,)), ins=8)
     assert analyse(body, Seeds(params=frozenset({0})), fresh=_fresh).returns is False
     # without the rule the reply inherits the request's taint (the behaviour before fresh_results)
     assert analyse(body, Seeds(params=frozenset({0}))).returns is True

@@ -14,25 +14,11 @@ from appaudit.report import render
 from appaudit.report.json_v1 import to_dict
 from appaudit.report.json_v1_read import from_dict
 from appaudit.ruleset.flows import StoreSpec
-from conftest import fixture_apk, report_json, report_schema_validator
+from conftest import contacts_chains, fixture_apk, report_json, report_schema_validator
 
 F = "com.example.fixture."
 UPLOAD_SINK = "Ljava/net/HttpURLConnection;->getOutputStream()Ljava/io/OutputStream;"
 HARVEST = ("Harvester.harvest", 54)  # the Phone CONTENT_URI query
-
-
-def _chains(name: str) -> list[tuple[str, str, list[tuple[str, int | None]], str, list[dict[str, object]]]]:
-    """(channel, dataflow, [(Cls.method, offset)], sink call, via) of each contacts chain."""
-    return [
-        (
-            c["channel"],
-            c["dataflow"],
-            [(s["class"].removeprefix(F) + "." + s["method"].split("(")[0], s["offset"]) for s in c["steps"]],
-            c["sink"]["value"],
-            c["via"],
-        )
-        for c in report_json(name)["data_classes"]["contacts"]["chains"]
-    ]
 
 
 def _via(kind: str, name: str | None, matched_by: str = "name") -> list[dict[str, object]]:
@@ -42,7 +28,7 @@ def _via(kind: str, name: str | None, matched_by: str = "name") -> list[dict[str
 def test_sqlite_store_and_forward_by_a_scheduled_worker() -> None:
     # onCreate inserts the contacts into contacts_cache (+56: SQLiteDatabase.insert); the worker that
     # App.onCreate schedules queries contacts_cache (+96 in doWork: the call to Uploader.upload)
-    assert _chains("stage_sqlite_worker") == [
+    assert contacts_chains("stage_sqlite_worker") == [
         (
             "network",
             "confirmed",
@@ -59,7 +45,7 @@ def test_room_dao_store_and_forward() -> None:
     # ContactDao_Impl.insert stores through its EntityInsertionAdapter (+4), whose class's createQuery()
     # is INSERT OR REPLACE INTO `contacts_cache`; getAll()'s RoomSQLiteQuery.acquire("SELECT * FROM
     # contacts_cache") (+6) reads it back, and the worker uploads what getAll returns
-    assert _chains("stage_room_worker") == [
+    assert contacts_chains("stage_room_worker") == [
         (
             "network",
             "confirmed",
@@ -79,7 +65,7 @@ def test_room_dao_store_and_forward() -> None:
 
 def test_shared_preferences_cache_uploaded_on_a_later_click() -> None:
     # putString("contacts", …) at +40 in onCreate; the click listener's getString("contacts", "") is read
-    assert _chains("stage_prefs_click") == [
+    assert contacts_chains("stage_prefs_click") == [
         (
             "network",
             "confirmed",
@@ -93,7 +79,7 @@ def test_shared_preferences_cache_uploaded_on_a_later_click() -> None:
 def test_file_staging_uploaded_by_a_job() -> None:
     # FileWriter(new File(getFilesDir(), "contacts.txt")).write(…) at +46; the JobService uploads
     # RequestBody.create(MediaType, new File(getFilesDir(), "contacts.txt")) with OkHttp (+90: newCall)
-    assert _chains("stage_file_job") == [
+    assert contacts_chains("stage_file_job") == [
         (
             "network",
             "confirmed",
@@ -106,7 +92,7 @@ def test_file_staging_uploaded_by_a_job() -> None:
 
 def test_static_field_cache_read_by_a_receiver() -> None:
     # sput-object Cache.contacts at +14; NetReceiver.onReceive reads it (sget at +4 leads to the upload)
-    assert _chains("stage_static_cache") == [
+    assert contacts_chains("stage_static_cache") == [
         (
             "network",
             "confirmed",
@@ -126,7 +112,7 @@ def test_another_table_or_file_is_no_chain(name: str) -> None:
 
 def test_a_key_not_resolved_is_a_type_only_hop_and_unconfirmed() -> None:
     # the click listener's key is the clicked view's tag: only the kind links store and read
-    assert _chains("stage_prefs_dynamic") == [
+    assert contacts_chains("stage_prefs_dynamic") == [
         (
             "network",
             "unconfirmed",

@@ -33,6 +33,7 @@ from appaudit.analysis.depth import CHAIN_DEPTH
 from appaudit.analysis.facts import LEAVES_DEVICE, ChainStep, HarvestChain, StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.handoff_seeds import HandoffSeeds
+from appaudit.analysis.queues import QueueIndex
 from appaudit.analysis.replies import ReplyTest
 from appaudit.analysis.search import (
     MAX_VISITS,
@@ -49,6 +50,7 @@ from appaudit.analysis.stores import StoreIndex
 from appaudit.analysis.taint import Flow, Seeds
 from appaudit.analysis.targets import calls_target
 from appaudit.apk.dex.types import MethodCode
+from appaudit.descriptors import java_name
 from appaudit.model import Channel, Dataflow, Evidence, MethodId
 from appaudit.ruleset.flows import FlowSpec
 
@@ -65,6 +67,7 @@ class ChainFinder:
         self.stores = StoreIndex(graph, flows, self.analyses.is_component)
         self.hops = CallHops(graph)
         self.callbacks = HandoffSeeds(graph, flows, self._analyse)
+        self.queues = QueueIndex(graph, flows.queues)
         self.replies = ReplyTest(graph, flows)
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
@@ -177,7 +180,7 @@ class ChainFinder:
         if body is None:
             return Followed(chains={}, ruled_out=frozenset(), lost=True, messaged=None)
         reads = {read.offset or 0, *also}  # every read of the class in this method is a source
-        first = self._analyse(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
+        first = self._analysed(node, body, Seeds(sites={o: (True, frozenset()) for o in sorted(reads)}), frozenset())
         published, message = self.callbacks.published(body, first), self.callbacks.message(body, first, None)
         start = start_at(node, read.offset, Carried(flow=first, published=published, message=message))
         chains: dict[Channel, HarvestChain] = {}
@@ -198,8 +201,9 @@ class ChainFinder:
         carried (returned, passed to an app method) where the search's depth ends."""
         flow = visit.carried.flow
         body = self.graph.body(visit.node)
+        handed = (self.flows.escapes, self.flows.queues.put)  # stored, or handed on (a queue: to another thread)
         for ins in body.insns if body is not None else ():
-            if ins.offset in flow.calls and ins.ref and calls_target(self.flows.escapes, ins.ref):
+            if ins.offset in flow.calls and ins.ref and any(calls_target(h, ins.ref) for h in handed):
                 return True
         if visit.cost < self.depth:
             return False
@@ -292,6 +296,8 @@ class ChainFinder:
         body = self.graph.body(visit.node)
         if body is not None:  # an AsyncTask's result, to onPostExecute
             yield from self.callbacks.result_hops(visit.node, body, flow)
+        if body is not None and flow.calls:  # an object holding the data put into a queue another thread takes
+            yield from self.queues.hops(visit.node, body, flow)
         if visit.carried.via:  # past one store (:meth:`_through_stores`): the data may be stored again
             yield from self._store_hops(visit)
 
@@ -319,7 +325,7 @@ class ChainFinder:
             return None
         flow, published = visit.carried.flow, visit.carried.published
         seeds, handed = self._seeds(visit, hop)
-        reached = self._analyse(hop.to, body, seeds, flow.fields)
+        reached = self._analysed(hop.to, body, seeds, flow.fields)
         if not reached.tainted and not (hop.free and hop.up and published):
             return None
         reached = with_fields(reached, flow.fields)
@@ -343,6 +349,28 @@ class ChainFinder:
         if hop.free:
             return self.callbacks.handed(visit.node, hop.offset, hop.to, visit.carried)
         return Seeds(params=flow.calls.get(hop.offset, frozenset())), None
+
+    def _analysed(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
+        """:meth:`_analyse`, and again with the fields its callees write with the data when it reads them (a
+        helper that builds the payload in a field the method then sends): field taint is object-insensitive,
+        so a field written anywhere on the way is tainted where it is read. One level of callees: methods of
+        a class holding a tainted field, called without tainted arguments (the search follows the others)."""
+        flow = self._analyse(node, body, seeds, fields)
+        tainted = fields | flow.fields
+        owners = {java_name(f.partition("->")[0]) for f in tainted}
+        helpers = [
+            c
+            for off, c in (self.graph.down(node) if owners else ())
+            if c.class_name in owners and off not in flow.calls and (node, c) not in self.graph.handoffs
+        ]
+        # only the fields the method reads make a difference
+        reads = {i.ref for i in body.insns if i.ref and i.op.startswith(("iget", "sget"))} if helpers else set()
+        back: set[str] = set()
+        for callee in helpers if reads - tainted else ():
+            code = self.graph.body(callee)
+            back |= self._analyse(callee, code, Seeds(), tainted).fields & reads if code is not None else set()
+        back -= tainted
+        return self._analyse(node, body, seeds, fields | back) if back else flow
 
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse`, remembered for the scan (:class:`.analyses.Analyses`)."""

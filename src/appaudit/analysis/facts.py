@@ -56,10 +56,12 @@ class StoreHop:
 
     kind: str
     """``sqlite`` (a table), ``shared_prefs`` (a key), ``file`` (a file name), ``static_field``,
-    ``intent_extra`` (an extra's key) or ``work_data`` (a WorkManager input key)."""
+    ``intent_extra`` (an extra's key), ``work_data`` (a WorkManager input key) or ``queue`` (an object put
+    into a queue another thread takes from: the field holding the queue, :mod:`.queues`)."""
     name: str | None
-    """The table, key, file name or field (``pkg.Cls.field``) shared by both sides; for a hop matched by
-    kind alone, the name the data was stored under when it is known, else None."""
+    """The table, key, file name or field (``pkg.Cls.field``; for a queue, the field holding it) shared by
+    both sides; for a hop matched by kind alone (a queue: by its element's class), the name the data was
+    stored under when it is known, else None."""
     matched_by: MatchedBy
     """``name``: the store and the read name the same thing; ``type``: a name was not resolved on one
     side, so only the kind links them (the chain's data flow then stays ``unconfirmed``)."""

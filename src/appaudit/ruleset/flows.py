@@ -103,6 +103,16 @@ class StoreSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QueueSpec:
+    """Queues that hand objects to another thread (``rules/flows.yaml``'s ``queues``; analysis/queues.py)."""
+
+    put: tuple[ApiTarget, ...] = ()
+    """Calls that put their first argument (the element) into the queue they are called on."""
+    take: tuple[ApiTarget, ...] = ()
+    """Calls whose result is an element taken from the queue they are called on."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowSpec:
     """What the chain analysis looks for; see rules/flows.yaml for the meaning of each list."""
 
@@ -125,6 +135,7 @@ class FlowSpec:
     triggers: TriggerSpec = TriggerSpec()
     replies: ReplySpec = ReplySpec()
     stores: tuple[StoreSpec, ...] = ()
+    queues: QueueSpec = QueueSpec()
 
     def entry_methods(self, kind: str) -> tuple[str, ...]:
         return next((names for k, names in self.entry_points if k == kind), ())
@@ -197,5 +208,9 @@ def flow_spec_from(doc: dict[str, Any]) -> FlowSpec:
                 sql=bool(spec.get("sql", False)),
             )
             for kind, spec in sorted(doc.get("stores", {}).items())
+        ),
+        queues=QueueSpec(
+            put=_targets(doc.get("queues", {}).get("put", [])),
+            take=_targets(doc.get("queues", {}).get("take", [])),
         ),
     )
