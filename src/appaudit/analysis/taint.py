@@ -28,7 +28,9 @@ reply, a row id, a size: ``fresh_results`` in rules/flows.yaml), moves
 copy taint, arithmetic and conversions taint their result from any tainted
 operand, stores into an object or array taint it, loads from a tainted
 object or array are tainted, and a write of anything untainted clears a
-register.
+register. A long or double fills a register pair: an instruction writing one
+into ``vN`` gives ``vN+1`` the same taint (``taint_rules.writes_wide``), so a
+row id written over the registers that held the rows is not the rows.
 
 What it does not see (a chain it cannot follow is reported
 ``dataflow: "unconfirmed"``, not dropped): data passed through sockets,

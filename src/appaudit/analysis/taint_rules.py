@@ -269,7 +269,13 @@ RULES: dict[str, Rule] = {}
 
 
 def rule_for(op: str) -> Rule:
-    """The rule for mnemonic ``op`` (``new-instance``/``new-array`` only as themselves)."""
+    """The rule for mnemonic ``op`` (``new-instance``/``new-array`` only as themselves); for an
+    instruction writing a 64-bit value, that rule and then :func:`_pair`."""
+    rule = _family_rule(op)
+    return _pair(rule) if writes_wide(op) else rule
+
+
+def _family_rule(op: str) -> Rule:
     for prefixes, rule in _FAMILIES:
         if rule is _new:
             if op in prefixes:
@@ -277,3 +283,35 @@ def rule_for(op: str) -> Rule:
         elif op.startswith(prefixes):
             return rule
     return _compute
+
+
+#: Mnemonics (before any ``/`` suffix) of the instructions that write a long or double into a register
+#: pair besides the arithmetic ones (``add-long``, ``mul-double``...) and conversions to one.
+_WIDE_WRITES = ("move-wide", "move-result-wide", "iget-wide", "sget-wide", "aget-wide")
+
+
+def writes_wide(op: str) -> bool:
+    """``op`` writes a 64-bit value (long or double): its destination is the register pair ``vN, vN+1``,
+    of which the instruction names only ``vN``."""
+    base = op.partition("/")[0]
+    if base in _WIDE_WRITES or base.startswith("const-wide"):
+        return True
+    if base.startswith("cmp"):  # cmp-long, cmpl-double: an int result
+        return False
+    if "-to-" in base:
+        return base.endswith(("-to-long", "-to-double"))
+    return base.endswith(("-long", "-double"))
+
+
+def _pair(rule: Rule) -> Rule:
+    """``rule``, then the pair's second register takes the first's taint: the value written replaces
+    whatever ``vN+1`` held (a cursor, a string), which must not stay tainted under a row id or a
+    timestamp (``long id = db.insert(...)`` into the registers an SMS body was in)."""
+
+    def wide(w: Walk, ins: Insn, seeded: bool) -> bool:
+        returned = rule(w, ins, seeded)
+        if ins.regs:
+            w.write(ins.regs[0] + 1, ins.regs[0] in w.state)
+        return returned
+
+    return wide
