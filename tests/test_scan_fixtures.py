@@ -113,6 +113,11 @@ EXPECTED = {
     "sum_uri_param_unknown": ("at_risk", {"sms": "read"}),
     "sum_wrapper_rowid": ("harvests", {"contacts": "harvested"}),
     "sum_wrapper_rows": ("harvests", {"contacts": "harvested"}),
+    "dbf_wide_rowid": ("harvests", {"contacts": "harvested"}),
+    "dbf_wide_value": ("harvests", {"contacts": "harvested"}),
+    "dbf_dbfile": ("harvests", {"contacts": "harvested"}),
+    "dbf_dbpath": ("harvests", {"contacts": "harvested"}),
+    "dbf_otherfile": ("harvests", {"contacts": "harvested"}),
     "neighbours": (
         "no_evidence",
         {

@@ -56,8 +56,10 @@ class StoreHop:
 
     kind: str
     """``sqlite`` (a table), ``shared_prefs`` (a key), ``file`` (a file name), ``static_field``,
-    ``intent_extra`` (an extra's key), ``work_data`` (a WorkManager input key) or ``queue`` (an object put
-    into a queue another thread takes from: the field holding the queue, :mod:`.queues`)."""
+    ``intent_extra`` (an extra's key), ``work_data`` (a WorkManager input key), ``queue`` (an object put
+    into a queue another thread takes from: the field holding the queue, :mod:`.queues`) or
+    ``database_file`` (a table's rows read back by reading its database's file: the file's name,
+    :mod:`.db_files`)."""
     name: str | None
     """The table, key, file name or field (``pkg.Cls.field``; for a queue, the field holding it) shared by
     both sides; for a hop matched by kind alone (a queue: by its element's class), the name the data was

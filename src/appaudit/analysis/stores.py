@@ -20,9 +20,12 @@ that kind: such a chain stays ``unconfirmed``.
 
 The reads of each kind are indexed once per scan, on first need (one byte
 search of the DEX per kind, then each site's name), and looked up by name.
+A table's rows are also read back where the app reads its database's whole
+file (:mod:`.db_files`: a hop of kind ``database_file``, by the file's name).
 
 Limits: the file a SharedPreferences key lives in and the database a table
-lives in are not compared (a key or table name is the match); a file is
+lives in are not compared for a query (a key or table name is the match; the
+database is, for a read of its file); a file is
 matched by its last path component; instance fields (an app-wide singleton's
 ``this.cache``) are not followed as stores, only static fields (an instance
 field holding a store's *name* is, :mod:`.store_values`); Room DAOs are followed
@@ -36,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from appaudit.analysis.db_files import DatabaseFiles, file_name_key, read_names
 from appaudit.analysis.facts import StoreHop
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.registers import argument_registers, values_at
@@ -86,6 +90,8 @@ class StoreIndex:
         self._fields: dict[str, list[StoreSite]] = {}
         self._insns: dict[MethodId, dict[int, Insn]] = {}
         self.names = NameResolver(graph.code)
+        self.databases = DatabaseFiles(graph)
+        self._db_reads: dict[str, list[StoreSite]] | None = None
         # (class descriptor, method name) -> (spec, is a put: else a write), for one lookup per tainted call
         self._roles: dict[tuple[str, str], tuple[StoreSpec, bool]] = {}
         for spec in self.specs.values():
@@ -241,11 +247,56 @@ class StoreIndex:
         if store.name is not None:
             hop = StoreHop(kind=store.kind, name=store.name, matched_by="name")
             out.extend((s, hop) for s in index.get(match_key(store.kind, store.name), [])[:MAX_READERS])
+        if store.kind == "sqlite":
+            out.extend(self._database_file_reads(store))
         if self._counts.get(store.kind, 0) <= MAX_TYPE_ONLY:
             loose = StoreHop(kind=store.kind, name=store.name, matched_by="type")
             sites = index.get(None, []) if store.name is not None else [s for v in index.values() for s in v]
             out.extend((s, loose) for s in sorted(sites, key=lambda s: (s.node, s.offset)))
         return out
+
+    def _database_file_reads(self, store: StoreSite) -> list[tuple[StoreSite, StoreHop]]:
+        """The file reads of the database a SQLite store writes (:mod:`.db_files`): its file holds the
+        table, so reading the file back reads the rows."""
+        body = self.graph.body(store.node)
+        ins = self._at(store.node, body).get(store.offset) if body is not None else None
+        if body is None or ins is None:
+            return []
+        out: list[tuple[StoreSite, StoreHop]] = []
+        for name in self.databases.database_of(store.node, body, ins):
+            hop = StoreHop(kind="database_file", name=name, matched_by="name")
+            out.extend((s, hop) for s in self._database_reads().get(file_name_key(name), [])[:MAX_READERS])
+        return out
+
+    def _database_reads(self) -> dict[str, list[StoreSite]]:
+        """The app's file reads that read a database's file, by the file's name (built on first use)."""
+        if self._db_reads is not None:
+            return self._db_reads
+        found: dict[str, list[StoreSite]] = {}
+        code = self.graph.code
+        hits = (
+            sorted(
+                {
+                    (h.class_name, h.method, h.offset)
+                    for t in self.specs["file"].get
+                    for h in code.invocations(t.class_desc, t.names)
+                }
+            )
+            if "file" in self.specs
+            else []
+        )
+        for cls, method, off in hits[:MAX_INDEXED]:
+            node = MethodId(class_name=cls, method=method)
+            body = self.graph.body(node)
+            ins = self._at(node, body).get(off) if body is not None else None
+            if body is None or ins is None:
+                continue
+            for name in read_names(body, ins):
+                found.setdefault(file_name_key(name), []).append(
+                    StoreSite(kind="file", node=node, offset=off, name=name)
+                )
+        self._db_reads = found
+        return found
 
     def seeds(self, node: MethodId, body: MethodCode, offset: int) -> Seeds:
         """What is tainted in a read's method: the read's result (or, for a constructor, the object made)."""

@@ -95,7 +95,7 @@ def _steps(
 
 
 #: Hop kinds that keep the data on the device (the others hand it to another component).
-_STORAGE_KINDS = frozenset({"sqlite", "shared_prefs", "file", "static_field"})
+_STORAGE_KINDS = frozenset({"sqlite", "shared_prefs", "file", "static_field", "database_file"})
 
 
 def _via(hop: StoreHop, lang: str) -> str:
