@@ -118,6 +118,8 @@ EXPECTED = {
     "dbf_dbfile": ("harvests", {"contacts": "harvested"}),
     "dbf_dbpath": ("harvests", {"contacts": "harvested"}),
     "dbf_otherfile": ("harvests", {"contacts": "harvested"}),
+    "dbf_dbcopy": ("harvests", {"contacts": "harvested"}),
+    "dbf_dbcopy_other": ("harvests", {"contacts": "harvested"}),
     "neighbours": (
         "no_evidence",
         {

@@ -16,6 +16,8 @@ from appaudit.descriptors import java_name
 from appaudit.model import MethodId
 from appaudit.ruleset.flows import FlowSpec
 
+#: The argument a stream read fills (its first, after the receiver).
+_BUFFER = frozenset({1})
 #: Framework Context types: calls on them with data do not fill them (:meth:`Analyses.is_component`).
 _CONTEXTS = frozenset(
     {
@@ -48,13 +50,23 @@ class Analyses:
         key = (node, seeds.params, tuple(sorted(seeds.sites.items())), fields)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = analyse(body, seeds, fields, self.is_component, self.fresh, self._plans)
+            flow = self._flows[key] = analyse(
+                body, seeds, fields, self.is_component, self.fresh, self._plans, self.fills
+            )
         return flow
 
     def fresh(self, ref: str) -> bool:
         """A call whose result is not the data handed to it: ``fresh_results`` in rules/flows.yaml, or an
         app method whose return does not depend on its arguments (:mod:`.returns`)."""
         return self._returns.fresh(ref)
+
+    def fills(self, ref: str, tainted: frozenset[int]) -> frozenset[int]:
+        """The arguments the call ``ref`` fills with its tainted ones: a stream read on a tainted stream
+        fills its buffer (``command_fills`` in rules/flows.yaml: the calls that fill their first argument
+        from a stream), an app method what :meth:`.returns.ReturnSummaries.filled` finds."""
+        if calls_target(self.flows.triggers.command_fills, ref):
+            return _BUFFER if 0 in tainted else frozenset()
+        return self._returns.filled(ref, tainted)
 
     def _framework_fresh(self, ref: str) -> bool:
         return calls_target(self.flows.fresh_results, ref)

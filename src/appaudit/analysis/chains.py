@@ -69,10 +69,10 @@ class ChainFinder:
         self.callbacks = HandoffSeeds(graph, flows, self._analyse)
         self.queues = QueueIndex(graph, flows.queues)
         self.replies = ReplyTest(graph, flows)
-        self._stored: set[tuple[str, MethodId]] = set()
-        """(data class, read-back method) already searched from in this scan (from its first read back): the
-        chains found from there are the class's already (one per channel), whichever read and store led to
-        them."""
+        self._stored: dict[tuple[str, MethodId], int] = {}
+        """(data class, read-back method) already searched from in this scan -> the lowest cost it was searched
+        at: the chains found from there are the class's already (one per channel), whichever read and store led
+        to them; it is searched again only from a cheaper store (depth left for more of the way to a sink)."""
 
     def search(
         self,
@@ -266,9 +266,9 @@ class ChainFinder:
                     if searches >= MAX_STORE_SEARCHES or (budget is not None and budget.left < STORE_BUDGET_FLOOR):
                         return
                     key = (found.data_class, target.node)
-                    if key in self._stored:
+                    if self._stored.get(key, visit.cost + 1) <= visit.cost:
                         continue
-                    self._stored.add(key)
+                    self._stored[key] = visit.cost
                     searches += 1
                     hop = Hop(to=target.node, offset=store.offset, up=False, free=True, via=via, at=target.offset)
                     carried = self._admit(visit, hop)

@@ -18,6 +18,13 @@ method, one of more than :data:`.taint.MAX_INSNS` instructions, more overrides t
 follows, a summary asked for while another is being made (:data:`MAX_NESTING`: a wrapper of a wrapper),
 or recursion. Limits: a method that returns data through a field it read (not a parameter) is fresh
 here, as the framework's calls are: the field's readers are followed by field taint, not by this.
+
+:meth:`ReturnSummaries.filled` answers the other half of a call's effect: which of its arguments an app
+method fills with the tainted ones (``copy(in, out)`` writes what it reads from ``in`` into ``out``), from
+the method analysed with those arguments tainted (its ``params_out``), once per call and set of tainted
+positions. Bounded as above, but :data:`MAX_FILL_NESTING` deep (a fill inside a return summary: a
+``toByteArray(in)`` that copies through ``copy(in, out)``); an answer not known is "fills nothing", as
+before.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from collections.abc import Callable
 
 from appaudit import deadline
 from appaudit.analysis.graph import MAX_DISPATCH, CallGraph
+from appaudit.analysis.registers import defines_register
 from appaudit.analysis.taint import MAX_INSNS, Plans, Seeds, analyse
+from appaudit.apk.dex.types import MethodCode
 from appaudit.descriptors import java_name
 
 #: Summaries are made inside other summaries at most this deep. 1: inside a summary, another app
@@ -34,8 +43,34 @@ from appaudit.descriptors import java_name
 #: the scan time on an app with many small helpers (1264c25d67: 0.12 -> 0.25 s) and changed no
 #: corpus report.
 MAX_NESTING = 1
+#: Fill summaries are made inside other summaries at most this deep: 3, so that a return summary can ask
+#: which argument a helper it calls fills, through one more helper (``toByteArray(in)`` -> ``copy(in, out)``
+#: -> ``copyLarge(in, out)``, the stream-copy helpers of commons-io and its many copies).
+MAX_FILL_NESTING = 3
 #: Says whether a call (``Lc;->m(p)r``) or a class (descriptor) has a property.
 _Test = Callable[[str], bool]
+
+
+#: Parameter types no callee can fill: immutable values (a String, a boxed number).
+_IMMUTABLE = frozenset(
+    {"Ljava/lang/String;", "Ljava/lang/Integer;", "Ljava/lang/Long;", "Ljava/lang/Boolean;", "Ljava/lang/CharSequence;"}
+)
+
+
+def fillable(body: MethodCode) -> frozenset[int]:
+    """Positions of ``body``'s parameters (0 is ``this`` of an instance method) a caller's object can be filled
+    through: of a mutable reference type, and never written in the method (a parameter register reused for
+    another value is tainted without the caller's object being touched)."""
+    first = body.first_param_register
+    written = {i.regs[0] for i in body.insns if defines_register(i)}
+    kinds = ([] if body.is_static else ["L"]) + [
+        k for p in body.param_types for k in ((p, "") if p in ("J", "D") else (p,))
+    ]
+    return frozenset(
+        k
+        for k, kind in enumerate(kinds)
+        if kind[:1] in ("L", "[") and kind not in _IMMUTABLE and first + k not in written
+    )
 
 
 class ReturnSummaries:
@@ -47,6 +82,7 @@ class ReturnSummaries:
         self.is_component = is_component
         self.framework_fresh = framework_fresh
         self._known: dict[str, bool] = {}
+        self._filled: dict[tuple[str, frozenset[int]], frozenset[int]] = {}
         self._active: list[str] = []
 
     def fresh(self, ref: str) -> bool:
@@ -83,4 +119,38 @@ class ReturnSummaries:
         if body is None or len(body.insns) > MAX_INSNS:
             return False
         seeds = Seeds(params=frozenset(range(body.registers_size - body.first_param_register)))
-        return not analyse(body, seeds, (), self.is_component, self.fresh, self.plans).returns
+        return not analyse(body, seeds, (), self.is_component, self.fresh, self.plans, self.filled).returns
+
+    def filled(self, ref: str, tainted: frozenset[int]) -> frozenset[int]:
+        """The argument positions (0 is the receiver of an instance call) the app method ``ref`` fills with
+        what it is handed at ``tainted``, in any implementation the call may run; empty when not known."""
+        key = (ref, tainted)
+        known = self._filled.get(key)
+        if known is None:
+            if ref in self._active or len(self._active) >= MAX_FILL_NESTING:
+                return frozenset()  # recursion / nesting: not known (not cached)
+            known = self._filled[key] = self._summarise_fills(ref, tainted)
+        return known
+
+    def _summarise_fills(self, ref: str, tainted: frozenset[int]) -> frozenset[int]:
+        owner, _, method = ref.partition("->")
+        cls = java_name(owner)
+        if cls not in self.graph.app_classes or self.graph.code.method_code(cls, method) is None:
+            return frozenset()
+        impls = self.graph.implementations(cls, method)
+        if len(impls) >= MAX_DISPATCH:
+            return frozenset()
+        deadline.check()
+        self._active.append(ref)
+        try:
+            out: set[int] = set()
+            for c in impls:
+                body = self.graph.code.method_code(c, method)
+                if body is not None and len(body.insns) <= MAX_INSNS:
+                    flow = analyse(
+                        body, Seeds(params=tainted), (), self.is_component, self.fresh, self.plans, self.filled
+                    )
+                    out |= flow.params_out & fillable(body)
+            return frozenset(out)
+        finally:
+            self._active.pop()

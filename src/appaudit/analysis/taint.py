@@ -30,7 +30,10 @@ operand, stores into an object or array taint it, loads from a tainted
 object or array are tainted, and a write of anything untainted clears a
 register. A long or double fills a register pair: an instruction writing one
 into ``vN`` gives ``vN+1`` the same taint (``taint_rules.writes_wide``), so a
-row id written over the registers that held the rows is not the rows.
+row id written over the registers that held the rows is not the rows. A call
+also taints the arguments it fills with its tainted ones (``fills``): a stream
+read's buffer, and what an app method writes into an argument it is handed
+(``returns.ReturnSummaries.filled``: a stream-copy helper's output stream).
 
 What it does not see (a chain it cannot follow is reported
 ``dataflow: "unconfirmed"``, not dropped): data passed through sockets,
@@ -47,7 +50,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from appaudit import deadline
-from appaudit.analysis.taint_rules import RESULT, RULES, WITHOUT_REGISTERS, Rule, Walk, nothing, rule_for
+from appaudit.analysis.taint_rules import RESULT, RULES, WITHOUT_REGISTERS, Fills, Rule, Walk, nothing, rule_for
 from appaudit.apk.dex.types import Insn, MethodCode
 
 #: Passes over a method before giving up on a fixpoint (loops converge in two or three).
@@ -100,6 +103,7 @@ def analyse(
     opaque: Callable[[str], bool] | None = None,
     fresh: Callable[[str], bool] | None = None,
     plans: Plans | None = None,
+    fills: Fills | None = None,
 ) -> Flow:
     """Follow tainted data through one method.
 
@@ -110,7 +114,8 @@ def analyse(
     ``fresh`` says which calls (``Lc;->m(p)r``) return something other than what they were handed: a
     server's reply (``URLConnection.getInputStream()``), a database's row id, a list's size: their
     result is not tainted by what went in. ``plans`` keeps the methods' plans for a caller that
-    analyses a method many times (the searches of one scan).
+    analyses a method many times (the searches of one scan). ``fills`` says which arguments a call fills
+    with its tainted ones (a stream read's buffer, an app method writing into a stream it is handed).
     """
     insns = body.insns
     known = set(fields)
@@ -124,7 +129,7 @@ def analyse(
         return _NOTHING  # nothing tainted comes in
     first = body.first_param_register
     entry = frozenset(first + p for p in seeds.params)
-    walk = Walk(seeds, known, opaque, fresh)
+    walk = Walk(seeds, known, opaque, fresh, fills)
     ever = _fixpoint(plans.of(body) if plans is not None else _plan(body), entry, walk, _seeded(insns, seeds))
     params = range(first, body.registers_size)
     return Flow(

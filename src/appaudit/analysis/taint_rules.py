@@ -35,6 +35,7 @@ class Walk:
     __slots__ = (
         "calls",
         "fields",
+        "fills",
         "fresh",
         "inside",
         "objects",
@@ -53,10 +54,13 @@ class Walk:
         fields: set[str],
         opaque: Callable[[str], bool] | None = None,
         fresh: Callable[[str], bool] | None = None,
+        fills: Fills | None = None,
     ) -> None:
         self.seeds = seeds
         self.opaque = opaque
         self.fresh = fresh
+        self.fills = fills
+        """(call, positions of its tainted arguments) -> the positions of the arguments it fills with them."""
         self.fields = fields
         """Tainted fields: those coming in and those written with tainted data since."""
         self.written: set[str] = set()
@@ -112,6 +116,9 @@ class Walk:
             self.written.add(ref)
 
 
+#: (call ``Lc;->m(p)r``, positions of its tainted arguments) -> positions of the arguments the call fills with
+#: them (a stream read's buffer, an app method's output stream): those become tainted.
+Fills = Callable[[str, frozenset[int]], frozenset[int]]
 #: Applies one instruction to the walk: (walk, instruction, its result is seeded) -> it returns tainted data.
 Rule = Callable[[Walk, Insn, bool], bool]
 _UNSEEDED: tuple[bool, frozenset[int]] = (False, frozenset())
@@ -138,12 +145,23 @@ def _invoke(w: Walk, ins: Insn, seeded: bool) -> bool:
                 w.state.add(regs[0])
             else:
                 w.taint(regs[0])
-        if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
-            w.taint(regs[2])
+        _fill(w, ins, tainted_args)
     for k in w.seeds.sites.get(ins.offset, _UNSEEDED)[1]:
         if k < len(regs):
             w.taint(regs[k])
     return False
+
+
+def _fill(w: Walk, ins: Insn, tainted_args: list[int]) -> None:
+    """Taint the arguments a call with tainted ones fills: ``System.arraycopy``'s destination, and what
+    ``w.fills`` names (a stream read's buffer, an app method's output argument)."""
+    regs = ins.regs
+    if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
+        w.taint(regs[2])
+    if w.fills is not None and ins.ref:
+        for k in w.fills(ins.ref, frozenset(tainted_args)):
+            if k < len(regs):
+                w.taint(regs[k])
 
 
 def _move_result(w: Walk, ins: Insn, seeded: bool) -> bool:
