@@ -75,6 +75,7 @@ class CallGraph:
         ``down`` reads calls the same references as many others), each callee one shared MethodId."""
         self._async: dict[tuple[str, str], tuple[MethodId, ...]] = {}
         self._names: dict[tuple[str, str], frozenset[str]] = {}
+        self._call_refs: dict[MethodId, dict[int, str]] = {}
         self.handoffs: set[tuple[MethodId, MethodId]] = set()
         """(from, to) edges that hand work to another thread or component (``Thread.start()`` to
         ``run()``, an Intent to a Service): the same logical call, run later."""
@@ -280,6 +281,16 @@ class CallGraph:
     def _lock(self, hit: CodeHit) -> bool:
         body = self.code.method_code(hit.class_name, hit.method)
         return body is not None and is_lock(body, hit.offset)
+
+    def call_refs(self, node: MethodId) -> dict[int, str]:
+        """Offset -> method reference of every invoke in ``node``, made once per method and scan (the data
+        search asks which calls handed tainted data on escape, by offset)."""
+        known = self._call_refs.get(node)
+        if known is None:
+            body = self.body(node)
+            insns = body.insns if body is not None else ()
+            known = self._call_refs[node] = {i.offset: i.ref for i in insns if i.ref and i.op.startswith("invoke")}
+        return known
 
     def strings(self, node: MethodId) -> list[str]:
         body = self.body(node)
