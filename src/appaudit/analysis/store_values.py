@@ -68,9 +68,7 @@ _RETURNS = (")Ljava/lang/String;", ")Ljava/io/File;")
 class NameResolver:
     """Names of stores and reads that come from callers or instance fields, for one scan (cached)."""
 
-    def __init__(
-        self, code: CodeIndex, depth: int = NAME_DEPTH, keyed: Mapping[str, StoreSpec] | None = None
-    ) -> None:
+    def __init__(self, code: CodeIndex, depth: int = NAME_DEPTH, keyed: Mapping[str, StoreSpec] | None = None) -> None:
         self.code = code
         self.keys = KeyedSources(code, keyed) if keyed else None
         """Extra and preference puts by key; None: names read under a key are not resolved (URIs)."""
@@ -172,8 +170,8 @@ class NameResolver:
     def _keyed(
         self, body: MethodCode, offset: int, kind: str, key_reg: int, default: int | None, ctx: _Ctx
     ) -> tuple[Parts, ...]:
-        """A value read under a key: for each constant key ``K``, the symbol ``kind:K`` and every value
-        put under ``K`` (resolved once per key, with its own :data:`NAME_DEPTH` hops), and a
+        """A value read under a key: for each constant key ``K``, every value put under ``K`` (resolved
+        once per key, with its own :data:`NAME_DEPTH` hops) and the symbol ``kind:K``, and a
         preference's default."""
         depth, path, bound = ctx
         out: list[Parts] = []
@@ -181,8 +179,9 @@ class NameResolver:
             if None in parts or _has_symbol(parts):
                 continue
             key = "".join(p for p in parts if p is not None)
-            out.append((symbol(kind, key),))
+            # the values first (a hop is named by the first name both sides share: the most precise)
             out += [v for v in self._cached((kind, key, self.depth)) if None not in v]
+            out.append((symbol(kind, key),))
         if default is not None and out:
             out += [v for v in self._texts(body, offset, default, depth, path, bound) if None not in v]
         return _distinct(out)
