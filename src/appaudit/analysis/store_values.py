@@ -13,7 +13,11 @@ module looks there, for :class:`.stores.StoreIndex`:
   building a path): each of its returns, all of which must be known (a decoder's computed result is
   not, so none of its constant defaults is taken);
 - a ``File`` made from one of these, and a path built in a ``StringBuilder`` from them and constants
-  (``getExternalStorageDirectory().getPath() + "/Android/" + this.tarFile``): its file name.
+  (``getExternalStorageDirectory().getPath() + "/Android/" + this.tarFile``): its file name;
+- a value read under an extra or preference key ``K`` (:mod:`.store_keys`): what is put under ``K``,
+  and the named symbol ``extra:K`` / ``pref:K``, a name two sites share when both take theirs from
+  ``K`` whatever it holds; an accessor is seen through (no hop), an element of ``s.split(sep)`` is a
+  piece of ``s``.
 
 A store whose name has several values (a helper called with each provider's file, when the data did
 not come through one of its callers) is matched to a read of any of them; an empty name is none.
@@ -23,10 +27,14 @@ which one passes the name is not known: unresolved), :data:`MAX_NAMES` names per
 cached per parameter and field for the scan. A value that is not resolved stays unresolved: it gives
 no name, and a site with no name resolved is matched as today (by kind alone, when few).
 
+An app method's return value is resolved with its parameters bound to the call site's arguments (a
+preference getter ``get(prefs, key)`` called with each key), unless it takes none (then cached).
+
 Limits: callers and returned values are found by the exact method reference (not through an override
-or an interface); a static field inside a built string and a name read from preferences or an Intent
-extra are not resolved; the branch a value is assigned on is not followed (the last
-assignment in code order wins, as in :mod:`.registers`).
+or an interface); a static field inside a built string is not resolved, nor a name read under a key
+built at run time (and without ``keyed`` stores, as for provider URIs, none read under a key); the
+branch a value is assigned on is not followed (the last assignment in code order wins, as in
+:mod:`.registers`).
 """
 
 from __future__ import annotations
