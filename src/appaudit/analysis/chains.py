@@ -90,7 +90,8 @@ class ChainFinder:
         except channels whose sinks the data was seen to reach without going out by them.
         ``known`` are channels the caller already holds a chain of this class for that one by calls
         alone cannot replace: the call-only search looks for sinks of none of these (it still walks
-        the same methods, see :meth:`follow_calls`).
+        the same methods, see :meth:`follow_calls`). So the one reported fact it can change is the
+        ``unconfirmed`` chain of this class for a channel no search has a chain of that rank for yet.
         """
         followed = self.follow_data(data_class, read, budget, also)
         chains = dict(followed.chains)

@@ -121,14 +121,17 @@ def analyse(
     ):
         return _NOTHING  # nothing tainted comes in
     first = body.first_param_register
-    entry = 0
+    entry, below = 0, False
     for p in seeds.params:
-        entry |= bit(first + p)
+        if first + p >= RESULT:
+            entry |= bit(first + p)
+        else:  # more ins than registers (a malformed method): no instruction names it, but it is tainted
+            below = True
     walk = Walk(seeds, known, opaque, fresh)
     ever = _fixpoint(plans.of(body) if plans is not None else _plan(body), entry, walk, _seeded(insns, seeds))
-    params = range(first, body.registers_size)
+    params = range(max(first, RESULT), body.registers_size)
     return Flow(
-        tainted=bool(ever & ~bit(RESULT)),
+        tainted=below or bool(ever & ~bit(RESULT)),
         returns=walk.returns,
         calls=walk.calls,
         objects=frozenset(walk.objects),
