@@ -89,7 +89,7 @@ class StoreIndex:
         self._counts: dict[str, int] = {}
         self._fields: dict[str, list[StoreSite]] = {}
         self._insns: dict[MethodId, dict[int, Insn]] = {}
-        self.names = NameResolver(graph.code)
+        self.names = NameResolver(graph.code, keyed=self.specs)
         self.databases = DatabaseFiles(graph)
         self._db_reads: dict[str, list[StoreSite]] | None = None
         # (class descriptor, method name) -> (spec, is a put: else a write), for one lookup per tainted call
