@@ -16,8 +16,6 @@ from appaudit.descriptors import java_name
 from appaudit.model import MethodId
 from appaudit.ruleset.flows import FlowSpec
 
-#: The argument a stream read fills (its first, after the receiver).
-_BUFFER = frozenset({1})
 #: Framework Context types: calls on them with data do not fill them (:meth:`Analyses.is_component`).
 _CONTEXTS = frozenset(
     {
@@ -39,8 +37,11 @@ class Analyses:
         self.flows = flows
         self._flows: dict[tuple[object, ...], Flow] = {}
         self._components: dict[str, bool] = {}
+        self._fills: dict[tuple[str, frozenset[int]], frozenset[int]] = {}
         self._plans = Plans()
-        self._returns = ReturnSummaries(graph, self._plans, self.is_component, self._framework_fresh)
+        self._returns = ReturnSummaries(
+            graph, self._plans, self.is_component, self._framework_fresh, self._framework_fills
+        )
 
     def of(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse` of ``body`` (the method ``node``) entered with ``seeds`` and the tainted
@@ -68,9 +69,14 @@ class Analyses:
         """The arguments the call ``ref`` fills with its tainted ones: a stream read on a tainted stream
         fills its buffer (``command_fills`` in rules/flows.yaml: the calls that fill their first argument
         from a stream), an app method what :meth:`.returns.ReturnSummaries.filled` finds."""
-        if calls_target(self.flows.triggers.command_fills, ref):
-            return _BUFFER if 0 in tainted else frozenset()
-        return self._returns.filled(ref, tainted)
+        key = (ref, tainted)
+        known = self._fills.get(key)
+        if known is None:  # asked for every call with tainted arguments: remembered for the scan
+            known = self._fills[key] = self._returns.filled(ref, tainted)
+        return known
+
+    def _framework_fills(self, ref: str) -> bool:
+        return calls_target(self.flows.triggers.command_fills, ref)
 
     def _framework_fresh(self, ref: str) -> bool:
         return calls_target(self.flows.fresh_results, ref)

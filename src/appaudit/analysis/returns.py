@@ -51,6 +51,8 @@ MAX_FILL_NESTING = 3
 _Test = Callable[[str], bool]
 
 
+#: The argument a framework stream read fills (its first, after the receiver).
+_BUFFER = frozenset({1})
 #: Parameter types no callee can fill: immutable values (a String, a boxed number).
 _IMMUTABLE = frozenset(
     {"Ljava/lang/String;", "Ljava/lang/Integer;", "Ljava/lang/Long;", "Ljava/lang/Boolean;", "Ljava/lang/CharSequence;"}
@@ -76,11 +78,20 @@ def fillable(body: MethodCode) -> frozenset[int]:
 class ReturnSummaries:
     """Which app methods return something other than what they are handed, for one scan (cached)."""
 
-    def __init__(self, graph: CallGraph, plans: Plans, is_component: _Test, framework_fresh: _Test) -> None:
+    def __init__(
+        self,
+        graph: CallGraph,
+        plans: Plans,
+        is_component: _Test,
+        framework_fresh: _Test,
+        framework_fills: _Test = lambda ref: False,
+    ) -> None:
         self.graph = graph
         self.plans = plans
         self.is_component = is_component
         self.framework_fresh = framework_fresh
+        self.framework_fills = framework_fills
+        """Framework calls that fill their first argument from their tainted receiver (a stream read)."""
         self._known: dict[str, bool] = {}
         self._filled: dict[tuple[str, frozenset[int]], frozenset[int]] = {}
         self._active: list[str] = []
@@ -124,6 +135,8 @@ class ReturnSummaries:
     def filled(self, ref: str, tainted: frozenset[int]) -> frozenset[int]:
         """The argument positions (0 is the receiver of an instance call) the app method ``ref`` fills with
         what it is handed at ``tainted``, in any implementation the call may run; empty when not known."""
+        if self.framework_fills(ref):
+            return _BUFFER if 0 in tainted else frozenset()
         key = (ref, tainted)
         known = self._filled.get(key)
         if known is None:
@@ -146,11 +159,15 @@ class ReturnSummaries:
             out: set[int] = set()
             for c in impls:
                 body = self.graph.code.method_code(c, method)
-                if body is not None and len(body.insns) <= MAX_INSNS:
+                if body is None or len(body.insns) > MAX_INSNS:
+                    continue
+                # ``this`` is filled by any call with tainted arguments already (taint_rules' invoke rule)
+                open_ = fillable(body) - tainted - (frozenset() if body.is_static else frozenset({0}))
+                if open_:  # else nothing the caller holds can be filled: no analysis
                     flow = analyse(
                         body, Seeds(params=tainted), (), self.is_component, self.fresh, self.plans, self.filled
                     )
-                    out |= flow.params_out & fillable(body)
+                    out |= flow.params_out & open_
             return frozenset(out)
         finally:
             self._active.pop()
