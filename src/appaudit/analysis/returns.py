@@ -22,7 +22,8 @@ here, as the framework's calls are: the field's readers are followed by field ta
 :meth:`ReturnSummaries.filled` answers the other half of a call's effect: which of its arguments an app
 method fills with the tainted ones (``copy(in, out)`` writes what it reads from ``in`` into ``out``), from
 the method analysed with those arguments tainted (its ``params_out``), once per call and set of tainted
-positions. Bounded as above, but :data:`MAX_FILL_NESTING` deep (a fill inside a return summary: a
+positions. Only arrays and container types (:data:`_CONTAINERS`: streams, writers, builders, collections,
+JSON) never reassigned in the callee are filled. Bounded as above, but :data:`MAX_FILL_NESTING` deep (a fill inside a return summary: a
 ``toByteArray(in)`` that copies through ``copy(in, out)``); an answer not known is "fills nothing", as
 before.
 """
@@ -53,25 +54,44 @@ _Test = Callable[[str], bool]
 
 #: The argument a framework stream read fills (its first, after the receiver).
 _BUFFER = frozenset({1})
-#: Parameter types no callee can fill: immutable values (a String, a boxed number).
-_IMMUTABLE = frozenset(
-    {"Ljava/lang/String;", "Ljava/lang/Integer;", "Ljava/lang/Long;", "Ljava/lang/Boolean;", "Ljava/lang/CharSequence;"}
+#: Parameter types a callee fills data into (besides arrays): streams and writers it writes to, builders and
+#: collections it appends to. Others (an app's own object, a Context) are not summarised as filled: an
+#: app object filled by a setter is already tainted by the call's receiver rule, a field written by field taint.
+_CONTAINERS = frozenset(
+    {
+        "Ljava/io/OutputStream;",
+        "Ljava/io/ByteArrayOutputStream;",
+        "Ljava/io/DataOutputStream;",
+        "Ljava/io/BufferedOutputStream;",
+        "Ljava/io/Writer;",
+        "Ljava/io/StringWriter;",
+        "Ljava/io/PrintWriter;",
+        "Ljava/lang/StringBuilder;",
+        "Ljava/lang/StringBuffer;",
+        "Ljava/lang/Appendable;",
+        "Ljava/util/List;",
+        "Ljava/util/ArrayList;",
+        "Ljava/util/Collection;",
+        "Ljava/util/Map;",
+        "Ljava/util/HashMap;",
+        "Lorg/json/JSONObject;",
+        "Lorg/json/JSONArray;",
+        "Ljava/nio/ByteBuffer;",
+    }
 )
 
 
 def fillable(body: MethodCode) -> frozenset[int]:
     """Positions of ``body``'s parameters (0 is ``this`` of an instance method) a caller's object can be filled
-    through: of a mutable reference type, and never written in the method (a parameter register reused for
-    another value is tainted without the caller's object being touched)."""
+    through: an array or a container type (:data:`_CONTAINERS`), never written in the method (a parameter
+    register reused for another value is tainted without the caller's object being touched)."""
     first = body.first_param_register
     written = {i.regs[0] for i in body.insns if defines_register(i)}
     kinds = ([] if body.is_static else ["L"]) + [
         k for p in body.param_types for k in ((p, "") if p in ("J", "D") else (p,))
     ]
     return frozenset(
-        k
-        for k, kind in enumerate(kinds)
-        if kind[:1] in ("L", "[") and kind not in _IMMUTABLE and first + k not in written
+        k for k, kind in enumerate(kinds) if (kind[:1] == "[" or kind in _CONTAINERS) and first + k not in written
     )
 
 
