@@ -85,7 +85,7 @@ class StoreIndex:
         self._counts: dict[str, int] = {}
         self._fields: dict[str, list[StoreSite]] = {}
         self._insns: dict[MethodId, dict[int, Insn]] = {}
-        self.names = NameResolver(graph.code)
+        self.names = NameResolver(graph.code, keyed=self.specs)
         # (class descriptor, method name) -> (spec, is a put: else a write), for one lookup per tainted call
         self._roles: dict[tuple[str, str], tuple[StoreSpec, bool]] = {}
         for spec in self.specs.values():

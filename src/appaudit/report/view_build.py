@@ -96,12 +96,18 @@ def _steps(
 
 #: Hop kinds that keep the data on the device (the others hand it to another component).
 _STORAGE_KINDS = frozenset({"sqlite", "shared_prefs", "file", "static_field"})
+#: Names that stand for the key a name is carried by (``analysis.store_keys``): ``extra:K``, ``pref:K``.
+_NAMED_BY = frozenset({"extra", "pref"})
 
 
 def _via(hop: StoreHop, lang: str) -> str:
     """``via storage: sqlite table contacts_cache`` (a hop matched by type only says so)."""
     kind = t(f"via.kind.{hop.kind}", lang) if has(f"via.kind.{hop.kind}", lang) else hop.kind
-    what = f"{kind} {hop.name}" if hop.name is not None else kind
+    source, _, key = (hop.name or "").partition(":")
+    if hop.kind in _STORAGE_KINDS and key and source in _NAMED_BY:  # a named symbol, not a value
+        what = t(f"via.named_by.{source}", lang, kind=kind, name=key)
+    else:
+        what = f"{kind} {hop.name}" if hop.name is not None else kind
     line = t("via.storage" if hop.kind in _STORAGE_KINDS else "via.handoff", lang, what=what)
     return f"{line} ({t('via.type_only', lang)})" if hop.matched_by == "type" else line
 
