@@ -7,6 +7,9 @@ reads (the others change nothing in it), and the methods' plans are kept for the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.returns import ReturnSummaries
 from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
@@ -36,9 +39,16 @@ class Analyses:
         self.graph = graph
         self.flows = flows
         self._flows: dict[tuple[object, ...], Flow] = {}
-        self._components: dict[str, bool] = {}
         self._plans = Plans()
-        self._returns = ReturnSummaries(graph, self._plans, self.is_component, self._framework_fresh)
+        # What the summaries and the store index are handed holds no reference back to this object: a
+        # bound method of it would make a reference cycle through the scan's whole call graph and code
+        # index, freed only by the garbage collector (see appaudit.pipeline.collection).
+        self.is_component: Callable[[str], bool] = _Contexts(graph).test
+        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
+        it data (``startActivity(intent)``) does not put the data in it."""
+        self._returns = ReturnSummaries(
+            graph, self._plans, self.is_component, partial(calls_target, flows.fresh_results)
+        )
 
     def of(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse` of ``body`` (the method ``node``) entered with ``seeds`` and the tainted
@@ -56,12 +66,16 @@ class Analyses:
         app method whose return does not depend on its arguments (:mod:`.returns`)."""
         return self._returns.fresh(ref)
 
-    def _framework_fresh(self, ref: str) -> bool:
-        return calls_target(self.flows.fresh_results, ref)
 
-    def is_component(self, class_desc: str) -> bool:
-        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
-        it data (``startActivity(intent)``) does not put the data in it."""
+class _Contexts:
+    """:attr:`Analyses.is_component`, remembered per class for the scan."""
+
+    def __init__(self, graph: CallGraph) -> None:
+        self.graph = graph
+        self._components: dict[str, bool] = {}
+
+    def test(self, class_desc: str) -> bool:
+        """Whether ``class_desc`` is a Context (:attr:`Analyses.is_component`)."""
         known = self._components.get(class_desc)
         if known is None:  # asked for each call with tainted arguments: remembered per class for the scan
             cls = java_name(class_desc)
