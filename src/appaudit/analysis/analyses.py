@@ -61,6 +61,10 @@ class Analyses:
             flow = self._flows[key] = analyse(body, seeds, fields, self.is_component, self.fresh, self._plans)
         return flow
 
+    def reads(self, body: MethodCode) -> frozenset[str]:
+        """The fields ``body`` reads (``iget``/``sget``), remembered for the scan."""
+        return self._plans.reads(body)
+
     def fresh(self, ref: str) -> bool:
         """A call whose result is not the data handed to it: ``fresh_results`` in rules/flows.yaml, or an
         app method whose return does not depend on its arguments (:mod:`.returns`)."""

@@ -69,6 +69,7 @@ class ChainFinder:
         self.callbacks = HandoffSeeds(graph, flows, self._analyse)
         self.queues = QueueIndex(graph, flows.queues)
         self.replies = ReplyTest(graph, flows)
+        self._owners: dict[str, str] = {}
         self._stored: set[tuple[str, MethodId]] = set()
         """(data class, read-back method) already searched from in this scan (from its first read back): the
         chains found from there are the class's already (one per channel), whichever read and store led to
@@ -89,7 +90,8 @@ class ChainFinder:
         except channels whose sinks the data was seen to reach without going out by them.
         ``known`` are channels the caller already holds a chain of this class for that one by calls
         alone cannot replace: the call-only search looks for sinks of none of these (it still walks
-        the same methods, see :meth:`follow_calls`).
+        the same methods, see :meth:`follow_calls`). So the one reported fact it can change is the
+        ``unconfirmed`` chain of this class for a channel no search has a chain of that rank for yet.
         """
         followed = self.follow_data(data_class, read, budget, also)
         chains = dict(followed.chains)
@@ -200,10 +202,11 @@ class ChainFinder:
         """The data leaves what is followed in this visit: handed to an ``escapes`` call, or still
         carried (returned, passed to an app method) where the search's depth ends."""
         flow = visit.carried.flow
-        body = self.graph.body(visit.node)
         handed = (self.flows.escapes, self.flows.queues.put)  # stored, or handed on (a queue: to another thread)
-        for ins in body.insns if body is not None else ():
-            if ins.offset in flow.calls and ins.ref and any(calls_target(h, ins.ref) for h in handed):
+        refs = self.graph.call_refs(visit.node) if flow.calls else {}
+        for off in flow.calls:  # the calls handed tainted data: a few of the method's
+            ref = refs.get(off)
+            if ref and any(calls_target(h, ref) for h in handed):
                 return True
         if visit.cost < self.depth:
             return False
@@ -357,20 +360,28 @@ class ChainFinder:
         a class holding a tainted field, called without tainted arguments (the search follows the others)."""
         flow = self._analyse(node, body, seeds, fields)
         tainted = fields | flow.fields
-        owners = {java_name(f.partition("->")[0]) for f in tainted}
+        owners = {self._owner(f) for f in tainted}
         helpers = [
             c
             for off, c in (self.graph.down(node) if owners else ())
             if c.class_name in owners and off not in flow.calls and (node, c) not in self.graph.handoffs
         ]
         # only the fields the method reads make a difference
-        reads = {i.ref for i in body.insns if i.ref and i.op.startswith(("iget", "sget"))} if helpers else set()
+        reads = self.analyses.reads(body) if helpers else frozenset()
         back: set[str] = set()
         for callee in helpers if reads - tainted else ():
             code = self.graph.body(callee)
             back |= self._analyse(callee, code, Seeds(), tainted).fields & reads if code is not None else set()
         back -= tainted
         return self._analyse(node, body, seeds, fields | back) if back else flow
+
+    def _owner(self, field_ref: str) -> str:
+        """The class (Java name) declaring the field ``Lc;->f:T``, remembered for the scan (asked for every
+        tainted field at every analysed hop)."""
+        owner = self._owners.get(field_ref)
+        if owner is None:
+            owner = self._owners[field_ref] = java_name(field_ref.partition("->")[0])
+        return owner
 
     def _analyse(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
         """:func:`.taint.analyse`, remembered for the scan (:class:`.analyses.Analyses`)."""

@@ -68,6 +68,14 @@ class CallGraph:
         self._up: dict[MethodId, list[tuple[MethodId, int]]] = {}
         self._ancestors: dict[str, tuple[str, ...]] = {}
         self._impls: dict[tuple[str, str], list[str]] = {}
+        self._walks: dict[str, tuple[str, ...]] = {}
+        self._defines: dict[str, frozenset[str]] = {}
+        self._targets: dict[tuple[str, str], tuple[MethodId, ...]] = {}
+        """Per invoke (mnemonic, reference): the app methods it may run, resolved once per scan (a method
+        ``down`` reads calls the same references as many others), each callee one shared MethodId."""
+        self._async: dict[tuple[str, str], tuple[MethodId, ...]] = {}
+        self._names: dict[tuple[str, str], frozenset[str]] = {}
+        self._call_refs: dict[MethodId, dict[int, str]] = {}
         self.handoffs: set[tuple[MethodId, MethodId]] = set()
         """(from, to) edges that hand work to another thread or component (``Thread.start()`` to
         ``run()``, an Intent to a Service): the same logical call, run later."""
@@ -110,18 +118,41 @@ class CallGraph:
         if cached is not None:
             return cached
         found: list[str] = []
+        for c in self._walk(cls):
+            if len(found) >= MAX_DISPATCH:
+                break
+            if c in self.app_classes and method in self.defines(c):
+                found.append(c)
+        self._impls[key] = found
+        return found
+
+    def _walk(self, cls: str) -> tuple[str, ...]:
+        """``cls`` and its subtypes in the order a dispatch look-up visits them (depth first, the last
+        subtype first), until :data:`MAX_HIERARCHY_WALK` classes are known: the same for every method
+        name, so walked once per class and scan (the look-up then stops at :data:`MAX_DISPATCH` found)."""
+        known = self._walks.get(cls)
+        if known is not None:
+            return known
+        order: list[str] = []
         frontier = [cls] if cls != "java.lang.Object" else []
         seen = {cls}
-        while frontier and len(found) < MAX_DISPATCH and len(seen) < MAX_HIERARCHY_WALK:
+        while frontier and len(seen) < MAX_HIERARCHY_WALK:
             c = frontier.pop()
-            if c in self.app_classes and method in self.code.methods_of(c):
-                found.append(c)
+            order.append(c)
             for sub in self.code.subtypes(c):
                 if sub not in seen:
                     seen.add(sub)
                     frontier.append(sub)
-        self._impls[key] = found
-        return found
+        self._walks[cls] = tuple(order)
+        return self._walks[cls]
+
+    def defines(self, cls: str) -> frozenset[str]:
+        """The methods (``name(params)ret``) the app's class ``cls`` defines, as a set (asked per class
+        and method name by every dispatch look-up)."""
+        known = self._defines.get(cls)
+        if known is None:
+            known = self._defines[cls] = frozenset(self.code.methods_of(cls))
+        return known
 
     def _call_targets(self, op: str, cls: str, method: str) -> list[str]:
         """The app classes whose ``method`` an invoke of ``cls.method`` may run."""
@@ -139,19 +170,23 @@ class CallGraph:
         for owner in (cls, *self.ancestors(cls)):
             if owner not in self.app_classes:
                 continue
-            if method in self.code.methods_of(owner):
+            if method in self.defines(owner):
                 return [owner]
         return []
 
-    def _async_names(self, cls: str, via: str) -> set[str]:
+    def _async_names(self, cls: str, via: str) -> frozenset[str]:
         """Names of the callbacks a hand-off type ``cls`` derives from runs later (e.g. ``run``)."""
-        ancestors = set(self.ancestors(cls))
-        return {
-            m
-            for h in self.flows.async_handoffs
-            if h.via == via and java_name(h.type_desc) in ancestors
-            for m in h.methods
-        }
+        key = (cls, via)
+        known = self._names.get(key)
+        if known is None:
+            ancestors = set(self.ancestors(cls))
+            known = self._names[key] = frozenset(
+                m
+                for h in self.flows.async_handoffs
+                if h.via == via and java_name(h.type_desc) in ancestors
+                for m in h.methods
+            )
+        return known
 
     def _async_methods(self, cls: str, via: str = "new-instance") -> list[str]:
         """Callbacks of ``cls`` run later by a hand-off it derives from (e.g. ``run()V``)."""
@@ -161,43 +196,63 @@ class CallGraph:
     def async_targets(self, cls: str, via: str = "new-instance") -> list[MethodId]:
         """The callbacks an object of ``cls`` runs when handed over, defined in ``cls`` or inherited from an
         app superclass (the nearest definition of each)."""
+        return list(self._async_targets(cls, via))
+
+    def _async_targets(self, cls: str, via: str) -> tuple[MethodId, ...]:
+        key = (cls, via)
+        known = self._async.get(key)
+        if known is not None:
+            return known
         names = self._async_names(cls, via)
         found: dict[str, MethodId] = {}
         for owner in (cls, *(a for a in self.ancestors(cls) if a in self.app_classes)) if names else ():
             for m in self.code.methods_of(owner):
                 if m.split("(", 1)[0] in names:
                     found.setdefault(m, MethodId(class_name=owner, method=m))
-        return sorted(found.values())
+        self._async[key] = tuple(sorted(found.values()))
+        return self._async[key]
 
     def down(self, node: MethodId) -> list[tuple[int, MethodId]]:
         """(call offset, callee) for every app method ``node`` calls or hands work to."""
-        if node in self._down:
-            return self._down[node]
+        known = self._down.get(node)
+        if known is not None:
+            return known
         out: list[tuple[int, MethodId]] = []
         body = self.body(node)
         this = body.first_param_register if body is not None and not body.is_static else None
         for index, insn in enumerate(body.insns if body else ()):
-            if insn.ref is None:
+            ref = insn.ref
+            if ref is None:
                 continue
             if insn.op.startswith("invoke") and insn.ref_kind == "method":
-                if this is not None and this in insn.regs[1:] and _TASK_PARAM.search(insn.ref):
+                if this is not None and this in insn.regs[1:] and _TASK_PARAM.search(ref):
                     # ``new Thread(this)``, ``executor.execute(this)``: the object hands itself over
-                    for target in self.async_targets(node.class_name):
+                    for target in self._async_targets(node.class_name, "new-instance"):
                         out.append((insn.offset, target))
                         self.handoffs.add((node, target))
-                cls, method = split_ref(insn.ref)
-                if cls in self.app_classes or self.code.subtypes(cls):
-                    targets = self._call_targets(insn.op, cls, method)
-                    out.extend((insn.offset, MethodId(class_name=t, method=method)) for t in targets)
+                targets = self._targets.get((insn.op, ref))
+                if targets is None:
+                    targets = self._resolve(insn.op, ref)
+                out.extend((insn.offset, t) for t in targets)
             elif insn.op in ("new-instance", "const-class"):
-                cls = java_name(insn.ref)
+                cls = java_name(ref)
                 locks = insn.op == "const-class" and body is not None and is_lock(body, insn.offset, index)
                 if cls in self.app_classes and not locks:
-                    for target in self.async_targets(cls, insn.op):
+                    for target in self._async_targets(cls, insn.op):
                         out.append((insn.offset, target))
                         self.handoffs.add((node, target))
         self._down[node] = out
         return out
+
+    def _resolve(self, op: str, ref: str) -> tuple[MethodId, ...]:
+        """The app methods an ``op`` of ``ref`` may run (none for a framework method no app class
+        overrides), remembered for the scan."""
+        cls, method = split_ref(ref)
+        found: tuple[MethodId, ...] = ()
+        if cls in self.app_classes or self.code.subtypes(cls):
+            found = tuple(MethodId(class_name=t, method=method) for t in self._call_targets(op, cls, method))
+        self._targets[(op, ref)] = found
+        return found
 
     def up(self, node: MethodId) -> list[tuple[MethodId, int]]:
         """(caller, call offset) for every place that calls ``node`` or constructs its hand-off class."""
@@ -226,6 +281,16 @@ class CallGraph:
     def _lock(self, hit: CodeHit) -> bool:
         body = self.code.method_code(hit.class_name, hit.method)
         return body is not None and is_lock(body, hit.offset)
+
+    def call_refs(self, node: MethodId) -> dict[int, str]:
+        """Offset -> method reference of every invoke in ``node``, made once per method and scan (the data
+        search asks which calls handed tainted data on escape, by offset)."""
+        known = self._call_refs.get(node)
+        if known is None:
+            body = self.body(node)
+            insns = body.insns if body is not None else ()
+            known = self._call_refs[node] = {i.offset: i.ref for i in insns if i.ref and i.op.startswith("invoke")}
+        return known
 
     def strings(self, node: MethodId) -> list[str]:
         body = self.body(node)

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from appaudit import deadline
-from appaudit.analysis.taint_rules import RESULT, RULES, WITHOUT_REGISTERS, Rule, Walk, nothing, rule_for
+from appaudit.analysis.taint_rules import RESULT, RULES, WITHOUT_REGISTERS, Rule, Walk, bit, nothing, rule_for
 from appaudit.apk.dex.types import Insn, MethodCode
 
 #: Passes over a method before giving up on a fixpoint (loops converge in two or three).
@@ -121,17 +121,22 @@ def analyse(
     ):
         return _NOTHING  # nothing tainted comes in
     first = body.first_param_register
-    entry = frozenset(first + p for p in seeds.params)
+    entry, below = 0, False
+    for p in seeds.params:
+        if first + p >= RESULT:
+            entry |= bit(first + p)
+        else:  # more ins than registers (a malformed method): no instruction names it, but it is tainted
+            below = True
     walk = Walk(seeds, known, opaque, fresh)
     ever = _fixpoint(plans.of(body) if plans is not None else _plan(body), entry, walk, _seeded(insns, seeds))
-    params = range(first, body.registers_size)
+    params = range(max(first, RESULT), body.registers_size)
     return Flow(
-        tainted=bool(ever - {RESULT}),
+        tainted=below or bool(ever & ~bit(RESULT)),
         returns=walk.returns,
         calls=walk.calls,
         objects=frozenset(walk.objects),
         fields=frozenset(walk.written),
-        params_out=frozenset(r - first for r in params if r in ever and r - first not in seeds.params),
+        params_out=frozenset(r - first for r in params if ever & bit(r) and r - first not in seeds.params),
         static_puts=frozenset(walk.sputs),
     )
 
@@ -228,12 +233,12 @@ def _seeded(insns: tuple[Insn, ...], seeds: Seeds) -> list[bool]:
     return flags
 
 
-def _fixpoint(plan: _Plan, entry: frozenset[int], walk: Walk, seeded: list[bool]) -> set[int]:
+def _fixpoint(plan: _Plan, entry: int, walk: Walk, seeded: list[bool]) -> int:
     """Passes over the method until no instruction's tainted registers change; every register ever tainted.
 
-    The hot loop of the scan: an instruction's state is a set of its own, built from its
-    predecessors' and never changed once the next instruction is in hand, so a state is kept as it
-    is (not frozen), and an instruction no rule applies to shares its single predecessor's state.
+    The hot loop of the scan: an instruction's state is an int of register bits (``taint_rules.bit``),
+    so it is shared, compared and merged as one value, and an instruction no rule applies to keeps its
+    single predecessor's.
 
     A pass is repeated until one changes no instruction's state. The last pass is left out where it is
     known to repeat the one before exactly (so the result is the same): when no state that a later
@@ -241,26 +246,26 @@ def _fixpoint(plan: _Plan, entry: frozenset[int], walk: Walk, seeded: list[bool]
     tainted objects and fields, :meth:`Walk.grown`) grew during the pass.
     """
     insns, preds, rules = plan.body.insns, plan.preds, plan.rules
-    out: list[set[int] | None] = [None] * len(insns)
-    ever: set[int] = set(entry)
+    out: list[int | None] = [None] * len(insns)
+    ever = entry
     back = plan.back
     for _ in range(_MAX_PASSES):
         deadline.check()
         changed = looped = False
         grown = walk.grown()
-        seen_union: set[int] = set(entry)
+        seen_union = entry
         walk.origin = {}
         for i, rule in enumerate(rules):
             before = preds[i]
             if i == 0 or len(before) != 1:
-                state = set(entry) if i == 0 else set() if before else set(seen_union)
+                state = entry if i == 0 else 0 if before else seen_union
                 for p in before:
                     prev = out[p]
                     if prev is not None:
                         state |= prev
             else:
                 prev = out[before[0]]
-                state = set() if prev is None else prev if rule is None else set(prev)
+                state = 0 if prev is None else prev
             if rule is not None:
                 walk.state = state
                 if rule(walk, insns[i], seeded[i]):

@@ -18,6 +18,16 @@ if TYPE_CHECKING:
 
 #: The pending result of the last call (what ``move-result`` reads).
 RESULT = -1
+#: A walk's tainted registers are the bits of an int (:func:`bit`): register ``r`` is bit ``r + 1``, the
+#: pending result bit 0. An int is copied, compared and merged in one step, where a set is walked.
+_RESULT_BIT = 1
+
+
+def bit(reg: int) -> int:
+    """Register ``reg``'s bit in a walk's state (:data:`RESULT` is bit 0)."""
+    return 1 << (reg + 1)
+
+
 #: Mnemonic prefixes of instructions that move no data (branches, locks, casts, payloads).
 _KEEP = ("if-", "goto", "packed-switch", "sparse-switch", "monitor-", "throw", "nop", "check-cast", "fill-array-data")
 
@@ -65,7 +75,8 @@ class Walk:
         self.inside: dict[int, set[int]] = {}
         self.origin: dict[int, int | str] = {}
         """Per pass: where the object in a register came from."""
-        self.state: set[int] = set()
+        self.state = 0
+        """The registers tainted at the instruction in hand, as bits (register ``r`` is bit ``r + 1``)."""
         self.returns = False
         self.sputs: set[int] = set()
         """Offsets of ``sput`` writing tainted data itself."""
@@ -82,11 +93,11 @@ class Walk:
         return self.opaque is not None and ref is not None and self.opaque(ref.rsplit(":", 1)[-1])
 
     def hot(self, reg: int) -> bool:
-        return reg in self.state or self.origin.get(reg, -1) in self.objects
+        return bool(self.state >> (reg + 1) & 1) or self.origin.get(reg, -1) in self.objects
 
     def taint(self, reg: int) -> None:
         """Taint ``reg`` and the object (or field) it holds, and the objects that object was put into."""
-        self.state.add(reg)
+        self.state |= 2 << reg
         source = self.origin.get(reg)
         if isinstance(source, str):
             self.fields.add(source)
@@ -102,9 +113,9 @@ class Walk:
     def write(self, reg: int, tainted: bool) -> None:
         self.origin.pop(reg, None)
         if tainted:
-            self.state.add(reg)
+            self.state |= 2 << reg
         else:
-            self.state.discard(reg)
+            self.state &= ~(2 << reg)
 
     def write_field(self, ref: str | None) -> None:
         if ref:
@@ -127,15 +138,16 @@ def _invoke(w: Walk, ins: Insn, seeded: bool) -> bool:
             if isinstance(member, int):
                 w.inside.setdefault(member, set()).add(container)
     state, origin, objects = w.state, w.origin, w.objects  # ``w.hot`` inlined: the scan's most frequent test
-    tainted_args = [k for k, r in enumerate(regs) if r in state or origin.get(r, -1) in objects]
-    w.state.discard(RESULT)
+    tainted_args = [k for k, r in enumerate(regs) if state >> (r + 1) & 1 or origin.get(r, -1) in objects]
     if seeded or (tainted_args and not (w.fresh is not None and ins.ref and w.fresh(ins.ref))):
-        w.state.add(RESULT)
+        w.state = state | _RESULT_BIT
+    else:
+        w.state = state & ~_RESULT_BIT
     if tainted_args:
         w.calls[ins.offset] = frozenset(tainted_args)
         if not static and regs:
             if w.opaque is not None and ins.ref and w.opaque(ins.ref.partition("->")[0]):
-                w.state.add(regs[0])
+                w.state |= 2 << regs[0]
             else:
                 w.taint(regs[0])
         if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
@@ -147,8 +159,8 @@ def _invoke(w: Walk, ins: Insn, seeded: bool) -> bool:
 
 
 def _move_result(w: Walk, ins: Insn, seeded: bool) -> bool:
-    w.write(ins.regs[0], RESULT in w.state)
-    w.state.discard(RESULT)
+    w.write(ins.regs[0], bool(w.state & _RESULT_BIT))
+    w.state &= ~_RESULT_BIT
     return False
 
 
@@ -205,7 +217,7 @@ def _iput(w: Walk, ins: Insn, seeded: bool) -> bool:
         if isinstance(w.origin.get(holder), str):
             # ``this$0.f = x``: field ``f`` holds the data, not the field the holder was loaded
             # from (else every later ``this$0`` read, and everything read through it, is tainted)
-            w.state.add(holder)
+            w.state |= 2 << holder
         else:
             w.taint(holder)
         w.write_field(ins.ref)
@@ -230,9 +242,10 @@ def _aput(w: Walk, ins: Insn, seeded: bool) -> bool:
 
 
 def _filled_new_array(w: Walk, ins: Insn, seeded: bool) -> bool:
-    w.state.discard(RESULT)
     if any(w.hot(r) for r in ins.regs):
-        w.state.add(RESULT)
+        w.state |= _RESULT_BIT
+    else:
+        w.state &= ~_RESULT_BIT
     return False
 
 
