@@ -80,3 +80,29 @@ def test_a_caller_that_turned_the_collector_off_keeps_it_off() -> None:
         gc.collect()
         if was:
             gc.enable()
+
+
+@pytest.mark.parametrize(
+    "name", ["benign.apk", "startup_harvest.apk", "msg_handler_upload.apk", "chain_async_helper.apk"]
+)
+def test_nothing_of_a_scan_waits_for_the_collector(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code index (and so every DEX table and decoded method) is freed by reference counting when the
+    scan returns: no reference cycle holds it (pipeline/collection.py's one young pass stays cheap)."""
+    held: list[weakref.ref[object]] = []
+
+    def load(*args: object, **kwargs: object) -> stages.Loaded:
+        loaded = stages_load(*args, **kwargs)  # type: ignore[arg-type]
+        held.append(weakref.ref(loaded.code))
+        return loaded
+
+    stages_load = stages.load
+    monkeypatch.setattr(stages, "load", load)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        api.scan(str(FIXTURES / name), api.ScanOptions(deterministic=True))
+        assert len(held) == 1
+        assert held[0]() is None
+    finally:
+        if was:
+            gc.enable()
