@@ -18,6 +18,7 @@ from appaudit.apk.limits import DEFAULT_LIMITS, Limits
 from appaudit.apk.source import read_input
 from appaudit.engine.evaluate import Suppressions
 from appaudit.pipeline import Diagnostics, stages
+from appaudit.pipeline.collection import collection_paused
 from appaudit.report.model import Report, RunInfo
 from appaudit.ruleset import Ruleset, load_ruleset
 
@@ -90,7 +91,12 @@ def scan(
     cooperative deadline, see ``appaudit.deadline``) and reports what it found
     with coverage reason ``timeout``.
     """
-    options = options or ScanOptions()
+    with collection_paused():  # why: appaudit.pipeline.collection
+        return _scan(path, options or ScanOptions(), ruleset, data)
+
+
+def _scan(path: str, options: ScanOptions, ruleset: Ruleset | None, data: bytes | None) -> Report:
+    """:func:`scan`'s stages, in order."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     if ruleset is None:

@@ -7,6 +7,9 @@ reads (the others change nothing in it), and the methods' plans are kept for the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.returns import ReturnSummaries
 from appaudit.analysis.taint import Flow, Plans, Seeds, analyse
@@ -36,11 +39,20 @@ class Analyses:
         self.graph = graph
         self.flows = flows
         self._flows: dict[tuple[object, ...], Flow] = {}
-        self._components: dict[str, bool] = {}
         self._fills: dict[tuple[str, frozenset[int]], frozenset[int]] = {}
         self._plans = Plans()
+        # What the summaries and the store index are handed holds no reference back to this object: a
+        # bound method of it would make a reference cycle through the scan's whole call graph and code
+        # index, freed only by the garbage collector (see appaudit.pipeline.collection).
+        self.is_component: Callable[[str], bool] = _Contexts(graph).test
+        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
+        it data (``startActivity(intent)``) does not put the data in it."""
         self._returns = ReturnSummaries(
-            graph, self._plans, self.is_component, self._framework_fresh, self._framework_fills
+            graph,
+            self._plans,
+            self.is_component,
+            partial(calls_target, flows.fresh_results),
+            partial(calls_target, flows.triggers.command_fills),
         )
 
     def of(self, node: MethodId, body: MethodCode, seeds: Seeds, fields: frozenset[str]) -> Flow:
@@ -75,15 +87,16 @@ class Analyses:
             known = self._fills[key] = self._returns.filled(ref, tainted)
         return known
 
-    def _framework_fills(self, ref: str) -> bool:
-        return calls_target(self.flows.triggers.command_fills, ref)
 
-    def _framework_fresh(self, ref: str) -> bool:
-        return calls_target(self.flows.fresh_results, ref)
+class _Contexts:
+    """:attr:`Analyses.is_component`, remembered per class for the scan."""
 
-    def is_component(self, class_desc: str) -> bool:
-        """A Context (an app's Activity, Service, Application, or the framework's own types): handing
-        it data (``startActivity(intent)``) does not put the data in it."""
+    def __init__(self, graph: CallGraph) -> None:
+        self.graph = graph
+        self._components: dict[str, bool] = {}
+
+    def test(self, class_desc: str) -> bool:
+        """Whether ``class_desc`` is a Context (:attr:`Analyses.is_component`)."""
         known = self._components.get(class_desc)
         if known is None:  # asked for each call with tainted arguments: remembered per class for the scan
             cls = java_name(class_desc)

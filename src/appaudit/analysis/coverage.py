@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from appaudit.apk.app import AppInfo
 from appaudit.apk.dex.types import CodeIndex
@@ -62,8 +62,12 @@ _REFLECTION = (
 )
 
 
-def _third_party(class_name: str, prefixes: Sequence[str]) -> bool:
-    return any(class_name == p or class_name.startswith(p + ".") for p in prefixes)
+def _owned_by(prefixes: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a class name is one of the package ``prefixes`` or inside one of them, as one C-level
+    ``startswith`` over a tuple: the reflection pass asks it of every reflective call site, and a
+    generator over the SDK prefixes (hundreds) per site was most of that pass on apps with few lookups."""
+    dotted = tuple(p + "." for p in prefixes)
+    return lambda class_name: (class_name + ".").startswith(dotted)
 
 
 def native_code_reasons(app: AppInfo, code: CodeIndex, sdk_prefixes: Sequence[str]) -> list[CoverageReason]:
@@ -71,7 +75,8 @@ def native_code_reasons(app: AppInfo, code: CodeIndex, sdk_prefixes: Sequence[st
     libs = sorted({n.rsplit("/", 1)[-1] for n in app.zip_entries if n.endswith(".so")})
     if not libs:
         return []
-    own = [f"{c}.{m.split('(')[0]}" for c, m in code.native_methods() if not _third_party(c, sdk_prefixes)]
+    third_party = _owned_by(sdk_prefixes)
+    own = [f"{c}.{m.split('(')[0]}" for c, m in code.native_methods() if not third_party(c)]
     if not own:
         return []
     detail = (
@@ -84,13 +89,15 @@ def native_code_reasons(app: AppInfo, code: CodeIndex, sdk_prefixes: Sequence[st
 def reflection_reasons(code: CodeIndex, sdk_prefixes: Sequence[str]) -> list[CoverageReason]:
     """Many reflective lookups whose class, method or field name is computed at run time."""
     dynamic: list[str] = []
+    third_party = _owned_by(sdk_prefixes)
     sites = [h for cls, names in _REFLECTION for h in code.invocations(cls, names)]
+    own = [s for s in sites[:REFLECTION_MAX_SITES] if not third_party(s.class_name)]
     # One register pass per method for all its sites: a pass up to each site re-read the method's
     # start once per site (obfuscated apps hold dozens of lookups in one method).
     names_at: dict[tuple[str, str], dict[int, bool] | None] = {}
-    for site in sites[:REFLECTION_MAX_SITES]:
-        if _third_party(site.class_name, sdk_prefixes):
-            continue
+    for done, site in enumerate(own):
+        if len(dynamic) + len(own) - done < REFLECTION_MIN_SITES:
+            return []  # the sites left cannot reach the threshold: no method of theirs need be decoded
         key = (site.class_name, site.method)
         if key not in names_at:
             names_at[key] = _constant_names(code, *key)

@@ -34,6 +34,8 @@ the path constructs receives it); a Message's ``what`` is not compared;
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable, Collection, Iterable
 
 from appaudit.analysis.chain_state import Carried, MessageTaint
@@ -101,7 +103,12 @@ class HandoffSeeds:
     def __init__(self, graph: CallGraph, flows: FlowSpec, analyse: Analyse) -> None:
         self.graph = graph
         self.flows = flows
-        self.analyse = analyse
+        # Held weakly when it is a bound method: the search that owns this object hands its own, and a
+        # strong reference would make a cycle through the scan's call graph and code index, freed only
+        # by the garbage collector (see appaudit.pipeline.collection).
+        self._analyse: Callable[[], Analyse | None] = (
+            weakref.WeakMethod(analyse) if inspect.ismethod(analyse) else lambda: analyse
+        )
         self._invokes: dict[tuple[str, str, str], dict[int, Insn]] = {}
 
     def message(self, body: MethodCode, flow: Flow, before: MessageTaint | None) -> MessageTaint | None:
@@ -287,7 +294,9 @@ class HandoffSeeds:
             body = self.graph.body(node)
             if body is None:
                 continue
-            flow = self.analyse(node, body, seeds, fields)
+            analyse = self._analyse()
+            assert analyse is not None  # its owner holds this object
+            flow = analyse(node, body, seeds, fields)
             returns |= flow.returns
             publishes |= any(
                 i.ref and _name(i) == "publishProgress" and flow.calls.get(i.offset, frozenset()) - {0}

@@ -23,8 +23,9 @@ here, as the framework's calls are: the field's readers are followed by field ta
 method fills with the tainted ones (``copy(in, out)`` writes what it reads from ``in`` into ``out``), from
 the method analysed with those arguments tainted (its ``params_out``), once per call and set of tainted
 positions. Only arrays and container types (:data:`_CONTAINERS`: streams, writers, builders, collections,
-JSON) never reassigned in the callee are filled. Bounded as above, but :data:`MAX_FILL_NESTING` deep (a fill inside a return summary: a
-``toByteArray(in)`` that copies through ``copy(in, out)``); an answer not known is "fills nothing", as
+JSON) never reassigned in the callee are filled. Bounded as above, but :data:`MAX_FILL_NESTING` deep
+(a fill inside a return summary: a ``toByteArray(in)`` that copies through ``copy(in, out)``); an answer
+not known is "fills nothing", as
 before.
 """
 

@@ -241,9 +241,28 @@ def _bundled_rules() -> dict[str, Rule]:
     return {r.id: r for r in bundled.rules + bundled.declaration_rules}
 
 
+#: rule_infos of the last rulesets asked for, by identity (each held, so that its id is not reused):
+#: a batch or a long-lived caller scans with one ruleset, and its rules' infos (a markdown page each)
+#: were most of the report stage.
+_INFOS: dict[tuple[int, bool], tuple[Ruleset, tuple[RuleInfo, ...]]] = {}
+_INFOS_KEPT = 4
+
+
 def rule_infos(ruleset: Ruleset, *, declarations: bool = False) -> tuple[RuleInfo, ...]:
     """Every rule of ``ruleset`` as a report carries it (with the declaration rules when a declaration
     was compared); the bundled pack's rules are marked documented."""
+    key = (id(ruleset), declarations)
+    held = _INFOS.get(key)
+    if held is not None and held[0] is ruleset:
+        return held[1]
+    infos = _rule_infos(ruleset, declarations=declarations)
+    if len(_INFOS) >= _INFOS_KEPT:
+        _INFOS.pop(next(iter(_INFOS)), None)
+    _INFOS[key] = (ruleset, infos)
+    return infos
+
+
+def _rule_infos(ruleset: Ruleset, *, declarations: bool) -> tuple[RuleInfo, ...]:
     try:
         bundled = _bundled_rules()
     except RuleError:  # a broken bundled pack only costs the documentation links
