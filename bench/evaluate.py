@@ -8,7 +8,9 @@ against the labels reads_contacts, reads_sms and reads_call_log, and of
 "some protected class leaves the device" (level ``exfiltrated`` or
 ``harvested``) against ``exfiltrates`` (known labels only); the same on the
 samples whose behaviour is visible in the DEX; agreement with the hand-traced
-labels (bulk, channel, start-up); how many chains had their data flow
+labels (bulk, channel, start-up), then the same figures with the rows this
+project re-traced in ``bench/trace_review.jsonl`` (each with its evidence; the
+labels as given stay the headline); how many chains had their data flow
 confirmed; then every disagreement with the evidence behind it and the
 sample's hard-case tags, and every disagreement with the hand traces.
 
@@ -35,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reads_contacts": "contacts", "reads_sms": "sms", "reads_call_log": "call_log", "exfiltrates": None}
 PROTECTED = ("contacts", "sms", "call_log")
+REVIEW = ROOT / "bench" / "trace_review.jsonl"
 
 
 _INTERNET = "android.permission.INTERNET"
@@ -158,9 +161,9 @@ def trace_agreement(
                 counts["bulk"][0] += ours["bulk"] == t["bulk"]
                 if misses is not None and ours["bulk"] != t["bulk"]:
                     misses.append(f"bulk {where}: ours {ours['bulk']}, traced {t['bulk']}; {_trigger(t)}")
-            if t.get("exfil_traced") in ("network", "sms", "none", "storage"):
+            want = _traced_channels(t.get("exfil_traced"))
+            if want is not None:
                 leaves = {c for c in ours["exfiltrated"] if c in ("network", "sms")}
-                want = {t["exfil_traced"]} if t["exfil_traced"] in ("network", "sms") else set()
                 counts["exfil_channel"][1] += 1
                 counts["exfil_channel"][0] += leaves == want or bool(want and want <= leaves)
                 counts["exfil_channel_exact"][1] += 1
@@ -169,7 +172,7 @@ def trace_agreement(
                     loose = "" if not (want and want <= leaves) else " (exact only)"
                     misses.append(
                         f"channel{loose} {where}: ours {'+'.join(sorted(map(str, leaves))) or 'none'}, "
-                        f"traced {t['exfil_traced']}; {_trigger(t)}"
+                        f"traced {'+'.join(sorted(want)) or t['exfil_traced']}; {_trigger(t)}"
                     )
             if t.get("at_startup") in (True, False, "event", "command"):
                 counts["at_startup"][1] += 1
@@ -179,6 +182,52 @@ def trace_agreement(
                         f"at_startup {where}: ours {ours['at_startup']}, traced {t['at_startup']}; {_trigger(t)}"
                     )
     return [(k, v[0], v[1]) for k, v in counts.items()]
+
+
+def _traced_channels(value: object) -> set[str] | None:
+    """The channels a trace says the data leaves by (empty: kept on the device), or None if unknown.
+
+    A label holds one of network / sms / storage / none; a re-traced row may
+    hold a list when the code sends the data both ways.
+    """
+    values = value if isinstance(value, list) else [value]
+    if not values or any(v not in ("network", "sms", "none", "storage") for v in values):
+        return None
+    return {v for v in values if v in ("network", "sms")}
+
+
+def reviewed(rows: list[dict], review: list[dict]) -> list[dict]:
+    """``rows`` with the re-traced ``exfil_traced`` of ``review`` applied (by sha256 prefix and class).
+
+    A review row applies only where the label still says what the review saw
+    (``was``), so a corrected label upstream is never overwritten.
+    """
+    out = []
+    for row in rows:
+        trace = row.get("trace")
+        fixes = [r for r in review if row["sha256"].startswith(r["sha256"])]
+        if not isinstance(trace, dict) or not fixes:
+            out.append(row)
+            continue
+        trace = {k: (dict(v) if isinstance(v, dict) else v) for k, v in trace.items()}
+        for fix in fixes:
+            cls = trace.get(fix["class"])
+            if isinstance(cls, dict) and cls.get("exfil_traced") == fix["was"]:
+                cls["exfil_traced"] = fix["exfil_traced"]
+        out.append({**row, "trace": trace})
+    return out
+
+
+def _print_reviewed(rows: list[dict], results: dict[str, dict]) -> None:
+    """The trace table again, with bench/trace_review.jsonl's re-traced rows applied (if any)."""
+    review = [json.loads(line) for line in REVIEW.read_text().splitlines() if line.strip()] if REVIEW.exists() else []
+    if not review:
+        return
+    print(f"\nThe same with the {len(review)} rows re-traced in bench/trace_review.jsonl (evidence there):\n")
+    print("| trace field | compared | agree | accuracy |")
+    print("|---|---|---|---|")
+    for field, agree, n in trace_agreement(reviewed(rows, review), results):
+        print(f"| {field} | {n} | {agree} | {agree / n:.2f} |" if n else f"| {field} | 0 | - | - |")
 
 
 def _trigger(trace: dict) -> str:
@@ -265,6 +314,7 @@ def main() -> int:
         pa, _pn = theirs[field]
         row = f"| {field} | {n} | {agree} | {agree / n:.2f} | {pa} | {pa / n:.2f} |"
         print(row if n else f"| {field} | 0 | - | - | - | - |")
+    _print_reviewed(rows, results)
     flows = Counter(
         ch.get("dataflow", "unconfirmed")
         for rep in results.values()
