@@ -259,11 +259,12 @@ def _by_first_bytes(heads: dict[str, bytes]) -> dict[bytes, list[tuple[str, int]
 def _rc4_hits(heads: dict[str, bytes], index: dict[bytes, list[tuple[str, int]]], key: bytes) -> list[tuple[str, int]]:
     """(entry, where its ciphertext starts) of every entry of ``heads`` that ``key`` decrypts to a payload,
     in the order of ``heads``; the start at 0 is preferred to the one after a length prefix. One keystream
-    serves every entry."""
-    stream = _rc4_keystream(key, _DEX_HEAD)
-    candidates = index.get(bytes(stream[:4]))
+    serves every entry; its first 4 bytes are made alone first, as nearly every key fails on them and
+    the 40 bytes more cost ~15 % of a Python keystream."""
+    candidates = index.get(bytes(_rc4_keystream(key, 4)))
     if not candidates:
         return []
+    stream = _rc4_keystream(key, _DEX_HEAD)
     maybe = {name for name, _offset in candidates}
     hits = []
     for name, head in heads.items():
