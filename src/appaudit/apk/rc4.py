@@ -6,7 +6,8 @@ keys of 5, 7, 8, 10, 16, 20, 24 or 32 bytes, and packers use 2- and 3-byte keys.
 reads the key cyclically (byte ``i % len`` for ``i`` < 256), so a key repeated to one of those lengths
 gives the same keystream: keys of 1-8, 10, 12, 16, 20, 24 or 32 bytes go to OpenSSL (~5 µs for a
 44-byte keystream) once a process has made :data:`LIBRARY_AFTER` of them in Python, the others, and
-every key when cryptography is missing, to the Python code here (~25 µs). tests/test_dexfast_rc4.py
+every key when cryptography is missing, to the Python code here (~25 µs); a keystream of at least
+:data:`LIBRARY_FROM_BYTES` (a whole payload decrypted) goes to OpenSSL at once. tests/test_dexfast_rc4.py
 checks that both give the same bytes for every key length.
 """
 
@@ -23,6 +24,10 @@ from functools import cache
 #: one that searches the ``max_key_trials`` default (2,000; most packed apps, whole-process) pays
 #: ~20 ms rather than ~45 ms.
 LIBRARY_AFTER = 250
+#: A keystream at least this long goes to the library at once, whatever the count above: Python makes
+#: ~10 bytes a µs (a 777 KB payload decrypted whole: ~80 ms), so one keystream of this length costs it
+#: about what the import does, and the rent-or-buy rule buys as soon as the rent is known to exceed it.
+LIBRARY_FROM_BYTES = 1 << 16
 #: Key lengths cryptography's ARC4 accepts (40 to 256 bits).
 _LIBRARY_KEY_LENGTHS = (5, 7, 8, 10, 16, 20, 24, 32)
 #: Per key length: how often to repeat a key of that length to reach one the library accepts (0: none).
@@ -62,7 +67,7 @@ def keystream(key: bytes, n: int) -> bytes | bytearray:
     """The first ``n`` bytes of RC4's keystream under ``key`` (1 to 256 bytes)."""
     klen = len(key)
     repeat = _REPEATS[klen] if klen < len(_REPEATS) else 0
-    if repeat and _Trials.python >= LIBRARY_AFTER:
+    if repeat and (_Trials.python >= LIBRARY_AFTER or n >= LIBRARY_FROM_BYTES):
         library = library_keystream()
         if library is not None:
             return library(key * repeat, n)
