@@ -25,6 +25,7 @@ from appaudit.analysis.facts import BulkReason
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.providers import ProviderQuery
 from appaudit.analysis.query_shape import (
+    Envs,
     argument_consts,
     projection_is_narrow,
     selection_binds_rows,
@@ -66,6 +67,8 @@ class BulkDecider:
         self.graph = graph
         self.flows = flows
         self.rows = RowFollower(graph, flows.cursor_iteration)
+        # a query's selection, projection and sort order are read from the same sites: one pass each
+        self._envs: Envs = {}
 
     def reason(self, query: ProviderQuery) -> BulkReason:
         """Why ``query`` is (``all_rows``) or is not bulk."""
@@ -95,17 +98,17 @@ class BulkDecider:
     def _selection_bound(self, query: ProviderQuery, arg: int) -> bool:
         if not _takes_strings(query.site.value, arg):
             return False
-        verdicts = [selection_binds_rows(c) for c in argument_consts(self.code, query.site, arg)]
+        verdicts = [selection_binds_rows(c) for c in argument_consts(self.code, query.site, arg, envs=self._envs)]
         return all(v is True for v in verdicts)
 
     def _narrow(self, query: ProviderQuery, arg: int) -> bool:
-        values = argument_consts(self.code, query.site, arg)
+        values = argument_consts(self.code, query.site, arg, envs=self._envs)
         return all(projection_is_narrow(c) for c in values)
 
     def _limited(self, query: ProviderQuery, arg: int) -> bool:
         if not _takes_strings(query.site.value, arg):
             return False
-        limits = [sort_limit(c) for c in argument_consts(self.code, query.site, arg)]
+        limits = [sort_limit(c) for c in argument_consts(self.code, query.site, arg, envs=self._envs)]
         return all(n is not None and n <= MAX_FEW_ROWS for n in limits)
 
     def _row_use(self, query: ProviderQuery) -> RowUse:

@@ -168,9 +168,17 @@ def _insn_at(body: MethodCode, offset: int) -> Insn | None:
     return next((i for i in body.insns if i.offset == offset), None)
 
 
-def argument_consts(code: CodeIndex, site: CodeHit, arg: int, depth: int = ARG_DEPTH) -> list[Const]:
+#: Register values before a call site (:func:`consts_at`), by (class, method, offset), kept by a caller
+#: that asks for several arguments of the same sites (a query's selection, projection and sort order).
+Envs = dict[tuple[str, str, int], dict[int, Const]]
+
+
+def argument_consts(
+    code: CodeIndex, site: CodeHit, arg: int, depth: int = ARG_DEPTH, envs: Envs | None = None
+) -> list[Const]:
     """Possible values of declared argument ``arg`` of the invoke at ``site`` (callers' values for a
-    parameter, each once); ``[UNKNOWN]`` when nothing can be said."""
+    parameter, each once); ``[UNKNOWN]`` when nothing can be said. ``envs`` remembers each site's
+    register values across calls (a fresh pass per site if None)."""
     body = code.method_code(site.class_name, site.method)
     insn = _insn_at(body, site.offset) if body else None
     if body is None or insn is None or insn.ref is None:
@@ -178,14 +186,20 @@ def argument_consts(code: CodeIndex, site: CodeHit, arg: int, depth: int = ARG_D
     _recv, regs = argument_registers(insn)
     if arg >= len(regs) or regs[arg] < 0:
         return [UNKNOWN]
-    value = consts_at(body, site.offset).get(regs[arg], UNKNOWN)
+    key = (site.class_name, site.method, site.offset)
+    env = envs.get(key) if envs is not None else None
+    if env is None:
+        env = consts_at(body, site.offset)
+        if envs is not None:
+            envs[key] = env
+    value = env.get(regs[arg], UNKNOWN)
     if value.kind != "param" or value.text is None:
         return [value]
     if depth <= 0:
         return [UNKNOWN]
     found: list[Const] = []
     for caller in code.callers(java_desc(site.class_name), site.method, limit=MAX_ARG_SITES):
-        for c in argument_consts(code, caller, int(value.text), depth - 1):
+        for c in argument_consts(code, caller, int(value.text), depth - 1, envs):
             if c not in found:
                 found.append(c)
     return found or [UNKNOWN]
