@@ -116,6 +116,11 @@ class ReturnSummaries:
         self._known: dict[str, bool] = {}
         self._filled: dict[tuple[str, frozenset[int]], frozenset[int]] = {}
         self._active: list[str] = []
+        #: Whether a fills answer being made met the recursion or nesting cut. Such an answer is kept
+        #: only when asked from the top level (the answer within the bounds); one made below it is not,
+        #: so a later question from the top looks as deep as the bounds allow whatever was asked first.
+        #: A nested question may still find a top-level answer kept earlier (one that looked deeper).
+        self._cut = False
 
     def fresh(self, ref: str) -> bool:
         """The call ``ref`` (``Lc;->m(p)r``) returns something other than the data handed to it: a
@@ -162,8 +167,13 @@ class ReturnSummaries:
         known = self._filled.get(key)
         if known is None:
             if ref in self._active or len(self._active) >= MAX_FILL_NESTING:
+                self._cut = True
                 return frozenset()  # recursion / nesting: not known (not cached)
-            known = self._filled[key] = self._summarise_fills(ref, tainted)
+            outer, self._cut = self._cut, False
+            known = self._summarise_fills(ref, tainted)
+            if not self._cut or not self._active:  # exact, or the top level's answer within the bounds
+                self._filled[key] = known
+            self._cut = outer or self._cut
         return known
 
     def _summarise_fills(self, ref: str, tainted: frozenset[int]) -> frozenset[int]:
