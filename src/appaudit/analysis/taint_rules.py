@@ -151,27 +151,27 @@ def _invoke(w: Walk, ins: Insn, seeded: bool) -> bool:
     else:
         w.state = state & ~_RESULT_BIT
     if tainted_args:
-        w.calls[ins.offset] = frozenset(tainted_args)
+        w.calls[ins.offset] = handed = frozenset(tainted_args)
         if not static and regs:
             if w.opaque is not None and ins.ref and w.opaque(ins.ref.partition("->")[0]):
                 w.state |= 2 << regs[0]
             else:
                 w.taint(regs[0])
-        _fill(w, ins, tainted_args)
+        _fill(w, ins, handed)
     for k in w.seeds.sites.get(ins.offset, _UNSEEDED)[1]:
         if k < len(regs):
             w.taint(regs[k])
     return False
 
 
-def _fill(w: Walk, ins: Insn, tainted_args: list[int]) -> None:
+def _fill(w: Walk, ins: Insn, handed: frozenset[int]) -> None:
     """Taint the arguments a call with tainted ones fills: ``System.arraycopy``'s destination, and what
     ``w.fills`` names (a stream read's buffer, an app method's output argument)."""
     regs = ins.regs
     if ins.ref and ins.ref.startswith("Ljava/lang/System;->arraycopy") and len(regs) >= 3 and w.hot(regs[0]):
         w.taint(regs[2])
     if w.fills is not None and ins.ref:
-        for k in w.fills(ins.ref, frozenset(tainted_args)):
+        for k in w.fills(ins.ref, handed):
             if k < len(regs):
                 w.taint(regs[k])
 
