@@ -66,7 +66,7 @@ class ChainFinder:
         self.analyses = Analyses(graph, flows)
         self.stores = StoreIndex(graph, flows, self.analyses.is_component)
         self.hops = CallHops(graph)
-        self.callbacks = HandoffSeeds(graph, flows, self._analyse)
+        self.callbacks = HandoffSeeds(graph, flows, self.analyses.of)
         self.queues = QueueIndex(graph, flows.queues)
         self.replies = ReplyTest(graph, flows)
         self._owners: dict[str, str] = {}
@@ -255,8 +255,8 @@ class ChainFinder:
 
         A second pass, after the search without storage, so that a read back (which taints less than
         a hand-off) never takes a method from a path the data is seen to travel along; at most
-        ``MAX_STORE_SEARCHES`` searches per read, from each method reading back once per class and scan,
-        under the scan's budget.
+        ``MAX_STORE_SEARCHES`` searches per read, from each method reading back once per class and scan
+        (again when a cheaper store reaches it), under the scan's budget.
         """
         searches = 0
         for visit in visited:

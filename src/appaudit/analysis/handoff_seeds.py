@@ -34,8 +34,6 @@ the path constructs receives it); a Message's ``what`` is not compared;
 
 from __future__ import annotations
 
-import inspect
-import weakref
 from collections.abc import Callable, Collection, Iterable
 
 from appaudit.analysis.chain_state import Carried, MessageTaint
@@ -103,12 +101,9 @@ class HandoffSeeds:
     def __init__(self, graph: CallGraph, flows: FlowSpec, analyse: Analyse) -> None:
         self.graph = graph
         self.flows = flows
-        # Held weakly when it is a bound method: the search that owns this object hands its own, and a
-        # strong reference would make a cycle through the scan's call graph and code index, freed only
-        # by the garbage collector (see appaudit.pipeline.collection).
-        self._analyse: Callable[[], Analyse | None] = (
-            weakref.WeakMethod(analyse) if inspect.ismethod(analyse) else lambda: analyse
-        )
+        # The search hands its remembered analyses (``Analyses.of``), which refer to nothing that holds
+        # this object: no cycle through the scan's code index (see appaudit.pipeline.collection).
+        self._analyse = analyse
         self._invokes: dict[tuple[str, str, str], dict[int, Insn]] = {}
 
     def message(self, body: MethodCode, flow: Flow, before: MessageTaint | None) -> MessageTaint | None:
@@ -294,9 +289,7 @@ class HandoffSeeds:
             body = self.graph.body(node)
             if body is None:
                 continue
-            analyse = self._analyse()
-            assert analyse is not None  # its owner holds this object
-            flow = analyse(node, body, seeds, fields)
+            flow = self._analyse(node, body, seeds, fields)
             returns |= flow.returns
             publishes |= any(
                 i.ref and _name(i) == "publishProgress" and flow.calls.get(i.offset, frozenset()) - {0}
