@@ -96,7 +96,10 @@ def _steps(
 
 #: Hop kinds that keep the data on the device (the others hand it to another component).
 _STORAGE_KINDS = frozenset({"sqlite", "shared_prefs", "file", "static_field", "database_file"})
-#: Names that stand for the key a name is carried by (``analysis.store_keys``): ``extra:K``, ``pref:K``.
+#: Names that stand for the key a name is carried by: ``extra:K``, ``pref:K`` (``analysis.store_keys.KEYED``'s
+#: symbols, repeated here because the report layer reads only the facts). Limit: a store really named
+#: ``extra:K`` or ``pref:K`` (a file name may hold a colon) is shown as one named by that key; the
+#: JSON's ``name`` is the same string either way.
 _NAMED_BY = frozenset({"extra", "pref"})
 
 
