@@ -87,6 +87,7 @@ class StoreIndex:
         self.specs = {s.kind: s for s in flows.stores}
         self._reads: dict[str, dict[str | None, list[StoreSite]]] = {}
         self._counts: dict[str, int] = {}
+        self._sites: dict[str, list[tuple[str, str, int]]] = {}
         self._fields: dict[str, list[StoreSite]] = {}
         self._insns: dict[MethodId, dict[int, Insn]] = {}
         self.names = NameResolver(graph.code, keyed=self.specs)
@@ -200,10 +201,7 @@ class StoreIndex:
         if found is not None:
             return found
         spec = self.specs[kind]
-        code = self.graph.code
-        hits = sorted(
-            {(h.class_name, h.method, h.offset) for t in spec.get for h in code.invocations(t.class_desc, t.names)}
-        )
+        hits = self._read_sites(kind)
         self._counts[kind] = len(hits)
         found = {}
         for cls, method, off in hits[:MAX_INDEXED]:
@@ -218,6 +216,18 @@ class StoreIndex:
                 found.setdefault(key, []).append(StoreSite(kind=kind, node=node, offset=off, name=name))
         self._reads[kind] = found
         return found
+
+    def _read_sites(self, kind: str) -> list[tuple[str, str, int]]:
+        """(class, method, offset) of every call to one of ``kind``'s read targets, sorted; one DEX search
+        per kind and scan (the name index and the database-file reads share it)."""
+        hits = self._sites.get(kind)
+        if hits is None:
+            code = self.graph.code
+            targets = self.specs[kind].get
+            hits = self._sites[kind] = sorted(
+                {(h.class_name, h.method, h.offset) for t in targets for h in code.invocations(t.class_desc, t.names)}
+            )
+        return hits
 
     def _field_reads(self, store: StoreSite) -> list[StoreSite]:
         """The ``sget`` sites of a static field, elsewhere than the store's method."""
@@ -273,18 +283,7 @@ class StoreIndex:
         if self._db_reads is not None:
             return self._db_reads
         found: dict[str, list[StoreSite]] = {}
-        code = self.graph.code
-        hits = (
-            sorted(
-                {
-                    (h.class_name, h.method, h.offset)
-                    for t in self.specs["file"].get
-                    for h in code.invocations(t.class_desc, t.names)
-                }
-            )
-            if "file" in self.specs
-            else []
-        )
+        hits = self._read_sites("file") if "file" in self.specs else []
         for cls, method, off in hits[:MAX_INDEXED]:
             node = MethodId(class_name=cls, method=method)
             body = self.graph.body(node)
