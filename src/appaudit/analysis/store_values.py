@@ -264,14 +264,11 @@ class NameResolver:
         self._active.add(key)
         try:
             kind, ref, depth = key
-            find = {
-                "param": self._from_callers,
-                "ifield": self._from_writers,
-                "call": self._returned,
-                "extra": self._from_puts,
-                "pref": self._from_puts,
-            }[kind]
-            found = find(ref if kind not in ("extra", "pref") else f"{kind}\0{ref}", depth - 1)
+            if kind in ("extra", "pref"):
+                found = self._from_puts(kind, ref, depth - 1)
+            else:
+                find = {"param": self._from_callers, "ifield": self._from_writers, "call": self._returned}[kind]
+                found = find(ref, depth - 1)
         finally:
             self._active.discard(key)
         self._cache[key] = found
@@ -331,10 +328,9 @@ class NameResolver:
                 out += self._texts(body, write.offset, insn.regs[0], depth, frozenset())
         return _distinct(out)
 
-    def _from_puts(self, ref: str, depth: int) -> tuple[Parts, ...]:
-        """What is put under an extra or preference key (``ref``: kind, key): the known values of at most
-        :data:`MAX_SITES` puts (with more, none: the key's symbol alone names it)."""
-        kind, _, key = ref.partition("\0")
+    def _from_puts(self, kind: str, key: str, depth: int) -> tuple[Parts, ...]:
+        """What is put under an extra or preference ``key`` (``kind`` ``extra`` or ``pref``): the known values
+        of at most :data:`MAX_SITES` puts (with more, none: the key's symbol alone names it)."""
         puts = self.keys.puts(kind, key) if self.keys is not None else []
         out: list[Parts] = []
         for put in puts if len(puts) <= MAX_SITES else ():
