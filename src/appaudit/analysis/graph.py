@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from appaudit.apk.dex.types import CodeHit, CodeIndex, MethodCode
+from appaudit.apk.dex.types import CodeHit, CodeIndex, Insn, MethodCode
 from appaudit.descriptors import java_desc, java_name
 from appaudit.model import MethodId
 from appaudit.ruleset.flows import FlowSpec
@@ -76,6 +76,7 @@ class CallGraph:
         self._async: dict[tuple[str, str], tuple[MethodId, ...]] = {}
         self._names: dict[tuple[str, str], frozenset[str]] = {}
         self._call_refs: dict[MethodId, dict[int, str]] = {}
+        self._insns_at: dict[MethodId, dict[int, Insn]] = {}
         self.handoffs: set[tuple[MethodId, MethodId]] = set()
         """(from, to) edges that hand work to another thread or component (``Thread.start()`` to
         ``run()``, an Intent to a Service): the same logical call, run later."""
@@ -290,6 +291,14 @@ class CallGraph:
             body = self.body(node)
             insns = body.insns if body is not None else ()
             known = self._call_refs[node] = {i.offset: i.ref for i in insns if i.ref and i.op.startswith("invoke")}
+        return known
+
+    def insns_at(self, node: MethodId, body: MethodCode) -> dict[int, Insn]:
+        """Offset -> instruction of ``body`` (``node``'s code), made once per method and scan (the storage and
+        queue indexes look instructions up by the offsets a flow or a site table names)."""
+        known = self._insns_at.get(node)
+        if known is None:
+            known = self._insns_at[node] = {i.offset: i for i in body.insns}
         return known
 
     def strings(self, node: MethodId) -> list[str]:

@@ -81,7 +81,6 @@ class QueueIndex:
         self._queue_types = frozenset(t.class_desc for t in (*spec.put, *spec.take))
         self._takes: list[QueueSite] | None = None
         self._resolved: dict[str, tuple[frozenset[str], bool]] = {}
-        self._insns: dict[MethodId, dict[int, Insn]] = {}
 
     def hops(self, node: MethodId, body: MethodCode, flow: Flow) -> Iterator[Hop]:
         """Jumps from each call of ``node`` putting tainted data (``flow``) into a queue to the takes of
@@ -109,10 +108,7 @@ class QueueIndex:
         return out
 
     def _at(self, node: MethodId, body: MethodCode) -> dict[int, Insn]:
-        found = self._insns.get(node)
-        if found is None:
-            found = self._insns[node] = {i.offset: i for i in body.insns}
-        return found
+        return self.graph.insns_at(node, body)
 
     def takers(self, put: QueueSite) -> list[tuple[QueueSite, StoreHop]]:
         """The takes of ``put``'s elements elsewhere, each with how the two were matched: the same queue

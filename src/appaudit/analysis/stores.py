@@ -89,7 +89,6 @@ class StoreIndex:
         self._counts: dict[str, int] = {}
         self._sites: dict[str, list[tuple[str, str, int]]] = {}
         self._fields: dict[str, list[StoreSite]] = {}
-        self._insns: dict[MethodId, dict[int, Insn]] = {}
         self.names = NameResolver(graph.code, keyed=self.specs)
         self.databases = DatabaseFiles(graph)
         self._db_reads: dict[str, list[StoreSite]] | None = None
@@ -100,10 +99,7 @@ class StoreIndex:
                 self._roles.update(((t.class_desc, n), (spec, put)) for t in targets for n in t.names)
 
     def _at(self, node: MethodId, body: MethodCode) -> dict[int, Insn]:
-        found = self._insns.get(node)
-        if found is None:
-            found = self._insns[node] = {i.offset: i for i in body.insns}
-        return found
+        return self.graph.insns_at(node, body)
 
     def stores_in(
         self, node: MethodId, body: MethodCode, flow: Flow, path: frozenset[MethodId] = frozenset()
