@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from appaudit.analysis.graph import CallGraph
 from appaudit.analysis.registers import argument_registers, values_at
+from appaudit.analysis.store_names import USES_FIRST, file_init
 from appaudit.apk.dex.types import Insn, MethodCode
 from appaudit.descriptors import java_name, split_params
 from appaudit.model import MethodId
@@ -38,14 +39,11 @@ _HELPER_INIT = "Landroid/database/sqlite/SQLiteOpenHelper;-><init>("
 _HANDLES = ("getWritableDatabase(", "getReadableDatabase(")
 _OPENS = ("openOrCreateDatabase(", "openDatabase(")
 _DATABASE_PATH = "getDatabasePath(Ljava/lang/String;)Ljava/io/File;"
-_FILE_INIT = "Ljava/io/File;-><init>("
 _PATH_OF = ("getPath()", "getAbsolutePath()", "toString()", "getCanonicalPath()")
 _SB = "Ljava/lang/StringBuilder;->"
 _DIR = "databases/"
 _STRING = "Ljava/lang/String;"
 _FILE = "Ljava/io/File;"
-#: Instructions whose first register is read, not written.
-_USES_FIRST = ("invoke", "if-", "return", "throw", "aput", "iput", "sput", "monitor", "fill-array", "packed", "sparse")
 
 
 def file_name_key(name: str) -> str:
@@ -120,7 +118,7 @@ def _names_in(body: MethodCode, offset: int, reg: int, depth: int) -> tuple[str,
         if made.ref.startswith(_FILE) and method.startswith(_PATH_OF) and made.regs and depth > 0:
             return _names_in(body, made.offset, made.regs[0], depth - 1)  # file.getPath(): the file's path
         return ()
-    init = _file_init(body, offset, reg)
+    init = file_init(body, offset, reg)
     if init is None or not init.ref:
         return _after_directory(body, [(offset, reg)])
     _recv, params = argument_registers(init)
@@ -172,22 +170,11 @@ def _producer(body: MethodCode, offset: int, reg: int) -> Insn | None:
     insns = body.insns
     for k in range(len(insns) - 1, 0, -1):
         ins = insns[k]
-        if ins.offset >= offset or not ins.regs or ins.regs[0] != reg or ins.op.startswith(_USES_FIRST):
+        if ins.offset >= offset or not ins.regs or ins.regs[0] != reg or ins.op.startswith(USES_FIRST):
             continue
         before = insns[k - 1]
         return before if ins.op.startswith("move-result") and before.op.startswith("invoke") else None
     return None
-
-
-def _file_init(body: MethodCode, offset: int, reg: int) -> Insn | None:
-    """The last ``File`` constructor called on ``reg`` before ``offset``."""
-    found = None
-    for ins in body.insns:
-        if ins.offset >= offset:
-            break
-        if ins.ref and ins.ref.startswith(_FILE_INIT) and ins.regs[:1] == (reg,):
-            found = ins
-    return found
 
 
 def _builder_parts(body: MethodCode, to_string: Insn) -> list[tuple[int, int]]:
@@ -215,7 +202,7 @@ def _builder_parts(body: MethodCode, to_string: Insn) -> list[tuple[int, int]]:
             if len(ins.regs) > 1:
                 parts[builders[ins.regs[0]]].append((ins.offset, ins.regs[1]))
             pending = builders[ins.regs[0]] if "append(" in ref else None
-        elif ins.regs and not ins.op.startswith(_USES_FIRST):
+        elif ins.regs and not ins.op.startswith(USES_FIRST):
             builders.pop(ins.regs[0], None)
     owner = builders.get(to_string.regs[0]) if to_string.regs else None
     return parts.get(owner, []) if owner is not None else []

@@ -36,14 +36,20 @@ def _name_param(kind: str, ref: str) -> int | None:
     return params.index(_STRING) if _STRING in params else None
 
 
-def _file_name(body: MethodCode, offset: int, reg: int) -> str | None:
-    """The name of the ``File`` register ``reg`` holds at ``offset``: its constructor's last String argument."""
+def file_init(body: MethodCode, offset: int, reg: int) -> Insn | None:
+    """The last ``File`` constructor called on ``reg`` before ``offset`` (None: none)."""
     init = None
     for ins in body.insns:
         if ins.offset >= offset:
             break
         if ins.ref and ins.ref.startswith("Ljava/io/File;-><init>(") and ins.regs and ins.regs[0] == reg:
             init = ins
+    return init
+
+
+def _file_name(body: MethodCode, offset: int, reg: int) -> str | None:
+    """The name of the ``File`` register ``reg`` holds at ``offset``: its constructor's last String argument."""
+    init = file_init(body, offset, reg)
     if init is None or init.ref is None:
         return None
     _recv, params = argument_registers(init)
@@ -72,7 +78,8 @@ def normalised(spec: StoreSpec, text: str) -> str | None:
 
 _SB = "Ljava/lang/StringBuilder;->"
 #: Instructions whose first register is not one they write.
-_USES_FIRST = ("invoke", "if-", "return", "throw", "aput", "iput", "sput", "monitor", "fill-array", "packed", "sparse")
+#: Instructions whose first register is read, not written.
+USES_FIRST = ("invoke", "if-", "return", "throw", "aput", "iput", "sput", "monitor", "fill-array", "packed", "sparse")
 
 
 def built_sources(body: MethodCode, offset: int, reg: int) -> list[tuple[int, int]]:
@@ -83,7 +90,7 @@ def built_sources(body: MethodCode, offset: int, reg: int) -> list[tuple[int, in
         (
             k
             for k in range(len(insns) - 1, -1, -1)
-            if insns[k].regs and insns[k].regs[0] == reg and not insns[k].op.startswith(_USES_FIRST)
+            if insns[k].regs and insns[k].regs[0] == reg and not insns[k].op.startswith(USES_FIRST)
         ),
         None,
     )
