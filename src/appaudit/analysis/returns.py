@@ -135,15 +135,24 @@ class ReturnSummaries:
             known = self._known[ref] = self._summarise(ref)
         return known
 
-    def _summarise(self, ref: str) -> bool:
+    def _implementations(self, ref: str) -> tuple[str, list[str]] | None:
+        """(method, the app classes implementing it) for the call ``ref`` to an app method; None when it is
+        not one, or its overrides may not all be known."""
         owner, _, method = ref.partition("->")
         cls = java_name(owner)
         if cls not in self.graph.app_classes or self.graph.code.method_code(cls, method) is None:
-            return False
+            return None
         impls = self.graph.implementations(cls, method)
         if len(impls) >= MAX_DISPATCH:  # the hierarchy walk may have stopped early: overrides not all known
-            return False
+            return None
         deadline.check()  # each summary analyses methods: within the scan's time cap
+        return method, impls
+
+    def _summarise(self, ref: str) -> bool:
+        found = self._implementations(ref)
+        if found is None:
+            return False
+        method, impls = found
         self._active.append(ref)
         try:
             return all(self._returns_fresh(c, method) for c in impls)
@@ -177,14 +186,10 @@ class ReturnSummaries:
         return known
 
     def _summarise_fills(self, ref: str, tainted: frozenset[int]) -> frozenset[int]:
-        owner, _, method = ref.partition("->")
-        cls = java_name(owner)
-        if cls not in self.graph.app_classes or self.graph.code.method_code(cls, method) is None:
+        found = self._implementations(ref)
+        if found is None:
             return frozenset()
-        impls = self.graph.implementations(cls, method)
-        if len(impls) >= MAX_DISPATCH:
-            return frozenset()
-        deadline.check()
+        method, impls = found
         self._active.append(ref)
         try:
             out: set[int] = set()
