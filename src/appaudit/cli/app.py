@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from appaudit import __version__
+from appaudit import __version__, build
 
 if TYPE_CHECKING:
     from appaudit.config import Config
@@ -82,7 +82,7 @@ class _Command(typer.core.TyperCommand):
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"appaudit {__version__}")
+        typer.echo(f"appaudit {__version__} ({build.describe()})")
         raise typer.Exit(EXIT_OK)
 
 
