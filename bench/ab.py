@@ -12,6 +12,11 @@ order alternating from one APK to the next and, with ``--rounds``, repeated
 reported). Prints the median, p90 and total per side with the ratio, the
 medians over the APKs whose verdict did not change, and the APKs whose time
 or verdict changed most. Raw results go to ``--out`` as JSON.
+
+    python3 bench/ab.py src --installed [--rounds N]
+
+compares the working tree's sources (``src``: pure Python) with the appaudit installed for this interpreter
+(``--installed``: e.g. the wheel with its mypyc-compiled modules, in a virtualenv), for the same code.
 """
 
 from __future__ import annotations
@@ -39,14 +44,18 @@ def export(rev: str) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("base", help="git revision to compare the working tree with")
+    parser.add_argument("base", help="git revision to compare the working tree with ('src': the working tree)")
+    parser.add_argument(
+        "--installed", action="store_true", help="the head side is the appaudit installed for this interpreter"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="scan every APK this many times per side")
     parser.add_argument("--out", type=Path, default=REPO / ".cache" / "bench" / "ab.json")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
     shas = sorted(json.loads(line)["sha256"] for line in (CORPUS / "labels.jsonl").read_text().splitlines() if line)
     extract_corpus(CACHE_CORPUS, shas)
-    sides = {"base": InProcess(args.timeout, export(args.base)), "head": InProcess(args.timeout, REPO / "src")}
+    base = REPO / "src" if args.base == "src" else export(args.base)
+    sides = {"base": InProcess(args.timeout, base), "head": InProcess(args.timeout, None if args.installed else REPO / "src")}
     times: dict[str, dict[str, list[float]]] = {"base": {}, "head": {}}
     verdicts: dict[str, dict[str, str]] = {"base": {}, "head": {}}
     for k, sha in enumerate(shas * args.rounds):
@@ -73,7 +82,8 @@ def main() -> int:
             f"{sum(h) / sum(b):.2f} |"
         )
 
-    print(f"# In-process scan time, {args.base} (base) vs working tree (head), best of {args.rounds}\n")
+    head = "the installed appaudit" if args.installed else "working tree"
+    print(f"# In-process scan time, {args.base} (base) vs {head} (head), best of {args.rounds}\n")
     print("| APKs | n | median s base / head | p90 s | total s | total ratio head/base |")
     print("|---|---|---|---|---|---|")
     print(row("all", both))

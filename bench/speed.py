@@ -180,7 +180,11 @@ def child_env(src: Path | None = None) -> dict[str, str]:
 
 def provenance() -> dict[str, Any]:
     """Which appaudit the children import, and the state of this checkout (read-only git queries)."""
-    probe = "import appaudit, appaudit.resources as r; print(appaudit.__file__); print(r.rules_dir())"
+    probe = (
+        "import appaudit, appaudit.resources as r; print(appaudit.__file__); print(r.rules_dir())\n"
+        "try:\n    from appaudit import build; print(build.describe())\n"
+        "except ImportError:\n    print('pure Python')"  # a tree from before the compiled build
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=child_env(), cwd=REPO)
     lines = done.stdout.split("\n")
     git = ["git", "-C", str(REPO)]
@@ -189,6 +193,7 @@ def provenance() -> dict[str, Any]:
     return {
         "appaudit_module": lines[0] if lines else None,
         "rules_dir": lines[1] if len(lines) > 1 else None,
+        "build": lines[2] if len(lines) > 2 else None,
         "src_override": str(SRC_OVERRIDE[0]) if SRC_OVERRIDE else None,
         "checkout_head": head,
         "checkout_dirty": dirty,
@@ -602,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.src:
         SRC_OVERRIDE.append(args.src.resolve())
     where = provenance()
-    print(f"appaudit from {where['appaudit_module']}, rules {where['rules_dir']}", file=sys.stderr)
+    print(f"appaudit from {where['appaudit_module']} ({where['build']}), rules {where['rules_dir']}", file=sys.stderr)
 
     shas = resolve_shas(args.only)
     extract_corpus(CACHE_CORPUS, shas)
@@ -659,6 +664,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     load["after"] = list(os.getloadavg())
 
     summary, figures = summarize(rows, inproc, ag_inproc, load)
+    summary += f"\n\nappaudit measured: {where['build']}, from {where['appaudit_module']}."
     print(summary)
     meta = {
         "started_at": started,
