@@ -55,7 +55,8 @@ def main() -> int:
     shas = sorted(json.loads(line)["sha256"] for line in (CORPUS / "labels.jsonl").read_text().splitlines() if line)
     extract_corpus(CACHE_CORPUS, shas)
     base = REPO / "src" if args.base == "src" else export(args.base)
-    sides = {"base": InProcess(args.timeout, base), "head": InProcess(args.timeout, None if args.installed else REPO / "src")}
+    head = None if args.installed else REPO / "src"
+    sides = {"base": InProcess(args.timeout, base), "head": InProcess(args.timeout, head)}
     times: dict[str, dict[str, list[float]]] = {"base": {}, "head": {}}
     verdicts: dict[str, dict[str, str]] = {"base": {}, "head": {}}
     for k, sha in enumerate(shas * args.rounds):
@@ -82,8 +83,8 @@ def main() -> int:
             f"{sum(h) / sum(b):.2f} |"
         )
 
-    head = "the installed appaudit" if args.installed else "working tree"
-    print(f"# In-process scan time, {args.base} (base) vs {head} (head), best of {args.rounds}\n")
+    named = "the installed appaudit" if args.installed else "working tree"
+    print(f"# In-process scan time, {args.base} (base) vs {named} (head), best of {args.rounds}\n")
     print("| APKs | n | median s base / head | p90 s | total s | total ratio head/base |")
     print("|---|---|---|---|---|---|")
     print(row("all", both))

@@ -19,6 +19,18 @@ CORPUS = SHARED / "corpus"
 CORPUS_CACHE = ROOT / ".cache" / "corpus"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test sources shadowed by compiled extensions: a wheel build cut short can leave mypyc's
+    in-place products in src/ (hatch_build.py removes them when it ends), and Python imports an extension
+    before the ``.py`` beside it, so the tests would run code built from older sources."""
+    stale = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.so"))
+    if stale:
+        raise pytest.UsageError(
+            f"compiled extensions in the sources shadow them: {', '.join(stale[:3])}... "
+            "(remove them: git clean -fX src)"
+        )
+
+
 def fixture_apk(name: str) -> str:
     """Path of a committed fixture APK, e.g. ``contacts_const``."""
     path = FIXTURES / f"{name}.apk"

@@ -1,31 +1,75 @@
-"""The wheel carries the rules, schemas and report assets, and an installed copy finds them."""
+"""The wheel carries the rules, schemas and report assets, and an installed copy finds them; its hot modules
+are compiled by mypyc where the machine can, give the same reports as the sources, and a machine that cannot
+gets the pure-Python wheel (hatch_build.py)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, fixture_apk
+from appaudit.api import ScanOptions
+from appaudit.api import scan as scan_apk
+from appaudit.report import render
+from appaudit.ruleset import load_ruleset
+from conftest import FIXTURES, ROOT, fixture_apk
+
+#: The modules pyproject.toml has the wheel compile (as ``appaudit.x.y``).
+COMPILED = sorted(
+    p.removeprefix("/src/").removesuffix(".py").replace("/", ".")
+    for p in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "hooks"
+    ]["custom"]["include"]
+)
+#: Every fixture APK's deterministic JSON report, one after the other: what the installed copy must print too.
+_REPORTS = r"""
+import sys
+from appaudit.api import ScanOptions, scan
+from appaudit.report import render
+from appaudit.ruleset import load_ruleset
+ruleset = load_ruleset()
+for apk in sys.argv[1:]:
+    sys.stdout.write(render(scan(apk, ScanOptions(deterministic=True), ruleset=ruleset), "json"))
+"""
+
+
+def _can_compile() -> bool:
+    """A C compiler for extensions is on this machine (else the wheel is pure Python by design)."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(cc) is not None
+
+
+def _wheel(dist: Path, env: dict[str, str] | None = None) -> tuple[Path, str]:
+    """Build the wheel into ``dist``: (the wheel, pip's verbose output, which carries the build hook's lines)."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = dist.glob("appaudit-*.whl")
+    return wheel, build.stdout + build.stderr
 
 
 @pytest.mark.slow
 def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert build.returncode == 0, build.stderr
-    (wheel,) = dist.glob("appaudit-*.whl")
+    wheel, _output = _wheel(tmp_path / "dist")
     names = set(zipfile.ZipFile(wheel).namelist())
+    # the hot modules compiled (their sources shipped too), or, without a compiler, none: a pure wheel
+    extensions = sorted(n.split(".")[0].replace("/", ".") for n in names if n.endswith(".so") and "/" in n)
+    assert extensions == (COMPILED if _can_compile() else [])
+    assert wheel.name.endswith("-py3-none-any.whl") is not _can_compile()
+    assert {f"{m.replace('.', '/')}.py" for m in COMPILED} <= names
+    assert not list((ROOT / "src").rglob("*.so"))  # the in-place build products are gone from the sources
     assert "appaudit/_data/schemas/rule.schema.json" in names
     assert "appaudit/_data/schemas/report-v1.schema.json" in names
     assert "appaudit/_data/schemas/baseline.schema.json" in names
@@ -82,3 +126,32 @@ def test_wheel_ships_rules_and_schemas_and_scans(tmp_path: Path) -> None:
     assert "Traceback" not in scan.stderr, scan.stderr
     assert '"verdict": "harvests"' in scan.stdout, scan.stderr
     assert scan.returncode == 1
+    version = subprocess.run(
+        [str(venv / "bin" / "appaudit"), "--version"], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    built = f"{len(COMPILED)} modules compiled by mypyc" if _can_compile() else "pure Python"
+    assert version.stdout == f"appaudit 0.1.0 ({built})\n"
+    # the installed (compiled) copy and the sources give byte-identical reports on every fixture
+    apks = sorted(str(p) for p in FIXTURES.glob("*.apk"))
+    installed = subprocess.run(
+        [str(py), "-c", _REPORTS, *apks], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    ruleset = load_ruleset()
+    here = "".join(render(scan_apk(apk, ScanOptions(deterministic=True), ruleset=ruleset), "json") for apk in apks)
+    assert installed.stdout == here
+
+
+@pytest.mark.slow
+def test_wheel_is_pure_python_on_request_and_without_a_compiler(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "APPAUDIT_PURE_PYTHON"}
+    asked, said = _wheel(tmp_path / "asked", {**env, "APPAUDIT_PURE_PYTHON": "1"})
+    assert "appaudit: APPAUDIT_PURE_PYTHON is set: building the pure-Python wheel" in said
+    # a compiler that fails (as a missing one does): the build says so and still gives the pure wheel
+    broken, said = _wheel(tmp_path / "broken", {**env, "CC": "false"})
+    assert "appaudit: mypyc could not compile the hot modules (" in said
+    for wheel in (asked, broken):
+        assert wheel.name == "appaudit-0.1.0-py3-none-any.whl"
+        assert not [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".so")]
+    assert asked.read_bytes() == broken.read_bytes()
+    assert not list((ROOT / "src").rglob("*.so"))
