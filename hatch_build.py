@@ -4,12 +4,12 @@ The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] include
 (the taint walk, the call graph, the register and return summaries, instruction decoding) are
 type-checked and compiled by mypyc (hatch-mypyc's hook, which this one extends); the wheel then holds
 both the extensions and the ``.py`` sources, and Python imports the extensions. Measured on the corpus
-(docs/benchmarks.md): about a quarter off an in-process scan. The compiled code is the same code: every
-corpus report is byte-identical either way (``bench/reports.py compare``), and the test suite runs on the
-sources.
+(docs/benchmarks.md): about a fifth off the in-process total, a quarter off the slowest scans. The
+compiled code is the same code: every corpus report is byte-identical either way (``bench/reports.py
+compare``), and the test suite runs on the sources and again on the compiled wheel (.ci/run).
 
 Not compiled, by design or by circumstance, and then the wheel is pure Python and gives the same reports,
-only slower (``appaudit.build_info()`` and ``appaudit --version`` say which build is installed):
+only slower (``appaudit.build.describe()`` and ``appaudit --version`` say which build is installed):
 
 * an editable install (``pip install -e``): the sources are what a developer edits and tests;
 * ``APPAUDIT_PURE_PYTHON=1`` in the environment of the build;
